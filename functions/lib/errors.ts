@@ -1,0 +1,176 @@
+/**
+ * The named errors of the pipeline. Their `name` is the state machine's contract: the ASL
+ * catches business errors by these names and retries only the transient ones, and the failure
+ * report tells the operator what to do from the same table.
+ *
+ * Messages never quote the uploaded object: it may hold private-key material.
+ */
+
+export type ErrorKind = 'business' | 'transient';
+
+interface ErrorSpec {
+  kind: ErrorKind;
+  /** What the operator should do about it, written into the failure report. */
+  remedy: string;
+}
+
+export const ERROR_SPECS = {
+  // Input and options
+  InvalidInputError: {
+    kind: 'business',
+    remedy: 'Start the execution with {"bucket": "...", "key": "..."} or an S3 "Object Created" event.',
+  },
+  InvalidOptionsError: {
+    kind: 'business',
+    remedy:
+      'Fix the object metadata: certificate-mode (DEFAULT|SNI_ONLY), template-name, tags (k1=v1&k2=v2); then upload the file again.',
+  },
+  ObjectNotFoundError: {
+    kind: 'business',
+    remedy: 'Upload the certificate again; the object was deleted or replaced before it could be read.',
+  },
+  ObjectTooLargeError: {
+    kind: 'business',
+    remedy: 'Upload one CA certificate (and at most its verification certificate) per file, under 65536 characters.',
+  },
+  // What the file holds
+  PrivateKeyMaterialError: {
+    kind: 'business',
+    remedy:
+      'Never upload private keys. Remove the key from the file, treat the key as exposed to whoever can read the bucket, and upload the certificate alone.',
+  },
+  NotPemError: {
+    kind: 'business',
+    remedy: 'Upload a PEM file (-----BEGIN CERTIFICATE-----). From DER: openssl x509 -inform der -in ca.der -out ca.pem',
+  },
+  MalformedPemError: {
+    kind: 'business',
+    remedy: 'The PEM block is truncated or corrupted; export the certificate again.',
+  },
+  NotACertificateError: {
+    kind: 'business',
+    remedy:
+      'Upload the CA certificate itself, not a CSR, a public key or a PKCS#7 bundle (openssl pkcs7 -print_certs extracts certificates from a bundle).',
+  },
+  AmbiguousCaError: {
+    kind: 'business',
+    remedy: 'Upload one CA per file: the CA certificate, optionally followed by its verification certificate.',
+  },
+  TooManyCertificatesError: {
+    kind: 'business',
+    remedy: 'A file holds the CA certificate and at most one verification certificate; remove the others.',
+  },
+  NotACaError: {
+    kind: 'business',
+    remedy: 'Upload a CA certificate: it must carry basicConstraints CA:TRUE.',
+  },
+  CertificateExpiredError: {
+    kind: 'business',
+    remedy: 'The CA certificate has expired; issue or renew the CA and upload the new certificate.',
+  },
+  CertificateNotYetValidError: {
+    kind: 'business',
+    remedy: 'The CA certificate is not valid yet; check its notBefore date and the issuing clock, then upload again.',
+  },
+  UnsupportedKeyError: {
+    kind: 'business',
+    remedy: 'AWS IoT accepts RSA keys of 2048 bits or more and ECDSA P-256 or P-384 keys; issue the CA with one of them.',
+  },
+  UnsupportedSignatureAlgorithmError: {
+    kind: 'business',
+    remedy: 'AWS IoT accepts SHA-256/384/512 with RSA, RSASSA-PSS or ECDSA; re-issue the certificate with one of them.',
+  },
+  // Ownership verification
+  VerificationCertificateMissingError: {
+    kind: 'business',
+    remedy:
+      'DEFAULT mode needs a verification certificate: put it after the CA in the same file or upload <name>.verification.pem beside it (CN = the registration code, signed by the CA key). Or use certificate-mode SNI_ONLY.',
+  },
+  VerificationNotAllowedError: {
+    kind: 'business',
+    remedy: 'SNI_ONLY mode takes no verification certificate: remove it from the file or use certificate-mode DEFAULT.',
+  },
+  RegistrationCodeMismatchError: {
+    kind: 'business',
+    remedy:
+      'Issue a verification certificate whose subject CN is exactly the current registration code (iot-ca registration-code), signed by the CA key.',
+  },
+  VerificationSignatureError: {
+    kind: 'business',
+    remedy: 'Sign the verification certificate with the private key of this CA (openssl x509 -req -CA ca.pem -CAkey ca.key ...).',
+  },
+  VerificationCertificateExpiredError: {
+    kind: 'business',
+    remedy: 'The verification certificate has expired; issue a new one.',
+  },
+  VerificationCertificateNotYetValidError: {
+    kind: 'business',
+    remedy: 'The verification certificate is not valid yet; check its notBefore date and the issuing clock.',
+  },
+  // IoT state
+  TemplateNotFoundError: {
+    kind: 'business',
+    remedy: 'Create the provisioning template (type JITP) or name an existing one in template-name.',
+  },
+  TemplateNotJitpError: {
+    kind: 'business',
+    remedy: 'Name a provisioning template of type JITP; a FLEET_PROVISIONING template cannot be attached to a CA.',
+  },
+  CertificateModeConflictError: {
+    kind: 'business',
+    remedy:
+      'The CA is already registered in the other certificate mode and a mode cannot change: deactivate and delete it in AWS IoT, then upload again.',
+  },
+  CaLimitExceededError: {
+    kind: 'business',
+    remedy: 'AWS IoT allows 10 CAs with the same subject per account and Region; delete unused ones first.',
+  },
+  CertificateRejectedError: {
+    kind: 'business',
+    remedy: 'AWS IoT rejected the certificate; the message gives its reason.',
+  },
+  AccessDeniedError: {
+    kind: 'business',
+    remedy: "Grant the function's role the action named in the message.",
+  },
+  // Transient: retried by the state machine with backoff and jitter, never caught as a result
+  ThrottledError: {
+    kind: 'transient',
+    remedy: 'Retried automatically; if it persists, raise the AWS IoT quota or lower the upload rate.',
+  },
+  ServiceFaultError: {
+    kind: 'transient',
+    remedy: 'Retried automatically; if it persists, check the AWS Health Dashboard.',
+  },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type PipelineErrorName = keyof typeof ERROR_SPECS;
+
+export const BUSINESS_ERRORS = (Object.keys(ERROR_SPECS) as PipelineErrorName[]).filter(
+  (name) => ERROR_SPECS[name].kind === 'business',
+);
+export const TRANSIENT_ERRORS = (Object.keys(ERROR_SPECS) as PipelineErrorName[]).filter(
+  (name) => ERROR_SPECS[name].kind === 'transient',
+);
+
+/** Every error the pipeline raises on purpose. `name` is what Step Functions sees. */
+export class PipelineError extends Error {
+  override readonly name: PipelineErrorName;
+
+  constructor(name: PipelineErrorName, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = name;
+  }
+
+  get kind(): ErrorKind {
+    return ERROR_SPECS[this.name].kind;
+  }
+}
+
+export const isPipelineError = (error: unknown, name?: PipelineErrorName): error is PipelineError =>
+  error instanceof PipelineError && (name === undefined || error.name === name);
+
+export const remedyFor = (name: string): string =>
+  name in ERROR_SPECS
+    ? ERROR_SPECS[name as PipelineErrorName].remedy
+    : 'Unexpected error: see the execution history and the function logs.';

@@ -1,0 +1,180 @@
+import {
+  DescribeCACertificateCommand,
+  DescribeProvisioningTemplateCommand,
+  GetRegistrationCodeCommand,
+  IoTClient,
+  ListTagsForResourceCommand,
+  RegisterCACertificateCommand,
+  TagResourceCommand,
+  UntagResourceCommand,
+  UpdateCACertificateCommand,
+  type CACertificateDescription,
+} from '@aws-sdk/client-iot';
+import { awsCall, awsErrorName, SDK_MAX_ATTEMPTS } from './aws-errors.ts';
+import { PipelineError } from './errors.ts';
+import type { CertificateMode, Tags } from './options.ts';
+
+export const createIotClient = (): IoTClient => new IoTClient({ maxAttempts: SDK_MAX_ATTEMPTS });
+
+export const getRegistrationCode = async (iot: IoTClient): Promise<string> => {
+  const response = await awsCall('GetRegistrationCode', () => iot.send(new GetRegistrationCodeCommand({})));
+  if (!response.registrationCode) throw new PipelineError('ServiceFaultError', 'GetRegistrationCode returned no code.');
+  return response.registrationCode;
+};
+
+export const describeCa = async (iot: IoTClient, certificateId: string): Promise<CACertificateDescription | undefined> => {
+  try {
+    const response = await awsCall('DescribeCACertificate', () => iot.send(new DescribeCACertificateCommand({ certificateId })));
+    return response.certificateDescription;
+  } catch (error) {
+    if (awsErrorName(error) === 'ResourceNotFoundException') return undefined;
+    throw error;
+  }
+};
+
+export interface RegisteredCa {
+  certificateId: string;
+  certificateArn: string;
+  /** True when the CA was already registered and this run adopted it. */
+  adopted: boolean;
+  status: string;
+}
+
+export interface RegisterRequest {
+  caPem: string;
+  verificationPem?: string;
+  certificateMode: CertificateMode;
+}
+
+const REGISTER_ERRORS: Record<string, ConstructorParameters<typeof PipelineError>[0]> = {
+  RegistrationCodeValidationException: 'RegistrationCodeMismatchError',
+  CertificateValidationException: 'CertificateRejectedError',
+  InvalidRequestException: 'CertificateRejectedError',
+  LimitExceededException: 'CaLimitExceededError',
+};
+
+/**
+ * RegisterCACertificate as INACTIVE with auto-registration off: the CA only goes live in the
+ * Activate step. Already registered → adopt it (a re-drop converges, it never fails), unless it
+ * was registered in the other mode, which AWS cannot change in place.
+ */
+export const registerCa = async (iot: IoTClient, request: RegisterRequest): Promise<RegisteredCa> => {
+  try {
+    const response = await awsCall('RegisterCACertificate', () =>
+      iot.send(
+        new RegisterCACertificateCommand({
+          caCertificate: request.caPem,
+          ...(request.certificateMode === 'DEFAULT' ? { verificationCertificate: request.verificationPem } : {}),
+          certificateMode: request.certificateMode,
+          setAsActive: false,
+          allowAutoRegistration: false,
+        }),
+      ),
+    );
+    return {
+      certificateId: response.certificateId as string,
+      certificateArn: response.certificateArn as string,
+      adopted: false,
+      status: 'INACTIVE',
+    };
+  } catch (error) {
+    const name = awsErrorName(error) ?? '';
+    if (name === 'ResourceAlreadyExistsException') {
+      const resourceId = (error as { resourceId?: string }).resourceId;
+      return adopt(iot, resourceId, request.certificateMode);
+    }
+    const mapped = REGISTER_ERRORS[name];
+    if (mapped) throw new PipelineError(mapped, `AWS IoT refused the CA: ${(error as Error).message}`, { cause: error });
+    throw error;
+  }
+};
+
+const adopt = async (iot: IoTClient, certificateId: string | undefined, mode: CertificateMode): Promise<RegisteredCa> => {
+  if (!certificateId) throw new PipelineError('ServiceFaultError', 'RegisterCACertificate said the CA exists but named no resourceId.');
+  const existing = await describeCa(iot, certificateId);
+  // Deleted between the two calls: a retry registers it afresh.
+  if (!existing) throw new PipelineError('ServiceFaultError', `CA ${certificateId} was reported as existing but is gone.`);
+  const existingMode = existing.certificateMode ?? 'DEFAULT';
+  if (existingMode !== mode) {
+    throw new PipelineError(
+      'CertificateModeConflictError',
+      `CA ${certificateId} is already registered in ${existingMode} mode; ${mode} was asked for.`,
+    );
+  }
+  return {
+    certificateId,
+    certificateArn: existing.certificateArn as string,
+    adopted: true,
+    status: existing.status ?? 'INACTIVE',
+  };
+};
+
+/** The template exists and is of type JITP: a FLEET_PROVISIONING template cannot serve a CA. */
+export const checkJitpTemplate = async (iot: IoTClient, templateName: string): Promise<void> => {
+  let type: string | undefined;
+  try {
+    const template = await awsCall('DescribeProvisioningTemplate', () =>
+      iot.send(new DescribeProvisioningTemplateCommand({ templateName })),
+    );
+    type = template.type ?? 'FLEET_PROVISIONING';
+  } catch (error) {
+    if (awsErrorName(error) === 'ResourceNotFoundException') {
+      throw new PipelineError('TemplateNotFoundError', `Provisioning template "${templateName}" does not exist.`, { cause: error });
+    }
+    throw error;
+  }
+  if (type !== 'JITP') {
+    throw new PipelineError('TemplateNotJitpError', `Provisioning template "${templateName}" is of type ${type}, not JITP.`);
+  }
+};
+
+export const setCaTemplate = async (iot: IoTClient, certificateId: string, templateName: string): Promise<void> => {
+  await awsCall('UpdateCACertificate', () =>
+    iot.send(new UpdateCACertificateCommand({ certificateId, registrationConfig: { templateName } })),
+  );
+};
+
+export const activateCa = async (iot: IoTClient, certificateId: string): Promise<void> => {
+  await awsCall('UpdateCACertificate', () =>
+    iot.send(new UpdateCACertificateCommand({ certificateId, newStatus: 'ACTIVE', newAutoRegistrationStatus: 'ENABLE' })),
+  );
+};
+
+export const listTags = async (iot: IoTClient, resourceArn: string): Promise<Tags> => {
+  const tags: Tags = {};
+  let nextToken: string | undefined;
+  do {
+    const page = await awsCall('ListTagsForResource', () =>
+      iot.send(new ListTagsForResourceCommand({ resourceArn, ...(nextToken ? { nextToken } : {}) })),
+    );
+    for (const tag of page.tags ?? []) if (tag.Key) tags[tag.Key] = tag.Value ?? '';
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return tags;
+};
+
+export interface TagChanges {
+  set: Tags;
+  removed: string[];
+}
+
+/** What to write and remove so the resource carries exactly `desired` (AWS's `aws:` tags aside). */
+export const diffTags = (current: Tags, desired: Tags): TagChanges => ({
+  set: Object.fromEntries(Object.entries(desired).filter(([key, value]) => current[key] !== value)),
+  removed: Object.keys(current).filter((key) => !(key in desired) && !key.startsWith('aws:')),
+});
+
+/** Converges the CA's tags on `desired`: the pipeline owns the CA's tags, as Terraform does. */
+export const convergeTags = async (iot: IoTClient, resourceArn: string, desired: Tags): Promise<TagChanges> => {
+  const changes = diffTags(await listTags(iot, resourceArn), desired);
+  const entries = Object.entries(changes.set);
+  if (entries.length > 0) {
+    await awsCall('TagResource', () =>
+      iot.send(new TagResourceCommand({ resourceArn, tags: entries.map(([Key, Value]) => ({ Key, Value })) })),
+    );
+  }
+  if (changes.removed.length > 0) {
+    await awsCall('UntagResource', () => iot.send(new UntagResourceCommand({ resourceArn, tagKeys: changes.removed })));
+  }
+  return changes;
+};

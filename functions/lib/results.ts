@@ -1,0 +1,93 @@
+import { remedyFor } from './errors.ts';
+import type { RegisteredCa } from './iot.ts';
+import { redactKeyMaterial } from './logger.ts';
+import type { ObjectRef } from './source.ts';
+import type { LoadedCertificate } from './types.ts';
+
+/** The schema tag of every result object (contract): bump it when a field changes meaning. */
+export const RESULT_SCHEMA = 'iot-ca-pipeline/result@1';
+
+/** What the state machine has accumulated when it reaches RecordResult/RecordFailure. */
+export interface FlowState {
+  certificate?: LoadedCertificate;
+  registered?: RegisteredCa;
+  error?: { Error?: string; Cause?: string };
+  [startInput: string]: unknown;
+}
+
+interface ResultBase {
+  schema: typeof RESULT_SCHEMA;
+  source: ObjectRef;
+  executionId?: string;
+  startedAt?: string;
+  finishedAt: string;
+}
+
+export interface Receipt extends ResultBase {
+  outcome: 'ACTIVE';
+  certificateId: string;
+  certificateArn: string;
+  certificateMode: string;
+  templateName: string;
+  tags: Record<string, string>;
+  adopted: boolean;
+  subject: string;
+  notAfter: string;
+  warnings: string[];
+}
+
+export interface FailureReport extends ResultBase {
+  outcome: 'FAILED';
+  error: { name: string; message: string; remedy: string };
+  certificateId?: string;
+  subject?: string;
+}
+
+/** Step Functions' Cause is the Lambda error JSON (`errorMessage`) or, for States.* errors, text. */
+export const causeMessage = (cause: string | undefined): string => {
+  if (!cause) return '';
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    if (typeof parsed.errorMessage === 'string') return redactKeyMaterial(parsed.errorMessage);
+  } catch {
+    // not JSON: the cause is the message itself
+  }
+  return redactKeyMaterial(cause);
+};
+
+export const buildReceipt = (
+  certificate: LoadedCertificate,
+  registered: RegisteredCa,
+  meta: { executionId?: string; startedAt?: string; finishedAt: string },
+): Receipt => ({
+  schema: RESULT_SCHEMA,
+  outcome: 'ACTIVE',
+  source: certificate.source,
+  certificateId: registered.certificateId,
+  certificateArn: registered.certificateArn,
+  certificateMode: certificate.certificateMode,
+  templateName: certificate.templateName,
+  tags: certificate.tags,
+  adopted: registered.adopted,
+  subject: certificate.subject,
+  notAfter: certificate.notAfter,
+  warnings: certificate.warnings,
+  ...meta,
+});
+
+export const buildFailureReport = (
+  source: ObjectRef,
+  error: { Error?: string; Cause?: string },
+  certificate: LoadedCertificate | undefined,
+  meta: { executionId?: string; startedAt?: string; finishedAt: string },
+): FailureReport => {
+  const name = error.Error ?? 'UnknownError';
+  return {
+    schema: RESULT_SCHEMA,
+    outcome: 'FAILED',
+    source,
+    error: { name, message: causeMessage(error.Cause), remedy: remedyFor(name) },
+    ...(certificate ? { certificateId: certificate.certificateId, subject: certificate.subject } : {}),
+    ...meta,
+  };
+};

@@ -1,0 +1,65 @@
+import { PipelineError } from './errors.ts';
+
+/** Where a CA file lives: the manual-execution contract and what an S3 event resolves to. */
+export interface ObjectRef {
+  bucket: string;
+  key: string;
+  versionId?: string;
+}
+
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const VERIFICATION_SUFFIX = '.verification.pem';
+const CA_SUFFIXES = ['.pem', '.crt'] as const;
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const objectRef = (bucket: unknown, key: unknown, versionId: unknown, shape: string): ObjectRef => {
+  if (typeof bucket !== 'string' || !BUCKET.test(bucket)) {
+    throw new PipelineError('InvalidInputError', `${shape}: "bucket" must be an S3 bucket name.`);
+  }
+  if (typeof key !== 'string' || key.length === 0 || key.length > 1024) {
+    throw new PipelineError('InvalidInputError', `${shape}: "key" must be an object key of 1-1024 characters.`);
+  }
+  if (versionId !== undefined && versionId !== null && typeof versionId !== 'string') {
+    throw new PipelineError('InvalidInputError', `${shape}: "versionId" must be a string.`);
+  }
+  return { bucket, key, ...(typeof versionId === 'string' && versionId !== '' ? { versionId } : {}) };
+};
+
+/**
+ * Accepts the two ways a flow starts: the manual contract `{"bucket", "key"}` (optionally
+ * `versionId`) and the EventBridge `Object Created` event that S3 sends. Anything else, including
+ * extra fields in the manual input, is an InvalidInputError rather than a guess.
+ */
+export const parseStartInput = (input: unknown): ObjectRef => {
+  if (!isRecord(input)) throw new PipelineError('InvalidInputError', 'The execution input must be a JSON object.');
+  if (input['detail-type'] !== undefined || input.source === 'aws.s3') {
+    const detail = input.detail;
+    if (input['detail-type'] !== 'Object Created' || !isRecord(detail) || !isRecord(detail.bucket) || !isRecord(detail.object)) {
+      throw new PipelineError('InvalidInputError', `EventBridge event "${String(input['detail-type'])}" is not an S3 "Object Created" event.`);
+    }
+    return objectRef(detail.bucket.name, detail.object.key, detail.object['version-id'], 'S3 event');
+  }
+  const extra = Object.keys(input).filter((name) => !['bucket', 'key', 'versionId'].includes(name));
+  if (extra.length > 0) {
+    throw new PipelineError('InvalidInputError', `Unknown input field(s) ${extra.join(', ')}; expected {"bucket": "...", "key": "..."}.`);
+  }
+  return objectRef(input.bucket, input.key, input.versionId, 'Input');
+};
+
+export const isVerificationKey = (key: string): boolean => key.endsWith(VERIFICATION_SUFFIX);
+
+/** `ca.pem` or `ca.crt` → `ca.verification.pem`. */
+export const verificationKeyFor = (caKey: string): string => {
+  const suffix = CA_SUFFIXES.find((ending) => caKey.endsWith(ending));
+  return `${suffix ? caKey.slice(0, -suffix.length) : caKey}${VERIFICATION_SUFFIX}`;
+};
+
+/** `ca.verification.pem` → the CA keys it may belong to, in the order they are tried. */
+export const caKeysForVerification = (verificationKey: string): string[] => {
+  const stem = verificationKey.slice(0, -VERIFICATION_SUFFIX.length);
+  return CA_SUFFIXES.map((suffix) => `${stem}${suffix}`);
+};
+
+/** The result object for a source key (contract): `results/<source key>.json`. */
+export const resultKeyFor = (sourceKey: string, resultsPrefix: string): string => `${resultsPrefix}${sourceKey}.json`;

@@ -1,0 +1,75 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import { readResultsPrefix } from './lib/config.ts';
+import { isPipelineError } from './lib/errors.ts';
+import { requireObject } from './lib/input.ts';
+import { logger } from './lib/logger.ts';
+import { step } from './lib/middleware.ts';
+import { buildFailureReport, buildReceipt, type FlowState } from './lib/results.ts';
+import { createS3Client, putJson } from './lib/s3.ts';
+import { parseStartInput, resultKeyFor, type ObjectRef } from './lib/source.ts';
+import type { StepInput } from './lib/types.ts';
+
+export interface RecordResultInput extends StepInput {
+  startTime?: string;
+  state: FlowState;
+}
+
+export interface RecordResultOutput {
+  outcome: 'ACTIVE' | 'FAILED';
+  /** Where the receipt or report was written; absent when the input named no object. */
+  resultKey?: string;
+}
+
+export interface RecordResultDeps {
+  s3: S3Client;
+  resultsPrefix: string;
+  now?: () => Date;
+}
+
+const FLOW_KEYS = new Set(['certificate', 'registration', 'verification', 'registered', 'template', 'tagging', 'activation', 'error', 'report']);
+
+/** The start input without what the steps added, to name the report when LoadCertificate failed. */
+const startInputOf = (state: FlowState): unknown => Object.fromEntries(Object.entries(state).filter(([key]) => !FLOW_KEYS.has(key)));
+
+const sourceOf = (state: FlowState): ObjectRef | undefined => {
+  if (state.certificate?.source) return state.certificate.source;
+  try {
+    return parseStartInput(startInputOf(state));
+  } catch (error) {
+    if (isPipelineError(error, 'InvalidInputError')) return undefined;
+    throw error;
+  }
+};
+
+/**
+ * Writes the receipt (success) or the failure report beside the source, under the results prefix
+ * (contract): the operator who dropped the file finds the outcome next to it.
+ */
+export const recordResult = async (deps: RecordResultDeps, event: RecordResultInput): Promise<RecordResultOutput> => {
+  const state = requireObject<FlowState>(event.state, 'state');
+  const meta = {
+    ...(event.executionId ? { executionId: event.executionId } : {}),
+    ...(event.startTime ? { startedAt: event.startTime } : {}),
+    finishedAt: (deps.now?.() ?? new Date()).toISOString(),
+  };
+  const source = sourceOf(state);
+  const failed = state.error !== undefined || !state.certificate || !state.registered;
+  if (!source) {
+    logger.error('flow failed on input that names no object; no report written', { errorName: state.error?.Error });
+    return { outcome: 'FAILED' };
+  }
+  const resultKey = resultKeyFor(source.key, deps.resultsPrefix);
+  if (failed) {
+    const report = buildFailureReport(source, state.error ?? { Error: 'IncompleteFlowError' }, state.certificate, meta);
+    await putJson(deps.s3, source.bucket, resultKey, report);
+    logger.warn('flow failed', { errorName: report.error.name, resultKey });
+    return { outcome: 'FAILED', resultKey };
+  }
+  const receipt = buildReceipt(state.certificate as NonNullable<FlowState['certificate']>, state.registered as NonNullable<FlowState['registered']>, meta);
+  await putJson(deps.s3, source.bucket, resultKey, receipt);
+  logger.info('CA active', { certificateId: receipt.certificateId, resultKey });
+  return { outcome: 'ACTIVE', resultKey };
+};
+
+const deps: RecordResultDeps = { s3: createS3Client(), resultsPrefix: readResultsPrefix() };
+export const handler = step((event: RecordResultInput) => recordResult(deps, event));
