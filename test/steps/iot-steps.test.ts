@@ -1,0 +1,152 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import {
+  DescribeCACertificateCommand,
+  DescribeProvisioningTemplateCommand,
+  GetRegistrationCodeCommand,
+  IoTClient,
+  ListTagsForResourceCommand,
+  RegisterCACertificateCommand,
+  TagResourceCommand,
+  UntagResourceCommand,
+  UpdateCACertificateCommand,
+} from '@aws-sdk/client-iot';
+import { mockClient } from 'aws-sdk-client-mock';
+import { activate } from '../../functions/activate.ts';
+import { attachTemplate } from '../../functions/attach-template.ts';
+import { fetchRegistrationCode } from '../../functions/get-registration-code.ts';
+import { register } from '../../functions/register-ca.ts';
+import { tagCa } from '../../functions/tag-ca.ts';
+import type { LoadedCertificate } from '../../functions/lib/types.ts';
+import { awsError } from '../fixtures/aws.ts';
+
+const ID = 'c'.repeat(64);
+const ARN = `arn:aws:iot:us-east-1:123456789012:cacert/${ID}`;
+const iot = new IoTClient({ region: 'us-east-1' });
+const mock = mockClient(iot);
+
+const certificate = (mode: 'DEFAULT' | 'SNI_ONLY' = 'DEFAULT'): LoadedCertificate => ({
+  source: { bucket: 'ca-bucket', key: 'incoming/a.pem' },
+  certificateId: ID,
+  caPem: '-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n',
+  ...(mode === 'DEFAULT' ? { verificationPem: '-----BEGIN CERTIFICATE-----\nV\n-----END CERTIFICATE-----\n', verificationSource: 'same-file' as const } : {}),
+  certificateMode: mode,
+  templateName: 'fleet-jitp',
+  tags: { team: 'platform' },
+  subject: 'CN=Test CA',
+  notAfter: '2030-01-01T00:00:00.000Z',
+  warnings: [],
+});
+
+beforeEach(() => mock.reset());
+
+describe('GetRegistrationCode', () => {
+  it('returns the account registration code', async () => {
+    mock.on(GetRegistrationCodeCommand).resolves({ registrationCode: 'f'.repeat(64) });
+    expect(await fetchRegistrationCode(iot)).toEqual({ registrationCode: 'f'.repeat(64) });
+  });
+
+  it('surfaces throttling as ThrottledError and 5xx as ServiceFaultError', async () => {
+    mock.on(GetRegistrationCodeCommand).rejectsOnce(awsError('ThrottlingException', 400)).rejectsOnce(awsError('InternalFailureException', 500));
+    await expect(fetchRegistrationCode(iot)).rejects.toMatchObject({ name: 'ThrottledError' });
+    await expect(fetchRegistrationCode(iot)).rejects.toMatchObject({ name: 'ServiceFaultError' });
+  });
+});
+
+describe('RegisterCa', () => {
+  it('registers a DEFAULT CA as INACTIVE with auto-registration off, verification included', async () => {
+    mock.on(RegisterCACertificateCommand).resolves({ certificateId: ID, certificateArn: ARN });
+    expect(await register(iot, { certificate: certificate() })).toEqual({ certificateId: ID, certificateArn: ARN, adopted: false, status: 'INACTIVE' });
+    expect(mock).toHaveReceivedCommandWith(RegisterCACertificateCommand, {
+      certificateMode: 'DEFAULT',
+      setAsActive: false,
+      allowAutoRegistration: false,
+      verificationCertificate: expect.stringContaining('BEGIN CERTIFICATE'),
+    });
+  });
+
+  it('sends no verification certificate in SNI_ONLY mode', async () => {
+    mock.on(RegisterCACertificateCommand).resolves({ certificateId: ID, certificateArn: ARN });
+    await register(iot, { certificate: certificate('SNI_ONLY') });
+    const input = mock.commandCalls(RegisterCACertificateCommand)[0]?.args[0].input;
+    expect(input).toMatchObject({ certificateMode: 'SNI_ONLY' });
+    expect(input?.verificationCertificate).toBeUndefined();
+  });
+
+  it('adopts a CA that is already registered instead of failing (idempotent re-drop)', async () => {
+    mock.on(RegisterCACertificateCommand).rejects(awsError('ResourceAlreadyExistsException', 409, { resourceId: ID, resourceArn: ARN }));
+    mock.on(DescribeCACertificateCommand).resolves({ certificateDescription: { certificateId: ID, certificateArn: ARN, status: 'ACTIVE', certificateMode: 'DEFAULT' } });
+    expect(await register(iot, { certificate: certificate() })).toEqual({ certificateId: ID, certificateArn: ARN, adopted: true, status: 'ACTIVE' });
+  });
+
+  it('refuses to adopt a CA registered in the other mode', async () => {
+    mock.on(RegisterCACertificateCommand).rejects(awsError('ResourceAlreadyExistsException', 409, { resourceId: ID, resourceArn: ARN }));
+    mock.on(DescribeCACertificateCommand).resolves({ certificateDescription: { certificateId: ID, certificateArn: ARN, status: 'INACTIVE', certificateMode: 'SNI_ONLY' } });
+    await expect(register(iot, { certificate: certificate('DEFAULT') })).rejects.toMatchObject({ name: 'CertificateModeConflictError' });
+  });
+
+  it.each([
+    ['RegistrationCodeValidationException', 'RegistrationCodeMismatchError'],
+    ['CertificateValidationException', 'CertificateRejectedError'],
+    ['LimitExceededException', 'CaLimitExceededError'],
+  ])('maps IoT %s to %s', async (awsName, pipelineName) => {
+    mock.on(RegisterCACertificateCommand).rejects(awsError(awsName, awsName === 'LimitExceededException' ? 410 : 400));
+    await expect(register(iot, { certificate: certificate() })).rejects.toMatchObject({ name: pipelineName });
+  });
+
+  it('surfaces throttling as ThrottledError so the state machine retries it', async () => {
+    mock.on(RegisterCACertificateCommand).rejects(awsError('ThrottlingException', 400));
+    await expect(register(iot, { certificate: certificate() })).rejects.toMatchObject({ name: 'ThrottledError' });
+  });
+});
+
+describe('AttachTemplate', () => {
+  it('checks the template is JITP and names it in the registration config', async () => {
+    mock.on(DescribeProvisioningTemplateCommand).resolves({ templateName: 'fleet-jitp', type: 'JITP' });
+    mock.on(UpdateCACertificateCommand).resolves({});
+    expect(await attachTemplate(iot, { certificateId: ID, templateName: 'fleet-jitp' })).toEqual({ templateName: 'fleet-jitp' });
+    expect(mock).toHaveReceivedCommandWith(UpdateCACertificateCommand, { certificateId: ID, registrationConfig: { templateName: 'fleet-jitp' } });
+  });
+
+  it('refuses a missing template and a fleet-provisioning template, changing nothing', async () => {
+    mock.on(DescribeProvisioningTemplateCommand).rejectsOnce(awsError('ResourceNotFoundException', 404)).resolvesOnce({ type: 'FLEET_PROVISIONING' });
+    await expect(attachTemplate(iot, { certificateId: ID, templateName: 'nope' })).rejects.toMatchObject({ name: 'TemplateNotFoundError' });
+    await expect(attachTemplate(iot, { certificateId: ID, templateName: 'fleet' })).rejects.toMatchObject({ name: 'TemplateNotJitpError' });
+    expect(mock).toHaveReceivedCommandTimes(UpdateCACertificateCommand, 0);
+  });
+});
+
+describe('TagCa', () => {
+  it('sets missing and changed tags and removes stray ones', async () => {
+    mock.on(ListTagsForResourceCommand).resolves({ tags: [{ Key: 'team', Value: 'old' }, { Key: 'stray', Value: 'x' }, { Key: 'keep', Value: 'k' }] });
+    mock.on(TagResourceCommand).resolves({});
+    mock.on(UntagResourceCommand).resolves({});
+    const result = await tagCa(iot, { certificateArn: ARN, tags: { team: 'platform', keep: 'k', env: 'prod' } });
+    expect(result).toEqual({ set: ['team', 'env'], removed: ['stray'] });
+    expect(mock).toHaveReceivedCommandWith(TagResourceCommand, { resourceArn: ARN, tags: [{ Key: 'team', Value: 'platform' }, { Key: 'env', Value: 'prod' }] });
+    expect(mock).toHaveReceivedCommandWith(UntagResourceCommand, { resourceArn: ARN, tagKeys: ['stray'] });
+  });
+
+  it('reads every page of tags and writes nothing when they already match', async () => {
+    mock
+      .on(ListTagsForResourceCommand)
+      .resolvesOnce({ tags: [{ Key: 'a', Value: '1' }], nextToken: 'p2' })
+      .resolvesOnce({ tags: [{ Key: 'b', Value: '2' }] });
+    expect(await tagCa(iot, { certificateArn: ARN, tags: { a: '1', b: '2' } })).toEqual({ set: [], removed: [] });
+    expect(mock).toHaveReceivedCommandTimes(ListTagsForResourceCommand, 2);
+    expect(mock).toHaveReceivedCommandTimes(TagResourceCommand, 0);
+    expect(mock).toHaveReceivedCommandTimes(UntagResourceCommand, 0);
+  });
+});
+
+describe('Activate', () => {
+  it('sets ACTIVE with auto-registration ENABLE', async () => {
+    mock.on(UpdateCACertificateCommand).resolves({});
+    expect(await activate(iot, { certificateId: ID })).toEqual({ status: 'ACTIVE', autoRegistrationStatus: 'ENABLE' });
+    expect(mock).toHaveReceivedCommandWith(UpdateCACertificateCommand, { certificateId: ID, newStatus: 'ACTIVE', newAutoRegistrationStatus: 'ENABLE' });
+  });
+
+  it('refuses an input without a certificateId', async () => {
+    await expect(activate(iot, {} as never)).rejects.toMatchObject({ name: 'InvalidInputError' });
+    expect(mock).toHaveReceivedCommandTimes(UpdateCACertificateCommand, 0);
+  });
+});

@@ -1,0 +1,119 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { loadCertificate, type LoadCertificateDeps } from '../../functions/load-certificate.ts';
+import { inspectCaFile } from '../../functions/lib/certificate.ts';
+import { PROVENANCE_TAGS, type Defaults } from '../../functions/lib/options.ts';
+import { awsError, fakeS3, type FakeObject } from '../fixtures/aws.ts';
+import { makeCa, makeLeaf, privateKeyPem, REGISTRATION_CODE, type Pki } from '../fixtures/pki.ts';
+
+const BUCKET = 'ca-bucket';
+const defaults: Defaults = { certificateMode: 'DEFAULT', templateName: 'fleet-jitp', tags: { team: 'platform' } };
+
+let ca: Pki;
+let verification: Pki;
+
+beforeAll(async () => {
+  ca = await makeCa();
+  verification = await makeLeaf(ca, `CN=${REGISTRATION_CODE}`);
+});
+
+const setup = (objects: Record<string, FakeObject>) => {
+  const store = new Map(Object.entries(objects));
+  const { client, mock } = fakeS3(store);
+  const deps: LoadCertificateDeps = { s3: client, defaults };
+  return { deps, mock, store };
+};
+
+const load = (deps: LoadCertificateDeps, key: string) => loadCertificate(deps, { input: { bucket: BUCKET, key } });
+
+describe('LoadCertificate', () => {
+  it('loads a DEFAULT CA whose verification certificate follows it in the same file', async () => {
+    const { deps } = setup({ 'incoming/a.pem': { body: `${ca.pem}${verification.pem}`, versionId: 'v7' } });
+    const loaded = await load(deps, 'incoming/a.pem');
+    expect(loaded.certificateId).toBe(inspectCaFile(ca.pem).certificateId);
+    expect(loaded.source).toEqual({ bucket: BUCKET, key: 'incoming/a.pem', versionId: 'v7' });
+    expect(loaded.verificationSource).toBe('same-file');
+    expect(loaded.certificateMode).toBe('DEFAULT');
+    expect(loaded.templateName).toBe('fleet-jitp');
+    expect(loaded.tags).toMatchObject({ team: 'platform', [PROVENANCE_TAGS.key]: 'incoming/a.pem', [PROVENANCE_TAGS.bucket]: BUCKET });
+  });
+
+  it('takes the verification certificate from the sibling object', async () => {
+    const { deps } = setup({ 'incoming/a.pem': { body: ca.pem }, 'incoming/a.verification.pem': { body: verification.pem } });
+    const loaded = await load(deps, 'incoming/a.pem');
+    expect(loaded.verificationSource).toBe('sibling');
+    expect(loaded.verificationPem).toContain('BEGIN CERTIFICATE');
+  });
+
+  it('re-runs the CA when its verification sibling is uploaded later', async () => {
+    const { deps } = setup({ 'incoming/a.crt': { body: ca.pem }, 'incoming/a.verification.pem': { body: verification.pem } });
+    const loaded = await load(deps, 'incoming/a.verification.pem');
+    expect(loaded.source.key).toBe('incoming/a.crt');
+    expect(loaded.verificationSource).toBe('sibling');
+  });
+
+  it('names the missing CA when a verification sibling arrives alone', async () => {
+    const { deps } = setup({ 'incoming/a.verification.pem': { body: verification.pem } });
+    await expect(load(deps, 'incoming/a.verification.pem')).rejects.toMatchObject({
+      name: 'ObjectNotFoundError',
+      message: expect.stringContaining('incoming/a.pem or incoming/a.crt'),
+    });
+  });
+
+  it('reads the options from the object metadata', async () => {
+    const { deps } = setup({
+      'incoming/a.pem': { body: ca.pem, metadata: { 'certificate-mode': 'SNI_ONLY', 'template-name': 'other', tags: 'env=prod' } },
+    });
+    const loaded = await load(deps, 'incoming/a.pem');
+    expect(loaded).toMatchObject({ certificateMode: 'SNI_ONLY', templateName: 'other' });
+    expect(loaded.tags).toMatchObject({ team: 'platform', env: 'prod' });
+    expect(loaded.verificationPem).toBeUndefined();
+  });
+
+  it('refuses SNI_ONLY with a verification certificate in the file', async () => {
+    const { deps } = setup({ 'incoming/a.pem': { body: `${ca.pem}${verification.pem}`, metadata: { 'certificate-mode': 'SNI_ONLY' } } });
+    await expect(load(deps, 'incoming/a.pem')).rejects.toMatchObject({ name: 'VerificationNotAllowedError' });
+  });
+
+  it('refuses DEFAULT without any verification certificate', async () => {
+    const { deps } = setup({ 'incoming/a.pem': { body: ca.pem } });
+    await expect(load(deps, 'incoming/a.pem')).rejects.toMatchObject({
+      name: 'VerificationCertificateMissingError',
+      message: expect.stringContaining('incoming/a.verification.pem'),
+    });
+  });
+
+  it('refuses an object over the size limit from its HEAD, without reading it', async () => {
+    const { deps, mock } = setup({ 'incoming/big.pem': { body: 'x'.repeat(70_000) } });
+    await expect(load(deps, 'incoming/big.pem')).rejects.toMatchObject({ name: 'ObjectTooLargeError' });
+    expect(mock).toHaveReceivedCommandTimes(GetObjectCommand, 0);
+  });
+
+  it('reports an object deleted after upload as ObjectNotFoundError', async () => {
+    const { deps } = setup({});
+    await expect(load(deps, 'incoming/gone.pem')).rejects.toMatchObject({ name: 'ObjectNotFoundError' });
+  });
+
+  it('refuses a file with a private key and puts none of it in the error', async () => {
+    const key = await privateKeyPem(ca.keys);
+    const { deps } = setup({ 'incoming/a.pem': { body: `${ca.pem}${key}` } });
+    const error = await load(deps, 'incoming/a.pem').catch((caught: Error) => caught);
+    expect(error).toMatchObject({ name: 'PrivateKeyMaterialError' });
+    expect(JSON.stringify({ message: (error as Error).message, stack: (error as Error).stack })).not.toContain(key.split('\n')[1]);
+  });
+
+  it('reads the object at the version the event named', async () => {
+    const { deps, mock } = setup({ 'incoming/a.pem': { body: `${ca.pem}${verification.pem}`, versionId: 'v2' } });
+    await loadCertificate(deps, {
+      input: { source: 'aws.s3', 'detail-type': 'Object Created', detail: { bucket: { name: BUCKET }, object: { key: 'incoming/a.pem', 'version-id': 'v2' } } },
+    });
+    expect(mock).toHaveReceivedCommandWith(HeadObjectCommand, { Key: 'incoming/a.pem', VersionId: 'v2' });
+    expect(mock).toHaveReceivedCommandWith(GetObjectCommand, { Key: 'incoming/a.pem', VersionId: 'v2', Range: expect.stringMatching(/^bytes=0-/) });
+  });
+
+  it('surfaces S3 throttling as the retryable ThrottledError', async () => {
+    const { deps, mock } = setup({});
+    mock.on(HeadObjectCommand).rejects(awsError('SlowDown', 503));
+    await expect(load(deps, 'incoming/a.pem')).rejects.toMatchObject({ name: 'ThrottledError' });
+  });
+});

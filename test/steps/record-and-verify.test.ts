@@ -1,0 +1,135 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetRegistrationCodeCommand } from '@aws-sdk/client-iot';
+import { mockClient } from 'aws-sdk-client-mock';
+import { recordResult } from '../../functions/record-result.ts';
+import { verifyOwnership } from '../../functions/verify-ownership.ts';
+import { handler as registrationCodeHandler } from '../../functions/get-registration-code.ts';
+import { inspectCaFile } from '../../functions/lib/certificate.ts';
+import { RESULT_SCHEMA } from '../../functions/lib/results.ts';
+import type { LoadedCertificate } from '../../functions/lib/types.ts';
+import { awsError, fakeS3, lambdaContext, type FakeObject } from '../fixtures/aws.ts';
+import { makeCa, makeLeaf, REGISTRATION_CODE, type Pki } from '../fixtures/pki.ts';
+
+const ID = 'c'.repeat(64);
+const ARN = `arn:aws:iot:us-east-1:123456789012:cacert/${ID}`;
+let ca: Pki;
+let loaded: LoadedCertificate;
+
+beforeAll(async () => {
+  ca = await makeCa();
+  const verification = await makeLeaf(ca, `CN=${REGISTRATION_CODE}`);
+  const inspection = inspectCaFile(ca.pem);
+  loaded = {
+    source: { bucket: 'ca-bucket', key: 'incoming/a.pem', versionId: 'v1' },
+    certificateId: inspection.certificateId,
+    caPem: inspection.caPem,
+    verificationPem: verification.pem,
+    verificationSource: 'sibling',
+    certificateMode: 'DEFAULT',
+    templateName: 'fleet-jitp',
+    tags: { team: 'platform' },
+    subject: inspection.subject,
+    notAfter: inspection.notAfter,
+    warnings: [],
+  };
+});
+
+const bucket = () => {
+  const store = new Map<string, FakeObject>();
+  return { store, ...fakeS3(store) };
+};
+const json = (store: Map<string, FakeObject>, key: string) => JSON.parse(String(store.get(key)?.body));
+const now = () => new Date('2026-11-28T10:00:00.000Z');
+
+describe('RecordResult', () => {
+  it('writes a receipt beside the source on success', async () => {
+    const { store, client } = bucket();
+    const output = await recordResult(
+      { s3: client, resultsPrefix: 'results/', now },
+      { executionId: 'exec-1', startTime: '2026-11-28T09:59:59.000Z', state: { certificate: loaded, registered: { certificateId: ID, certificateArn: ARN, adopted: false, status: 'INACTIVE' } } },
+    );
+    expect(output).toEqual({ outcome: 'ACTIVE', resultKey: 'results/incoming/a.pem.json' });
+    expect(json(store, 'results/incoming/a.pem.json')).toMatchObject({
+      schema: RESULT_SCHEMA,
+      outcome: 'ACTIVE',
+      certificateId: ID,
+      certificateArn: ARN,
+      certificateMode: 'DEFAULT',
+      templateName: 'fleet-jitp',
+      tags: { team: 'platform' },
+      executionId: 'exec-1',
+      startedAt: '2026-11-28T09:59:59.000Z',
+      finishedAt: '2026-11-28T10:00:00.000Z',
+      source: { bucket: 'ca-bucket', key: 'incoming/a.pem', versionId: 'v1' },
+    });
+  });
+
+  it('writes a failure report with the error name, message and remedy, keeping the start input', async () => {
+    const { store, client } = bucket();
+    const cause = JSON.stringify({ errorType: 'NotACaError', errorMessage: 'The certificate "CN=x" is not a CA', trace: [] });
+    const output = await recordResult(
+      { s3: client, resultsPrefix: 'results/', now },
+      { state: { bucket: 'ca-bucket', key: 'incoming/leaf.pem', error: { Error: 'NotACaError', Cause: cause } } },
+    );
+    expect(output).toEqual({ outcome: 'FAILED', resultKey: 'results/incoming/leaf.pem.json' });
+    const report = json(store, 'results/incoming/leaf.pem.json');
+    expect(report).toMatchObject({ outcome: 'FAILED', error: { name: 'NotACaError', message: 'The certificate "CN=x" is not a CA' } });
+    expect(report.error.remedy).toMatch(/CA:TRUE/);
+  });
+
+  it('redacts any private-key block that reached an error cause', async () => {
+    const { store, client } = bucket();
+    const leaked = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----';
+    await recordResult({ s3: client, resultsPrefix: 'results/', now }, { state: { bucket: 'ca-bucket', key: 'incoming/x.pem', error: { Error: 'Error', Cause: `oops ${leaked}` } } });
+    const text = String(store.get('results/incoming/x.pem.json')?.body);
+    expect(text).not.toContain('MIIEvQIBADANBgkqhkiG9w0BAQEFAASC');
+    expect(text).toContain('[REDACTED PRIVATE KEY]');
+  });
+
+  it('writes nothing when the input named no object', async () => {
+    const { client, mock } = bucket();
+    const output = await recordResult({ s3: client, resultsPrefix: 'results/', now }, { state: { hello: 'world', error: { Error: 'InvalidInputError' } } });
+    expect(output).toEqual({ outcome: 'FAILED' });
+    expect(mock).toHaveReceivedCommandTimes(PutObjectCommand, 0);
+  });
+
+  it('surfaces a throttled write as ThrottledError so the report is retried, not lost', async () => {
+    const { client, mock } = bucket();
+    mock.on(PutObjectCommand).rejects(awsError('SlowDown', 503));
+    await expect(
+      recordResult({ s3: client, resultsPrefix: 'results/', now }, { state: { certificate: loaded, registered: { certificateId: ID, certificateArn: ARN, adopted: false, status: 'INACTIVE' } } }),
+    ).rejects.toMatchObject({ name: 'ThrottledError' });
+  });
+});
+
+describe('VerifyOwnership', () => {
+  it('verifies the loaded verification certificate against the registration code', async () => {
+    const result = await verifyOwnership({ certificate: loaded, registrationCode: REGISTRATION_CODE });
+    expect(result).toMatchObject({ verified: true, verificationSubject: `CN=${REGISTRATION_CODE}` });
+  });
+
+  it('refuses when the account code differs from the CN', async () => {
+    await expect(verifyOwnership({ certificate: loaded, registrationCode: 'e'.repeat(64) })).rejects.toMatchObject({ name: 'RegistrationCodeMismatchError' });
+  });
+
+  it('refuses a DEFAULT certificate that arrived without verification', async () => {
+    const { verificationPem: _dropped, ...withoutVerification } = loaded;
+    await expect(verifyOwnership({ certificate: withoutVerification, registrationCode: REGISTRATION_CODE })).rejects.toMatchObject({
+      name: 'VerificationCertificateMissingError',
+    });
+  });
+});
+
+describe('a handler (middy wrapper)', () => {
+  it('returns plain data and turns SDK throttling into the named error Step Functions sees', async () => {
+    // The handler's module-scope client is a real IoTClient; aws-sdk-client-mock patches every instance.
+    const { IoTClient } = await import('@aws-sdk/client-iot');
+    const mock = mockClient(IoTClient);
+    mock.on(GetRegistrationCodeCommand).resolvesOnce({ registrationCode: 'd'.repeat(64) }).rejectsOnce(awsError('ThrottlingException', 400));
+    const context = lambdaContext('getRegistrationCode');
+    expect(await registrationCodeHandler({ executionId: 'exec-1' }, context)).toEqual({ registrationCode: 'd'.repeat(64) });
+    await expect(registrationCodeHandler({ executionId: 'exec-1' }, context)).rejects.toMatchObject({ name: 'ThrottledError' });
+    mock.restore();
+  });
+});
