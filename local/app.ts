@@ -1,0 +1,103 @@
+/**
+ * Reads the deployable app (serverless.yml and the ASL it names) so the local stack runs exactly
+ * what would be deployed: each Task's `${XFunctionArn}` substitution leads to the function
+ * serverless.yml defines, and from there to its handler module. Adding a step needs no local wiring.
+ */
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+
+export const LOCAL_REGION = 'us-east-1';
+export const LOCAL_ACCOUNT = '000000000000';
+export const PROJECT_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+
+export interface TaskBinding {
+  state: string;
+  functionKey: string;
+  /** Absolute path of the handler's module. */
+  modulePath: string;
+  exportName: string;
+}
+
+export interface StateMachineApp {
+  name: string;
+  definition: { StartAt: string; States: Record<string, { Type: string; Resource?: string; [key: string]: unknown }> };
+  bindings: Record<string, TaskBinding>;
+}
+
+export interface App {
+  service: string;
+  /** provider.environment with `${param:…}`, `${sls:stage}` and `${self:service}` resolved for the stage. */
+  environment: Record<string, string>;
+  params: Record<string, string>;
+  stateMachines: Record<string, StateMachineApp>;
+}
+
+interface ServerlessConfig {
+  service: string;
+  params?: { default?: Record<string, unknown> };
+  provider?: { environment?: Record<string, unknown> };
+  functions: Record<string, { handler: string }>;
+  resources?: { Resources?: Record<string, { Type: string; Properties?: Record<string, unknown> }> };
+}
+
+/** The Framework's logical id for a function: `recordResult` → `RecordResultLambdaFunction`. */
+const lambdaLogicalId = (functionKey: string): string =>
+  `${functionKey.charAt(0).toUpperCase()}${functionKey.slice(1).replace(/-/g, 'Dash').replace(/_/g, 'Underscore')}LambdaFunction`;
+
+const resolveVariables = (value: string, service: string, stage: string, params: Record<string, string>): string =>
+  value.replace(/\$\{([^}]+)\}/g, (whole, expression: string) => {
+    const [source, ...rest] = expression.split(':');
+    const address = rest.join(':');
+    if (source === 'sls' && address === 'stage') return stage;
+    if (source === 'self' && address === 'service') return service;
+    if (source === 'param' && address in params) return params[address] as string;
+    throw new Error(`serverless.yml: the local stack cannot resolve ${whole}`);
+  });
+
+export const loadApp = (root = PROJECT_ROOT, stage = 'local'): App => {
+  // CloudFormation tags (!GetAtt X.Arn, !Ref X) are not YAML types: kept as their plain text.
+  const config = parse(readFileSync(join(root, 'serverless.yml'), 'utf8'), { logLevel: 'silent' }) as ServerlessConfig;
+  const rawParams = config.params?.default ?? {};
+  const params: Record<string, string> = {};
+  for (const [key, value] of Object.entries(rawParams)) params[key] = String(value);
+  for (const [key, value] of Object.entries(params)) params[key] = resolveVariables(value, config.service, stage, params);
+  const environment = Object.fromEntries(
+    Object.entries(config.provider?.environment ?? {}).map(([key, value]) => [key, resolveVariables(String(value ?? ''), config.service, stage, params)]),
+  );
+
+  const functionsByLogicalId = new Map(Object.entries(config.functions).map(([key, fn]) => [lambdaLogicalId(key), { key, ...fn }]));
+  const stateMachines: Record<string, StateMachineApp> = {};
+  for (const [logicalId, resource] of Object.entries(config.resources?.Resources ?? {})) {
+    if (resource.Type !== 'AWS::StepFunctions::StateMachine') continue;
+    const properties = resource.Properties ?? {};
+    const definitionRef = /^\$\{file\((.+)\)\}$/.exec(String(properties.Definition ?? ''));
+    if (!definitionRef) throw new Error(`serverless.yml: ${logicalId}.Definition must be \${file(<asl.json>)}`);
+    const substitutions = (properties.DefinitionSubstitutions ?? {}) as Record<string, string>;
+    const bindings: Record<string, TaskBinding> = {};
+    const functionFor = (variable: string) => functionsByLogicalId.get((substitutions[variable] ?? '').replace(/\.Arn$/, ''));
+    // What CloudFormation does at deploy: each ${XFunctionArn} becomes that function's ARN.
+    const text = readFileSync(join(root, definitionRef[1] as string), 'utf8').replace(/\$\{(\w+)\}/g, (whole, variable: string) => {
+      const fn = functionFor(variable);
+      return fn ? `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${config.service}-${stage}-${fn.key}` : whole;
+    });
+    const definition = JSON.parse(text) as StateMachineApp['definition'];
+    for (const [state, body] of Object.entries(definition.States)) {
+      if (body.Type !== 'Task') continue;
+      const fnKey = /:function:[^:]+$/.test(body.Resource ?? '') ? (body.Resource as string).split(`-${stage}-`).at(-1) : undefined;
+      const fn = fnKey ? config.functions[fnKey] : undefined;
+      if (!fn || !fnKey) throw new Error(`serverless.yml: Task ${state} (${body.Resource}) does not lead to a function`);
+      const dot = fn.handler.lastIndexOf('.');
+      bindings[state] = {
+        state,
+        functionKey: fnKey,
+        modulePath: join(root, `${fn.handler.slice(0, dot)}.ts`),
+        exportName: fn.handler.slice(dot + 1),
+      };
+    }
+    const name = String(properties.StateMachineName ?? logicalId);
+    stateMachines[logicalId] = { name: resolveVariables(name, config.service, stage, params), definition, bindings };
+  }
+  return { service: config.service, environment, params, stateMachines };
+};

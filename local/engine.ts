@@ -1,0 +1,169 @@
+/**
+ * Runs the deployable ASL with aws-local-stepfunctions, each Task bound to the handler module
+ * serverless.yml names for it, invoked as Lambda would: JSON in, JSON out, and a failure carried
+ * as `{errorType, errorMessage}` in the Cause.
+ */
+import './polyfills.ts';
+import { randomUUID } from 'node:crypto';
+import { StateMachine } from 'aws-local-stepfunctions';
+import type { Context } from 'aws-lambda';
+import type { StateMachineApp, TaskBinding } from './app.ts';
+
+type Handler = (event: unknown, context: Context) => Promise<unknown>;
+
+export interface ExecutionEvent {
+  type: string;
+  timestamp: number;
+  state?: { name: string; type?: string };
+  Error?: string;
+  Cause?: string;
+  retry?: { attempt: number };
+}
+
+export interface ExecutionRecord {
+  executionArn: string;
+  name: string;
+  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
+  input: unknown;
+  output?: unknown;
+  error?: string;
+  cause?: string;
+  startDate: string;
+  stopDate?: string;
+  events: ExecutionEvent[];
+}
+
+export interface EngineOptions {
+  region?: string;
+  account?: string;
+  /** Fixed pause for every Retry, in ms, instead of the ASL's backoff (tests and benchmarks). */
+  retryIntervalMs?: number;
+  onEvent?: (record: ExecutionRecord, event: ExecutionEvent) => void;
+}
+
+const lambdaContext = (binding: TaskBinding, region: string, account: string): Context => {
+  const deadline = Date.now() + 30_000;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: binding.functionKey,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:${region}:${account}:function:${binding.functionKey}`,
+    memoryLimitInMB: '512',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${binding.functionKey}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+};
+
+/** An error as a Task sees it: the function's error name, and Lambda's JSON Cause. */
+class TaskError extends Error {
+  constructor(name: string, message: string) {
+    super(JSON.stringify({ errorType: name, errorMessage: message }));
+    this.name = name;
+  }
+}
+
+export class LocalEngine {
+  readonly stateMachineArn: string;
+  private readonly machine: StateMachine;
+  private readonly handlers = new Map<string, Promise<Handler>>();
+  private readonly executions = new Map<string, ExecutionRecord>();
+
+  constructor(
+    private readonly app: StateMachineApp,
+    private readonly options: EngineOptions = {},
+  ) {
+    const region = options.region ?? 'us-east-1';
+    const account = options.account ?? '000000000000';
+    this.stateMachineArn = `arn:aws:states:${region}:${account}:stateMachine:${app.name}`;
+    this.machine = new StateMachine(app.definition as never);
+  }
+
+  private handlerFor(binding: TaskBinding): Promise<Handler> {
+    let handler = this.handlers.get(binding.modulePath);
+    if (!handler) {
+      handler = import(binding.modulePath).then((module: Record<string, unknown>) => {
+        const fn = module[binding.exportName];
+        if (typeof fn !== 'function') throw new Error(`${binding.modulePath} exports no ${binding.exportName}`);
+        return fn as Handler;
+      });
+      this.handlers.set(binding.modulePath, handler);
+    }
+    return handler;
+  }
+
+  private invoke(binding: TaskBinding) {
+    const region = this.options.region ?? 'us-east-1';
+    const account = this.options.account ?? '000000000000';
+    return async (input: unknown): Promise<unknown> => {
+      const handler = await this.handlerFor(binding);
+      try {
+        const output = await handler(JSON.parse(JSON.stringify(input)), lambdaContext(binding, region, account));
+        return output === undefined ? null : JSON.parse(JSON.stringify(output));
+      } catch (error) {
+        const failure = error instanceof Error ? error : new Error(String(error));
+        throw new TaskError(failure.name || 'Error', failure.message);
+      }
+    };
+  }
+
+  get(executionArn: string): ExecutionRecord | undefined {
+    return this.executions.get(executionArn);
+  }
+
+  list(): ExecutionRecord[] {
+    return [...this.executions.values()];
+  }
+
+  /**
+   * Starts an execution. As in Step Functions, a name already used fails with
+   * ExecutionAlreadyExists (deterministic names are how duplicate starts are refused).
+   */
+  start(input: unknown, name: string = randomUUID()): { record: ExecutionRecord; done: Promise<ExecutionRecord> } {
+    const executionArn = `${this.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+    if (this.executions.has(executionArn)) {
+      throw Object.assign(new Error(`Execution already exists: '${executionArn}'`), { name: 'ExecutionAlreadyExists' });
+    }
+    const startDate = new Date().toISOString();
+    const record: ExecutionRecord = { executionArn, name, status: 'RUNNING', input, startDate, events: [] };
+    this.executions.set(executionArn, record);
+    const overrides: Record<string, (input: unknown) => Promise<unknown>> = {};
+    for (const binding of Object.values(this.app.bindings)) overrides[binding.state] = this.invoke(binding);
+    const retryIntervalOverrides =
+      this.options.retryIntervalMs === undefined
+        ? undefined
+        : Object.fromEntries(Object.keys(this.app.definition.States).map((state) => [state, this.options.retryIntervalMs as number]));
+    const execution = this.machine.run(input as never, {
+      overrides: { taskResourceLocalHandlers: overrides as never, ...(retryIntervalOverrides ? { retryIntervalOverrides } : {}) },
+      context: { Execution: { Id: executionArn, Name: name, Input: input as never, StartTime: startDate, RoleArn: 'local' } },
+    });
+    const follow = (async () => {
+      for await (const event of execution.eventLogs as AsyncIterable<ExecutionEvent>) {
+        record.events.push(event);
+        this.options.onEvent?.(record, event);
+      }
+    })();
+    const done = execution.result.then(
+      (output: unknown) => ({ status: 'SUCCEEDED' as const, output }),
+      () => ({ status: 'FAILED' as const }),
+    );
+    const finished = Promise.all([done, follow]).then(([outcome]) => {
+      // The engine's rejection wraps the error; the ExecutionFailed event carries its real name and cause.
+      const failed = record.events.findLast((event) => event.type === 'ExecutionFailed');
+      return Object.assign(record, outcome, {
+        ...(failed ? { error: failed.Error ?? 'States.Runtime', cause: failed.Cause ?? '' } : {}),
+        stopDate: new Date().toISOString(),
+      });
+    });
+    return { record, done: finished };
+  }
+
+  /** Starts an execution and waits for its end. */
+  async run(input: unknown, name?: string): Promise<ExecutionRecord> {
+    return this.start(input, name).done;
+  }
+}

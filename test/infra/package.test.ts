@@ -1,0 +1,144 @@
+/**
+ * `serverless package` offline (no credentials, no network) and the CloudFormation it generates:
+ * the contract of what gets deployed.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+type Resource = { Type: string; Properties: Record<string, any>; DependsOn?: unknown };
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+
+let out: string;
+let resources: Record<string, Resource>;
+let packageLog: string;
+
+const ofType = (type: string) => Object.entries(resources).filter(([, resource]) => resource.Type === type);
+const actions = (statement: Statement): string[] => [statement.Action].flat();
+const policyStatements = (role: Resource): Statement[] =>
+  (role.Properties.Policies ?? []).flatMap((policy: { PolicyDocument: { Statement: Statement[] } }) => policy.PolicyDocument.Statement);
+const roleOf = (fn: Resource): string => fn.Properties.Role['Fn::GetAtt'][0];
+
+beforeAll(async () => {
+  out = mkdtempSync(join(tmpdir(), 'iot-ca-package-'));
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: out,
+    SLS_TELEMETRY_DISABLED: '1',
+    SLS_NOTIFICATIONS_MODE: 'off',
+    AWS_CONFIG_FILE: join(out, 'none'),
+    AWS_SHARED_CREDENTIALS_FILE: join(out, 'none'),
+  };
+  const { stdout, stderr } = await promisify(execFile)('npx', ['serverless', 'package', '--stage', 'test', '--package', out], { env, timeout: 240_000 });
+  packageLog = `${stdout}${stderr}`;
+  resources = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')).Resources;
+}, 300_000);
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+describe('serverless package (offline)', () => {
+  it('packages without AWS credentials', () => {
+    expect(packageLog).toMatch(/packaged/i);
+  });
+
+  it('deploys the ASL file itself as the register-ca state machine, bound to its own functions', () => {
+    const [[, machine]] = ofType('AWS::StepFunctions::StateMachine') as [[string, Resource]];
+    expect(machine.Properties.StateMachineName).toBe('iot-ca-pipeline-test-register-ca');
+    expect(machine.Properties.Definition).toEqual(JSON.parse(readFileSync('statemachines/register-ca.asl.json', 'utf8')));
+    for (const [variable, value] of Object.entries(machine.Properties.DefinitionSubstitutions as Record<string, any>)) {
+      expect(resources[value['Fn::GetAtt'][0]]?.Type, variable).toBe('AWS::Lambda::Function');
+    }
+  });
+
+  it('starts the state machine on Object Created for .pem/.crt under the incoming prefix', () => {
+    const [[, rule]] = ofType('AWS::Events::Rule').filter(([, r]) => r.Properties.EventPattern) as [[string, Resource]];
+    expect(rule.Properties.EventPattern).toEqual({
+      source: ['aws.s3'],
+      'detail-type': ['Object Created'],
+      detail: { bucket: { name: [{ Ref: 'CaBucket' }] }, object: { key: [{ wildcard: 'incoming/*.pem' }, { wildcard: 'incoming/*.crt' }] } },
+    });
+    expect(rule.Properties.Targets[0].Arn).toEqual({ Ref: 'RegisterCaStateMachine' });
+  });
+
+  it('schedules reconciliation when the app has a reconcile function', () => {
+    const schedules = ofType('AWS::Events::Rule').filter(([, r]) => r.Properties.ScheduleExpression);
+    const hasReconcile = ofType('AWS::Lambda::Function').some(([id]) => /Reconcile/.test(id));
+    expect(schedules.length > 0).toBe(hasReconcile);
+  });
+
+  it('hardens the CA bucket: events on, public access blocked, encrypted, versioned, TLS only', () => {
+    const bucket = resources.CaBucket as Resource;
+    expect(bucket.Properties.NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled).toBe(true);
+    expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+    expect(bucket.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toMatch(/AES256|aws:kms/);
+    expect(bucket.Properties.VersioningConfiguration.Status).toBe('Enabled');
+    const policy = resources.CaBucketPolicy as Resource;
+    expect(policy.Properties.Bucket).toEqual({ Ref: 'CaBucket' });
+    expect(policy.Properties.PolicyDocument.Statement).toContainEqual(
+      expect.objectContaining({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    );
+  });
+
+  it('creates a default provisioning template of type JITP with its provisioning role', () => {
+    const [[, template]] = ofType('AWS::IoT::ProvisioningTemplate') as [[string, Resource]];
+    expect(template.Properties.TemplateType).toBe('JITP');
+    expect(template.Properties.TemplateName).toBe('iot-ca-test-jitp');
+    const body = JSON.parse(String(template.Properties.TemplateBody['Fn::Sub']).replace('${DevicePolicy}', 'p'));
+    expect(Object.values(body.Resources).map((r: any) => r.Type).sort()).toEqual(['AWS::IoT::Certificate', 'AWS::IoT::Policy', 'AWS::IoT::Thing']);
+    const role = resources[template.Properties.ProvisioningRoleArn['Fn::GetAtt'][0]] as Resource;
+    expect(role.Properties.ManagedPolicyArns).toEqual(['arn:aws:iam::aws:policy/service-role/AWSIoTThingsRegistration']);
+  });
+
+  it('runs every function on nodejs22.x arm64 with a role of its own', () => {
+    const functions = ofType('AWS::Lambda::Function');
+    expect(functions).toHaveLength(8);
+    for (const [id, fn] of functions) {
+      expect(fn.Properties.Runtime, id).toBe('nodejs22.x');
+      expect(fn.Properties.Architectures, id).toEqual(['arm64']);
+    }
+    const roles = functions.map(([, fn]) => roleOf(fn));
+    expect(new Set(roles).size).toBe(functions.length);
+  });
+
+  it('grants no wildcard actions, and Resource "*" only to IoT actions that take no resource ARN', () => {
+    const allowed = ofType('AWS::IAM::Role').flatMap(([, role]) => policyStatements(role)).filter((s) => s.Effect === 'Allow');
+    expect(allowed.length).toBeGreaterThan(0);
+    for (const statement of allowed) {
+      for (const action of actions(statement)) expect(action).not.toContain('*');
+      if (statement.Resource === '*') expect(actions(statement)).toEqual([expect.stringMatching(/^iot:(GetRegistrationCode|RegisterCACertificate)$/)]);
+    }
+  });
+
+  it("gives each function only the actions it calls", () => {
+    const expected: Record<string, string[]> = {
+      LoadCertificate: ['s3:GetObject', 's3:GetObjectVersion', 's3:ListBucket'],
+      GetRegistrationCode: ['iot:GetRegistrationCode'],
+      VerifyOwnership: [],
+      RegisterCa: ['iot:DescribeCACertificate', 'iot:RegisterCACertificate'],
+      AttachTemplate: ['iam:PassRole', 'iot:DescribeProvisioningTemplate', 'iot:UpdateCACertificate'],
+      TagCa: ['iot:ListTagsForResource', 'iot:TagResource', 'iot:UntagResource'],
+      Activate: ['iot:UpdateCACertificate'],
+      RecordResult: ['s3:PutObject'],
+    };
+    for (const [name, wanted] of Object.entries(expected)) {
+      const fn = resources[`${name}LambdaFunction`] as Resource;
+      const granted = policyStatements(resources[roleOf(fn)] as Resource).flatMap(actions).filter((action) => !action.startsWith('logs:'));
+      expect(granted.sort(), name).toEqual(wanted);
+    }
+  });
+
+  it('lets the state machine invoke only its own functions', () => {
+    const role = resources.StateMachineRole as Resource;
+    const [statement] = policyStatements(role);
+    expect(actions(statement as Statement)).toEqual(['lambda:InvokeFunction']);
+    const targets = (statement?.Resource as Array<{ 'Fn::GetAtt': [string, string] }>).map((r) => r['Fn::GetAtt'][0]).sort();
+    expect(targets).toEqual(ofType('AWS::Lambda::Function').map(([id]) => id).sort());
+  });
+
+  it('packages each function individually', () => {
+    const zips = readdirSync(out).filter((file) => file.endsWith('.zip'));
+    expect(zips).toHaveLength(8);
+  });
+});

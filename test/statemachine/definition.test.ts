@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { BUSINESS_ERRORS, TRANSIENT_ERRORS } from '../../functions/lib/errors.ts';
+
+const aslValidator = createRequire(import.meta.url)('asl-validator') as (
+  definition: unknown,
+  options?: { checkArn?: boolean; checkPaths?: boolean },
+) => { isValid: boolean; errorsText: (separator?: string) => string };
+
+type State = {
+  Type: string;
+  Resource?: string;
+  Retry?: Array<{ ErrorEquals: string[]; JitterStrategy?: string; BackoffRate?: number; MaxAttempts?: number }>;
+  Catch?: Array<{ ErrorEquals: string[]; ResultPath?: string; Next: string }>;
+  Next?: string;
+  End?: boolean;
+};
+const definition = JSON.parse(readFileSync('statemachines/register-ca.asl.json', 'utf8')) as { StartAt: string; States: Record<string, State> };
+const tasks = Object.entries(definition.States).filter(([, state]) => state.Type === 'Task');
+const LAMBDA_SERVICE_ERRORS = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'];
+
+describe('register-ca.asl.json', () => {
+  it('is valid Amazon States Language (asl-validator) once CloudFormation substitutes the function ARNs', () => {
+    const text = readFileSync('statemachines/register-ca.asl.json', 'utf8');
+    const deployed = JSON.parse(text.replace(/\$\{(\w+)FunctionArn\}/g, 'arn:aws:lambda:us-east-1:123456789012:function:$1'));
+    const result = aslValidator(deployed, { checkArn: true, checkPaths: true });
+    expect(result.errorsText('\n')).toBe('');
+    expect(result.isValid).toBe(true);
+  });
+
+  it('runs the steps in the designed order', () => {
+    const order: string[] = [];
+    let name: string | undefined = definition.StartAt;
+    while (name) {
+      order.push(name);
+      const state: State = definition.States[name] as State;
+      name = state.Type === 'Choice' ? 'VerifyOwnership' : state.Next;
+    }
+    expect(order).toEqual(['LoadCertificate', 'GetRegistrationCode', 'CertificateMode', 'VerifyOwnership', 'RegisterCa', 'AttachTemplate', 'TagCa', 'Activate', 'RecordResult']);
+  });
+
+  it('retries exactly the transient errors and Lambda service errors, with exponential backoff and full jitter', () => {
+    for (const [name, state] of tasks) {
+      const retried = (state.Retry ?? []).flatMap((retrier) => retrier.ErrorEquals);
+      expect(retried.sort(), name).toEqual([...TRANSIENT_ERRORS, ...LAMBDA_SERVICE_ERRORS].sort());
+      for (const retrier of state.Retry ?? []) {
+        expect(retrier.JitterStrategy, name).toBe('FULL');
+        expect(retrier.BackoffRate, name).toBeGreaterThan(1);
+      }
+    }
+  });
+
+  it('never retries a business error', () => {
+    const retried = new Set(tasks.flatMap(([, state]) => (state.Retry ?? []).flatMap((retrier) => retrier.ErrorEquals)));
+    for (const name of BUSINESS_ERRORS) expect(retried.has(name), name).toBe(false);
+  });
+
+  it('catches every business error by name into RecordFailure, keeping the input under $.error', () => {
+    for (const [name, state] of tasks) {
+      if (name === 'RecordResult' || name === 'RecordFailure') continue;
+      const [named, fallback] = state.Catch ?? [];
+      expect(named?.ErrorEquals.sort(), name).toEqual([...BUSINESS_ERRORS].sort());
+      expect(named).toMatchObject({ ResultPath: '$.error', Next: 'RecordFailure' });
+      expect(fallback).toMatchObject({ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailure' });
+    }
+  });
+
+  it('ends a failed flow in a Fail state after the report is written', () => {
+    expect(definition.States.RecordFailure?.Next).toBe('Failed');
+    expect(definition.States.Failed?.Type).toBe('Fail');
+  });
+});

@@ -1,0 +1,135 @@
+/**
+ * The whole register-ca flow on aws-local-stepfunctions, each Task bound (as serverless.yml says)
+ * to the real handler, with the AWS SDK mocked: both modes, business failures, a retried throttle.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  DescribeProvisioningTemplateCommand,
+  GetRegistrationCodeCommand,
+  IoTClient,
+  ListTagsForResourceCommand,
+  RegisterCACertificateCommand,
+  TagResourceCommand,
+  UpdateCACertificateCommand,
+} from '@aws-sdk/client-iot';
+import { S3Client } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import { loadApp } from '../../local/app.ts';
+import { LocalEngine, type ExecutionRecord } from '../../local/engine.ts';
+import { inspectCaFile } from '../../functions/lib/certificate.ts';
+import { awsError, fakeBucket, type FakeObject } from '../fixtures/aws.ts';
+import { makeCa, makeLeaf, REGISTRATION_CODE, type Pki } from '../fixtures/pki.ts';
+
+const BUCKET = 'ca-bucket';
+const ARN_PREFIX = 'arn:aws:iot:us-east-1:123456789012:cacert/';
+// Class-level mocks: they reach the clients each handler module builds at init.
+const iot = mockClient(IoTClient);
+const s3 = mockClient(S3Client);
+const objects = new Map<string, FakeObject>();
+let ca: Pki;
+let sniCa: Pki;
+let verification: Pki;
+let engine: LocalEngine;
+
+beforeAll(async () => {
+  ca = await makeCa();
+  sniCa = await makeCa({ key: { type: 'ec', curve: 'P-256' } });
+  verification = await makeLeaf(ca, `CN=${REGISTRATION_CODE}`);
+  engine = new LocalEngine(loadApp().stateMachines.RegisterCaStateMachine as never, { retryIntervalMs: 1 });
+});
+afterAll(() => {
+  iot.restore();
+  s3.restore();
+});
+
+beforeEach(() => {
+  objects.clear();
+  iot.reset();
+  s3.reset();
+  fakeBucket(s3, objects);
+  iot.on(GetRegistrationCodeCommand).resolves({ registrationCode: REGISTRATION_CODE });
+  iot.on(RegisterCACertificateCommand).callsFake((input: { caCertificate: string }) => {
+    const certificateId = inspectCaFile(input.caCertificate).certificateId;
+    return { certificateId, certificateArn: `${ARN_PREFIX}${certificateId}` };
+  });
+  iot.on(DescribeProvisioningTemplateCommand).resolves({ templateName: 'iot-ca-test-jitp', type: 'JITP' });
+  iot.on(UpdateCACertificateCommand).resolves({});
+  iot.on(ListTagsForResourceCommand).resolves({ tags: [] });
+  iot.on(TagResourceCommand).resolves({});
+});
+
+const visited = (record: ExecutionRecord): string[] =>
+  record.events.filter((event) => event.type === 'StateEntered').map((event) => event.state?.name as string);
+const result = (key: string) => JSON.parse(String(objects.get(`results/${key}.json`)?.body));
+const activations = () => iot.commandCalls(UpdateCACertificateCommand).filter((call) => call.args[0].input.newStatus === 'ACTIVE');
+
+describe('register-ca on the local engine', () => {
+  it('DEFAULT: verifies, registers INACTIVE, attaches, tags, then activates last', async () => {
+    objects.set('incoming/a.pem', { body: `${ca.pem}${verification.pem}` });
+    const record = await engine.run({ bucket: BUCKET, key: 'incoming/a.pem' });
+    expect(record.status).toBe('SUCCEEDED');
+    expect(visited(record)).toEqual([
+      'LoadCertificate', 'GetRegistrationCode', 'CertificateMode', 'VerifyOwnership', 'RegisterCa', 'AttachTemplate', 'TagCa', 'Activate', 'RecordResult',
+    ]);
+    const calls = iot.calls().map((call) => (call.args[0] as object).constructor.name);
+    expect(calls.at(-1)).toBe('UpdateCACertificateCommand');
+    expect(iot).toHaveReceivedCommandWith(RegisterCACertificateCommand, { setAsActive: false, allowAutoRegistration: false, certificateMode: 'DEFAULT' });
+    expect(activations()).toHaveLength(1);
+    const receipt = result('incoming/a.pem');
+    expect(receipt).toMatchObject({ outcome: 'ACTIVE', certificateMode: 'DEFAULT', templateName: 'iot-ca-test-jitp', certificateId: inspectCaFile(ca.pem).certificateId });
+    expect(receipt.executionId).toBe(record.executionArn);
+    expect(iot).toHaveReceivedCommandWith(TagResourceCommand, { tags: expect.arrayContaining([{ Key: 'team', Value: 'platform' }, { Key: 'iot-ca:source-key', Value: 'incoming/a.pem' }]) });
+  });
+
+  it('SNI_ONLY: skips ownership verification and the verification certificate', async () => {
+    objects.set('incoming/sni.pem', { body: sniCa.pem, metadata: { 'certificate-mode': 'SNI_ONLY' } });
+    const record = await engine.run({ source: 'aws.s3', 'detail-type': 'Object Created', detail: { bucket: { name: BUCKET }, object: { key: 'incoming/sni.pem' } } });
+    expect(record.status).toBe('SUCCEEDED');
+    expect(visited(record)).not.toContain('VerifyOwnership');
+    expect(iot.commandCalls(RegisterCACertificateCommand)[0]?.args[0].input).toMatchObject({ certificateMode: 'SNI_ONLY' });
+    expect(result('incoming/sni.pem')).toMatchObject({ outcome: 'ACTIVE', certificateMode: 'SNI_ONLY' });
+  });
+
+  it('a wrong-CN verification ends in RecordFailure with a report, nothing registered', async () => {
+    const wrong = await makeLeaf(ca, 'CN=not-the-code');
+    objects.set('incoming/wrong.pem', { body: `${ca.pem}${wrong.pem}` });
+    const record = await engine.run({ bucket: BUCKET, key: 'incoming/wrong.pem' });
+    expect(record.status).toBe('FAILED');
+    expect(record.error).toBe('RegistrationCodeMismatchError');
+    expect(visited(record).slice(-2)).toEqual(['RecordFailure', 'Failed']);
+    expect(iot).toHaveReceivedCommandTimes(RegisterCACertificateCommand, 0);
+    const report = result('incoming/wrong.pem');
+    expect(report).toMatchObject({ outcome: 'FAILED', error: { name: 'RegistrationCodeMismatchError' } });
+    expect(report.error.message).toContain('not-the-code');
+    expect(report.error.remedy).toMatch(/registration code/);
+  });
+
+  it('a failure after registration leaves the CA INACTIVE, never ACTIVE', async () => {
+    iot.on(DescribeProvisioningTemplateCommand).resolves({ type: 'FLEET_PROVISIONING' });
+    objects.set('incoming/a.pem', { body: `${ca.pem}${verification.pem}` });
+    const record = await engine.run({ bucket: BUCKET, key: 'incoming/a.pem' });
+    expect(record.error).toBe('TemplateNotJitpError');
+    expect(iot).toHaveReceivedCommandTimes(RegisterCACertificateCommand, 1);
+    expect(activations()).toHaveLength(0);
+    expect(result('incoming/a.pem')).toMatchObject({ outcome: 'FAILED', certificateId: inspectCaFile(ca.pem).certificateId });
+  });
+
+  it('retries a throttled IoT call and still ends ACTIVE', async () => {
+    iot.on(RegisterCACertificateCommand).rejectsOnce(awsError('ThrottlingException', 400)).callsFake((input: { caCertificate: string }) => {
+      const certificateId = inspectCaFile(input.caCertificate).certificateId;
+      return { certificateId, certificateArn: `${ARN_PREFIX}${certificateId}` };
+    });
+    objects.set('incoming/a.pem', { body: `${ca.pem}${verification.pem}` });
+    const record = await engine.run({ bucket: BUCKET, key: 'incoming/a.pem' });
+    expect(record.status).toBe('SUCCEEDED');
+    const retries = record.events.filter((event) => event.type === 'StateRetried');
+    expect(retries.map((event) => event.state?.name)).toContain('RegisterCa');
+    expect(activations()).toHaveLength(1);
+  });
+
+  it('bad input names the error and writes no report when there is nowhere to write it', async () => {
+    const record = await engine.run({ hello: 'world' });
+    expect(record).toMatchObject({ status: 'FAILED', error: 'InvalidInputError' });
+    expect([...objects.keys()]).toEqual([]);
+  });
+});
