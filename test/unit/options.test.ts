@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { desiredTags, formatTags, parseTags, PROVENANCE_TAGS, resolveOptions, type Defaults } from '../../functions/lib/options.ts';
 import { caKeysForVerification, parseStartInput, resultKeyFor, verificationKeyFor } from '../../functions/lib/source.ts';
 
@@ -106,5 +107,20 @@ describe('object naming', () => {
 
   it('names the result after the source key under the results prefix', () => {
     expect(resultKeyFor('incoming/ca.pem', 'results/')).toBe('results/incoming/ca.pem.json');
+  });
+});
+
+describe('events/: the sample inputs of every trigger', () => {
+  const sample = (name: string): unknown => JSON.parse(readFileSync(`events/${name}`, 'utf8'));
+
+  it('resolves the S3 event, the sibling event and both manual inputs to an object', () => {
+    expect(parseStartInput(sample('s3-object-created.json'))).toMatchObject({ key: 'incoming/factory-ca.pem', versionId: expect.any(String) });
+    expect(parseStartInput(sample('verification-uploaded.json'))).toMatchObject({ key: 'incoming/factory-ca.verification.pem' });
+    expect(parseStartInput(sample('manual-execution.json'))).toEqual({ bucket: 'iot-ca-pipeline-dev-cabucket', key: 'incoming/factory-ca.pem' });
+    expect(parseStartInput(sample('manual-execution-version.json'))).toMatchObject({ versionId: expect.any(String) });
+  });
+
+  it('refuses the invalid sample (capitalised field names) by name', () => {
+    expect(() => parseStartInput(sample('invalid-input.json'))).toThrow(/Unknown input field\(s\) Bucket, Key/);
   });
 });
