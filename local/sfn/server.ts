@@ -1,0 +1,139 @@
+/**
+ * The few Step Functions calls the CLI makes, on AWS's JSON 1.0 wire (X-Amz-Target), so that
+ * `iot-ca` uses the same @aws-sdk/client-sfn code against the local engine and against AWS.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ExecutionEvent, ExecutionRecord, LocalEngine } from '../engine.ts';
+import { listen, type RunningServer } from '../iot/server.ts';
+
+class SfnError extends Error {
+  constructor(
+    override readonly name: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+const epoch = (iso: string | undefined): number | undefined => (iso ? Date.parse(iso) / 1000 : undefined);
+
+const STATE_EVENT_TYPE: Record<string, string> = { Task: 'Task', Choice: 'Choice', Fail: 'Fail', Succeed: 'Succeed', Pass: 'Pass', Wait: 'Wait', Map: 'Map', Parallel: 'Parallel' };
+
+/** Engine events in the shape of GetExecutionHistory's HistoryEvent. */
+const historyEvents = (record: ExecutionRecord): Array<Record<string, unknown>> =>
+  record.events.flatMap((event: ExecutionEvent, index): Array<Record<string, unknown>> => {
+    const base = { id: index + 1, previousEventId: index, timestamp: event.timestamp / 1000 };
+    const prefix = STATE_EVENT_TYPE[event.state?.type ?? ''] ?? 'Task';
+    switch (event.type) {
+      case 'ExecutionStarted':
+        return [{ ...base, type: 'ExecutionStarted', executionStartedEventDetails: { input: JSON.stringify(record.input) } }];
+      case 'ExecutionSucceeded':
+        return [{ ...base, type: 'ExecutionSucceeded', executionSucceededEventDetails: { output: JSON.stringify(record.output ?? null) } }];
+      case 'ExecutionFailed':
+        return [{ ...base, type: 'ExecutionFailed', executionFailedEventDetails: { error: event.Error, cause: event.Cause } }];
+      case 'StateEntered':
+        return [{ ...base, type: `${prefix}StateEntered`, stateEnteredEventDetails: { name: event.state?.name } }];
+      case 'StateExited':
+        return [{ ...base, type: `${prefix}StateExited`, stateExitedEventDetails: { name: event.state?.name } }];
+      case 'StateFailed':
+        return [{ ...base, type: 'TaskFailed', taskFailedEventDetails: { resourceType: 'lambda', resource: event.state?.name, error: event.Error, cause: event.Cause } }];
+      case 'StateRetried':
+        return [{ ...base, type: 'TaskFailed', taskFailedEventDetails: { resourceType: 'lambda', resource: event.state?.name, error: 'Retried', cause: `attempt ${event.retry?.attempt ?? ''}` } }];
+      default:
+        return [];
+    }
+  });
+
+const describe = (engine: LocalEngine, record: ExecutionRecord) => ({
+  executionArn: record.executionArn,
+  stateMachineArn: engine.stateMachineArn,
+  name: record.name,
+  status: record.status,
+  startDate: epoch(record.startDate),
+  ...(record.stopDate ? { stopDate: epoch(record.stopDate) } : {}),
+  input: JSON.stringify(record.input),
+  ...(record.output !== undefined ? { output: JSON.stringify(record.output) } : {}),
+  ...(record.error ? { error: record.error, cause: record.cause ?? '' } : {}),
+});
+
+const execution = (engine: LocalEngine, arn: unknown): ExecutionRecord => {
+  const record = typeof arn === 'string' ? engine.get(arn) : undefined;
+  if (!record) throw new SfnError('ExecutionDoesNotExist', `Execution does not exist: '${String(arn)}'`);
+  return record;
+};
+
+const checkMachine = (engine: LocalEngine, arn: unknown): void => {
+  if (arn !== engine.stateMachineArn) throw new SfnError('StateMachineDoesNotExist', `State machine does not exist: '${String(arn)}'`);
+};
+
+const operations: Record<string, (engine: LocalEngine, body: Record<string, any>) => unknown> = {
+  StartExecution: (engine, body) => {
+    checkMachine(engine, body.stateMachineArn);
+    let input: unknown;
+    try {
+      input = JSON.parse(body.input ?? '{}');
+    } catch {
+      throw new SfnError('InvalidExecutionInput', 'The input is not valid JSON.');
+    }
+    try {
+      const { record } = engine.start(input, body.name);
+      return { executionArn: record.executionArn, startDate: epoch(record.startDate) };
+    } catch (error) {
+      if ((error as Error).name === 'ExecutionAlreadyExists') throw new SfnError('ExecutionAlreadyExists', (error as Error).message);
+      throw error;
+    }
+  },
+  DescribeExecution: (engine, body) => describe(engine, execution(engine, body.executionArn)),
+  ListExecutions: (engine, body) => {
+    checkMachine(engine, body.stateMachineArn);
+    const all = engine
+      .list()
+      .filter((record) => !body.statusFilter || record.status === body.statusFilter)
+      .sort((a, b) => b.startDate.localeCompare(a.startDate));
+    const start = body.nextToken ? Number(body.nextToken) : 0;
+    const max = body.maxResults || 100;
+    const page = all.slice(start, start + max);
+    return {
+      executions: page.map((record) => {
+        const { input: _input, output: _output, error: _error, cause: _cause, ...summary } = describe(engine, record) as Record<string, unknown>;
+        return summary;
+      }),
+      ...(start + max < all.length ? { nextToken: String(start + max) } : {}),
+    };
+  },
+  GetExecutionHistory: (engine, body) => {
+    const events = historyEvents(execution(engine, body.executionArn));
+    return { events: body.reverseOrder ? events.reverse() : events };
+  },
+  DescribeStateMachine: (engine, body) => {
+    checkMachine(engine, body.stateMachineArn);
+    return { stateMachineArn: engine.stateMachineArn, name: engine.stateMachineArn.split(':').at(-1), status: 'ACTIVE', type: 'STANDARD', definition: '{}', roleArn: 'local', creationDate: 0 };
+  },
+};
+
+const readJson = async (request: IncomingMessage): Promise<Record<string, any>> => {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  return text ? JSON.parse(text) : {};
+};
+
+const send = (response: ServerResponse, status: number, body: unknown): void => {
+  const text = JSON.stringify(body);
+  response.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(text) });
+  response.end(text);
+};
+
+export const startSfnServer = (engine: LocalEngine, port = 0): Promise<RunningServer> =>
+  listen(async (request, response) => {
+    try {
+      const target = String(request.headers['x-amz-target'] ?? '');
+      const operation = operations[target.replace(/^AWSStepFunctions\./, '')];
+      if (!operation) throw new SfnError('UnknownOperationException', `The local Step Functions endpoint does not implement ${target || 'this request'}.`, 501);
+      send(response, 200, operation(engine, await readJson(request)));
+    } catch (error) {
+      const failure = error instanceof SfnError ? error : new SfnError('InternalServerError', (error as Error).message, 500);
+      send(response, failure.status, { __type: `com.amazonaws.states#${failure.name}`, message: failure.message });
+    }
+  }, port);

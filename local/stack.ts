@@ -1,0 +1,267 @@
+/**
+ * The embedded stack: s3rver, the IoT emulator and the local Step Functions engine in one process,
+ * wired as the deployment wires AWS. S3 object events become EventBridge `Object Created` events
+ * filtered by the rule serverless.yml declares; the handlers find the servers only through the
+ * SDK's standard AWS_ENDPOINT_URL_* variables.
+ */
+import { mkdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { randomUUID } from 'node:crypto';
+import { parse } from 'yaml';
+import { LOCAL_ACCOUNT, LOCAL_REGION, loadApp, PROJECT_ROOT, type App } from './app.ts';
+import { LocalEngine, type ExecutionEvent, type ExecutionRecord } from './engine.ts';
+import { IotEmulator, IotError, type FaultSettings } from './iot/emulator.ts';
+import { startIotServer, type RunningServer } from './iot/server.ts';
+import { startSfnServer } from './sfn/server.ts';
+import { writeFileAtomic } from './iot/store.ts';
+
+const S3rver = createRequire(import.meta.url)('s3rver') as new (options: Record<string, unknown>) => {
+  run(): Promise<{ port: number }>;
+  close(): Promise<void>;
+  on(event: 'event', listener: (event: S3Notification) => void): void;
+  httpServer?: { closeAllConnections(): void };
+};
+
+interface S3Notification {
+  Records: Array<{ eventName: string; eventTime: string; s3: { bucket: { name: string }; object: { key: string; size?: number; eTag?: string; sequencer?: string } } }>;
+}
+
+/** The local stack's bucket, in the place of the stack's generated CA bucket. */
+export const LOCAL_BUCKET = 'iot-ca-local';
+/** s3rver accepts only these credentials; the SDK signs every local call with them. */
+const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+export const defaultStateDir = (): string => resolve(process.env.IOT_CA_HOME ?? join(process.cwd(), '.iot-ca'));
+
+export interface StackOptions {
+  stateDir?: string;
+  faults?: FaultSettings;
+  /** Fixed pause for every ASL retry, ms (default: the ASL's own backoff). */
+  retryIntervalMs?: number;
+  ports?: { s3?: number; iot?: number; sfn?: number };
+  onExecutionEvent?: (record: ExecutionRecord, event: ExecutionEvent) => void;
+  /** Log level for the functions' Powertools logger (default WARN: the CLI prints its own view). */
+  logLevel?: string;
+}
+
+export interface Endpoints {
+  s3: string;
+  iot: string;
+  sfn: string;
+}
+
+/** What `iot-ca up` leaves in the state directory for other `iot-ca --local` commands. */
+export interface StackInfo {
+  pid: number;
+  endpoints: Endpoints;
+  bucket: string;
+  stateMachineArn: string;
+  region: string;
+  incomingPrefix: string;
+  resultsPrefix: string;
+}
+
+export const STACK_FILE = 'stack.json';
+
+interface EventRule {
+  bucket: string;
+  keyPatterns: RegExp[];
+}
+
+/** The EventBridge rule serverless.yml declares (CaUploadedRule), as a matcher on object keys. */
+const uploadRule = (app: App): EventRule => {
+  const config = parse(readFileSync(join(PROJECT_ROOT, 'serverless.yml'), 'utf8'), { logLevel: 'silent' }) as {
+    resources: { Resources: Record<string, { Type: string; Properties: { EventPattern?: { detail?: { object?: { key?: Array<{ wildcard?: string }> } } } } }> };
+  };
+  const rule = Object.values(config.resources.Resources).find((resource) => resource.Type === 'AWS::Events::Rule' && resource.Properties.EventPattern);
+  const wildcards = (rule?.Properties.EventPattern?.detail?.object?.key ?? []).map((pattern) => pattern.wildcard ?? '');
+  const resolveParams = (text: string) => text.replace(/\$\{param:(\w+)\}/g, (_whole, name: string) => app.params[name] ?? '');
+  return {
+    bucket: LOCAL_BUCKET,
+    keyPatterns: wildcards.map(
+      (wildcard) => new RegExp(`^${resolveParams(wildcard).split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`),
+    ),
+  };
+};
+
+/** The default JITP template as the deployment creates it (DefaultProvisioningTemplate). */
+const defaultTemplateBody = (): string => {
+  const config = parse(readFileSync(join(PROJECT_ROOT, 'serverless.yml'), 'utf8'), { logLevel: 'silent' }) as {
+    resources: { Resources: { DefaultProvisioningTemplate: { Properties: { TemplateBody: string } } } };
+  };
+  return config.resources.Resources.DefaultProvisioningTemplate.Properties.TemplateBody.replace('${DevicePolicy}', 'iot-ca-local-device');
+};
+
+export class LocalStack {
+  private constructor(
+    readonly app: App,
+    readonly stateDir: string,
+    readonly emulator: IotEmulator,
+    readonly engine: LocalEngine,
+    readonly endpoints: Endpoints,
+    private readonly servers: { s3: InstanceType<typeof S3rver>; iot: RunningServer; sfn: RunningServer },
+    private readonly pending: Set<Promise<ExecutionRecord>>,
+  ) {}
+
+  get bucket(): string {
+    return LOCAL_BUCKET;
+  }
+
+  get incomingPrefix(): string {
+    return this.app.params.incomingPrefix ?? 'incoming/';
+  }
+
+  get resultsPrefix(): string {
+    return this.app.params.resultsPrefix ?? 'results/';
+  }
+
+  static async start(options: StackOptions = {}): Promise<LocalStack> {
+    const stateDir = options.stateDir ?? defaultStateDir();
+    mkdirSync(join(stateDir, 's3'), { recursive: true });
+    const app = loadApp(PROJECT_ROOT, 'local');
+    const machine = app.stateMachines.RegisterCaStateMachine;
+    if (!machine) throw new Error('serverless.yml declares no RegisterCaStateMachine');
+
+    const emulator = new IotEmulator({ stateDir, region: LOCAL_REGION, account: LOCAL_ACCOUNT, ...(options.faults ? { faults: options.faults } : {}) });
+    const iot = await startIotServer(emulator, options.ports?.iot ?? 0);
+    const s3 = new S3rver({
+      address: '127.0.0.1',
+      port: options.ports?.s3 ?? 0,
+      silent: true,
+      directory: join(stateDir, 's3'),
+      configureBuckets: [{ name: LOCAL_BUCKET }],
+      vhostBuckets: false,
+    });
+    const { port: s3Port } = await s3.run();
+    const endpoints = { s3: `http://127.0.0.1:${s3Port}`, iot: iot.url, sfn: '' };
+
+    // What the handlers see, as Lambda would give them: the deployment's environment plus the
+    // SDK's standard endpoint variables (no `if (local)` anywhere in functions/).
+    Object.assign(process.env, app.environment, {
+      AWS_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_S3: endpoints.s3,
+      AWS_ENDPOINT_URL_IOT: endpoints.iot,
+      AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+      AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      POWERTOOLS_LOG_LEVEL: options.logLevel ?? process.env.IOT_CA_LOG_LEVEL ?? 'WARN',
+    });
+    delete process.env.AWS_SESSION_TOKEN;
+    delete process.env.AWS_PROFILE;
+
+    const engine = new LocalEngine(machine, {
+      region: LOCAL_REGION,
+      account: LOCAL_ACCOUNT,
+      ...(options.retryIntervalMs !== undefined ? { retryIntervalMs: options.retryIntervalMs } : {}),
+      ...(options.onExecutionEvent ? { onEvent: options.onExecutionEvent } : {}),
+    });
+    const sfn = await startSfnServer(engine, options.ports?.sfn ?? 0);
+    endpoints.sfn = sfn.url;
+    process.env.AWS_ENDPOINT_URL_SFN = endpoints.sfn;
+
+    ensureDefaultTemplate(emulator, app.params.templateName ?? 'iot-ca-local-jitp');
+
+    const pending = new Set<Promise<ExecutionRecord>>();
+    const stack = new LocalStack(app, stateDir, emulator, engine, endpoints, { s3, iot, sfn }, pending);
+    const rule = uploadRule(app);
+    s3.on('event', (notification) => {
+      for (const record of notification.Records) {
+        if (!record.eventName.startsWith('ObjectCreated:')) continue;
+        const key = record.s3.object.key;
+        if (record.s3.bucket.name !== rule.bucket || !rule.keyPatterns.some((pattern) => pattern.test(key))) continue;
+        stack.track(engine.start(toEventBridge(record)).done);
+      }
+    });
+    return stack;
+  }
+
+  private track(done: Promise<ExecutionRecord>): void {
+    this.pending.add(done);
+    void done.finally(() => this.pending.delete(done));
+  }
+
+  /** Starts an execution as StartExecution would (manual trigger). */
+  startExecution(input: unknown, name?: string): { record: ExecutionRecord; done: Promise<ExecutionRecord> } {
+    const started = this.engine.start(input, name);
+    this.track(started.done);
+    return started;
+  }
+
+  /** Resolves when no execution is running (including those started meanwhile). */
+  async idle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  info(): StackInfo {
+    return {
+      pid: process.pid,
+      endpoints: this.endpoints,
+      bucket: this.bucket,
+      stateMachineArn: this.engine.stateMachineArn,
+      region: LOCAL_REGION,
+      incomingPrefix: this.incomingPrefix,
+      resultsPrefix: this.resultsPrefix,
+    };
+  }
+
+  /** Announces this stack to other `iot-ca --local` commands on the same state directory. */
+  advertise(): void {
+    writeFileAtomic(join(this.stateDir, STACK_FILE), JSON.stringify(this.info(), null, 2));
+  }
+
+  async stop(): Promise<void> {
+    await this.idle();
+    const stackFile = join(this.stateDir, STACK_FILE);
+    if (existsSync(stackFile)) {
+      try {
+        if ((JSON.parse(readFileSync(stackFile, 'utf8')) as StackInfo).pid === process.pid) rmSync(stackFile, { force: true });
+      } catch {
+        rmSync(stackFile, { force: true });
+      }
+    }
+    this.servers.s3.httpServer?.closeAllConnections();
+    await Promise.all([this.servers.s3.close(), this.servers.iot.close(), this.servers.sfn.close()]);
+  }
+}
+
+const ensureDefaultTemplate = (emulator: IotEmulator, templateName: string): void => {
+  try {
+    emulator.describeProvisioningTemplate(templateName);
+  } catch (error) {
+    if (!(error instanceof IotError) || error.name !== 'ResourceNotFoundException') throw error;
+    emulator.createProvisioningTemplate({
+      templateName,
+      description: 'Just-in-time provisioning for devices of CAs registered by iot-ca-pipeline (local).',
+      templateBody: defaultTemplateBody(),
+      enabled: true,
+      provisioningRoleArn: `arn:aws:iam::${LOCAL_ACCOUNT}:role/iot-ca-local-provisioning`,
+      type: 'JITP',
+    });
+  }
+};
+
+/** An s3rver notification record in the shape S3 sends to EventBridge. */
+const toEventBridge = (record: S3Notification['Records'][number]) => ({
+  version: '0',
+  id: randomUUID(),
+  'detail-type': 'Object Created',
+  source: 'aws.s3',
+  account: LOCAL_ACCOUNT,
+  time: record.eventTime,
+  region: LOCAL_REGION,
+  resources: [`arn:aws:s3:::${record.s3.bucket.name}`],
+  detail: {
+    version: '0',
+    bucket: { name: record.s3.bucket.name },
+    object: {
+      key: record.s3.object.key,
+      ...(record.s3.object.size !== undefined ? { size: record.s3.object.size } : {}),
+      ...(record.s3.object.eTag ? { etag: record.s3.object.eTag } : {}),
+      ...(record.s3.object.sequencer ? { sequencer: record.s3.object.sequencer } : {}),
+    },
+    reason: record.eventName === 'ObjectCreated:Copy' ? 'CopyObject' : 'PutObject',
+  },
+});
