@@ -59,7 +59,6 @@ const OID_NAMES: Record<string, string> = {
   '2.5.4.46': 'dnQualifier',
   '1.2.840.113549.1.9.1': 'emailAddress',
 };
-const CN = '2.5.4.3';
 
 /** One certificate, parsed once: what the checks below need. */
 export interface ParsedCertificate {
@@ -305,12 +304,25 @@ export interface VerificationResult {
 export const checkVerification = (
   caPem: string,
   verificationPem: string,
-  registrationCode: string,
+  /** Undefined only for an offline check that cannot know the account's code (`iot-ca check`). */
+  registrationCode: string | undefined,
   now: Date = new Date(),
 ): VerificationResult => {
   const ca = singleCertificate(caPem, 'CA certificate');
   const verification = singleCertificate(verificationPem, 'verification certificate');
-  const commonNames = verification.subjectAttributes.filter((attr) => attr.name === OID_NAMES[CN]).map((attr) => attr.value);
+  if (registrationCode !== undefined) checkRegistrationCode(verification, registrationCode);
+  if (!isSignedBy(verification, ca.publicKey)) {
+    throw new PipelineError(
+      'VerificationSignatureError',
+      `The verification certificate is not signed by this CA's key (issuer "${verification.issuer}").`,
+    );
+  }
+  checkValidity(verification, now, 'verification certificate', []);
+  return { certificateId: verification.certificateId, subject: verification.subject };
+};
+
+const checkRegistrationCode = (verification: ParsedCertificate, registrationCode: string): void => {
+  const commonNames = verification.subjectAttributes.filter((attr) => attr.name === 'CN').map((attr) => attr.value);
   if (!commonNames.includes(registrationCode)) {
     const elsewhere = verification.subjectAttributes.find((attr) => attr.value === registrationCode);
     const found = commonNames.length === 0 ? 'no CN' : `CN "${commonNames.join('", "')}"`;
@@ -320,14 +332,6 @@ export const checkVerification = (
       `The verification certificate has ${found}; its CN must be the registration code ${registrationCode}.${hint}`,
     );
   }
-  if (!isSignedBy(verification, ca.publicKey)) {
-    throw new PipelineError(
-      'VerificationSignatureError',
-      `The verification certificate is not signed by this CA's key (issuer "${verification.issuer}").`,
-    );
-  }
-  checkValidity(verification, now, 'verification certificate', []);
-  return { certificateId: verification.certificateId, subject: verification.subject };
 };
 
 /** A verification certificate file (the sibling object) as one canonical PEM block. */

@@ -1,0 +1,140 @@
+/**
+ * Where a command acts: the deployed stack (standard credential chain, outputs of the
+ * CloudFormation stack `iot-ca-pipeline-<stage>`), or the local stack — a running `iot-ca up` on
+ * the same state directory if there is one, otherwise one started in this process.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { IoTClient } from '@aws-sdk/client-iot';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { CliError } from './output.ts';
+
+export interface GlobalOptions {
+  json?: boolean;
+  local?: boolean;
+  stage?: string;
+  region?: string;
+}
+
+export interface Target {
+  kind: 'deployed' | 'local-attached' | 'local-in-process';
+  s3: S3Client;
+  iot: IoTClient;
+  sfn: SFNClient;
+  bucket: string;
+  stateMachineArn: string;
+  incomingPrefix: string;
+  resultsPrefix: string;
+  /** Waits for in-process executions, then stops what this command started. */
+  close: () => Promise<void>;
+}
+
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+const reachable = async (url: string): Promise<boolean> => {
+  try {
+    await fetch(url, { signal: AbortSignal.timeout(1000) });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const localClients = (endpoints: { s3: string; iot: string; sfn: string }, region: string) => {
+  const common = { region, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, maxAttempts: 3 };
+  return {
+    s3: new S3Client({ ...common, endpoint: endpoints.s3, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }),
+    iot: new IoTClient({ ...common, endpoint: endpoints.iot }),
+    sfn: new SFNClient({ ...common, endpoint: endpoints.sfn }),
+  };
+};
+
+const destroyAll = (clients: { s3: S3Client; iot: IoTClient; sfn: SFNClient }) => {
+  clients.s3.destroy();
+  clients.iot.destroy();
+  clients.sfn.destroy();
+};
+
+export const localTarget = async (options: { stateDir?: string; onProgress?: (message: string) => void } = {}): Promise<Target> => {
+  const { defaultStateDir, LocalStack, STACK_FILE } = await import('../local/stack.ts');
+  const stateDir = options.stateDir ?? defaultStateDir();
+  const stackFile = join(stateDir, STACK_FILE);
+  if (existsSync(stackFile)) {
+    const info = JSON.parse(readFileSync(stackFile, 'utf8')) as import('../local/stack.ts').StackInfo;
+    if (info.pid !== process.pid && isAlive(info.pid) && (await reachable(info.endpoints.iot))) {
+      const clients = localClients(info.endpoints, info.region);
+      return {
+        kind: 'local-attached',
+        ...clients,
+        bucket: info.bucket,
+        stateMachineArn: info.stateMachineArn,
+        incomingPrefix: info.incomingPrefix,
+        resultsPrefix: info.resultsPrefix,
+        close: async () => destroyAll(clients),
+      };
+    }
+  }
+  options.onProgress?.(`starting the local stack in ${stateDir}`);
+  const stack = await LocalStack.start({ stateDir });
+  const clients = localClients(stack.endpoints, stack.info().region);
+  return {
+    kind: 'local-in-process',
+    ...clients,
+    bucket: stack.bucket,
+    stateMachineArn: stack.engine.stateMachineArn,
+    incomingPrefix: stack.incomingPrefix,
+    resultsPrefix: stack.resultsPrefix,
+    close: async () => {
+      destroyAll(clients);
+      await stack.stop();
+    },
+  };
+};
+
+export const deployedTarget = async (options: GlobalOptions): Promise<Target> => {
+  const stage = options.stage ?? 'dev';
+  const region = options.region;
+  const config = region ? { region } : {};
+  const stackName = `iot-ca-pipeline-${stage}`;
+  const cloudFormation = new CloudFormationClient(config);
+  let outputs: Record<string, string>;
+  try {
+    const response = await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }));
+    outputs = Object.fromEntries((response.Stacks?.[0]?.Outputs ?? []).map((output) => [output.OutputKey ?? '', output.OutputValue ?? '']));
+  } catch (error) {
+    const name = (error as Error).name;
+    if (name === 'CredentialsProviderError' || /credential/i.test((error as Error).message)) {
+      throw new CliError('NoCredentialsError', 'No AWS credentials found; configure them, or use --local for the embedded stack.');
+    }
+    throw new CliError('StackNotFoundError', `Cannot read stack ${stackName}: ${(error as Error).message} (deploy with npx serverless deploy --stage ${stage}, or use --local).`);
+  } finally {
+    cloudFormation.destroy();
+  }
+  const need = (key: string) => {
+    const value = outputs[key];
+    if (!value) throw new CliError('StackNotFoundError', `Stack ${stackName} has no output ${key}; redeploy it.`);
+    return value;
+  };
+  const clients = { s3: new S3Client(config), iot: new IoTClient(config), sfn: new SFNClient(config) };
+  return {
+    kind: 'deployed',
+    ...clients,
+    bucket: need('CaBucketName'),
+    stateMachineArn: need('RegisterCaStateMachineArn'),
+    incomingPrefix: outputs.IncomingPrefix ?? 'incoming/',
+    resultsPrefix: outputs.ResultsPrefix ?? 'results/',
+    close: async () => destroyAll(clients),
+  };
+};
+
+export const resolveTarget = (options: GlobalOptions, onProgress?: (message: string) => void): Promise<Target> =>
+  options.local ? localTarget(onProgress ? { onProgress } : {}) : deployedTarget(options);

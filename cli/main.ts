@@ -1,0 +1,90 @@
+/** `iot-ca`: the pipeline's CLI, against the deployed stack or (--local) the embedded one. */
+import { Command, CommanderError } from 'commander';
+import { check, demo, drop, list, registrationCode, run, status } from './commands.ts';
+import { createOutput, reportError } from './output.ts';
+import type { GlobalOptions } from './context.ts';
+
+const program = new Command('iot-ca')
+  .description('Registers X.509 CA certificates with AWS IoT Core for just-in-time provisioning.')
+  .option('--json', 'machine-readable output')
+  .option('--local', 'use the embedded local stack (a running `iot-ca up`, or one started in-process)')
+  .option('--stage <stage>', 'deployed stage (stack iot-ca-pipeline-<stage>)', 'dev')
+  .option('--region <region>', 'AWS Region of the deployed stack')
+  .showHelpAfterError()
+  .exitOverride();
+
+const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+let exitCode = 0;
+const action =
+  <A extends unknown[]>(fn: (...args: A) => Promise<number> | number) =>
+  async (...args: A) => {
+    exitCode = await fn(...args);
+  };
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+program
+  .command('up')
+  .description('start the local stack in the foreground and log each execution')
+  .option('--iot-quota [tps]', "enforce AWS IoT's per-operation quota (default 10 TPS when given)")
+  .option('--throttle-rate <0-1>', 'share of IoT calls answered ThrottlingException')
+  .option('--fault-rate <0-1>', 'share of IoT calls answered 500/503')
+  .option('--latency-ms <ms>', 'latency added to each IoT call')
+  .option('--retry-interval-ms <ms>', "fixed pause between retries instead of the ASL's backoff")
+  .action(action(async (options) => (await import('./up.ts')).up(options, createOutput(Boolean(globals().json)))));
+
+program
+  .command('demo')
+  .description('one shot on the local stack: a DEFAULT and an SNI_ONLY demo CA, dropped and followed to ACTIVE')
+  .action(action(() => demo(createOutput(Boolean(globals().json)))));
+
+program
+  .command('check <ca.pem>')
+  .description("the pipeline's pre-flight checks, offline")
+  .option('--verification <file>', 'verification certificate to check against the CA')
+  .option('--mode <mode>', 'DEFAULT or SNI_ONLY')
+  .option('--registration-code <code>', 'compare the verification CN with this code')
+  .action(action((file: string, options) => check(file, options, createOutput(Boolean(globals().json)))));
+
+program
+  .command('registration-code')
+  .description('print the registration code (the CN of a verification certificate)')
+  .action(action(() => registrationCode(globals(), createOutput(Boolean(globals().json)))));
+
+program
+  .command('drop <ca.pem>')
+  .description('upload a CA with its options; --wait follows the flow')
+  .option('--verification <file>', 'verification certificate, uploaded in the same object after the CA')
+  .option('--mode <mode>', 'DEFAULT or SNI_ONLY')
+  .option('--template <name>', 'JITP provisioning template')
+  .option('--tag <k=v>', 'tag for the CA (repeatable)', collect)
+  .option('--key <key>', 'object key (default: <incoming prefix><file name>)')
+  .option('--wait', 'follow the execution; exit non-zero unless the CA ends ACTIVE')
+  .action(action((file: string, options) => drop(file, options, globals(), createOutput(Boolean(globals().json)))));
+
+program
+  .command('run <input.json>')
+  .description('manual execution with {"bucket": "...", "key": "..."}')
+  .option('--no-wait', 'do not follow the execution')
+  .action(action((file: string, options) => run(file, options, globals(), createOutput(Boolean(globals().json)))));
+
+program
+  .command('list')
+  .description('CA certificates with status, mode, template and days to expiry')
+  .action(action(() => list(globals(), createOutput(Boolean(globals().json)))));
+
+program
+  .command('status <certificateId>')
+  .description('one CA certificate in detail')
+  .action(action((id: string) => status(id, globals(), createOutput(Boolean(globals().json)))));
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // Help and version are not failures; usage errors were already printed by commander.
+    exitCode = error.exitCode === 0 ? 0 : 2;
+  } else {
+    exitCode = reportError(error, Boolean(program.opts().json));
+  }
+}
+process.exitCode = exitCode;
