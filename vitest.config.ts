@@ -12,6 +12,7 @@ export default defineConfig({
       INCOMING_PREFIX: 'incoming/',
       RESULTS_PREFIX: 'results/',
       POWERTOOLS_LOG_LEVEL: 'SILENT',
+      IOT_CA_LOG_LEVEL: 'SILENT',
       AWS_REGION: 'us-east-1',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       AWS_ACCESS_KEY_ID: 'test',

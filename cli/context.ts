@@ -112,6 +112,9 @@ export const deployedTarget = async (options: GlobalOptions): Promise<Target> =>
     outputs = Object.fromEntries((response.Stacks?.[0]?.Outputs ?? []).map((output) => [output.OutputKey ?? '', output.OutputValue ?? '']));
   } catch (error) {
     const name = (error as Error).name;
+    if (/Region is missing/i.test((error as Error).message)) {
+      throw new CliError('NoRegionError', 'No AWS Region: pass --region or set AWS_REGION (or use --local for the embedded stack).');
+    }
     if (name === 'CredentialsProviderError' || /credential/i.test((error as Error).message)) {
       throw new CliError('NoCredentialsError', 'No AWS credentials found; configure them, or use --local for the embedded stack.');
     }
