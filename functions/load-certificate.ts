@@ -6,7 +6,7 @@ import { logger } from './lib/logger.ts';
 import { step } from './lib/middleware.ts';
 import { desiredTags, resolveOptions, type Defaults } from './lib/options.ts';
 import { createS3Client, headObject, readSmallObject, type ObjectHead } from './lib/s3.ts';
-import { caKeysForVerification, isVerificationKey, parseStartInput, verificationKeyFor, type ObjectRef } from './lib/source.ts';
+import { bareEtag, caKeysForVerification, isVerificationKey, parseStartInput, verificationKeyFor, type ObjectRef } from './lib/source.ts';
 import type { LoadedCertificate, StepInput } from './lib/types.ts';
 
 export interface LoadCertificateInput extends StepInput {
@@ -44,7 +44,8 @@ export const loadCertificate = async (deps: LoadCertificateDeps, event: LoadCert
   const now = deps.now?.() ?? new Date();
   const located = await locateCa(deps.s3, parseStartInput(event.input));
   const { ca, head } = located;
-  const source: ObjectRef = { ...ca, ...(head.versionId ? { versionId: head.versionId } : {}) };
+  const etag = bareEtag(head.etag);
+  const source: ObjectRef = { ...ca, ...(head.versionId ? { versionId: head.versionId } : {}), ...(etag ? { etag } : {}) };
   const inspection = inspectCaFile(await readSmallObject(deps.s3, source, head), now);
   const options = resolveOptions(head.metadata, deps.defaults);
 

@@ -5,6 +5,8 @@ export interface ObjectRef {
   bucket: string;
   key: string;
   versionId?: string;
+  /** The object's ETag (unquoted) when read: reconciliation compares it with the bucket listing. */
+  etag?: string;
 }
 
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -63,3 +65,6 @@ export const caKeysForVerification = (verificationKey: string): string[] => {
 
 /** The result object for a source key (contract): `results/<source key>.json`. */
 export const resultKeyFor = (sourceKey: string, resultsPrefix: string): string => `${resultsPrefix}${sourceKey}.json`;
+
+/** S3 quotes ETags in some responses and not others; compare them bare. */
+export const bareEtag = (etag: string | undefined): string | undefined => etag?.replace(/^"|"$/g, '');

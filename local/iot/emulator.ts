@@ -407,7 +407,6 @@ export class IotEmulator {
         certificateId: ca.certificateId,
         status: ca.status,
         creationDate: ca.creationDate,
-        certificateMode: ca.certificateMode,
       })),
       ...(next ? { nextMarker: next } : {}),
     };

@@ -31,7 +31,7 @@ describe('LoadCertificate', () => {
     const { deps } = setup({ 'incoming/a.pem': { body: `${ca.pem}${verification.pem}`, versionId: 'v7' } });
     const loaded = await load(deps, 'incoming/a.pem');
     expect(loaded.certificateId).toBe(inspectCaFile(ca.pem).certificateId);
-    expect(loaded.source).toEqual({ bucket: BUCKET, key: 'incoming/a.pem', versionId: 'v7' });
+    expect(loaded.source).toEqual({ bucket: BUCKET, key: 'incoming/a.pem', versionId: 'v7', etag: 'e' });
     expect(loaded.verificationSource).toBe('same-file');
     expect(loaded.certificateMode).toBe('DEFAULT');
     expect(loaded.templateName).toBe('fleet-jitp');
