@@ -8,13 +8,14 @@ import {
   ListTagsForResourceCommand,
   type CACertificate,
 } from '@aws-sdk/client-iot';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { inspectCaFile, checkVerification } from '../functions/lib/certificate.ts';
 import { isPipelineError, PipelineError, remedyFor } from '../functions/lib/errors.ts';
 import { formatTags, parseCertificateMode, parseTags, parseTemplateName, PROVENANCE_TAGS } from '../functions/lib/options.ts';
 import { containsPrivateKey } from '../functions/lib/pem.ts';
 import type { FailureReport, Receipt } from '../functions/lib/results.ts';
+import type { ReconcileReport } from '../functions/reconcile-report.ts';
 import { localTarget, resolveTarget, type GlobalOptions, type Target } from './context.ts';
 import { findExecution, followExecution, readResult, type ExecutionOutcome, type Step } from './follow.ts';
 import { CliError, table, type Output } from './output.ts';
@@ -221,6 +222,33 @@ export const run = (file: string, options: { wait?: boolean }, global: GlobalOpt
     out.result(followedJson(followed), describeFollowed(followed));
     return followed.active ? 0 : 1;
   });
+};
+
+// ---- reconcile ----
+
+export const reconcile = (options: { deep?: boolean }, global: GlobalOptions, out: Output): Promise<number> =>
+  withTarget(global, out, async (target) => {
+    const started = await target.sfn.send(
+      new StartExecutionCommand({ stateMachineArn: target.reconcileStateMachineArn, input: JSON.stringify({ bucket: target.bucket, deep: Boolean(options.deep) }) }),
+    );
+    const arn = started.executionArn as string;
+    out.progress(`reconciling (${options.deep ? 'deep' : 'shallow'}): ${arn.split(':').at(-1)}`);
+    const execution = await followExecution(target, arn, (step) => out.progress(stepLine(step)));
+    if (execution.status !== 'SUCCEEDED') throw new CliError(execution.error ?? 'ReconcileFailedError', execution.cause ?? `reconcile ended ${execution.status}`);
+    const report = await readJson<ReconcileReport>(target, `${target.resultsPrefix}reconcile/${arn.split(':').at(-1)}.json`);
+    const findings = (await readJson<Array<Record<string, unknown>>>(target, report.findingsKey)) ?? [];
+    const lines = [
+      Object.entries(report.counts).map(([name, value]) => `${name} ${value}`).join(', '),
+      `IoT calls: ${report.iotCallsTotal} (${Object.entries(report.iotCalls).map(([op, n]) => `${op} ${n}`).join(', ') || 'none'})`,
+      ...findings.map((finding) => `  ${String(finding.kind).padEnd(9)} ${String(finding.key)}  ${finding.drift ? (finding.drift as string[]).join('; ') : (finding.reason ?? finding.error ?? (finding.daysLeft !== undefined ? `${finding.daysLeft} days left` : ''))}${finding.outcome ? ` (${String(finding.outcome)})` : ''}`),
+    ];
+    out.result({ ...report, findings }, lines.join('\n'));
+    return report.counts.errors === 0 ? 0 : 1;
+  });
+
+const readJson = async <T>(target: Target, key: string): Promise<T> => {
+  const response = await target.s3.send(new GetObjectCommand({ Bucket: target.bucket, Key: key }));
+  return JSON.parse(await (response.Body as { transformToString(): Promise<string> }).transformToString()) as T;
 };
 
 // ---- list / status ----

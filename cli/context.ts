@@ -25,6 +25,7 @@ export interface Target {
   sfn: SFNClient;
   bucket: string;
   stateMachineArn: string;
+  reconcileStateMachineArn: string;
   incomingPrefix: string;
   resultsPrefix: string;
   /** Waits for in-process executions, then stops what this command started. */
@@ -77,6 +78,7 @@ export const localTarget = async (options: { stateDir?: string; onProgress?: (me
         ...clients,
         bucket: info.bucket,
         stateMachineArn: info.stateMachineArn,
+        reconcileStateMachineArn: info.reconcileStateMachineArn,
         incomingPrefix: info.incomingPrefix,
         resultsPrefix: info.resultsPrefix,
         close: async () => destroyAll(clients),
@@ -91,6 +93,7 @@ export const localTarget = async (options: { stateDir?: string; onProgress?: (me
     ...clients,
     bucket: stack.bucket,
     stateMachineArn: stack.engine.stateMachineArn,
+    reconcileStateMachineArn: stack.reconcileEngine.stateMachineArn,
     incomingPrefix: stack.incomingPrefix,
     resultsPrefix: stack.resultsPrefix,
     close: async () => {
@@ -133,6 +136,7 @@ export const deployedTarget = async (options: GlobalOptions): Promise<Target> =>
     ...clients,
     bucket: need('CaBucketName'),
     stateMachineArn: need('RegisterCaStateMachineArn'),
+    reconcileStateMachineArn: need('ReconcileStateMachineArn'),
     incomingPrefix: outputs.IncomingPrefix ?? 'incoming/',
     resultsPrefix: outputs.ResultsPrefix ?? 'results/',
     close: async () => destroyAll(clients),

@@ -1,6 +1,6 @@
 /** `iot-ca`: the pipeline's CLI, against the deployed stack or (--local) the embedded one. */
 import { Command, CommanderError } from 'commander';
-import { check, demo, drop, list, registrationCode, run, status } from './commands.ts';
+import { check, demo, drop, list, reconcile, registrationCode, run, status } from './commands.ts';
 import { createOutput, reportError } from './output.ts';
 import type { GlobalOptions } from './context.ts';
 
@@ -66,6 +66,12 @@ program
   .description('manual execution with {"bucket": "...", "key": "..."}')
   .option('--no-wait', 'do not follow the execution')
   .action(action((file: string, options) => run(file, options, globals(), createOutput(Boolean(globals().json)))));
+
+program
+  .command('reconcile')
+  .description('compare the bucket with IoT now: repair drift, register what is missing, report orphans and expiring CAs')
+  .option('--deep', 'also check each CA (auto-registration, mode, tags), rate-limited under the IoT quota')
+  .action(action((options) => reconcile(options, globals(), createOutput(Boolean(globals().json)))));
 
 program
   .command('list')

@@ -38,7 +38,7 @@ interface ServerlessConfig {
   service: string;
   params?: { default?: Record<string, unknown> };
   provider?: { environment?: Record<string, unknown> };
-  functions: Record<string, { handler: string }>;
+  functions: Record<string, { handler: string; environment?: unknown }>;
   resources?: { Resources?: Record<string, { Type: string; Properties?: Record<string, unknown> }> };
 }
 
@@ -53,7 +53,22 @@ const resolveVariables = (value: string, service: string, stage: string, params:
     if (source === 'sls' && address === 'stage') return stage;
     if (source === 'self' && address === 'service') return service;
     if (source === 'param' && address in params) return params[address] as string;
+    // What CloudFormation's !Sub fills in at deploy time.
+    if (source === 'AWS' && address === ':Region') return LOCAL_REGION;
+    if (source === 'AWS' && address === ':AccountId') return LOCAL_ACCOUNT;
     throw new Error(`serverless.yml: the local stack cannot resolve ${whole}`);
+  });
+
+type States = StateMachineApp['definition']['States'];
+
+/** Every state, including those inside Map and Parallel states (Task overrides are keyed by name). */
+const allStates = (states: States): Array<[string, States[string]]> =>
+  Object.entries(states).flatMap(([name, body]) => {
+    const nested = [
+      ...((body.ItemProcessor ?? body.Iterator) ? [(body.ItemProcessor ?? body.Iterator) as { States: States }] : []),
+      ...(((body.Branches as Array<{ States: States }> | undefined) ?? [])),
+    ];
+    return [[name, body] as [string, States[string]], ...nested.flatMap((machine) => allStates(machine.States))];
   });
 
 export const loadApp = (root = PROJECT_ROOT, stage = 'local'): App => {
@@ -63,9 +78,18 @@ export const loadApp = (root = PROJECT_ROOT, stage = 'local'): App => {
   const params: Record<string, string> = {};
   for (const [key, value] of Object.entries(rawParams)) params[key] = String(value);
   for (const [key, value] of Object.entries(params)) params[key] = resolveVariables(value, config.service, stage, params);
-  const environment = Object.fromEntries(
-    Object.entries(config.provider?.environment ?? {}).map(([key, value]) => [key, resolveVariables(String(value ?? ''), config.service, stage, params)]),
-  );
+  // Lambda gives each function the provider's environment plus its own; one process hosts them
+  // all locally, so the union is what every handler sees (names do not collide by design).
+  const fileRef = (value: unknown): unknown => {
+    const file = /^\$\{file\((.+)\)\}$/.exec(String(value ?? ''))?.[1];
+    return file ? parse(readFileSync(join(root, file), 'utf8'), { logLevel: 'silent' }) : value;
+  };
+  const environment: Record<string, string> = {};
+  for (const source of [config.provider?.environment, ...Object.values(config.functions).map((fn) => fileRef(fn.environment))]) {
+    for (const [key, value] of Object.entries((source ?? {}) as Record<string, unknown>)) {
+      environment[key] = resolveVariables(String(value ?? ''), config.service, stage, params);
+    }
+  }
 
   const functionsByLogicalId = new Map(Object.entries(config.functions).map(([key, fn]) => [lambdaLogicalId(key), { key, ...fn }]));
   const stateMachines: Record<string, StateMachineApp> = {};
@@ -83,7 +107,7 @@ export const loadApp = (root = PROJECT_ROOT, stage = 'local'): App => {
       return fn ? `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${config.service}-${stage}-${fn.key}` : whole;
     });
     const definition = JSON.parse(text) as StateMachineApp['definition'];
-    for (const [state, body] of Object.entries(definition.States)) {
+    for (const [state, body] of allStates(definition.States)) {
       if (body.Type !== 'Task') continue;
       const fnKey = /:function:[^:]+$/.test(body.Resource ?? '') ? (body.Resource as string).split(`-${stage}-`).at(-1) : undefined;
       const fn = fnKey ? config.functions[fnKey] : undefined;

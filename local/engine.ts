@@ -72,6 +72,7 @@ export class LocalEngine {
   private readonly machine: StateMachine;
   private readonly handlers = new Map<string, Promise<Handler>>();
   private readonly executions = new Map<string, ExecutionRecord>();
+  private readonly running = new Set<Promise<ExecutionRecord>>();
 
   constructor(
     private readonly app: StateMachineApp,
@@ -159,7 +160,18 @@ export class LocalEngine {
         stopDate: new Date().toISOString(),
       });
     });
+    this.running.add(finished);
+    void finished.finally(() => this.running.delete(finished));
     return { record, done: finished };
+  }
+
+  get busy(): boolean {
+    return this.running.size > 0;
+  }
+
+  /** Resolves when no execution of this state machine is running. */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
   }
 
   /** Starts an execution and waits for its end. */

@@ -57,6 +57,7 @@ export interface StackInfo {
   endpoints: Endpoints;
   bucket: string;
   stateMachineArn: string;
+  reconcileStateMachineArn: string;
   region: string;
   incomingPrefix: string;
   resultsPrefix: string;
@@ -99,10 +100,16 @@ export class LocalStack {
     readonly stateDir: string,
     readonly emulator: IotEmulator,
     readonly engine: LocalEngine,
+    readonly reconcileEngine: LocalEngine,
     readonly endpoints: Endpoints,
     private readonly servers: { s3: InstanceType<typeof S3rver>; iot: RunningServer; sfn: RunningServer },
-    private readonly pending: Set<Promise<ExecutionRecord>>,
   ) {}
+
+  /**
+   * Whether S3 events reach the rule. Turned off, it simulates what reconciliation exists for:
+   * an event EventBridge never delivered, or objects that predate the deployment.
+   */
+  eventsEnabled = true;
 
   get bucket(): string {
     return LOCAL_BUCKET;
@@ -121,7 +128,8 @@ export class LocalStack {
     mkdirSync(join(stateDir, 's3'), { recursive: true });
     const app = loadApp(PROJECT_ROOT, 'local');
     const machine = app.stateMachines.RegisterCaStateMachine;
-    if (!machine) throw new Error('serverless.yml declares no RegisterCaStateMachine');
+    const reconcileMachine = app.stateMachines.ReconcileStateMachine;
+    if (!machine || !reconcileMachine) throw new Error('serverless.yml must declare RegisterCaStateMachine and ReconcileStateMachine');
 
     const emulator = new IotEmulator({ stateDir, region: LOCAL_REGION, account: LOCAL_ACCOUNT, ...(options.faults ? { faults: options.faults } : {}) });
     const iot = await startIotServer(emulator, options.ports?.iot ?? 0);
@@ -136,6 +144,7 @@ export class LocalStack {
     const { port: s3Port } = await s3.run();
     const endpoints = { s3: `http://127.0.0.1:${s3Port}`, iot: iot.url, sfn: '' };
 
+    // POWERTOOLS_METRICS_DISABLED: EMF lines are for CloudWatch; locally they would only be noise.
     // What the handlers see, as Lambda would give them: the deployment's environment plus the
     // SDK's standard endpoint variables (no `if (local)` anywhere in functions/).
     Object.assign(process.env, app.environment, {
@@ -148,51 +157,44 @@ export class LocalStack {
       AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       POWERTOOLS_LOG_LEVEL: options.logLevel ?? process.env.IOT_CA_LOG_LEVEL ?? 'WARN',
+      POWERTOOLS_METRICS_DISABLED: 'true',
     });
     delete process.env.AWS_SESSION_TOKEN;
     delete process.env.AWS_PROFILE;
 
-    const engine = new LocalEngine(machine, {
+    const engineOptions = {
       region: LOCAL_REGION,
       account: LOCAL_ACCOUNT,
       ...(options.retryIntervalMs !== undefined ? { retryIntervalMs: options.retryIntervalMs } : {}),
       ...(options.onExecutionEvent ? { onEvent: options.onExecutionEvent } : {}),
-    });
-    const sfn = await startSfnServer(engine, options.ports?.sfn ?? 0);
+    };
+    const engine = new LocalEngine(machine, engineOptions);
+    const reconcileEngine = new LocalEngine(reconcileMachine, engineOptions);
+    const sfn = await startSfnServer([engine, reconcileEngine], options.ports?.sfn ?? 0);
     endpoints.sfn = sfn.url;
     process.env.AWS_ENDPOINT_URL_SFN = endpoints.sfn;
 
     ensureDefaultTemplate(emulator, app.params.templateName ?? 'iot-ca-local-jitp');
 
-    const pending = new Set<Promise<ExecutionRecord>>();
-    const stack = new LocalStack(app, stateDir, emulator, engine, endpoints, { s3, iot, sfn }, pending);
+    const stack = new LocalStack(app, stateDir, emulator, engine, reconcileEngine, endpoints, { s3, iot, sfn });
     const rule = uploadRule(app);
     s3.on('event', (notification) => {
       for (const record of notification.Records) {
-        if (!record.eventName.startsWith('ObjectCreated:')) continue;
+        if (!stack.eventsEnabled || !record.eventName.startsWith('ObjectCreated:')) continue;
         const key = record.s3.object.key;
         if (record.s3.bucket.name !== rule.bucket || !rule.keyPatterns.some((pattern) => pattern.test(key))) continue;
-        stack.track(engine.start(toEventBridge(record)).done);
+        engine.start(toEventBridge(record));
       }
     });
     return stack;
   }
 
-  private track(done: Promise<ExecutionRecord>): void {
-    this.pending.add(done);
-    void done.finally(() => this.pending.delete(done));
-  }
-
-  /** Starts an execution as StartExecution would (manual trigger). */
-  startExecution(input: unknown, name?: string): { record: ExecutionRecord; done: Promise<ExecutionRecord> } {
-    const started = this.engine.start(input, name);
-    this.track(started.done);
-    return started;
-  }
-
-  /** Resolves when no execution is running (including those started meanwhile). */
+  /** Resolves when no execution is running, including flows that reconciliation started meanwhile. */
   async idle(): Promise<void> {
-    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+    while (this.engine.busy || this.reconcileEngine.busy) {
+      await this.reconcileEngine.idle();
+      await this.engine.idle();
+    }
   }
 
   info(): StackInfo {
@@ -201,6 +203,7 @@ export class LocalStack {
       endpoints: this.endpoints,
       bucket: this.bucket,
       stateMachineArn: this.engine.stateMachineArn,
+      reconcileStateMachineArn: this.reconcileEngine.stateMachineArn,
       region: LOCAL_REGION,
       incomingPrefix: this.incomingPrefix,
       resultsPrefix: this.resultsPrefix,

@@ -22,3 +22,38 @@ export const readDefaults = (): Defaults => ({
 
 export const readResultsPrefix = (): string => asPrefix(env('RESULTS_PREFIX', 'results/'));
 export const readIncomingPrefix = (): string => asPrefix(env('INCOMING_PREFIX', 'incoming/'));
+
+export type OrphanPolicy = 'report' | 'deactivate';
+
+export interface ReconcileConfig {
+  registerCaStateMachineArn: string;
+  expiryWarningDays: number;
+  orphanPolicy: OrphanPolicy;
+  /** Repairs started within one window share an execution name: overlapping runs start each once. */
+  windowMinutes: number;
+  /** DescribeCACertificate and ListTagsForResource calls per second in the deep check, each. */
+  deepCheckTps: number;
+  /** CAs per deep-check chunk (one Map iteration, one Lambda invocation). */
+  deepChunkSize: number;
+}
+
+const positive = (name: string, fallback: string): number => {
+  const value = Number(env(name, fallback));
+  if (!(value > 0)) throw new PipelineError('InvalidOptionsError', `Environment variable ${name} must be a positive number.`);
+  return value;
+};
+
+export const readReconcileConfig = (): ReconcileConfig => {
+  const orphanPolicy = env('ORPHAN_POLICY', 'report');
+  if (orphanPolicy !== 'report' && orphanPolicy !== 'deactivate') {
+    throw new PipelineError('InvalidOptionsError', `ORPHAN_POLICY is "${orphanPolicy}"; expected report or deactivate.`);
+  }
+  return {
+    registerCaStateMachineArn: env('REGISTER_CA_STATE_MACHINE_ARN'),
+    expiryWarningDays: positive('EXPIRY_WARNING_DAYS', '30'),
+    orphanPolicy,
+    windowMinutes: positive('RECONCILE_WINDOW_MINUTES', '60'),
+    deepCheckTps: positive('DEEP_CHECK_TPS', '8'),
+    deepChunkSize: positive('DEEP_CHUNK_SIZE', '2000'),
+  };
+};

@@ -63,13 +63,22 @@ const execution = (engine: LocalEngine, arn: unknown): ExecutionRecord => {
   return record;
 };
 
-const checkMachine = (engine: LocalEngine, arn: unknown): void => {
-  if (arn !== engine.stateMachineArn) throw new SfnError('StateMachineDoesNotExist', `State machine does not exist: '${String(arn)}'`);
+const machineEngine = (engines: LocalEngine[], arn: unknown): LocalEngine => {
+  const engine = engines.find((candidate) => candidate.stateMachineArn === arn);
+  if (!engine) throw new SfnError('StateMachineDoesNotExist', `State machine does not exist: '${String(arn)}'`);
+  return engine;
 };
 
-const operations: Record<string, (engine: LocalEngine, body: Record<string, any>) => unknown> = {
-  StartExecution: (engine, body) => {
-    checkMachine(engine, body.stateMachineArn);
+/** The engine that ran an execution: its ARN is the state machine's with `execution` for `stateMachine`. */
+const executionEngine = (engines: LocalEngine[], arn: unknown): LocalEngine => {
+  const engine = engines.find((candidate) => typeof arn === 'string' && arn.startsWith(`${candidate.stateMachineArn.replace(':stateMachine:', ':execution:')}:`));
+  if (!engine) throw new SfnError('ExecutionDoesNotExist', `Execution does not exist: '${String(arn)}'`);
+  return engine;
+};
+
+const operations: Record<string, (engines: LocalEngine[], body: Record<string, any>) => unknown> = {
+  StartExecution: (engines, body) => {
+    const engine = machineEngine(engines, body.stateMachineArn);
     let input: unknown;
     try {
       input = JSON.parse(body.input ?? '{}');
@@ -84,9 +93,12 @@ const operations: Record<string, (engine: LocalEngine, body: Record<string, any>
       throw error;
     }
   },
-  DescribeExecution: (engine, body) => describe(engine, execution(engine, body.executionArn)),
-  ListExecutions: (engine, body) => {
-    checkMachine(engine, body.stateMachineArn);
+  DescribeExecution: (engines, body) => {
+    const engine = executionEngine(engines, body.executionArn);
+    return describe(engine, execution(engine, body.executionArn));
+  },
+  ListExecutions: (engines, body) => {
+    const engine = machineEngine(engines, body.stateMachineArn);
     const all = engine
       .list()
       .filter((record) => !body.statusFilter || record.status === body.statusFilter)
@@ -102,12 +114,12 @@ const operations: Record<string, (engine: LocalEngine, body: Record<string, any>
       ...(start + max < all.length ? { nextToken: String(start + max) } : {}),
     };
   },
-  GetExecutionHistory: (engine, body) => {
-    const events = historyEvents(execution(engine, body.executionArn));
+  GetExecutionHistory: (engines, body) => {
+    const events = historyEvents(execution(executionEngine(engines, body.executionArn), body.executionArn));
     return { events: body.reverseOrder ? events.reverse() : events };
   },
-  DescribeStateMachine: (engine, body) => {
-    checkMachine(engine, body.stateMachineArn);
+  DescribeStateMachine: (engines, body) => {
+    const engine = machineEngine(engines, body.stateMachineArn);
     return { stateMachineArn: engine.stateMachineArn, name: engine.stateMachineArn.split(':').at(-1), status: 'ACTIVE', type: 'STANDARD', definition: '{}', roleArn: 'local', creationDate: 0 };
   },
 };
@@ -125,13 +137,13 @@ const send = (response: ServerResponse, status: number, body: unknown): void => 
   response.end(text);
 };
 
-export const startSfnServer = (engine: LocalEngine, port = 0): Promise<RunningServer> =>
+export const startSfnServer = (engines: LocalEngine[], port = 0): Promise<RunningServer> =>
   listen(async (request, response) => {
     try {
       const target = String(request.headers['x-amz-target'] ?? '');
       const operation = operations[target.replace(/^AWSStepFunctions\./, '')];
       if (!operation) throw new SfnError('UnknownOperationException', `The local Step Functions endpoint does not implement ${target || 'this request'}.`, 501);
-      send(response, 200, operation(engine, await readJson(request)));
+      send(response, 200, operation(engines, await readJson(request)));
     } catch (error) {
       const failure = error instanceof SfnError ? error : new SfnError('InternalServerError', (error as Error).message, 500);
       send(response, failure.status, { __type: `com.amazonaws.states#${failure.name}`, message: failure.message });

@@ -1,0 +1,155 @@
+/** The reconciler's reads and writes: S3 listings and receipts, IoT listings, flow starts. */
+import { DescribeCACertificateCommand, ListCACertificatesCommand, type IoTClient } from '@aws-sdk/client-iot';
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { awsCall, awsErrorName } from './aws-errors.ts';
+import { listTags } from './iot.ts';
+import type { ReconcileConfig } from './config.ts';
+import { repairExecutionName, type CaDetail, type ListedCa, type ListedObject, type ResultDocument } from './reconcile.ts';
+import { bareEtag, isVerificationKey } from './source.ts';
+
+const CA_KEY = /\.(pem|crt)$/;
+
+const listKeys = async (s3: S3Client, bucket: string, prefix: string): Promise<Array<{ key: string; etag: string }>> => {
+  const objects: Array<{ key: string; etag: string }> = [];
+  let token: string | undefined;
+  do {
+    const page = await awsCall('ListObjectsV2', () =>
+      s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) })),
+    );
+    for (const object of page.Contents ?? []) if (object.Key) objects.push({ key: object.Key, etag: bareEtag(object.ETag) ?? '' });
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return objects;
+};
+
+/** The CA objects (not their verification siblings) under the incoming prefix. */
+export const listCaObjects = async (s3: S3Client, bucket: string, incomingPrefix: string): Promise<ListedObject[]> =>
+  (await listKeys(s3, bucket, incomingPrefix)).filter((object) => CA_KEY.test(object.key) && !isVerificationKey(object.key));
+
+/** Runs `fn` over `items` with at most `limit` at once. */
+export const mapLimit = async <T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> => {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const index = next++;
+        results[index] = await fn(items[index] as T);
+      }
+    }),
+  );
+  return results;
+};
+
+/** Every receipt and report RecordResult wrote, by source key (reconcile reports excluded). */
+export const readResults = async (s3: S3Client, bucket: string, resultsPrefix: string): Promise<Map<string, ResultDocument>> => {
+  const keys = (await listKeys(s3, bucket, resultsPrefix)).filter(
+    (object) => object.key.endsWith('.json') && !object.key.startsWith(`${resultsPrefix}reconcile/`),
+  );
+  const documents = await mapLimit(keys, 16, async ({ key }) => {
+    const response = await awsCall('GetObject', () => s3.send(new GetObjectCommand({ Bucket: bucket, Key: key })));
+    try {
+      return JSON.parse(await (response.Body as { transformToString(): Promise<string> }).transformToString()) as ResultDocument;
+    } catch {
+      return undefined;
+    }
+  });
+  const results = new Map<string, ResultDocument>();
+  for (const document of documents) if (document?.source?.key) results.set(document.source.key, document);
+  return results;
+};
+
+/** All CAs, 250 a page; with `templateName`, only those attached to it. */
+export const listCas = async (iot: IoTClient, templateName?: string): Promise<Map<string, ListedCa>> => {
+  const cas = new Map<string, ListedCa>();
+  let marker: string | undefined;
+  do {
+    const page = await awsCall('ListCACertificates', () =>
+      iot.send(new ListCACertificatesCommand({ pageSize: 250, ...(templateName ? { templateName } : {}), ...(marker ? { marker } : {}) })),
+    );
+    for (const ca of page.certificates ?? []) {
+      if (ca.certificateId) cas.set(ca.certificateId, { certificateId: ca.certificateId, certificateArn: ca.certificateArn ?? '', status: ca.status ?? 'INACTIVE' });
+    }
+    marker = page.nextMarker;
+  } while (marker);
+  return cas;
+};
+
+export const readCaDetail = async (iot: IoTClient, certificateId: string, certificateArn: string): Promise<CaDetail | undefined> => {
+  let described;
+  try {
+    described = await awsCall('DescribeCACertificate', () => iot.send(new DescribeCACertificateCommand({ certificateId })));
+  } catch (error) {
+    if (awsErrorName(error) === 'ResourceNotFoundException') return undefined;
+    throw error;
+  }
+  const d = described.certificateDescription ?? {};
+  return {
+    status: d.status ?? 'INACTIVE',
+    autoRegistrationStatus: d.autoRegistrationStatus ?? 'DISABLE',
+    certificateMode: d.certificateMode ?? 'DEFAULT',
+    ...(described.registrationConfig?.templateName ? { templateName: described.registrationConfig.templateName } : {}),
+    tags: await listTags(iot, certificateArn),
+  };
+};
+
+/** Starts a register-ca flow; a name already used means another run started this repair. */
+export const startFlow = async (sfn: SFNClient, stateMachineArn: string, input: { bucket: string; key: string }, name: string): Promise<'started' | 'already'> => {
+  try {
+    await awsCall('StartExecution', () => sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) })));
+    return 'started';
+  } catch (error) {
+    if (awsErrorName(error) === 'ExecutionAlreadyExists') return 'already';
+    throw error;
+  }
+};
+
+/** Counts the IoT calls a client makes, by operation: the report states the cost of each run. */
+export const countCalls = (client: IoTClient): Map<string, number> => {
+  const counts = new Map<string, number>();
+  // Clients live across invocations: replace the previous invocation's counter.
+  client.middlewareStack.remove('iotCallCounter');
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const operation = String(context.commandName ?? 'unknown').replace(/Command$/, '');
+      counts.set(operation, (counts.get(operation) ?? 0) + 1);
+      return next(args);
+    },
+    { step: 'initialize', name: 'iotCallCounter' },
+  );
+  return counts;
+};
+
+/**
+ * Spaces calls to stay under a rate (per second), shared by everything that awaits it in this
+ * process: the deep check stays under the IoT quota it shares with the rest of the account.
+ */
+export class RateLimiter {
+  private nextSlot = 0;
+  constructor(private readonly perSecond: number) {}
+
+  async take(): Promise<void> {
+    const now = Date.now();
+    const slot = Math.max(now, this.nextSlot);
+    this.nextSlot = slot + 1000 / this.perSecond;
+    if (slot > now) await new Promise((resolve) => setTimeout(resolve, slot - now));
+  }
+}
+
+export interface ReconcileDeps {
+  s3: S3Client;
+  iot: IoTClient;
+  sfn: SFNClient;
+  config: ReconcileConfig;
+  incomingPrefix: string;
+  resultsPrefix: string;
+  now?: () => Date;
+}
+
+export const windowStart = (now: Date, minutes: number): number => Math.floor(now.getTime() / (minutes * 60_000));
+
+/** Starts the register-ca flow that repairs or registers one object; named once per window. */
+export const startRepair = async (deps: ReconcileDeps, bucket: string, key: string, etag: string, desired: string): Promise<'started' | 'already'> =>
+  startFlow(deps.sfn, deps.config.registerCaStateMachineArn, { bucket, key }, repairExecutionName(key, etag, desired, windowStart(deps.now?.() ?? new Date(), deps.config.windowMinutes)));
+

@@ -1,0 +1,183 @@
+/**
+ * Reconciliation, pure: what the bucket says should exist (the CA objects and the receipts
+ * RecordResult wrote for them) against what IoT has. The shallow plan needs only bulk listings
+ * (ListCACertificates, its templateName filter, the S3 listing); the deep check adds
+ * DescribeCACertificate and ListTagsForResource per CA for what no listing shows.
+ */
+import { createHash } from 'node:crypto';
+import type { FailureReport, Receipt } from './results.ts';
+import type { Tags } from './options.ts';
+
+/** A CA object under the incoming prefix, from the S3 listing. */
+export interface ListedObject {
+  key: string;
+  etag: string;
+}
+
+/** A CA as ListCACertificates shows it. */
+export interface ListedCa {
+  certificateId: string;
+  certificateArn: string;
+  status: string;
+}
+
+/** What the pipeline last made of an object, from its receipt. */
+export type ResultDocument = Receipt | FailureReport;
+
+/** A CA whose shallow state is in sync; the deep check compares the rest. */
+export interface DeepCandidate {
+  key: string;
+  etag: string;
+  certificateId: string;
+  certificateArn: string;
+  certificateMode: string;
+  templateName: string;
+  tags: Tags;
+}
+
+/** What the deep check reads per CA. */
+export interface CaDetail {
+  status: string;
+  autoRegistrationStatus: string;
+  certificateMode: string;
+  templateName?: string;
+  tags: Tags;
+}
+
+export type Finding =
+  | { kind: 'register'; key: string; etag: string; reason: 'never-registered' | 'changed' | 'missing-in-iot' }
+  | { kind: 'repair'; key: string; etag: string; certificateId: string; drift: string[] }
+  | { kind: 'failed'; key: string; error: string }
+  | { kind: 'orphan'; key: string; certificateId: string; status: string }
+  | { kind: 'expiring'; key: string; certificateId: string; notAfter: string; daysLeft: number };
+
+export interface ShallowPlan {
+  findings: Finding[];
+  inSync: DeepCandidate[];
+}
+
+const DAY_MS = 86_400_000;
+
+export interface PlanInput {
+  objects: ListedObject[];
+  /** Receipts by source key, including those whose object is gone (orphan candidates). */
+  results: Map<string, ResultDocument>;
+  cas: Map<string, ListedCa>;
+  /** certificateIds attached to each template, from ListCACertificates?templateName=. */
+  templateMembers: Map<string, Set<string>>;
+  now: Date;
+  expiryWarningDays: number;
+}
+
+/**
+ * The shallow plan, linear in the number of objects and CAs: never registered or changed since
+ * (register), INACTIVE or detached from its template (repair), failed on this very content
+ * (reported, not retried until the object changes), orphans and expiring CAs.
+ */
+export const planShallow = (input: PlanInput): ShallowPlan => {
+  const findings: Finding[] = [];
+  const inSync: DeepCandidate[] = [];
+  const present = new Set(input.objects.map((object) => object.key));
+  for (const object of input.objects) {
+    const result = input.results.get(object.key);
+    if (!result) {
+      findings.push({ kind: 'register', key: object.key, etag: object.etag, reason: 'never-registered' });
+      continue;
+    }
+    if (result.source.etag !== object.etag) {
+      findings.push({ kind: 'register', key: object.key, etag: object.etag, reason: 'changed' });
+      continue;
+    }
+    if (result.outcome === 'FAILED') {
+      findings.push({ kind: 'failed', key: object.key, error: result.error.name });
+      continue;
+    }
+    const ca = input.cas.get(result.certificateId);
+    if (!ca) {
+      findings.push({ kind: 'register', key: object.key, etag: object.etag, reason: 'missing-in-iot' });
+      continue;
+    }
+    const daysLeft = Math.floor((Date.parse(result.notAfter) - input.now.getTime()) / DAY_MS);
+    if (daysLeft < input.expiryWarningDays) {
+      findings.push({ kind: 'expiring', key: object.key, certificateId: ca.certificateId, notAfter: result.notAfter, daysLeft });
+    }
+    const drift: string[] = [];
+    if (ca.status !== 'ACTIVE') drift.push(`status ${ca.status}`);
+    if (!input.templateMembers.get(result.templateName)?.has(ca.certificateId)) drift.push(`template not ${result.templateName}`);
+    if (drift.length > 0) {
+      findings.push({ kind: 'repair', key: object.key, etag: object.etag, certificateId: ca.certificateId, drift });
+      continue;
+    }
+    inSync.push({
+      key: object.key,
+      etag: object.etag,
+      certificateId: ca.certificateId,
+      certificateArn: ca.certificateArn,
+      certificateMode: result.certificateMode,
+      templateName: result.templateName,
+      tags: result.tags,
+    });
+  }
+  // Orphans: CAs the pipeline registered (a receipt says so) whose object is gone.
+  for (const [key, result] of input.results) {
+    if (present.has(key) || result.outcome !== 'ACTIVE') continue;
+    const ca = input.cas.get(result.certificateId);
+    if (ca) findings.push({ kind: 'orphan', key, certificateId: ca.certificateId, status: ca.status });
+  }
+  return { findings, inSync };
+};
+
+const sameTags = (a: Tags, b: Tags): boolean => {
+  const keys = (tags: Tags) => Object.keys(tags).filter((key) => !key.startsWith('aws:'));
+  return keys(a).length === keys(b).length && keys(a).every((key) => a[key] === b[key]);
+};
+
+/** What the listings cannot show: auto-registration, mode, tags (and template/status, re-read). */
+export const deepDrift = (candidate: DeepCandidate, detail: CaDetail): string[] => {
+  const drift: string[] = [];
+  if (detail.status !== 'ACTIVE') drift.push(`status ${detail.status}`);
+  if (detail.autoRegistrationStatus !== 'ENABLE') drift.push('auto-registration off');
+  if (detail.certificateMode !== candidate.certificateMode) drift.push(`mode ${detail.certificateMode}, wanted ${candidate.certificateMode}`);
+  if (detail.templateName !== candidate.templateName) drift.push(`template not ${candidate.templateName}`);
+  if (!sameTags(detail.tags, candidate.tags)) drift.push('tags differ');
+  return drift;
+};
+
+/**
+ * The execution name of a repair: the same for every reconcile run that sees the same object
+ * content needing the same desired state within one window, so overlapping runs start it once
+ * (Step Functions refuses a second start with ExecutionAlreadyExists); a later window may try again.
+ */
+export const repairExecutionName = (key: string, etag: string, desired: string, windowStart: number): string =>
+  `reconcile-${createHash('sha256').update(`${key}\n${etag}\n${desired}\n${windowStart}`).digest('hex').slice(0, 48)}`;
+
+export interface ReconcileCounts {
+  objects: number;
+  inSync: number;
+  registered: number;
+  repaired: number;
+  alreadyStarted: number;
+  failed: number;
+  orphaned: number;
+  deactivated: number;
+  expiring: number;
+  errors: number;
+  deepChecked: number;
+}
+
+export const emptyCounts = (): ReconcileCounts => ({
+  objects: 0,
+  inSync: 0,
+  registered: 0,
+  repaired: 0,
+  alreadyStarted: 0,
+  failed: 0,
+  orphaned: 0,
+  deactivated: 0,
+  expiring: 0,
+  errors: 0,
+  deepChecked: 0,
+});
+
+export const addCounts = (a: ReconcileCounts, b: Partial<ReconcileCounts>): ReconcileCounts =>
+  Object.fromEntries(Object.entries(a).map(([key, value]) => [key, value + (b[key as keyof ReconcileCounts] ?? 0)])) as unknown as ReconcileCounts;

@@ -1,0 +1,68 @@
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { awsCall, SDK_MAX_ATTEMPTS } from './lib/aws-errors.ts';
+import { readIncomingPrefix, readReconcileConfig, readResultsPrefix } from './lib/config.ts';
+import { createIotClient } from './lib/iot.ts';
+import { requireString } from './lib/input.ts';
+import { logger } from './lib/logger.ts';
+import { step } from './lib/middleware.ts';
+import { addCounts, deepDrift, emptyCounts, type DeepCandidate, type ReconcileCounts } from './lib/reconcile.ts';
+import { countCalls, mapLimit, RateLimiter, readCaDetail, startRepair, type ReconcileDeps } from './lib/reconcile-io.ts';
+import { createS3Client, putJson } from './lib/s3.ts';
+import type { StepInput } from './lib/types.ts';
+
+export interface ReconcileDeepInput extends StepInput {
+  bucket: string;
+  chunkKey: string;
+}
+
+export interface ReconcileDeepOutput {
+  counts: ReconcileCounts;
+  iotCalls: Record<string, number>;
+}
+
+/**
+ * The per-CA check of one chunk: DescribeCACertificate and ListTagsForResource, each held under
+ * DEEP_CHECK_TPS so the account's IoT quota keeps room for registrations.
+ */
+export const reconcileDeep = async (deps: ReconcileDeps, event: ReconcileDeepInput): Promise<ReconcileDeepOutput> => {
+  const bucket = requireString(event.bucket, 'bucket');
+  const chunkKey = requireString(event.chunkKey, 'chunkKey');
+  const calls = countCalls(deps.iot);
+  const response = await awsCall('GetObject', () => deps.s3.send(new GetObjectCommand({ Bucket: bucket, Key: chunkKey })));
+  const candidates = JSON.parse(await (response.Body as { transformToString(): Promise<string> }).transformToString()) as DeepCandidate[];
+  // One slot per CA: DescribeCACertificate and ListTagsForResource each run at DEEP_CHECK_TPS.
+  const limiter = new RateLimiter(deps.config.deepCheckTps);
+  let counts = emptyCounts();
+  const repairs: Array<{ key: string; drift: string[]; outcome: string }> = [];
+  await mapLimit(candidates, 4, async (candidate) => {
+    try {
+      await limiter.take();
+      const detail = await readCaDetail(deps.iot, candidate.certificateId, candidate.certificateArn);
+      const drift = detail ? deepDrift(candidate, detail) : ['missing in IoT'];
+      counts = addCounts(counts, { deepChecked: 1 });
+      if (drift.length === 0) {
+        counts = addCounts(counts, { inSync: 1 });
+        return;
+      }
+      const outcome = await startRepair(deps, bucket, candidate.key, candidate.etag, drift.join(';'));
+      counts = addCounts(counts, outcome === 'already' ? { alreadyStarted: 1 } : { repaired: 1 });
+      repairs.push({ key: candidate.key, drift, outcome });
+    } catch (error) {
+      counts = addCounts(counts, { errors: 1 });
+      logger.error('deep check failed', { key: candidate.key, errorName: (error as Error).name });
+    }
+  });
+  await putJson(deps.s3, bucket, chunkKey.replace(/\.json$/, '.result.json'), repairs);
+  return { counts, iotCalls: Object.fromEntries(calls) };
+};
+
+const deps: ReconcileDeps = {
+  s3: createS3Client(),
+  iot: createIotClient(),
+  sfn: new SFNClient({ maxAttempts: SDK_MAX_ATTEMPTS }),
+  config: readReconcileConfig(),
+  incomingPrefix: readIncomingPrefix(),
+  resultsPrefix: readResultsPrefix(),
+};
+export const handler = step((event: ReconcileDeepInput) => reconcileDeep(deps, event));

@@ -1,0 +1,113 @@
+import { UpdateCACertificateCommand } from '@aws-sdk/client-iot';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { awsCall, SDK_MAX_ATTEMPTS } from './lib/aws-errors.ts';
+import { readIncomingPrefix, readReconcileConfig, readResultsPrefix } from './lib/config.ts';
+import { createIotClient } from './lib/iot.ts';
+import { requireString } from './lib/input.ts';
+import { logger } from './lib/logger.ts';
+import { step } from './lib/middleware.ts';
+import { addCounts, emptyCounts, planShallow, type DeepCandidate, type Finding, type ReconcileCounts } from './lib/reconcile.ts';
+import { countCalls, listCaObjects, listCas, readResults, startRepair, type ReconcileDeps } from './lib/reconcile-io.ts';
+import { createS3Client, putJson } from './lib/s3.ts';
+import type { StepInput } from './lib/types.ts';
+
+export interface ReconcilePlanInput extends StepInput {
+  /** The bucket to reconcile (the deployment's CA bucket). */
+  bucket: string;
+  deep?: boolean;
+  /** The reconcile execution's name: names this run's report and chunk objects. */
+  runId: string;
+}
+
+export interface ReconcilePlanOutput {
+  runId: string;
+  bucket: string;
+  deep: boolean;
+  counts: ReconcileCounts;
+  iotCalls: Record<string, number>;
+  /** Objects holding the deep-check candidates, one Map iteration each. */
+  chunks: string[];
+  findingsKey: string;
+}
+
+const chunk = <T>(items: T[], size: number): T[][] => Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
+
+/**
+ * The shallow pass of reconciliation: bulk listings only, repairs started, orphans handled,
+ * and (deep runs) the in-sync CAs split into chunks for the per-CA check.
+ */
+export const reconcilePlan = async (deps: ReconcileDeps, event: ReconcilePlanInput): Promise<ReconcilePlanOutput> => {
+  const bucket = requireString(event.bucket, 'bucket');
+  const runId = requireString(event.runId, 'runId');
+  const calls = countCalls(deps.iot);
+  const now = deps.now?.() ?? new Date();
+  const [objects, results, cas] = await Promise.all([
+    listCaObjects(deps.s3, bucket, deps.incomingPrefix),
+    readResults(deps.s3, bucket, deps.resultsPrefix),
+    listCas(deps.iot),
+  ]);
+  const templates = new Set([...results.values()].flatMap((result) => (result.outcome === 'ACTIVE' ? [result.templateName] : [])));
+  const templateMembers = new Map<string, Set<string>>();
+  for (const template of templates) templateMembers.set(template, new Set((await listCas(deps.iot, template)).keys()));
+
+  const plan = planShallow({ objects, results, cas, templateMembers, now, expiryWarningDays: deps.config.expiryWarningDays });
+  let counts = addCounts(emptyCounts(), { objects: objects.length, inSync: event.deep ? 0 : plan.inSync.length });
+  const outcomes: Array<Finding & { outcome?: string }> = [];
+  for (const finding of plan.findings) {
+    try {
+      switch (finding.kind) {
+        case 'register':
+        case 'repair': {
+          const started = await startRepair(deps, bucket, finding.key, finding.etag, finding.kind === 'repair' ? finding.drift.join(';') : finding.reason);
+          counts = addCounts(counts, started === 'already' ? { alreadyStarted: 1 } : finding.kind === 'register' ? { registered: 1 } : { repaired: 1 });
+          outcomes.push({ ...finding, outcome: started });
+          break;
+        }
+        case 'orphan': {
+          counts = addCounts(counts, { orphaned: 1 });
+          if (deps.config.orphanPolicy === 'deactivate' && finding.status === 'ACTIVE') {
+            await awsCall('UpdateCACertificate', () => deps.iot.send(new UpdateCACertificateCommand({ certificateId: finding.certificateId, newStatus: 'INACTIVE' })));
+            counts = addCounts(counts, { deactivated: 1 });
+            outcomes.push({ ...finding, outcome: 'deactivated' });
+          } else outcomes.push({ ...finding, outcome: 'reported' });
+          break;
+        }
+        case 'failed':
+          counts = addCounts(counts, { failed: 1 });
+          outcomes.push(finding);
+          break;
+        case 'expiring':
+          counts = addCounts(counts, { expiring: 1 });
+          outcomes.push(finding);
+          break;
+      }
+    } catch (error) {
+      counts = addCounts(counts, { errors: 1 });
+      outcomes.push({ ...finding, outcome: `error: ${(error as Error).name}` });
+      logger.error('reconcile action failed', { key: finding.key, errorName: (error as Error).name });
+    }
+  }
+  const base = `${deps.resultsPrefix}reconcile/${runId}`;
+  const findingsKey = `${base}/findings.json`;
+  await putJson(deps.s3, bucket, findingsKey, outcomes);
+  const chunks: string[] = [];
+  if (event.deep) {
+    for (const [index, candidates] of chunk<DeepCandidate>(plan.inSync, deps.config.deepChunkSize).entries()) {
+      const key = `${base}/deep-${String(index).padStart(4, '0')}.json`;
+      await putJson(deps.s3, bucket, key, candidates);
+      chunks.push(key);
+    }
+  }
+  return { runId, bucket, deep: Boolean(event.deep), counts, iotCalls: Object.fromEntries(calls), chunks, findingsKey };
+};
+
+const iot = createIotClient();
+const deps: ReconcileDeps = {
+  s3: createS3Client(),
+  iot,
+  sfn: new SFNClient({ maxAttempts: SDK_MAX_ATTEMPTS }),
+  config: readReconcileConfig(),
+  incomingPrefix: readIncomingPrefix(),
+  resultsPrefix: readResultsPrefix(),
+};
+export const handler = step((event: ReconcilePlanInput) => reconcilePlan(deps, event));
