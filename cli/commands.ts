@@ -92,6 +92,7 @@ const followedJson = (followed: Followed) => ({
   key: followed.key,
   executionArn: followed.execution.executionArn,
   status: followed.execution.status,
+  ...(followed.execution.error ? { error: followed.execution.error } : {}),
   active: followed.active,
   steps: followed.execution.steps,
   result: followed.result ?? null,

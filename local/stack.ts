@@ -15,6 +15,7 @@ import { IotEmulator, IotError, type FaultSettings } from './iot/emulator.ts';
 import { startIotServer, type RunningServer } from './iot/server.ts';
 import { startSfnServer } from './sfn/server.ts';
 import { writeFileAtomic } from './iot/store.ts';
+import './s3rver-compat.ts';
 
 const S3rver = createRequire(import.meta.url)('s3rver') as new (options: Record<string, unknown>) => {
   run(): Promise<{ port: number }>;

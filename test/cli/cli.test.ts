@@ -102,6 +102,23 @@ describe('iot-ca on the local stack', () => {
     expect(run.stdout + run.stderr).not.toContain(key.split('\n')[1]);
   });
 
+  it('run starts a manual execution and follows it; a bad input ends in the named error', async () => {
+    const good = await iotCa('--local', '--json', 'run', file('manual.json', JSON.stringify({ bucket: 'iot-ca-local', key: 'incoming/factory.pem' })));
+    expect(good.code).toBe(0);
+    expect(JSON.parse(good.stdout)).toMatchObject({ status: 'SUCCEEDED', active: true, result: { outcome: 'ACTIVE', adopted: true } });
+    const bad = await iotCa('--local', '--json', 'run', file('bad-input.json', JSON.stringify({ Bucket: 'x', Key: 'y' })));
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.stdout)).toMatchObject({ status: 'FAILED', error: 'InvalidInputError', active: false, result: null });
+  });
+
+  it('reconcile reports counts and the IoT calls it made', async () => {
+    const run = await iotCa('--local', '--json', 'reconcile');
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout);
+    expect(report).toMatchObject({ schema: 'iot-ca-pipeline/reconcile@1', deep: false, counts: { errors: 0 }, iotCalls: { ListCACertificates: expect.any(Number) } });
+    expect(report.counts.inSync).toBeGreaterThanOrEqual(1);
+  });
+
   it('status of an unknown CA is a named error', async () => {
     const run = await iotCa('--local', '--json', 'status', '0'.repeat(64));
     expect(run.code).toBe(1);

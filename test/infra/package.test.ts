@@ -44,7 +44,7 @@ describe('serverless package (offline)', () => {
   });
 
   it('deploys the ASL file itself as the register-ca state machine, bound to its own functions', () => {
-    const [[, machine]] = ofType('AWS::StepFunctions::StateMachine') as [[string, Resource]];
+    const machine = resources.RegisterCaStateMachine as Resource;
     expect(machine.Properties.StateMachineName).toBe('iot-ca-pipeline-test-register-ca');
     expect(machine.Properties.Definition).toEqual(JSON.parse(readFileSync('statemachines/register-ca.asl.json', 'utf8')));
     for (const [variable, value] of Object.entries(machine.Properties.DefinitionSubstitutions as Record<string, any>)) {
@@ -62,10 +62,15 @@ describe('serverless package (offline)', () => {
     expect(rule.Properties.Targets[0].Arn).toEqual({ Ref: 'RegisterCaStateMachine' });
   });
 
-  it('schedules reconciliation when the app has a reconcile function', () => {
+  it('schedules shallow and deep reconciliation of the CA bucket', () => {
     const schedules = ofType('AWS::Events::Rule').filter(([, r]) => r.Properties.ScheduleExpression);
-    const hasReconcile = ofType('AWS::Lambda::Function').some(([id]) => /Reconcile/.test(id));
-    expect(schedules.length > 0).toBe(hasReconcile);
+    expect(schedules.map(([, r]) => r.Properties.ScheduleExpression).sort()).toEqual(['rate(1 day)', 'rate(1 hour)']);
+    for (const [, rule] of schedules) {
+      expect(rule.Properties.Targets[0].Arn).toEqual({ Ref: 'ReconcileStateMachine' });
+      expect(rule.Properties.Targets[0].Input['Fn::Sub']).toMatch(/^\{"bucket": "\$\{CaBucket\}", "deep": (true|false)\}$/);
+    }
+    const machine = resources.ReconcileStateMachine as Resource;
+    expect(machine.Properties.Definition).toEqual(JSON.parse(readFileSync('statemachines/reconcile.asl.json', 'utf8')));
   });
 
   it('hardens the CA bucket: events on, public access blocked, encrypted, versioned, TLS only', () => {
@@ -93,7 +98,7 @@ describe('serverless package (offline)', () => {
 
   it('runs every function on nodejs22.x arm64 with a role of its own', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions).toHaveLength(8);
+    expect(functions).toHaveLength(11);
     for (const [id, fn] of functions) {
       expect(fn.Properties.Runtime, id).toBe('nodejs22.x');
       expect(fn.Properties.Architectures, id).toEqual(['arm64']);
@@ -107,7 +112,7 @@ describe('serverless package (offline)', () => {
     expect(allowed.length).toBeGreaterThan(0);
     for (const statement of allowed) {
       for (const action of actions(statement)) expect(action).not.toContain('*');
-      if (statement.Resource === '*') expect(actions(statement)).toEqual([expect.stringMatching(/^iot:(GetRegistrationCode|RegisterCACertificate)$/)]);
+      if (statement.Resource === '*') expect(actions(statement)).toEqual([expect.stringMatching(/^iot:(GetRegistrationCode|RegisterCACertificate|ListCACertificates)$/)]);
     }
   });
 
@@ -121,6 +126,9 @@ describe('serverless package (offline)', () => {
       TagCa: ['iot:ListTagsForResource', 'iot:TagResource', 'iot:UntagResource'],
       Activate: ['iot:UpdateCACertificate'],
       RecordResult: ['s3:PutObject'],
+      ReconcilePlan: ['iot:ListCACertificates', 'iot:UpdateCACertificate', 's3:GetObject', 's3:ListBucket', 's3:PutObject', 'states:StartExecution'],
+      ReconcileDeep: ['iot:DescribeCACertificate', 'iot:ListTagsForResource', 's3:GetObject', 's3:PutObject', 'states:StartExecution'],
+      ReconcileReport: ['s3:PutObject'],
     };
     for (const [name, wanted] of Object.entries(expected)) {
       const fn = resources[`${name}LambdaFunction`] as Resource;
@@ -129,16 +137,28 @@ describe('serverless package (offline)', () => {
     }
   });
 
-  it('lets the state machine invoke only its own functions', () => {
-    const role = resources.StateMachineRole as Resource;
-    const [statement] = policyStatements(role);
-    expect(actions(statement as Statement)).toEqual(['lambda:InvokeFunction']);
-    const targets = (statement?.Resource as Array<{ 'Fn::GetAtt': [string, string] }>).map((r) => r['Fn::GetAtt'][0]).sort();
-    expect(targets).toEqual(ofType('AWS::Lambda::Function').map(([id]) => id).sort());
+  it('lets each state machine invoke only its own functions', () => {
+    for (const machine of ['RegisterCaStateMachine', 'ReconcileStateMachine']) {
+      const properties = (resources[machine] as Resource).Properties;
+      const role = resources[properties.RoleArn['Fn::GetAtt'][0]] as Resource;
+      const [statement] = policyStatements(role);
+      expect(actions(statement as Statement)).toEqual(['lambda:InvokeFunction']);
+      const targets = (statement?.Resource as Array<{ 'Fn::GetAtt': [string, string] }>).map((r) => r['Fn::GetAtt'][0]).sort();
+      const own = Object.values(properties.DefinitionSubstitutions as Record<string, { 'Fn::GetAtt': [string] }>).map((v) => v['Fn::GetAtt'][0]);
+      expect(targets).toEqual([...new Set(own)].sort());
+    }
+  });
+
+  it('starts repairs only on register-ca, with its ARN built at deploy time', () => {
+    const variables = (resources.ReconcilePlanLambdaFunction as Resource).Properties.Environment.Variables;
+    expect(variables.REGISTER_CA_STATE_MACHINE_ARN).toEqual({
+      'Fn::Sub': 'arn:aws:states:${AWS::Region}:${AWS::AccountId}:stateMachine:iot-ca-pipeline-test-register-ca',
+    });
+    expect(variables.ORPHAN_POLICY).toBe('report');
   });
 
   it('packages each function individually', () => {
     const zips = readdirSync(out).filter((file) => file.endsWith('.zip'));
-    expect(zips).toHaveLength(8);
+    expect(zips).toHaveLength(11);
   });
 });

@@ -71,3 +71,22 @@ describe('register-ca.asl.json', () => {
     expect(definition.States.Failed?.Type).toBe('Fail');
   });
 });
+
+describe('reconcile.asl.json', () => {
+  it('is valid Amazon States Language once CloudFormation substitutes the function ARNs', () => {
+    const text = readFileSync('statemachines/reconcile.asl.json', 'utf8');
+    const deployed = JSON.parse(text.replace(/\$\{(\w+)FunctionArn\}/g, 'arn:aws:lambda:us-east-1:123456789012:function:$1'));
+    const result = aslValidator(deployed, { checkArn: true, checkPaths: true });
+    expect(result.errorsText('\n')).toBe('');
+  });
+
+  it('checks deep chunks one at a time (the IoT quota is per account) and retries only transient errors', () => {
+    const reconcile = JSON.parse(readFileSync('statemachines/reconcile.asl.json', 'utf8'));
+    expect(reconcile.States.DeepCheck).toMatchObject({ Type: 'Map', MaxConcurrency: 1, ItemsPath: '$.plan.chunks' });
+    const tasks = [reconcile.States.Plan, reconcile.States.Report, reconcile.States.DeepCheck.ItemProcessor.States.CheckChunk];
+    for (const task of tasks) {
+      const retried = task.Retry.flatMap((retrier: { ErrorEquals: string[] }) => retrier.ErrorEquals);
+      expect(retried.sort()).toEqual([...TRANSIENT_ERRORS, ...LAMBDA_SERVICE_ERRORS].sort());
+    }
+  });
+});

@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { deepDrift, planShallow, repairExecutionName, type DeepCandidate, type ListedCa, type ResultDocument } from '../../functions/lib/reconcile.ts';
+import { RESULT_SCHEMA, type Receipt } from '../../functions/lib/results.ts';
+
+const now = new Date('2026-11-28T00:00:00Z');
+const id = (n: number) => String(n).repeat(64).slice(0, 64);
+const receipt = (key: string, certificateId: string, overrides: Partial<Receipt> = {}): Receipt => ({
+  schema: RESULT_SCHEMA,
+  outcome: 'ACTIVE',
+  source: { bucket: 'b', key, etag: `etag-${key}` },
+  certificateId,
+  certificateArn: `arn:cacert/${certificateId}`,
+  certificateMode: 'DEFAULT',
+  templateName: 'jitp',
+  tags: { team: 'x' },
+  adopted: false,
+  subject: 'CN=x',
+  notAfter: '2027-11-28T00:00:00Z',
+  warnings: [],
+  finishedAt: now.toISOString(),
+  ...overrides,
+});
+const listed = (certificateId: string, status = 'ACTIVE'): [string, ListedCa] => [certificateId, { certificateId, certificateArn: `arn:cacert/${certificateId}`, status }];
+const plan = (objects: string[], results: ResultDocument[], cas: Array<[string, ListedCa]>, attached: string[]) =>
+  planShallow({
+    objects: objects.map((key) => ({ key, etag: `etag-${key}` })),
+    results: new Map(results.map((result) => [result.source.key, result])),
+    cas: new Map(cas),
+    templateMembers: new Map([['jitp', new Set(attached)]]),
+    now,
+    expiryWarningDays: 30,
+  });
+
+describe('planShallow', () => {
+  it('leaves an ACTIVE, attached CA in sync and hands it to the deep check', () => {
+    const result = plan(['a.pem'], [receipt('a.pem', id(1))], [listed(id(1))], [id(1)]);
+    expect(result.findings).toEqual([]);
+    expect(result.inSync).toEqual([expect.objectContaining({ key: 'a.pem', certificateId: id(1), templateName: 'jitp', tags: { team: 'x' } })]);
+  });
+
+  it('registers an object with no receipt, a changed object, and one whose CA vanished from IoT', () => {
+    const result = plan(
+      ['new.pem', 'changed.pem', 'gone.pem'],
+      [receipt('changed.pem', id(2), { source: { bucket: 'b', key: 'changed.pem', etag: 'old' } }), receipt('gone.pem', id(3))],
+      [],
+      [],
+    );
+    expect(result.findings.map((f) => [f.kind, f.key, 'reason' in f ? f.reason : ''])).toEqual([
+      ['register', 'new.pem', 'never-registered'],
+      ['register', 'changed.pem', 'changed'],
+      ['register', 'gone.pem', 'missing-in-iot'],
+    ]);
+  });
+
+  it('repairs an INACTIVE CA and a detached template', () => {
+    const result = plan(['a.pem', 'b.pem'], [receipt('a.pem', id(1)), receipt('b.pem', id(2))], [listed(id(1), 'INACTIVE'), listed(id(2))], [id(1)]);
+    expect(result.findings).toEqual([
+      expect.objectContaining({ kind: 'repair', key: 'a.pem', drift: ['status INACTIVE'] }),
+      expect.objectContaining({ kind: 'repair', key: 'b.pem', drift: ['template not jitp'] }),
+    ]);
+  });
+
+  it('reports a failure on unchanged content without retrying it', () => {
+    const failed: ResultDocument = { schema: RESULT_SCHEMA, outcome: 'FAILED', source: { bucket: 'b', key: 'bad.pem', etag: 'etag-bad.pem' }, error: { name: 'NotACaError', message: '', remedy: '' }, finishedAt: '' };
+    expect(plan(['bad.pem'], [failed], [], []).findings).toEqual([{ kind: 'failed', key: 'bad.pem', error: 'NotACaError' }]);
+  });
+
+  it('reports orphans (receipt, CA, no object) and CAs expiring within the window', () => {
+    const result = plan(['soon.pem'], [receipt('soon.pem', id(1), { notAfter: '2026-12-08T00:00:00Z' }), receipt('deleted.pem', id(2))], [listed(id(1)), listed(id(2))], [id(1)]);
+    expect(result.findings).toEqual([
+      { kind: 'expiring', key: 'soon.pem', certificateId: id(1), notAfter: '2026-12-08T00:00:00Z', daysLeft: 10 },
+      { kind: 'orphan', key: 'deleted.pem', certificateId: id(2), status: 'ACTIVE' },
+    ]);
+  });
+});
+
+describe('deepDrift', () => {
+  const candidate: DeepCandidate = { key: 'a.pem', etag: 'e', certificateId: id(1), certificateArn: 'arn', certificateMode: 'DEFAULT', templateName: 'jitp', tags: { team: 'x' } };
+  const good = { status: 'ACTIVE', autoRegistrationStatus: 'ENABLE', certificateMode: 'DEFAULT', templateName: 'jitp', tags: { team: 'x', 'aws:cloudformation:stack': 's' } };
+
+  it('finds nothing on a converged CA (AWS-reserved tags aside)', () => {
+    expect(deepDrift(candidate, good)).toEqual([]);
+  });
+
+  it('names each drift kind', () => {
+    expect(deepDrift(candidate, { ...good, autoRegistrationStatus: 'DISABLE' })).toEqual(['auto-registration off']);
+    expect(deepDrift(candidate, { ...good, certificateMode: 'SNI_ONLY' })).toEqual(['mode SNI_ONLY, wanted DEFAULT']);
+    expect(deepDrift(candidate, { ...good, tags: { team: 'y' } })).toEqual(['tags differ']);
+    expect(deepDrift(candidate, { ...good, tags: {} })).toEqual(['tags differ']);
+  });
+});
+
+describe('repairExecutionName', () => {
+  it('is the same within a window, differs across windows and desired states, and is a valid execution name', () => {
+    const name = repairExecutionName('incoming/a.pem', 'e', 'status INACTIVE', 100);
+    expect(repairExecutionName('incoming/a.pem', 'e', 'status INACTIVE', 100)).toBe(name);
+    expect(repairExecutionName('incoming/a.pem', 'e', 'status INACTIVE', 101)).not.toBe(name);
+    expect(repairExecutionName('incoming/a.pem', 'e', 'tags differ', 100)).not.toBe(name);
+    expect(name).toMatch(/^[A-Za-z0-9_-]{1,80}$/);
+  });
+});
