@@ -69,6 +69,11 @@ class TaskError extends Error {
 
 export class LocalEngine {
   readonly stateMachineArn: string;
+  /**
+   * Called before each Task's handler runs, as a fault-injection point for the local stack's own
+   * reliability tests (a Lambda that never starts, an operator stopping an execution).
+   */
+  beforeTask: ((state: string, record: ExecutionRecord) => void | Promise<void>) | undefined;
   private readonly machine: StateMachine;
   private readonly handlers = new Map<string, Promise<Handler>>();
   private readonly executions = new Map<string, ExecutionRecord>();
@@ -97,10 +102,11 @@ export class LocalEngine {
     return handler;
   }
 
-  private invoke(binding: TaskBinding) {
+  private invoke(binding: TaskBinding, record: ExecutionRecord) {
     const region = this.options.region ?? 'us-east-1';
     const account = this.options.account ?? '000000000000';
     return async (input: unknown): Promise<unknown> => {
+      await this.beforeTask?.(binding.state, record);
       const handler = await this.handlerFor(binding);
       try {
         const output = await handler(JSON.parse(JSON.stringify(input)), lambdaContext(binding, region, account));
@@ -124,7 +130,7 @@ export class LocalEngine {
    * Starts an execution. As in Step Functions, a name already used fails with
    * ExecutionAlreadyExists (deterministic names are how duplicate starts are refused).
    */
-  start(input: unknown, name: string = randomUUID()): { record: ExecutionRecord; done: Promise<ExecutionRecord> } {
+  start(input: unknown, name: string = randomUUID()): { record: ExecutionRecord; done: Promise<ExecutionRecord>; abort: () => void } {
     const executionArn = `${this.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
     if (this.executions.has(executionArn)) {
       throw Object.assign(new Error(`Execution already exists: '${executionArn}'`), { name: 'ExecutionAlreadyExists' });
@@ -133,7 +139,7 @@ export class LocalEngine {
     const record: ExecutionRecord = { executionArn, name, status: 'RUNNING', input, startDate, events: [] };
     this.executions.set(executionArn, record);
     const overrides: Record<string, (input: unknown) => Promise<unknown>> = {};
-    for (const binding of Object.values(this.app.bindings)) overrides[binding.state] = this.invoke(binding);
+    for (const binding of Object.values(this.app.bindings)) overrides[binding.state] = this.invoke(binding, record);
     const retryIntervalOverrides =
       this.options.retryIntervalMs === undefined
         ? undefined
@@ -155,14 +161,15 @@ export class LocalEngine {
     const finished = Promise.all([done, follow]).then(([outcome]) => {
       // The engine's rejection wraps the error; the ExecutionFailed event carries its real name and cause.
       const failed = record.events.findLast((event) => event.type === 'ExecutionFailed');
-      return Object.assign(record, outcome, {
+      const aborted = record.events.some((event) => event.type === 'ExecutionAborted');
+      return Object.assign(record, aborted ? { status: 'ABORTED' as const } : outcome, {
         ...(failed ? { error: failed.Error ?? 'States.Runtime', cause: failed.Cause ?? '' } : {}),
         stopDate: new Date().toISOString(),
       });
     });
     this.running.add(finished);
     void finished.finally(() => this.running.delete(finished));
-    return { record, done: finished };
+    return { record, done: finished, abort: () => execution.abort() };
   }
 
   get busy(): boolean {

@@ -99,7 +99,7 @@ export class LocalStack {
   private constructor(
     readonly app: App,
     readonly stateDir: string,
-    readonly emulator: IotEmulator,
+    private iotEmulator: IotEmulator,
     readonly engine: LocalEngine,
     readonly reconcileEngine: LocalEngine,
     readonly endpoints: Endpoints,
@@ -111,6 +111,22 @@ export class LocalStack {
    * an event EventBridge never delivered, or objects that predate the deployment.
    */
   eventsEnabled = true;
+
+  get emulator(): IotEmulator {
+    return this.iotEmulator;
+  }
+
+  /**
+   * Stops the IoT emulator and starts a new one from its state directory on the same port, as a
+   * crash and restart would: whatever it had acknowledged must still be there.
+   */
+  async restartIot(): Promise<void> {
+    const port = Number(new URL(this.endpoints.iot).port);
+    const faults = this.iotEmulator.faults;
+    await this.servers.iot.close();
+    this.iotEmulator = new IotEmulator({ stateDir: this.stateDir, region: LOCAL_REGION, account: LOCAL_ACCOUNT, faults });
+    this.servers.iot = await startIotServer(this.iotEmulator, port);
+  }
 
   get bucket(): string {
     return LOCAL_BUCKET;
