@@ -46,6 +46,8 @@ export const readSmallObject = async (s3: S3Client, ref: ObjectRef, head: Object
   if (head.size > MAX_OBJECT_BYTES) {
     throw new PipelineError('ObjectTooLargeError', `s3://${ref.bucket}/${ref.key} is ${head.size} bytes; the limit is ${MAX_PEM_CHARS} characters.`);
   }
+  // S3 answers a ranged GET of an empty object with 416 InvalidRange: there is nothing to read.
+  if (head.size === 0) return '';
   try {
     const response = await awsCall('GetObject', () =>
       s3.send(

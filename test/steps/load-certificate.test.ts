@@ -117,3 +117,11 @@ describe('LoadCertificate', () => {
     await expect(load(deps, 'incoming/a.pem')).rejects.toMatchObject({ name: 'ThrottledError' });
   });
 });
+
+describe('LoadCertificate on an empty object', () => {
+  it('reports NotPemError without a ranged GET (S3 answers 416 for a range on an empty object)', async () => {
+    const { deps, mock } = setup({ 'incoming/empty.pem': { body: '' } });
+    await expect(load(deps, 'incoming/empty.pem')).rejects.toMatchObject({ name: 'NotPemError' });
+    expect(mock).toHaveReceivedCommandTimes(GetObjectCommand, 0);
+  });
+});
