@@ -1,21 +1,42 @@
 /**
- * s3rver 3.7 encrypts ListObjectsV2 continuation tokens with single DES, which OpenSSL 3 (every
- * Node since 17) refuses: listing a prefix of more than 1000 keys fails with a 500. The token is
- * opaque and local, so for the 'des' algorithm alone the cipher becomes a pass-through. Nothing
- * else uses DES (it could not: OpenSSL refuses it), and functions/ never loads this module.
+ * Two places where s3rver 3.7 is less faithful to S3 than the pipeline's tests need. Both are
+ * patched here, for the local stack only (functions/ never loads this module).
+ *
+ * 1. It encrypts ListObjectsV2 continuation tokens with single DES, which OpenSSL 3 (every Node
+ *    since 17) refuses: listing more than 1000 keys failed with a 500. The token is opaque and
+ *    local, so for the 'des' algorithm alone the cipher becomes a pass-through. Nothing else can
+ *    use DES here (OpenSSL refuses it).
+ * 2. It writes an object in place, so a GET racing a PUT of the same key could read a truncated
+ *    file; S3 readers see the old object or the new one, never a part. Objects are now written to
+ *    a temporary file and renamed over the old one.
  */
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 
-const crypto = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
-const passThrough = () => ({
-  update: (data: string | Buffer, encoding?: BufferEncoding) => (typeof data === 'string' ? Buffer.from(data, encoding) : Buffer.from(data)),
-  final: () => Buffer.alloc(0),
-});
+const require = createRequire(import.meta.url);
+const crypto = require('node:crypto') as typeof import('node:crypto');
+const FilesystemStore = require('s3rver/lib/stores/filesystem') as {
+  prototype: {
+    getResourcePath(bucket: string, key: string, resource: string): string;
+    putMetadata(bucket: string, key: string, metadata: unknown, md5: string): Promise<void>;
+    putObject(object: { bucket: string; key: string; content: Buffer | Readable; metadata: unknown }): Promise<{ size: number; md5: string }>;
+  };
+};
 
-const patched = Symbol.for('iot-ca.s3rver-des-compat');
+const patched = Symbol.for('iot-ca.s3rver-compat');
 const registry = crypto as unknown as Record<symbol, boolean>;
 if (!registry[patched]) {
   registry[patched] = true;
+
+  const passThrough = () => ({
+    update: (data: string | Buffer, encoding?: BufferEncoding) => (typeof data === 'string' ? Buffer.from(data, encoding) : Buffer.from(data)),
+    final: () => Buffer.alloc(0),
+  });
   const { createCipheriv, createDecipheriv } = crypto;
   Object.assign(crypto, {
     createCipheriv: (algorithm: string, ...rest: unknown[]) =>
@@ -23,5 +44,34 @@ if (!registry[patched]) {
     createDecipheriv: (algorithm: string, ...rest: unknown[]) =>
       algorithm === 'des' ? passThrough() : (createDecipheriv as (...args: unknown[]) => unknown)(algorithm, ...rest),
   });
+
+  FilesystemStore.prototype.putObject = async function putObjectAtomically(object) {
+    const objectPath = this.getResourcePath(object.bucket, object.key, 'object');
+    await mkdir(dirname(objectPath), { recursive: true });
+    const tmp = `${objectPath}.${randomBytes(6).toString('hex')}.tmp`;
+    const md5 = createHash('md5');
+    let size = 0;
+    try {
+      const source = Buffer.isBuffer(object.content) ? [object.content] : object.content;
+      await pipeline(
+        source as Readable,
+        new Transform({
+          transform(chunk: Buffer, _encoding, callback) {
+            md5.update(chunk);
+            size += chunk.length;
+            callback(null, chunk);
+          },
+        }),
+        createWriteStream(tmp),
+      );
+      await rename(tmp, objectPath);
+    } catch (error) {
+      await rm(tmp, { force: true });
+      throw error;
+    }
+    const digest = md5.digest('hex');
+    await this.putMetadata(object.bucket, object.key, object.metadata, digest);
+    return { size, md5: digest };
+  };
 }
 export {};

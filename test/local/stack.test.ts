@@ -130,6 +130,25 @@ describe('the embedded stack, driven by S3 uploads', () => {
     expect(stack.engine.list().length).toBe(started);
   });
 
+  it('S3 reads racing writes of the same key see a whole object, old or new, as S3 guarantees', async () => {
+    stack.eventsEnabled = false;
+    const bodies = ['a'.repeat(40_000), 'b'.repeat(20_000)];
+    await put('race/object.pem', bodies[0] as string);
+    const reads: string[] = [];
+    await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        if (i % 2 === 0) await put('race/object.pem', bodies[(i / 2) % 2] as string);
+        else {
+          const response = await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'race/object.pem' }));
+          reads.push(await (response.Body as { transformToString(): Promise<string> }).transformToString());
+        }
+      }),
+    );
+    stack.eventsEnabled = true;
+    expect(reads).toHaveLength(20);
+    for (const body of reads) expect(bodies).toContain(body);
+  });
+
   it('binds every server to 127.0.0.1', () => {
     for (const url of Object.values(stack.endpoints)) expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   });
