@@ -133,8 +133,10 @@ export class IotEmulator {
   readonly region: string;
   readonly account: string;
   faults: FaultSettings;
-  /** Calls answered, by operation (successful or not): the benchmarks and reconcile tests count them. */
+  /** Calls received, by operation (admitted or not). */
   readonly calls = new Map<Operation, number>();
+  /** Calls admitted past the quota and injected faults, by operation: what the quota floor counts. */
+  readonly admitted = new Map<Operation, number>();
   private readonly cas: Map<string, CaRecord>;
   private readonly templates: Map<string, TemplateRecord>;
   private readonly caStore: RecordStore<CaRecord>;
@@ -179,6 +181,7 @@ export class IotEmulator {
         ? new IotError('ServiceUnavailableException', 503, 'Service unavailable (injected)')
         : new IotError('InternalFailureException', 500, 'Internal failure (injected)');
     }
+    this.admitted.set(operation, (this.admitted.get(operation) ?? 0) + 1);
   }
 
   resetQuotas(): void {
