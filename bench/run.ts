@@ -319,12 +319,17 @@ const cost = (): void => {
 
 // ---- main ----
 
+// `--only=burst,cost` runs some sections (results.* then hold only those figures).
+const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
+const sections: Array<[string, () => Promise<void> | void]> = [
+  ['cold', coldStart],
+  ['overhead', overhead],
+  ['burst', burst],
+  ['reconcile', reconcileScale],
+  ['cost', cost],
+];
 const started = performance.now();
-await coldStart();
-await overhead();
-await burst();
-await reconcileScale();
-cost();
+for (const [name, section] of sections) if (!only || only.split(',').includes(name)) await section();
 await stopStack();
 const minutes = round((performance.now() - started) / 60_000, 1);
 
