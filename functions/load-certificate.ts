@@ -5,7 +5,7 @@ import { PipelineError } from './lib/errors.ts';
 import { logger } from './lib/logger.ts';
 import { step } from './lib/middleware.ts';
 import { desiredTags, resolveOptions, type Defaults } from './lib/options.ts';
-import { createS3Client, headObject, readSmallObject, type ObjectHead } from './lib/s3.ts';
+import { createS3Client, getSmallObject, type SmallObject } from './lib/s3.ts';
 import { bareEtag, caKeysForVerification, isVerificationKey, parseStartInput, verificationKeyFor, type ObjectRef } from './lib/source.ts';
 import type { LoadedCertificate, StepInput } from './lib/types.ts';
 
@@ -21,17 +21,17 @@ export interface LoadCertificateDeps {
 }
 
 /** An upload of `ca.verification.pem` re-runs the flow for the CA it belongs to. */
-const locateCa = async (s3: S3Client, start: ObjectRef): Promise<{ ca: ObjectRef; head: ObjectHead; verification?: ObjectRef }> => {
+const locateCa = async (s3: S3Client, start: ObjectRef): Promise<{ ca: ObjectRef; object: SmallObject; verification?: ObjectRef }> => {
   if (!isVerificationKey(start.key)) {
-    const head = await headObject(s3, start);
-    if (!head) throw new PipelineError('ObjectNotFoundError', `s3://${start.bucket}/${start.key} does not exist (deleted after upload?).`);
-    return { ca: start, head };
+    const object = await getSmallObject(s3, start);
+    if (!object) throw new PipelineError('ObjectNotFoundError', `s3://${start.bucket}/${start.key} does not exist (deleted after upload?).`);
+    return { ca: start, object };
   }
   const candidates = caKeysForVerification(start.key);
   for (const key of candidates) {
     const ca = { bucket: start.bucket, key };
-    const head = await headObject(s3, ca);
-    if (head) return { ca, head, verification: start };
+    const object = await getSmallObject(s3, ca);
+    if (object) return { ca, object, verification: start };
   }
   throw new PipelineError(
     'ObjectNotFoundError',
@@ -43,11 +43,11 @@ const locateCa = async (s3: S3Client, start: ObjectRef): Promise<{ ca: ObjectRef
 export const loadCertificate = async (deps: LoadCertificateDeps, event: LoadCertificateInput): Promise<LoadedCertificate> => {
   const now = deps.now?.() ?? new Date();
   const located = await locateCa(deps.s3, parseStartInput(event.input));
-  const { ca, head } = located;
-  const etag = bareEtag(head.etag);
-  const source: ObjectRef = { ...ca, ...(head.versionId ? { versionId: head.versionId } : {}), ...(etag ? { etag } : {}) };
-  const inspection = inspectCaFile(await readSmallObject(deps.s3, source, head), now);
-  const options = resolveOptions(head.metadata, deps.defaults);
+  const { ca, object } = located;
+  const etag = bareEtag(object.etag);
+  const source: ObjectRef = { bucket: ca.bucket, key: ca.key, ...(object.versionId ? { versionId: object.versionId } : {}), ...(etag ? { etag } : {}) };
+  const inspection = inspectCaFile(object.text, now);
+  const options = resolveOptions(object.metadata, deps.defaults);
 
   let verificationPem = inspection.verificationPem;
   let verificationSource: LoadedCertificate['verificationSource'] = verificationPem ? 'same-file' : undefined;
@@ -56,14 +56,14 @@ export const loadCertificate = async (deps: LoadCertificateDeps, event: LoadCert
   }
   if (options.certificateMode === 'DEFAULT' && !verificationPem) {
     const sibling = located.verification ?? { bucket: ca.bucket, key: verificationKeyFor(ca.key) };
-    const siblingHead = await headObject(deps.s3, sibling);
-    if (!siblingHead) {
+    const siblingObject = await getSmallObject(deps.s3, sibling);
+    if (!siblingObject) {
       throw new PipelineError(
         'VerificationCertificateMissingError',
         `DEFAULT mode needs a verification certificate: none after the CA in ${ca.key} and no ${sibling.key}.`,
       );
     }
-    verificationPem = readVerificationFile(await readSmallObject(deps.s3, sibling, siblingHead));
+    verificationPem = readVerificationFile(siblingObject.text);
     verificationSource = 'sibling';
   }
   for (const warning of inspection.warnings) logger.warn('pre-flight warning', { certificateId: inspection.certificateId, warning });

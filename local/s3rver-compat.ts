@@ -9,6 +9,8 @@
  * 2. It writes an object in place, so a GET racing a PUT of the same key could read a truncated
  *    file; S3 readers see the old object or the new one, never a part. Objects are now written to
  *    a temporary file and renamed over the old one.
+ * 3. A ranged GET of an empty object answers 206 with a Content-Length of 1 and no body (the
+ *    client sees an aborted response); S3 answers 416 InvalidRange, which is what it now does.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -25,6 +27,8 @@ const FilesystemStore = require('s3rver/lib/stores/filesystem') as {
     getResourcePath(bucket: string, key: string, resource: string): string;
     putMetadata(bucket: string, key: string, metadata: unknown, md5: string): Promise<void>;
     putObject(object: { bucket: string; key: string; content: Buffer | Readable; metadata: unknown }): Promise<{ size: number; md5: string }>;
+    getMetadata(bucket: string, key: string): Promise<Record<string, string>>;
+    getObject(bucket: string, key: string, options?: { start?: number; end?: number }): Promise<unknown>;
   };
 };
 
@@ -44,6 +48,16 @@ if (!registry[patched]) {
     createDecipheriv: (algorithm: string, ...rest: unknown[]) =>
       algorithm === 'des' ? passThrough() : (createDecipheriv as (...args: unknown[]) => unknown)(algorithm, ...rest),
   });
+
+  const { getObject } = FilesystemStore.prototype;
+  FilesystemStore.prototype.getObject = async function getObjectEmptyRange(bucket, key, options) {
+    if (options?.start !== undefined) {
+      const metadata = await this.getMetadata(bucket, key).catch(() => undefined);
+      // start past the last byte: s3rver's own "range not satisfiable" path, hence 416.
+      if (metadata && Number(metadata['content-length']) === 0) return getObject.call(this, bucket, key, { start: 1 });
+    }
+    return getObject.call(this, bucket, key, options);
+  };
 
   FilesystemStore.prototype.putObject = async function putObjectAtomically(object) {
     const objectPath = this.getResourcePath(object.bucket, object.key, 'object');

@@ -2,7 +2,8 @@ import middy, { type MiddlewareObj } from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Context } from 'aws-lambda';
 import { classifyAwsError } from './aws-errors.ts';
-import { logger, redactKeyMaterial } from './logger.ts';
+import { logger } from './logger.ts';
+import { redactKeyMaterial } from './redact.ts';
 import type { StepInput } from './types.ts';
 
 /**

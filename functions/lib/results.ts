@@ -1,6 +1,6 @@
 import { remedyFor } from './errors.ts';
 import type { RegisteredCa } from './iot.ts';
-import { redactKeyMaterial } from './logger.ts';
+import { redactKeyMaterial } from './redact.ts';
 import type { ObjectRef } from './source.ts';
 import type { LoadedCertificate } from './types.ts';
 

@@ -1,4 +1,4 @@
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { awsCall, awsErrorName, SDK_MAX_ATTEMPTS } from './aws-errors.ts';
 import { PipelineError } from './errors.ts';
 import { MAX_PEM_CHARS } from './pem.ts';
@@ -6,7 +6,9 @@ import type { ObjectRef } from './source.ts';
 
 export const createS3Client = (): S3Client => new S3Client({ maxAttempts: SDK_MAX_ATTEMPTS });
 
-export interface ObjectHead {
+export interface SmallObject {
+  text: string;
+  /** The whole object's size in bytes (from Content-Range), whatever part was read. */
   size: number;
   versionId?: string;
   etag?: string;
@@ -16,60 +18,43 @@ export interface ObjectHead {
 
 const NOT_FOUND = new Set(['NotFound', 'NoSuchKey', 'NoSuchVersion']);
 
-export const headObject = async (s3: S3Client, ref: ObjectRef): Promise<ObjectHead | undefined> => {
-  try {
-    const head = await awsCall('HeadObject', () =>
-      s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key, ...(ref.versionId ? { VersionId: ref.versionId } : {}) })),
-    );
-    return {
-      size: head.ContentLength ?? 0,
-      ...(head.VersionId ? { versionId: head.VersionId } : {}),
-      ...(head.ETag ? { etag: head.ETag } : {}),
-      metadata: head.Metadata ?? {},
-    };
-  } catch (error) {
-    if (NOT_FOUND.has(awsErrorName(error) ?? '')) return undefined;
-    throw error;
-  }
-};
-
 // A UTF-8 BOM and CRLF line ends are accepted, so allow a little over the character limit in bytes;
 // the character count is checked exactly once the text is decoded.
 const MAX_OBJECT_BYTES = MAX_PEM_CHARS + 4;
 
 /**
- * Reads a small text object. The size is checked from the HEAD before any byte is read, and the
- * GET is ranged, so an oversized object (or one swapped for a large one in between) is never
- * read whole.
+ * Reads a small text object in one ranged GET: never more than the limit plus one byte, so an
+ * oversized object is refused without being read whole, and its size, version, ETag and
+ * metadata come with the same response (no HEAD round trip). Undefined when there is no object.
  */
-export const readSmallObject = async (s3: S3Client, ref: ObjectRef, head: ObjectHead): Promise<string> => {
-  if (head.size > MAX_OBJECT_BYTES) {
-    throw new PipelineError('ObjectTooLargeError', `s3://${ref.bucket}/${ref.key} is ${head.size} bytes; the limit is ${MAX_PEM_CHARS} characters.`);
-  }
-  // S3 answers a ranged GET of an empty object with 416 InvalidRange: there is nothing to read.
-  if (head.size === 0) return '';
+export const getSmallObject = async (s3: S3Client, ref: ObjectRef): Promise<SmallObject | undefined> => {
+  let response;
   try {
-    const response = await awsCall('GetObject', () =>
+    response = await awsCall('GetObject', () =>
       s3.send(
-        new GetObjectCommand({
-          Bucket: ref.bucket,
-          Key: ref.key,
-          Range: `bytes=0-${MAX_OBJECT_BYTES}`,
-          ...((head.versionId ?? ref.versionId) ? { VersionId: head.versionId ?? ref.versionId } : {}),
-        }),
+        new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, Range: `bytes=0-${MAX_OBJECT_BYTES}`, ...(ref.versionId ? { VersionId: ref.versionId } : {}) }),
       ),
     );
-    const bytes = await (response.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray();
-    if (bytes.length > MAX_OBJECT_BYTES) {
-      throw new PipelineError('ObjectTooLargeError', `s3://${ref.bucket}/${ref.key} grew over the limit of ${MAX_PEM_CHARS} characters while it was read.`);
-    }
-    return new TextDecoder('utf-8').decode(bytes);
   } catch (error) {
-    if (NOT_FOUND.has(awsErrorName(error) ?? '')) {
-      throw new PipelineError('ObjectNotFoundError', `s3://${ref.bucket}/${ref.key} was deleted before it could be read.`, { cause: error });
-    }
+    const name = awsErrorName(error) ?? '';
+    if (NOT_FOUND.has(name)) return undefined;
+    // S3 answers a ranged GET of an empty object with 416: there is nothing to read.
+    if (name === 'InvalidRange') return { text: '', size: 0, metadata: {} };
     throw error;
   }
+  const size = Number(/\/(\d+)$/.exec(response.ContentRange ?? '')?.[1] ?? response.ContentLength ?? 0);
+  if (size > MAX_OBJECT_BYTES) {
+    await response.Body?.transformToByteArray().catch(() => undefined);
+    throw new PipelineError('ObjectTooLargeError', `s3://${ref.bucket}/${ref.key} is ${size} bytes; the limit is ${MAX_PEM_CHARS} characters.`);
+  }
+  const bytes = (await response.Body?.transformToByteArray()) ?? new Uint8Array();
+  return {
+    text: new TextDecoder('utf-8').decode(bytes),
+    size,
+    ...(response.VersionId ? { versionId: response.VersionId } : {}),
+    ...(response.ETag ? { etag: response.ETag } : {}),
+    metadata: response.Metadata ?? {},
+  };
 };
 
 export const putJson = async (s3: S3Client, bucket: string, key: string, body: unknown): Promise<void> => {

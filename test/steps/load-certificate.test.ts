@@ -83,10 +83,17 @@ describe('LoadCertificate', () => {
     });
   });
 
-  it('refuses an object over the size limit from its HEAD, without reading it', async () => {
-    const { deps, mock } = setup({ 'incoming/big.pem': { body: 'x'.repeat(70_000) } });
-    await expect(load(deps, 'incoming/big.pem')).rejects.toMatchObject({ name: 'ObjectTooLargeError' });
-    expect(mock).toHaveReceivedCommandTimes(GetObjectCommand, 0);
+  it('refuses an object over the size limit, reading no more than the limit of it', async () => {
+    const { deps, mock } = setup({ 'incoming/big.pem': { body: 'x'.repeat(700_000) } });
+    await expect(load(deps, 'incoming/big.pem')).rejects.toMatchObject({ name: 'ObjectTooLargeError', message: expect.stringContaining('700000 bytes') });
+    expect(mock).toHaveReceivedCommandWith(GetObjectCommand, { Key: 'incoming/big.pem', Range: 'bytes=0-65540' });
+  });
+
+  it('reads the object, its version, ETag and metadata in one GET', async () => {
+    const { deps, mock } = setup({ 'incoming/a.pem': { body: ca.pem, versionId: 'v3', metadata: { 'certificate-mode': 'SNI_ONLY' } } });
+    await load(deps, 'incoming/a.pem');
+    expect(mock).toHaveReceivedCommandTimes(GetObjectCommand, 1);
+    expect(mock).toHaveReceivedCommandTimes(HeadObjectCommand, 0);
   });
 
   it('reports an object deleted after upload as ObjectNotFoundError', async () => {
@@ -107,21 +114,19 @@ describe('LoadCertificate', () => {
     await loadCertificate(deps, {
       input: { source: 'aws.s3', 'detail-type': 'Object Created', detail: { bucket: { name: BUCKET }, object: { key: 'incoming/a.pem', 'version-id': 'v2' } } },
     });
-    expect(mock).toHaveReceivedCommandWith(HeadObjectCommand, { Key: 'incoming/a.pem', VersionId: 'v2' });
     expect(mock).toHaveReceivedCommandWith(GetObjectCommand, { Key: 'incoming/a.pem', VersionId: 'v2', Range: expect.stringMatching(/^bytes=0-/) });
   });
 
   it('surfaces S3 throttling as the retryable ThrottledError', async () => {
     const { deps, mock } = setup({});
-    mock.on(HeadObjectCommand).rejects(awsError('SlowDown', 503));
+    mock.on(GetObjectCommand).rejects(awsError('SlowDown', 503));
     await expect(load(deps, 'incoming/a.pem')).rejects.toMatchObject({ name: 'ThrottledError' });
   });
 });
 
 describe('LoadCertificate on an empty object', () => {
-  it('reports NotPemError without a ranged GET (S3 answers 416 for a range on an empty object)', async () => {
-    const { deps, mock } = setup({ 'incoming/empty.pem': { body: '' } });
+  it('reports NotPemError, not a fault, when S3 answers 416 to the ranged GET of an empty object', async () => {
+    const { deps } = setup({ 'incoming/empty.pem': { body: '' } });
     await expect(load(deps, 'incoming/empty.pem')).rejects.toMatchObject({ name: 'NotPemError' });
-    expect(mock).toHaveReceivedCommandTimes(GetObjectCommand, 0);
   });
 });
