@@ -79,7 +79,7 @@ describe('iot-ca on the local stack', () => {
     const output = JSON.parse(run.stdout);
     expect(output).toMatchObject({ key: 'incoming/factory.pem', status: 'SUCCEEDED', active: true, result: { outcome: 'ACTIVE', tags: { team: 'factory' } } });
     expect(output.steps.map((step: { name: string }) => step.name)).toEqual([
-      'LoadCertificate', 'GetRegistrationCode', 'CertificateMode', 'VerifyOwnership', 'RegisterCa', 'AttachTemplate', 'TagCa', 'Activate', 'RecordResult',
+      'LoadCertificate', 'CertificateMode', 'VerifyOwnership', 'RegisterCa', 'AttachTemplate', 'TagCa', 'Activate', 'RecordResult',
     ]);
     const list = JSON.parse((await iotCa('--local', '--json', 'list')).stdout);
     expect(list).toContainEqual(expect.objectContaining({ certificateId: output.result.certificateId, status: 'ACTIVE', certificateMode: 'DEFAULT' }));

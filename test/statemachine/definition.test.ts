@@ -37,7 +37,7 @@ describe('register-ca.asl.json', () => {
       const state: State = definition.States[name] as State;
       name = state.Type === 'Choice' ? 'VerifyOwnership' : state.Next;
     }
-    expect(order).toEqual(['LoadCertificate', 'GetRegistrationCode', 'CertificateMode', 'VerifyOwnership', 'RegisterCa', 'AttachTemplate', 'TagCa', 'Activate', 'RecordResult']);
+    expect(order).toEqual(['LoadCertificate', 'CertificateMode', 'VerifyOwnership', 'RegisterCa', 'AttachTemplate', 'TagCa', 'Activate', 'RecordResult']);
   });
 
   it('retries exactly the transient errors and Lambda service errors, with exponential backoff and full jitter', () => {

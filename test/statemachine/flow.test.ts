@@ -69,7 +69,7 @@ describe('register-ca on the local engine', () => {
     const record = await engine.run({ bucket: BUCKET, key: 'incoming/a.pem' });
     expect(record.status).toBe('SUCCEEDED');
     expect(visited(record)).toEqual([
-      'LoadCertificate', 'GetRegistrationCode', 'CertificateMode', 'VerifyOwnership', 'RegisterCa', 'AttachTemplate', 'TagCa', 'Activate', 'RecordResult',
+      'LoadCertificate', 'CertificateMode', 'VerifyOwnership', 'RegisterCa', 'AttachTemplate', 'TagCa', 'Activate', 'RecordResult',
     ]);
     const calls = iot.calls().map((call) => (call.args[0] as object).constructor.name);
     expect(calls.at(-1)).toBe('UpdateCACertificateCommand');
@@ -81,11 +81,12 @@ describe('register-ca on the local engine', () => {
     expect(iot).toHaveReceivedCommandWith(TagResourceCommand, { tags: expect.arrayContaining([{ Key: 'team', Value: 'platform' }, { Key: 'iot-ca:source-key', Value: 'incoming/a.pem' }]) });
   });
 
-  it('SNI_ONLY: skips ownership verification and the verification certificate', async () => {
+  it('SNI_ONLY: skips ownership verification, the verification certificate and the registration code', async () => {
     objects.set('incoming/sni.pem', { body: sniCa.pem, metadata: { 'certificate-mode': 'SNI_ONLY' } });
     const record = await engine.run({ source: 'aws.s3', 'detail-type': 'Object Created', detail: { bucket: { name: BUCKET }, object: { key: 'incoming/sni.pem' } } });
     expect(record.status).toBe('SUCCEEDED');
     expect(visited(record)).not.toContain('VerifyOwnership');
+    expect(iot).toHaveReceivedCommandTimes(GetRegistrationCodeCommand, 0);
     expect(iot.commandCalls(RegisterCACertificateCommand)[0]?.args[0].input).toMatchObject({ certificateMode: 'SNI_ONLY' });
     expect(result('incoming/sni.pem')).toMatchObject({ outcome: 'ACTIVE', certificateMode: 'SNI_ONLY' });
   });

@@ -13,7 +13,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { activate } from '../../functions/activate.ts';
 import { attachTemplate } from '../../functions/attach-template.ts';
-import { fetchRegistrationCode } from '../../functions/get-registration-code.ts';
+import { getRegistrationCode } from '../../functions/lib/iot.ts';
 import { register } from '../../functions/register-ca.ts';
 import { tagCa } from '../../functions/tag-ca.ts';
 import type { LoadedCertificate } from '../../functions/lib/types.ts';
@@ -39,16 +39,16 @@ const certificate = (mode: 'DEFAULT' | 'SNI_ONLY' = 'DEFAULT'): LoadedCertificat
 
 beforeEach(() => mock.reset());
 
-describe('GetRegistrationCode', () => {
+describe('getRegistrationCode (the IoT adapter)', () => {
   it('returns the account registration code', async () => {
     mock.on(GetRegistrationCodeCommand).resolves({ registrationCode: 'f'.repeat(64) });
-    expect(await fetchRegistrationCode(iot)).toEqual({ registrationCode: 'f'.repeat(64) });
+    expect(await getRegistrationCode(iot)).toBe('f'.repeat(64));
   });
 
   it('surfaces throttling as ThrottledError and 5xx as ServiceFaultError', async () => {
     mock.on(GetRegistrationCodeCommand).rejectsOnce(awsError('ThrottlingException', 400)).rejectsOnce(awsError('InternalFailureException', 500));
-    await expect(fetchRegistrationCode(iot)).rejects.toMatchObject({ name: 'ThrottledError' });
-    await expect(fetchRegistrationCode(iot)).rejects.toMatchObject({ name: 'ServiceFaultError' });
+    await expect(getRegistrationCode(iot)).rejects.toMatchObject({ name: 'ThrottledError' });
+    await expect(getRegistrationCode(iot)).rejects.toMatchObject({ name: 'ServiceFaultError' });
   });
 });
 

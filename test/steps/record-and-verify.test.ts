@@ -1,10 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { GetRegistrationCodeCommand } from '@aws-sdk/client-iot';
+import { GetRegistrationCodeCommand, IoTClient } from '@aws-sdk/client-iot';
 import { mockClient } from 'aws-sdk-client-mock';
 import { recordResult } from '../../functions/record-result.ts';
-import { verifyOwnership } from '../../functions/verify-ownership.ts';
-import { handler as registrationCodeHandler } from '../../functions/get-registration-code.ts';
+import { handler as verifyOwnershipHandler, verifyOwnership } from '../../functions/verify-ownership.ts';
 import { inspectCaFile } from '../../functions/lib/certificate.ts';
 import { RESULT_SCHEMA } from '../../functions/lib/results.ts';
 import type { LoadedCertificate } from '../../functions/lib/types.ts';
@@ -104,20 +103,25 @@ describe('RecordResult', () => {
 });
 
 describe('VerifyOwnership', () => {
-  it('verifies the loaded verification certificate against the registration code', async () => {
-    const result = await verifyOwnership({ certificate: loaded, registrationCode: REGISTRATION_CODE });
-    expect(result).toMatchObject({ verified: true, verificationSubject: `CN=${REGISTRATION_CODE}` });
+  const iot = new IoTClient({ region: 'us-east-1' });
+  const codeIs = (code: string) => mockClient(iot).on(GetRegistrationCodeCommand).resolves({ registrationCode: code });
+
+  it("verifies the loaded verification certificate against the account's registration code", async () => {
+    codeIs(REGISTRATION_CODE);
+    const result = await verifyOwnership(iot, { certificate: loaded });
+    expect(result).toMatchObject({ verified: true, registrationCode: REGISTRATION_CODE, verificationSubject: `CN=${REGISTRATION_CODE}` });
   });
 
   it('refuses when the account code differs from the CN', async () => {
-    await expect(verifyOwnership({ certificate: loaded, registrationCode: 'e'.repeat(64) })).rejects.toMatchObject({ name: 'RegistrationCodeMismatchError' });
+    codeIs('e'.repeat(64));
+    await expect(verifyOwnership(iot, { certificate: loaded })).rejects.toMatchObject({ name: 'RegistrationCodeMismatchError' });
   });
 
-  it('refuses a DEFAULT certificate that arrived without verification', async () => {
+  it('refuses a DEFAULT certificate that arrived without verification, without asking IoT', async () => {
+    const mock = codeIs(REGISTRATION_CODE);
     const { verificationPem: _dropped, ...withoutVerification } = loaded;
-    await expect(verifyOwnership({ certificate: withoutVerification, registrationCode: REGISTRATION_CODE })).rejects.toMatchObject({
-      name: 'VerificationCertificateMissingError',
-    });
+    await expect(verifyOwnership(iot, { certificate: withoutVerification })).rejects.toMatchObject({ name: 'VerificationCertificateMissingError' });
+    expect(mock).toHaveReceivedCommandTimes(GetRegistrationCodeCommand, 0);
   });
 });
 
@@ -126,10 +130,10 @@ describe('a handler (middy wrapper)', () => {
     // The handler's module-scope client is a real IoTClient; aws-sdk-client-mock patches every instance.
     const { IoTClient } = await import('@aws-sdk/client-iot');
     const mock = mockClient(IoTClient);
-    mock.on(GetRegistrationCodeCommand).resolvesOnce({ registrationCode: 'd'.repeat(64) }).rejectsOnce(awsError('ThrottlingException', 400));
-    const context = lambdaContext('getRegistrationCode');
-    expect(await registrationCodeHandler({ executionId: 'exec-1' }, context)).toEqual({ registrationCode: 'd'.repeat(64) });
-    await expect(registrationCodeHandler({ executionId: 'exec-1' }, context)).rejects.toMatchObject({ name: 'ThrottledError' });
+    mock.on(GetRegistrationCodeCommand).resolvesOnce({ registrationCode: REGISTRATION_CODE }).rejectsOnce(awsError('ThrottlingException', 400));
+    const context = lambdaContext('verifyOwnership');
+    expect(await verifyOwnershipHandler({ executionId: 'exec-1', certificate: loaded }, context)).toMatchObject({ verified: true });
+    await expect(verifyOwnershipHandler({ executionId: 'exec-1', certificate: loaded }, context)).rejects.toMatchObject({ name: 'ThrottledError' });
     mock.restore();
   });
 });
