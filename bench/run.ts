@@ -242,6 +242,18 @@ const burst = async (): Promise<void> => {
 
 // ---- 4. Reconcile at scale ----
 
+/** s3rver sometimes resets a kept-alive connection under a long seeding burst: try again. */
+const retried = async <T>(call: () => Promise<T>, attempts = 5): Promise<T> => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (attempt >= attempts) throw error;
+      await new Promise((r) => setTimeout(r, 50 * attempt));
+    }
+  }
+};
+
 let seeded = 0;
 /** Seeds CAs (registered, attached, ACTIVE) with their objects and receipts until `total` exist, then reconciles. */
 const reconcileAt = async (total: number): Promise<{ seconds: number; report: ReconcileReport }> => {
@@ -259,8 +271,8 @@ const reconcileAt = async (total: number): Promise<{ seconds: number; report: Re
           schema: RESULT_SCHEMA, outcome: 'ACTIVE', source: { bucket: stack.bucket, key, etag: createHash('md5').update(pki.pem).digest('hex') }, certificateId, certificateArn,
           certificateMode: 'SNI_ONLY', templateName: template, tags: {}, adopted: false, subject: pki.subject, notAfter: inspectCaFile(pki.pem).notAfter, warnings: [], finishedAt: '',
         };
-        await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: pki.pem }));
-        await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: `results/${key}.json`, Body: JSON.stringify(receipt) }));
+        await retried(() => s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: pki.pem })));
+        await retried(() => s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: `results/${key}.json`, Body: JSON.stringify(receipt) })));
       }),
     );
     seeded += batch.length;

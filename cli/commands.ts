@@ -14,6 +14,7 @@ import { inspectCaFile, checkVerification } from '../functions/lib/certificate.t
 import { isPipelineError, PipelineError, remedyFor } from '../functions/lib/errors.ts';
 import { formatTags, parseCertificateMode, parseTags, parseTemplateName, PROVENANCE_TAGS } from '../functions/lib/options.ts';
 import { containsPrivateKey } from '../functions/lib/pem.ts';
+import { mapLimit } from '../functions/lib/reconcile-io.ts';
 import type { FailureReport, Receipt } from '../functions/lib/results.ts';
 import type { ReconcileReport } from '../functions/reconcile-report.ts';
 import { localTarget, resolveTarget, type GlobalOptions, type Target } from './context.ts';
@@ -288,20 +289,6 @@ const viewOf = async (target: Target, certificateId: string): Promise<CaView> =>
     source: tags[PROVENANCE_TAGS.key] ? `${tags[PROVENANCE_TAGS.bucket] ?? ''}/${tags[PROVENANCE_TAGS.key]}` : null,
     tags,
   };
-};
-
-const mapLimit = async <T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> => {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const index = next++;
-        results[index] = await fn(items[index] as T);
-      }
-    }),
-  );
-  return results;
 };
 
 export const list = (global: GlobalOptions, out: Output): Promise<number> =>

@@ -1,64 +1,38 @@
 /** Reconciliation on the embedded stack: every drift kind repaired, orphans, expiry, concurrency, cost. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { GetRegistrationCodeCommand, IoTClient, TagResourceCommand, UntagResourceCommand, UpdateCACertificateCommand } from '@aws-sdk/client-iot';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { TagResourceCommand, UntagResourceCommand, UpdateCACertificateCommand } from '@aws-sdk/client-iot';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { LocalStack } from '../../local/stack.ts';
+import { useLocalStack } from '../fixtures/stack.ts';
 import { inspectCaFile } from '../../functions/lib/certificate.ts';
 import type { ReconcileReport } from '../../functions/reconcile-report.ts';
 import { RESULT_SCHEMA } from '../../functions/lib/results.ts';
 import { makeCa, makeLeaf, P256, type Pki } from '../fixtures/pki.ts';
 
-let stateDir: string;
-let stack: LocalStack;
-let s3: S3Client;
-let iot: IoTClient;
-let code: string;
-
-beforeAll(async () => {
-  stateDir = mkdtempSync(join(tmpdir(), 'iot-ca-reconcile-'));
-  stack = await LocalStack.start({ stateDir, retryIntervalMs: 5 });
-  s3 = new S3Client({});
-  iot = new IoTClient({});
-  code = (await iot.send(new GetRegistrationCodeCommand({}))).registrationCode as string;
-});
-afterAll(async () => {
-  s3.destroy();
-  iot.destroy();
-  await stack.stop();
-  rmSync(stateDir, { recursive: true, force: true });
-});
-
-const settle = async () => {
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  await stack.idle();
-};
-const put = (key: string, body: string) => s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: body }));
+const local = useLocalStack();
+const { put, settle } = local;
 const drop = async (key: string, ca: Pki) => {
-  await put(key, `${ca.pem}${(await makeLeaf(ca, `CN=${code}`)).pem}`);
+  await put(key, `${ca.pem}${(await makeLeaf(ca, `CN=${local.code}`)).pem}`);
   await settle();
   return inspectCaFile(ca.pem).certificateId;
 };
 const reconcile = async (deep = false): Promise<ReconcileReport> => {
-  const { done } = stack.reconcileEngine.start({ bucket: stack.bucket, deep });
+  const { done } = local.stack.reconcileEngine.start({ bucket: local.stack.bucket, deep });
   const record = await done;
   expect(record.status).toBe('SUCCEEDED');
-  await stack.idle();
+  await local.stack.idle();
   return (record.output as { report: ReconcileReport }).report;
 };
-const ca = (certificateId: string) => stack.emulator.describeCaCertificate(certificateId);
+const ca = (certificateId: string) => local.stack.emulator.describeCaCertificate(certificateId);
 const tagsOf = (certificateId: string) =>
-  Object.fromEntries((stack.emulator.listTagsForResource({ resourceArn: stack.emulator.caArn(certificateId) }).tags ?? []).map((t) => [t.Key, t.Value]));
-const repairFlows = () => stack.engine.list().filter((record) => record.name.startsWith('reconcile-'));
+  Object.fromEntries((local.stack.emulator.listTagsForResource({ resourceArn: local.stack.emulator.caArn(certificateId) }).tags ?? []).map((t) => [t.Key, t.Value]));
+const repairFlows = () => local.stack.engine.list().filter((record) => record.name.startsWith('reconcile-'));
 
 describe('reconcile repairs drift', () => {
   it('a deactivated CA (shallow)', async () => {
     const id = await drop('incoming/deactivated.pem', await makeCa());
-    await iot.send(new UpdateCACertificateCommand({ certificateId: id, newStatus: 'INACTIVE' }));
+    await local.iot.send(new UpdateCACertificateCommand({ certificateId: id, newStatus: 'INACTIVE' }));
     const report = await reconcile();
     expect(report.counts.repaired).toBeGreaterThanOrEqual(1);
     expect(ca(id).certificateDescription.status).toBe('ACTIVE');
@@ -66,7 +40,7 @@ describe('reconcile repairs drift', () => {
 
   it('a detached template (shallow, through the templateName filter)', async () => {
     const id = await drop('incoming/detached.pem', await makeCa());
-    await iot.send(new UpdateCACertificateCommand({ certificateId: id, removeAutoRegistration: true }));
+    await local.iot.send(new UpdateCACertificateCommand({ certificateId: id, removeAutoRegistration: true }));
     expect(ca(id).registrationConfig).toBeUndefined();
     await reconcile();
     expect(ca(id).registrationConfig).toEqual({ templateName: 'iot-ca-local-jitp' });
@@ -74,10 +48,10 @@ describe('reconcile repairs drift', () => {
 
   it('auto-registration turned off, a tag removed and a tag changed (deep)', async () => {
     const id = await drop('incoming/deep.pem', await makeCa());
-    await iot.send(new UpdateCACertificateCommand({ certificateId: id, newAutoRegistrationStatus: 'DISABLE' }));
-    const arn = stack.emulator.caArn(id);
-    await iot.send(new UntagResourceCommand({ resourceArn: arn, tagKeys: ['iot-ca:fingerprint'] }));
-    await iot.send(new TagResourceCommand({ resourceArn: arn, tags: [{ Key: 'iot-ca:source-key', Value: 'tampered' }, { Key: 'stray', Value: 'x' }] }));
+    await local.iot.send(new UpdateCACertificateCommand({ certificateId: id, newAutoRegistrationStatus: 'DISABLE' }));
+    const arn = local.stack.emulator.caArn(id);
+    await local.iot.send(new UntagResourceCommand({ resourceArn: arn, tagKeys: ['iot-ca:fingerprint'] }));
+    await local.iot.send(new TagResourceCommand({ resourceArn: arn, tags: [{ Key: 'iot-ca:source-key', Value: 'tampered' }, { Key: 'stray', Value: 'x' }] }));
     const shallow = await reconcile(false);
     expect(shallow.counts.deepChecked).toBe(0);
     expect(ca(id).certificateDescription.autoRegistrationStatus).toBe('DISABLE');
@@ -91,10 +65,10 @@ describe('reconcile repairs drift', () => {
 
   it('registers an object whose upload event never arrived', async () => {
     const pki = await makeCa();
-    stack.eventsEnabled = false;
-    await put('incoming/missed.pem', `${pki.pem}${(await makeLeaf(pki, `CN=${code}`)).pem}`);
+    local.stack.eventsEnabled = false;
+    await put('incoming/missed.pem', `${pki.pem}${(await makeLeaf(pki, `CN=${local.code}`)).pem}`);
     await settle();
-    stack.eventsEnabled = true;
+    local.stack.eventsEnabled = true;
     const id = inspectCaFile(pki.pem).certificateId;
     expect(() => ca(id)).toThrow(/does not exist/);
     const report = await reconcile();
@@ -106,13 +80,13 @@ describe('reconcile repairs drift', () => {
     await drop('incoming/expiring.pem', await makeCa({ key: P256, notAfter: new Date(Date.now() + 10 * 86_400_000) }));
     const report = await reconcile();
     expect(report.counts.expiring).toBeGreaterThanOrEqual(1);
-    const findings = JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: report.findingsKey }))).Body!.transformToString());
+    const findings = JSON.parse(await (await local.s3.send(new GetObjectCommand({ Bucket: local.stack.bucket, Key: report.findingsKey }))).Body!.transformToString());
     expect(findings).toContainEqual(expect.objectContaining({ kind: 'expiring', key: 'incoming/expiring.pem', daysLeft: expect.any(Number) }));
   });
 
   it('reports an orphan by default, and deactivates it under the deactivate policy', async () => {
     const id = await drop('incoming/orphan.pem', await makeCa());
-    await s3.send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: 'incoming/orphan.pem' }));
+    await local.s3.send(new DeleteObjectCommand({ Bucket: local.stack.bucket, Key: 'incoming/orphan.pem' }));
     const report = await reconcile();
     expect(report.counts.orphaned).toBeGreaterThanOrEqual(1);
     expect(ca(id).certificateDescription.status).toBe('ACTIVE');
@@ -122,27 +96,27 @@ describe('reconcile repairs drift', () => {
     const sfn = new SFNClient({});
     const plan = await reconcilePlan(
       {
-        s3,
-        iot,
+        s3: local.s3,
+        iot: local.iot,
         sfn,
-        config: { registerCaStateMachineArn: stack.engine.stateMachineArn, expiryWarningDays: 30, orphanPolicy: 'deactivate', windowMinutes: 60, deepCheckTps: 50, deepChunkSize: 100 },
+        config: { registerCaStateMachineArn: local.stack.engine.stateMachineArn, expiryWarningDays: 30, orphanPolicy: 'deactivate', windowMinutes: 60, deepCheckTps: 50, deepChunkSize: 100 },
         incomingPrefix: 'incoming/',
         resultsPrefix: 'results/',
       },
-      { bucket: stack.bucket, runId: 'policy-test' },
+      { bucket: local.stack.bucket, runId: 'policy-test' },
     );
     sfn.destroy();
-    await stack.idle();
+    await local.stack.idle();
     expect(plan.counts.deactivated).toBeGreaterThanOrEqual(1);
     expect(ca(id).certificateDescription.status).toBe('INACTIVE');
   });
 
   it('two reconcile runs at once start each repair once', async () => {
     const id = await drop('incoming/race.pem', await makeCa());
-    await iot.send(new UpdateCACertificateCommand({ certificateId: id, newStatus: 'INACTIVE' }));
+    await local.iot.send(new UpdateCACertificateCommand({ certificateId: id, newStatus: 'INACTIVE' }));
     const before = repairFlows().length;
-    const runs = await Promise.all([stack.reconcileEngine.start({ bucket: stack.bucket, deep: false }).done, stack.reconcileEngine.start({ bucket: stack.bucket, deep: false }).done]);
-    await stack.idle();
+    const runs = await Promise.all([local.stack.reconcileEngine.start({ bucket: local.stack.bucket, deep: false }).done, local.stack.reconcileEngine.start({ bucket: local.stack.bucket, deep: false }).done]);
+    await local.stack.idle();
     const reports = runs.map((run) => (run.output as { report: ReconcileReport }).report);
     expect(reports.reduce((sum, r) => sum + r.counts.repaired, 0)).toBe(1);
     expect(reports.reduce((sum, r) => sum + r.counts.alreadyStarted, 0)).toBe(1);
@@ -155,8 +129,8 @@ describe('reconcile repairs drift', () => {
 describe('reconcile at scale', () => {
   it('1,000 CAs with no drift: no flow started, a handful of IoT calls, all counted in the report', async () => {
     // Seed 1,000 registered CAs with their objects and receipts, as the pipeline would have left them.
-    stack.eventsEnabled = false;
-    const emulator = stack.emulator;
+    local.stack.eventsEnabled = false;
+    const emulator = local.stack.emulator;
     const template = 'iot-ca-local-jitp';
     const pkis = await Promise.all(Array.from({ length: 1000 }, (_, i) => makeCa({ key: P256, subject: `CN=scale ${i}` })));
     const seeded = pkis.map((pki, i) => {
@@ -165,7 +139,7 @@ describe('reconcile at scale', () => {
       const key = `incoming/scale/${i}.pem`;
       const etag = createHash('md5').update(pki.pem).digest('hex');
       const receipt = {
-        schema: RESULT_SCHEMA, outcome: 'ACTIVE', source: { bucket: stack.bucket, key, etag }, certificateId, certificateArn, certificateMode: 'SNI_ONLY',
+        schema: RESULT_SCHEMA, outcome: 'ACTIVE', source: { bucket: local.stack.bucket, key, etag }, certificateId, certificateArn, certificateMode: 'SNI_ONLY',
         templateName: template, tags: {}, adopted: false, subject: `CN=scale ${i}`, notAfter: inspectCaFile(pki.pem).notAfter, warnings: [], finishedAt: new Date().toISOString(),
       };
       return { key, pem: pki.pem, receipt };
@@ -174,14 +148,14 @@ describe('reconcile at scale', () => {
       await Promise.all(
         seeded.slice(i, i + 50).flatMap(({ key, pem, receipt }) => [
           put(key, pem),
-          s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: `results/${key}.json`, Body: JSON.stringify(receipt) })),
+          local.s3.send(new PutObjectCommand({ Bucket: local.stack.bucket, Key: `results/${key}.json`, Body: JSON.stringify(receipt) })),
         ]),
       );
     }
-    stack.eventsEnabled = true;
-    const flowsBefore = stack.engine.list().length;
+    local.stack.eventsEnabled = true;
+    const flowsBefore = local.stack.engine.list().length;
     const report = await reconcile(false);
-    expect(stack.engine.list().length).toBe(flowsBefore);
+    expect(local.stack.engine.list().length).toBe(flowsBefore);
     expect(report.counts.registered + report.counts.repaired).toBe(0);
     expect(report.counts.inSync).toBeGreaterThanOrEqual(1000);
     expect(report.iotCalls.DescribeCACertificate ?? 0).toBe(0);

@@ -1,49 +1,18 @@
 /** The whole flow through S3 uploads on the embedded stack: s3rver → rule → engine → handlers → IoT emulator. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { DescribeCACertificateCommand, GetRegistrationCodeCommand, IoTClient, ListCACertificatesCommand, ListTagsForResourceCommand } from '@aws-sdk/client-iot';
-import { LocalStack } from '../../local/stack.ts';
+import { describe, expect, it } from 'vitest';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { DescribeCACertificateCommand, ListCACertificatesCommand, ListTagsForResourceCommand } from '@aws-sdk/client-iot';
+import { useLocalStack } from '../fixtures/stack.ts';
 import { inspectCaFile } from '../../functions/lib/certificate.ts';
 import { makeCa, makeLeaf, type Pki } from '../fixtures/pki.ts';
 
-let stateDir: string;
-let stack: LocalStack;
-let s3: S3Client;
-let iot: IoTClient;
-let code: string;
+const local = useLocalStack();
+const { put, settle, resultOf } = local;
 
-beforeAll(async () => {
-  stateDir = mkdtempSync(join(tmpdir(), 'iot-ca-stack-'));
-  stack = await LocalStack.start({ stateDir, retryIntervalMs: 5 });
-  // The stack set the SDK's standard variables: plain clients reach it as the handlers do.
-  s3 = new S3Client({});
-  iot = new IoTClient({});
-  code = (await iot.send(new GetRegistrationCodeCommand({}))).registrationCode as string;
-});
-afterAll(async () => {
-  s3.destroy();
-  iot.destroy();
-  await stack.stop();
-  rmSync(stateDir, { recursive: true, force: true });
-});
-
-const put = (key: string, body: string, metadata: Record<string, string> = {}) =>
-  s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: body, Metadata: metadata }));
-const settle = async () => {
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  await stack.idle();
-};
-const resultOf = async (key: string) => {
-  const response = await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: `results/${key}.json` }));
-  return JSON.parse(await (response.Body as { transformToString(): Promise<string> }).transformToString());
-};
 const caState = async (pki: Pki) => {
   const certificateId = inspectCaFile(pki.pem).certificateId;
-  const described = await iot.send(new DescribeCACertificateCommand({ certificateId }));
-  const tags = await iot.send(new ListTagsForResourceCommand({ resourceArn: described.certificateDescription?.certificateArn }));
+  const described = await local.iot.send(new DescribeCACertificateCommand({ certificateId }));
+  const tags = await local.iot.send(new ListTagsForResourceCommand({ resourceArn: described.certificateDescription?.certificateArn }));
   return {
     status: described.certificateDescription?.status,
     autoRegistration: described.certificateDescription?.autoRegistrationStatus,
@@ -52,12 +21,12 @@ const caState = async (pki: Pki) => {
     tags: Object.fromEntries((tags.tags ?? []).map((t) => [t.Key, t.Value])),
   };
 };
-const countCas = async () => (await iot.send(new ListCACertificatesCommand({ pageSize: 250 }))).certificates?.length ?? 0;
+const countCas = async () => (await local.iot.send(new ListCACertificatesCommand({ pageSize: 250 }))).certificates?.length ?? 0;
 
 describe('the embedded stack, driven by S3 uploads', () => {
   it('DEFAULT with the verification certificate in the same file ends ACTIVE with template and tags', async () => {
     const ca = await makeCa();
-    const verification = await makeLeaf(ca, `CN=${code}`);
+    const verification = await makeLeaf(ca, `CN=${local.code}`);
     await put('incoming/same-file.pem', `${ca.pem}${verification.pem}`, { tags: 'team=factory' });
     await settle();
     expect(await caState(ca)).toMatchObject({
@@ -65,14 +34,14 @@ describe('the embedded stack, driven by S3 uploads', () => {
       autoRegistration: 'ENABLE',
       mode: 'DEFAULT',
       template: 'iot-ca-local-jitp',
-      tags: { team: 'factory', 'iot-ca:source-key': 'incoming/same-file.pem', 'iot-ca:source-bucket': stack.bucket },
+      tags: { team: 'factory', 'iot-ca:source-key': 'incoming/same-file.pem', 'iot-ca:source-bucket': local.stack.bucket },
     });
     expect(await resultOf('incoming/same-file.pem')).toMatchObject({ outcome: 'ACTIVE', certificateMode: 'DEFAULT' });
   });
 
   it('DEFAULT with the verification certificate as a sibling object ends ACTIVE', async () => {
     const ca = await makeCa({ key: { type: 'ec', curve: 'P-384' } });
-    await put('incoming/sibling.verification.pem', (await makeLeaf(ca, `CN=${code}`)).pem);
+    await put('incoming/sibling.verification.pem', (await makeLeaf(ca, `CN=${local.code}`)).pem);
     await settle();
     await put('incoming/sibling.pem', ca.pem);
     await settle();
@@ -85,7 +54,7 @@ describe('the embedded stack, driven by S3 uploads', () => {
     await put('incoming/late.crt', ca.pem);
     await settle();
     expect(await resultOf('incoming/late.crt')).toMatchObject({ outcome: 'FAILED', error: { name: 'VerificationCertificateMissingError' } });
-    await put('incoming/late.verification.pem', (await makeLeaf(ca, `CN=${code}`)).pem);
+    await put('incoming/late.verification.pem', (await makeLeaf(ca, `CN=${local.code}`)).pem);
     await settle();
     expect(await resultOf('incoming/late.crt')).toMatchObject({ outcome: 'ACTIVE' });
     expect((await caState(ca)).status).toBe('ACTIVE');
@@ -106,13 +75,13 @@ describe('the embedded stack, driven by S3 uploads', () => {
     const report = await resultOf('incoming/wrong-cn.pem');
     expect(report).toMatchObject({ outcome: 'FAILED', error: { name: 'RegistrationCodeMismatchError' } });
     expect(await countCas()).toBe(before);
-    const execution = stack.engine.list().find((record) => JSON.stringify(record.input).includes('wrong-cn.pem'));
+    const execution = local.stack.engine.list().find((record) => JSON.stringify(record.input).includes('wrong-cn.pem'));
     expect(execution).toMatchObject({ status: 'FAILED', error: 'RegistrationCodeMismatchError' });
   });
 
   it('a re-drop of the same CA leaves one CA and succeeds', async () => {
     const ca = await makeCa();
-    const body = `${ca.pem}${(await makeLeaf(ca, `CN=${code}`)).pem}`;
+    const body = `${ca.pem}${(await makeLeaf(ca, `CN=${local.code}`)).pem}`;
     await put('incoming/redrop.pem', body);
     await settle();
     const before = await countCas();
@@ -123,15 +92,15 @@ describe('the embedded stack, driven by S3 uploads', () => {
   });
 
   it('ignores uploads outside the rule (other prefix, other suffix) and its own results', async () => {
-    const started = stack.engine.list().length;
+    const started = local.stack.engine.list().length;
     await put('elsewhere/ca.pem', 'x');
     await put('incoming/notes.txt', 'x');
     await settle();
-    expect(stack.engine.list().length).toBe(started);
+    expect(local.stack.engine.list().length).toBe(started);
   });
 
   it('S3 reads racing writes of the same key see a whole object, old or new, as S3 guarantees', async () => {
-    stack.eventsEnabled = false;
+    local.stack.eventsEnabled = false;
     const bodies = ['a'.repeat(40_000), 'b'.repeat(20_000)];
     await put('race/object.pem', bodies[0] as string);
     const reads: string[] = [];
@@ -139,17 +108,17 @@ describe('the embedded stack, driven by S3 uploads', () => {
       Array.from({ length: 40 }, async (_, i) => {
         if (i % 2 === 0) await put('race/object.pem', bodies[(i / 2) % 2] as string);
         else {
-          const response = await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'race/object.pem' }));
+          const response = await local.s3.send(new GetObjectCommand({ Bucket: local.stack.bucket, Key: 'race/object.pem' }));
           reads.push(await (response.Body as { transformToString(): Promise<string> }).transformToString());
         }
       }),
     );
-    stack.eventsEnabled = true;
+    local.stack.eventsEnabled = true;
     expect(reads).toHaveLength(20);
     for (const body of reads) expect(bodies).toContain(body);
   });
 
   it('binds every server to 127.0.0.1', () => {
-    for (const url of Object.values(stack.endpoints)) expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    for (const url of Object.values(local.stack.endpoints)) expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   });
 });

@@ -3,43 +3,19 @@
  * keeps working under throttling and 5xx, never duplicates a CA, never leaves one live but
  * half-configured, and survives an IoT restart mid-run.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { LocalStack } from '../../local/stack.ts';
+import { afterEach, describe, expect, it } from 'vitest';
+import { useLocalStack } from '../fixtures/stack.ts';
 import { inspectCaFile } from '../../functions/lib/certificate.ts';
 import { makeCa, makeLeaf, P256, type Pki } from '../fixtures/pki.ts';
 
-let stateDir: string;
-let stack: LocalStack;
-let s3: S3Client;
-let code: string;
-
-beforeAll(async () => {
-  stateDir = mkdtempSync(join(tmpdir(), 'iot-ca-faults-'));
-  stack = await LocalStack.start({ stateDir, retryIntervalMs: 5 });
-  s3 = new S3Client({});
-  code = stack.emulator.getRegistrationCode().registrationCode;
-});
+const local = useLocalStack();
+const { put, settle } = local;
 afterEach(() => {
-  stack.emulator.faults = {};
-});
-afterAll(async () => {
-  s3.destroy();
-  await stack.stop();
-  rmSync(stateDir, { recursive: true, force: true });
+  local.stack.emulator.faults = {};
 });
 
-const put = (key: string, body: string, metadata: Record<string, string> = {}) =>
-  s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: body, Metadata: metadata }));
-const settle = async () => {
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  await stack.idle();
-};
-const flowsFor = (prefix: string) => stack.engine.list().filter((record) => JSON.stringify(record.input).includes(prefix));
-const caOf = (pki: Pki) => stack.emulator.snapshot().find((ca) => ca.certificateId === inspectCaFile(pki.pem).certificateId);
+const flowsFor = (prefix: string) => local.stack.engine.list().filter((record) => JSON.stringify(record.input).includes(prefix));
+const caOf = (pki: Pki) => local.stack.emulator.snapshot().find((ca) => ca.certificateId === inspectCaFile(pki.pem).certificateId);
 const converged = (pki: Pki, key: string) =>
   expect(caOf(pki)).toMatchObject({
     status: 'ACTIVE',
@@ -52,10 +28,10 @@ describe('under faults and load', () => {
   it('200 CAs dropped at once with 30% throttling and 5% 5xx on every IoT call all end ACTIVE, none duplicated, none failed', async () => {
     const pkis = await Promise.all(Array.from({ length: 200 }, (_, i) => makeCa({ key: P256, subject: `CN=burst ${i}` })));
     const bodies = await Promise.all(
-      pkis.map(async (pki, i) => (i % 2 === 0 ? `${pki.pem}${(await makeLeaf(pki, `CN=${code}`)).pem}` : pki.pem)),
+      pkis.map(async (pki, i) => (i % 2 === 0 ? `${pki.pem}${(await makeLeaf(pki, `CN=${local.code}`)).pem}` : pki.pem)),
     );
-    const before = stack.emulator.snapshot().length;
-    stack.emulator.faults = { throttleRate: 0.3, faultRate: 0.05 };
+    const before = local.stack.emulator.snapshot().length;
+    local.stack.emulator.faults = { throttleRate: 0.3, faultRate: 0.05 };
     for (let i = 0; i < pkis.length; i += 50) {
       await Promise.all(
         bodies.slice(i, i + 50).map((body, j) => put(`incoming/burst/${i + j}.pem`, body, (i + j) % 2 === 0 ? {} : { 'certificate-mode': 'SNI_ONLY' })),
@@ -65,7 +41,7 @@ describe('under faults and load', () => {
     const flows = flowsFor('incoming/burst/');
     expect(flows).toHaveLength(200);
     expect(flows.filter((flow) => flow.status !== 'SUCCEEDED').map((flow) => flow.error)).toEqual([]);
-    expect(stack.emulator.snapshot().length - before).toBe(200);
+    expect(local.stack.emulator.snapshot().length - before).toBe(200);
     pkis.forEach((pki, i) => converged(pki, `incoming/burst/${i}.pem`));
     // The faults were real: retries happened.
     expect(flows.flatMap((flow) => flow.events).filter((event) => event.type === 'StateRetried').length).toBeGreaterThan(50);
@@ -73,14 +49,14 @@ describe('under faults and load', () => {
 
   it('the same CA dropped 20 times at once: one CA, ACTIVE, and every execution succeeds', async () => {
     const pki = await makeCa();
-    const body = `${pki.pem}${(await makeLeaf(pki, `CN=${code}`)).pem}`;
-    const before = stack.emulator.snapshot().length;
+    const body = `${pki.pem}${(await makeLeaf(pki, `CN=${local.code}`)).pem}`;
+    const before = local.stack.emulator.snapshot().length;
     await Promise.all(Array.from({ length: 20 }, () => put('incoming/same.pem', body)));
     await settle();
     const flows = flowsFor('incoming/same.pem');
     expect(flows.length).toBeGreaterThanOrEqual(1);
     expect(flows.filter((flow) => flow.status !== 'SUCCEEDED').map((flow) => `${flow.error}: ${flow.cause}`)).toEqual([]);
-    expect(stack.emulator.snapshot().length - before).toBe(1);
+    expect(local.stack.emulator.snapshot().length - before).toBe(1);
     converged(pki, 'incoming/same.pem');
   }, 120_000);
 
@@ -91,43 +67,43 @@ describe('under faults and load', () => {
   ])('a flow stopped after %s leaves the CA INACTIVE; the next run converges it', async (stoppedAfter, next) => {
     const pki = await makeCa();
     const key = `incoming/abort-${stoppedAfter}.pem`;
-    stack.eventsEnabled = false;
-    await put(key, `${pki.pem}${(await makeLeaf(pki, `CN=${code}`)).pem}`);
-    stack.eventsEnabled = true;
+    local.stack.eventsEnabled = false;
+    await put(key, `${pki.pem}${(await makeLeaf(pki, `CN=${local.code}`)).pem}`);
+    local.stack.eventsEnabled = true;
     let abort = () => {};
     // The operator stops the execution just as the next step is about to run.
-    stack.engine.beforeTask = (state) => {
+    local.stack.engine.beforeTask = (state) => {
       if (state !== next) return undefined;
       abort();
       return new Promise<void>(() => {});
     };
-    const started = stack.engine.start({ bucket: stack.bucket, key });
+    const started = local.stack.engine.start({ bucket: local.stack.bucket, key });
     abort = started.abort;
     const stopped = await started.done;
-    stack.engine.beforeTask = undefined;
+    local.stack.engine.beforeTask = undefined;
     expect(stopped.status).toBe('ABORTED');
     expect(stopped.events.some((event) => event.type === 'StateExited' && event.state?.name === stoppedAfter)).toBe(true);
     expect(caOf(pki)?.status).toBe('INACTIVE');
-    const rerun = await stack.engine.run({ bucket: stack.bucket, key });
+    const rerun = await local.stack.engine.run({ bucket: local.stack.bucket, key });
     expect(rerun.status).toBe('SUCCEEDED');
     converged(pki, key);
   });
 
   it('the IoT emulator restarted mid-run loses nothing: every flow ends ACTIVE and the state on disk is whole', async () => {
     const pkis = await Promise.all(Array.from({ length: 30 }, (_, i) => makeCa({ key: P256, subject: `CN=restart ${i}` })));
-    stack.emulator.faults = { latencyMs: 20 };
+    local.stack.emulator.faults = { latencyMs: 20 };
     await Promise.all(pkis.map((pki, i) => put(`incoming/restart/${i}.pem`, pki.pem, { 'certificate-mode': 'SNI_ONLY' })));
     await new Promise((resolve) => setTimeout(resolve, 150));
-    await stack.restartIot();
+    await local.stack.restartIot();
     await settle();
     const flows = flowsFor('incoming/restart/');
     expect(flows.map((flow) => flow.status)).toEqual(flows.map(() => 'SUCCEEDED'));
     pkis.forEach((pki, i) => converged(pki, `incoming/restart/${i}.pem`));
     // A third emulator read from disk sees exactly what the running one has.
     const { IotEmulator } = await import('../../local/iot/emulator.ts');
-    const fromDisk = new IotEmulator({ stateDir });
+    const fromDisk = new IotEmulator({ stateDir: local.stateDir });
     expect(fromDisk.snapshot().map((ca) => [ca.certificateId, ca.status, ca.customerVersion]).sort()).toEqual(
-      stack.emulator.snapshot().map((ca) => [ca.certificateId, ca.status, ca.customerVersion]).sort(),
+      local.stack.emulator.snapshot().map((ca) => [ca.certificateId, ca.status, ca.customerVersion]).sort(),
     );
   }, 120_000);
 });
