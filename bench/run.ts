@@ -354,7 +354,11 @@ const coldRows = (figures[0]?.detail.rows ?? []) as Array<{ function: string; kb
 const perFunction = ['| function | bundle KB | init ms (median) | ÷ baseline |', '| --- | --- | --- | --- |', ...coldRows.map((row) => `| ${row.function} | ${row.kb} | ${row.initMs} | ${row.ratio} |`)].join('\n');
 const machine = `${process.version}, ${(await import('node:os')).cpus().length} cores, ${new Date().toISOString().slice(0, 10)}${quick ? ', --quick' : ''}`;
 const markdown = `# Benchmark results\n\n${machine}; the whole run took ${minutes} min.\n\n${table}\n\n## Cold start per function\n\n${perFunction}\n`;
-mkdirSync(resolve(PROJECT_ROOT, 'bench'), { recursive: true });
-writeFileSync(resolve(PROJECT_ROOT, 'bench/results.json'), `${JSON.stringify({ machine, minutes, figures }, null, 2)}\n`);
-writeFileSync(resolve(PROJECT_ROOT, 'bench/results.md'), markdown);
-process.stdout.write(`\n${table}\n\n${perFunction}\n\n(${machine}; ${minutes} min) → bench/results.json, bench/results.md\n`);
+// Only a full run replaces the recorded results (the README shows them); --quick and --only print.
+const full = !quick && !only;
+if (full) {
+  mkdirSync(resolve(PROJECT_ROOT, 'bench'), { recursive: true });
+  writeFileSync(resolve(PROJECT_ROOT, 'bench/results.json'), `${JSON.stringify({ machine, minutes, figures }, null, 2)}\n`);
+  writeFileSync(resolve(PROJECT_ROOT, 'bench/results.md'), markdown);
+}
+process.stdout.write(`\n${table}\n\n${perFunction}\n\n(${machine}; ${minutes} min)${full ? ' → bench/results.json, bench/results.md' : ''}\n`);
