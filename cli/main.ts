@@ -30,6 +30,7 @@ program
   .option('--fault-rate <0-1>', 'share of IoT calls answered 500/503')
   .option('--latency-ms <ms>', 'latency added to each IoT call')
   .option('--retry-interval-ms <ms>', "fixed pause between retries instead of the ASL's backoff")
+  .option('--no-schedules', "don't run the reconcile schedules serverless.yml declares")
   .action(action(async (options) => (await import('./up.ts')).up(options, createOutput(Boolean(globals().json)))));
 
 program

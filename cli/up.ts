@@ -6,6 +6,8 @@ import { parseStartInput } from '../functions/lib/source.ts';
 import type { Output } from './output.ts';
 
 export interface UpOptions {
+  /** Commander's --no-schedules: false turns the reconcile schedules off. */
+  schedules?: boolean;
   iotQuota?: string | boolean;
   throttleRate?: string;
   faultRate?: string;
@@ -73,6 +75,7 @@ export const up = async (options: UpOptions, out: Output): Promise<number> => {
     stateDir,
     faults: faultsFrom(options),
     ...(options.retryIntervalMs !== undefined ? { retryIntervalMs: Number(options.retryIntervalMs) } : {}),
+    schedules: options.schedules !== false,
     onExecutionEvent,
   });
   stack.advertise();
@@ -84,6 +87,7 @@ export const up = async (options: UpOptions, out: Output): Promise<number> => {
       `  s3   ${info.endpoints.s3}   bucket ${info.bucket}, drop CAs under ${info.incomingPrefix}`,
       `  iot  ${info.endpoints.iot}`,
       `  sfn  ${info.endpoints.sfn}   ${info.stateMachineArn}`,
+      ...(options.schedules !== false ? stack.schedules().map((rule) => `  schedule ${rule.name}: reconcile ${JSON.stringify(rule.input)} every ${rule.everyMs / 60_000} min`) : []),
       'Ctrl-C to stop.',
     ].join('\n'),
   );

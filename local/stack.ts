@@ -44,6 +44,8 @@ export interface StackOptions {
   onExecutionEvent?: (record: ExecutionRecord, event: ExecutionEvent) => void;
   /** Log level for the functions' Powertools logger (default WARN: the CLI prints its own view). */
   logLevel?: string;
+  /** Run the reconcile schedules serverless.yml declares (as EventBridge would). Off by default. */
+  schedules?: boolean;
 }
 
 export interface Endpoints {
@@ -87,6 +89,35 @@ const uploadRule = (app: App): EventRule => {
   };
 };
 
+/** A schedule rule of serverless.yml: how often, and the input it starts the state machine with. */
+export interface ScheduleRule {
+  name: string;
+  everyMs: number;
+  /** The rule's Input with the CA bucket resolved (what `!Sub` does at deploy time). */
+  input: unknown;
+}
+
+const RATE_UNITS: Record<string, number> = { minute: 60_000, minutes: 60_000, hour: 3_600_000, hours: 3_600_000, day: 86_400_000, days: 86_400_000 };
+
+/** `rate(1 hour)` → milliseconds; cron() expressions are not run locally. */
+export const rateToMs = (expression: string): number | undefined => {
+  const match = /^rate\((\d+) (\w+)\)$/.exec(expression.trim());
+  const unit = match ? RATE_UNITS[match[2] as string] : undefined;
+  return match && unit ? Number(match[1]) * unit : undefined;
+};
+
+const scheduleRules = (app: App, bucket: string): ScheduleRule[] => {
+  const config = parse(readFileSync(join(PROJECT_ROOT, 'serverless.yml'), 'utf8'), { logLevel: 'silent' }) as {
+    resources: { Resources: Record<string, { Type: string; Properties: { ScheduleExpression?: string; Targets?: Array<{ Input?: string }> } }> };
+  };
+  return Object.entries(config.resources.Resources).flatMap(([name, resource]) => {
+    const expression = resource.Type === 'AWS::Events::Rule' ? resource.Properties.ScheduleExpression : undefined;
+    const everyMs = expression ? rateToMs(expression.replace(/\$\{param:(\w+)\}/g, (_w, key: string) => app.params[key] ?? '')) : undefined;
+    const input = resource.Properties.Targets?.[0]?.Input;
+    return everyMs && input ? [{ name, everyMs, input: JSON.parse(input.replace('${CaBucket}', bucket)) as unknown }] : [];
+  });
+};
+
 /** The default JITP template as the deployment creates it (DefaultProvisioningTemplate). */
 const defaultTemplateBody = (): string => {
   const config = parse(readFileSync(join(PROJECT_ROOT, 'serverless.yml'), 'utf8'), { logLevel: 'silent' }) as {
@@ -111,6 +142,22 @@ export class LocalStack {
    * an event EventBridge never delivered, or objects that predate the deployment.
    */
   eventsEnabled = true;
+
+  private timers: NodeJS.Timeout[] = [];
+
+  /** The schedule rules serverless.yml declares, as this stack runs them. */
+  schedules(): ScheduleRule[] {
+    return scheduleRules(this.app, LOCAL_BUCKET);
+  }
+
+  /** Starts each schedule's state machine every period (`everyMs` overrides the rate, for tests). */
+  runSchedules(everyMs?: number): void {
+    for (const rule of this.schedules()) {
+      const timer = setInterval(() => void this.reconcileEngine.start(rule.input), everyMs ?? rule.everyMs);
+      timer.unref();
+      this.timers.push(timer);
+    }
+  }
 
   get emulator(): IotEmulator {
     return this.iotEmulator;
@@ -203,6 +250,7 @@ export class LocalStack {
         engine.start(toEventBridge(record));
       }
     });
+    if (options.schedules) stack.runSchedules();
     return stack;
   }
 
@@ -232,7 +280,13 @@ export class LocalStack {
     writeFileAtomic(join(this.stateDir, STACK_FILE), JSON.stringify(this.info(), null, 2));
   }
 
+  stopSchedules(): void {
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+  }
+
   async stop(): Promise<void> {
+    this.stopSchedules();
     await this.idle();
     const stackFile = join(this.stateDir, STACK_FILE);
     if (existsSync(stackFile)) {

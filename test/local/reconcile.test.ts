@@ -126,6 +126,28 @@ describe('reconcile repairs drift', () => {
   });
 });
 
+describe('reconcile on its schedules', () => {
+  it('reads both schedules from serverless.yml and runs them as EventBridge would', async () => {
+    const { rateToMs } = await import('../../local/stack.ts');
+    expect(rateToMs('rate(1 hour)')).toBe(3_600_000);
+    expect(rateToMs('rate(5 minutes)')).toBe(300_000);
+    expect(rateToMs('cron(0 12 * * ? *)')).toBeUndefined();
+    const rules = local.stack.schedules();
+    expect(rules.map((rule) => [rule.everyMs, rule.input])).toEqual([
+      [3_600_000, { bucket: local.stack.bucket, deep: false }],
+      [86_400_000, { bucket: local.stack.bucket, deep: true }],
+    ]);
+    const before = local.stack.reconcileEngine.list().length;
+    local.stack.runSchedules(100);
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    local.stack.stopSchedules();
+    await local.stack.idle();
+    const runs = local.stack.reconcileEngine.list().slice(before);
+    expect(runs.length).toBeGreaterThanOrEqual(2);
+    expect(runs.map((run) => (run.input as { deep: boolean }).deep)).toEqual(expect.arrayContaining([false, true]));
+  });
+});
+
 describe('reconcile at scale', () => {
   it('1,000 CAs with no drift: no flow started, a handful of IoT calls, all counted in the report', async () => {
     // Seed 1,000 registered CAs with their objects and receipts, as the pipeline would have left them.
