@@ -178,6 +178,7 @@ const overhead = async (): Promise<void> => {
     const pipelineMs = performance.now() - t0;
     t0 = performance.now();
     await iot.send(new GetRegistrationCodeCommand({}));
+    await iot.send(new DescribeProvisioningTemplateCommand({ templateName: 'iot-ca-local-jitp' }));
     const { certificateId, certificateArn } = await iot.send(new RegisterCACertificateCommand({ caCertificate: b.pem, verificationCertificate: vb, certificateMode: 'DEFAULT' }));
     await iot.send(new DescribeProvisioningTemplateCommand({ templateName: 'iot-ca-local-jitp' }));
     await iot.send(new UpdateCACertificateCommand({ certificateId, registrationConfig: { templateName: 'iot-ca-local-jitp' } }));

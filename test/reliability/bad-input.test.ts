@@ -55,6 +55,12 @@ beforeAll(async () => {
   stack = await LocalStack.start({ stateDir, retryIntervalMs: 5, logLevel: 'DEBUG' });
   s3 = new S3Client({});
   const code = stack.emulator.getRegistrationCode().registrationCode;
+  stack.emulator.createProvisioningTemplate({
+    templateName: 'fleet',
+    templateBody: JSON.stringify({ Resources: { thing: { Type: 'AWS::IoT::Thing', Properties: {} } } }),
+    provisioningRoleArn: 'arn:aws:iam::000000000000:role/fleet-provisioning',
+    type: 'FLEET_PROVISIONING',
+  });
   const ca = await makeCa({ key: RSA2048 });
   const ec = await makeCa({ key: P256 });
   const verification = async (pki: Pki, name = `CN=${code}`, options = {}) => (await makeLeaf(pki, name, options)).pem;
@@ -115,6 +121,8 @@ beforeAll(async () => {
     { name: 'misspelt metadata', body: ec.pem, metadata: { 'certificate-mod': 'SNI_ONLY' }, error: 'InvalidOptionsError' },
     { name: 'unknown mode', body: ec.pem, metadata: { 'certificate-mode': 'FAST' }, error: 'InvalidOptionsError' },
     { name: 'reserved tag', body: ec.pem, metadata: { 'certificate-mode': 'SNI_ONLY', tags: 'aws:x=1' }, error: 'InvalidOptionsError' },
+    { name: 'template that does not exist', body: ec.pem, metadata: { 'certificate-mode': 'SNI_ONLY', 'template-name': 'no-such-template' }, error: 'TemplateNotFoundError' },
+    { name: 'fleet-provisioning template', body: ec.pem, metadata: { 'certificate-mode': 'SNI_ONLY', 'template-name': 'fleet' }, error: 'TemplateNotJitpError' },
   );
   const good = async (name: string, pki: Pki, transform = (text: string) => text) => cases.push({ name, body: transform(await withVerification(pki)) });
   await good('CRLF line ends', await makeCa(), (text) => text.replace(/\n/g, '\r\n'));

@@ -105,11 +105,20 @@ describe('register-ca on the local engine', () => {
     expect(report.error.remedy).toMatch(/registration code/);
   });
 
-  it('a failure after registration leaves the CA INACTIVE, never ACTIVE', async () => {
+  it('a template that is not JITP is refused before anything is registered', async () => {
     iot.on(DescribeProvisioningTemplateCommand).resolves({ type: 'FLEET_PROVISIONING' });
     objects.set('incoming/a.pem', { body: `${ca.pem}${verification.pem}` });
     const record = await engine.run({ bucket: BUCKET, key: 'incoming/a.pem' });
     expect(record.error).toBe('TemplateNotJitpError');
+    expect(iot).toHaveReceivedCommandTimes(RegisterCACertificateCommand, 0);
+    expect(result('incoming/a.pem')).toMatchObject({ outcome: 'FAILED', error: { name: 'TemplateNotJitpError' } });
+  });
+
+  it('a failure after registration leaves the CA INACTIVE, never ACTIVE', async () => {
+    iot.on(TagResourceCommand).rejects(awsError('AccessDeniedException', 403));
+    objects.set('incoming/a.pem', { body: `${ca.pem}${verification.pem}` });
+    const record = await engine.run({ bucket: BUCKET, key: 'incoming/a.pem' });
+    expect(record.error).toBe('AccessDeniedError');
     expect(iot).toHaveReceivedCommandTimes(RegisterCACertificateCommand, 1);
     expect(activations()).toHaveLength(0);
     expect(result('incoming/a.pem')).toMatchObject({ outcome: 'FAILED', certificateId: inspectCaFile(ca.pem).certificateId });

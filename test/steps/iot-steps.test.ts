@@ -53,6 +53,17 @@ describe('getRegistrationCode (the IoT adapter)', () => {
 });
 
 describe('RegisterCa', () => {
+  beforeEach(() => {
+    mock.on(DescribeProvisioningTemplateCommand).resolves({ templateName: 'fleet-jitp', type: 'JITP' });
+  });
+
+  it('checks the template first: a missing or non-JITP template registers nothing', async () => {
+    mock.on(DescribeProvisioningTemplateCommand).rejectsOnce(awsError('ResourceNotFoundException', 404)).resolvesOnce({ type: 'FLEET_PROVISIONING' });
+    await expect(register(iot, { certificate: certificate() })).rejects.toMatchObject({ name: 'TemplateNotFoundError' });
+    await expect(register(iot, { certificate: certificate() })).rejects.toMatchObject({ name: 'TemplateNotJitpError' });
+    expect(mock).toHaveReceivedCommandTimes(RegisterCACertificateCommand, 0);
+  });
+
   it('registers a DEFAULT CA as INACTIVE with auto-registration off, verification included', async () => {
     mock.on(RegisterCACertificateCommand).resolves({ certificateId: ID, certificateArn: ARN });
     expect(await register(iot, { certificate: certificate() })).toEqual({ certificateId: ID, certificateArn: ARN, adopted: false, status: 'INACTIVE' });
