@@ -8,7 +8,7 @@ import {
   ListTagsForResourceCommand,
   type CACertificate,
 } from '@aws-sdk/client-iot';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { inspectCaFile, checkVerification } from '../functions/lib/certificate.ts';
 import { isPipelineError, PipelineError, remedyFor } from '../functions/lib/errors.ts';
@@ -18,7 +18,7 @@ import { mapLimit } from '../functions/lib/reconcile-io.ts';
 import type { FailureReport, Receipt } from '../functions/lib/results.ts';
 import type { ReconcileReport } from '../functions/reconcile-report.ts';
 import { localTarget, resolveTarget, type GlobalOptions, type Target } from './context.ts';
-import { findExecution, followExecution, readResult, type ExecutionOutcome, type Step } from './follow.ts';
+import { findExecution, followExecution, readJson, readResult, type ExecutionOutcome, type Step } from './follow.ts';
 import { CliError, table, type Output } from './output.ts';
 
 const DAY_MS = 86_400_000;
@@ -237,7 +237,9 @@ export const reconcile = (options: { deep?: boolean }, global: GlobalOptions, ou
     out.progress(`reconciling (${options.deep ? 'deep' : 'shallow'}): ${arn.split(':').at(-1)}`);
     const execution = await followExecution(target, arn, (step) => out.progress(stepLine(step)));
     if (execution.status !== 'SUCCEEDED') throw new CliError(execution.error ?? 'ReconcileFailedError', execution.cause ?? `reconcile ended ${execution.status}`);
-    const report = await readJson<ReconcileReport>(target, `${target.resultsPrefix}reconcile/${arn.split(':').at(-1)}.json`);
+    const reportKey = `${target.resultsPrefix}reconcile/${arn.split(':').at(-1)}.json`;
+    const report = await readJson<ReconcileReport>(target, reportKey);
+    if (!report) throw new CliError('ReconcileFailedError', `reconcile succeeded but wrote no report at ${reportKey}`);
     const findings = (await readJson<Array<Record<string, unknown>>>(target, report.findingsKey)) ?? [];
     const lines = [
       Object.entries(report.counts).map(([name, value]) => `${name} ${value}`).join(', '),
@@ -247,11 +249,6 @@ export const reconcile = (options: { deep?: boolean }, global: GlobalOptions, ou
     out.result({ ...report, findings }, lines.join('\n'));
     return report.counts.errors === 0 ? 0 : 1;
   });
-
-const readJson = async <T>(target: Target, key: string): Promise<T> => {
-  const response = await target.s3.send(new GetObjectCommand({ Bucket: target.bucket, Key: key }));
-  return JSON.parse(await (response.Body as { transformToString(): Promise<string> }).transformToString()) as T;
-};
 
 // ---- list / status ----
 

@@ -100,12 +100,16 @@ export const followExecution = async (target: Target, executionArn: string, onSt
   }
 };
 
-export const readResult = async (target: Target, sourceKey: string): Promise<Receipt | FailureReport | undefined> => {
+/** A JSON object of the bucket; undefined when there is none. */
+export const readJson = async <T>(target: Target, key: string): Promise<T | undefined> => {
   try {
-    const response = await target.s3.send(new GetObjectCommand({ Bucket: target.bucket, Key: resultKeyFor(sourceKey, target.resultsPrefix) }));
-    return JSON.parse(await (response.Body as { transformToString(): Promise<string> }).transformToString()) as Receipt | FailureReport;
+    const response = await target.s3.send(new GetObjectCommand({ Bucket: target.bucket, Key: key }));
+    return JSON.parse(await (response.Body as { transformToString(): Promise<string> }).transformToString()) as T;
   } catch (error) {
     if (['NoSuchKey', 'NotFound'].includes((error as Error).name)) return undefined;
     throw error;
   }
 };
+
+export const readResult = (target: Target, sourceKey: string): Promise<Receipt | FailureReport | undefined> =>
+  readJson(target, resultKeyFor(sourceKey, target.resultsPrefix));

@@ -1,6 +1,5 @@
-import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { awsCall, SDK_MAX_ATTEMPTS } from './lib/aws-errors.ts';
+import { SDK_MAX_ATTEMPTS } from './lib/aws-errors.ts';
 import { readIncomingPrefix, readReconcileConfig, readResultsPrefix } from './lib/config.ts';
 import { createIotClient } from './lib/iot.ts';
 import { requireString } from './lib/input.ts';
@@ -8,7 +7,7 @@ import { logger } from './lib/logger.ts';
 import { step } from './lib/middleware.ts';
 import { addCounts, deepDrift, emptyCounts, type DeepCandidate, type ReconcileCounts } from './lib/reconcile.ts';
 import { countCalls, mapLimit, RateLimiter, readCaDetail, startRepair, type ReconcileDeps } from './lib/reconcile-io.ts';
-import { createS3Client, putJson } from './lib/s3.ts';
+import { createS3Client, getJson, putJson } from './lib/s3.ts';
 import type { StepInput } from './lib/types.ts';
 
 export interface ReconcileDeepInput extends StepInput {
@@ -29,8 +28,7 @@ export const reconcileDeep = async (deps: ReconcileDeps, event: ReconcileDeepInp
   const bucket = requireString(event.bucket, 'bucket');
   const chunkKey = requireString(event.chunkKey, 'chunkKey');
   const calls = countCalls(deps.iot);
-  const response = await awsCall('GetObject', () => deps.s3.send(new GetObjectCommand({ Bucket: bucket, Key: chunkKey })));
-  const candidates = JSON.parse(await (response.Body as { transformToString(): Promise<string> }).transformToString()) as DeepCandidate[];
+  const candidates = await getJson<DeepCandidate[]>(deps.s3, bucket, chunkKey);
   // One slot per CA: DescribeCACertificate and ListTagsForResource each run at DEEP_CHECK_TPS.
   const limiter = new RateLimiter(deps.config.deepCheckTps);
   let counts = emptyCounts();

@@ -32,6 +32,15 @@ export interface App {
   environment: Record<string, string>;
   params: Record<string, string>;
   stateMachines: Record<string, StateMachineApp>;
+  /** resources.Resources as written (CloudFormation tags kept as their plain text). */
+  resources: Record<string, CfnResource>;
+  /** Resolves `${param:…}`, `${sls:stage}`, `${self:service}` and `${AWS::…}` as packaging and deploy would. */
+  resolve: (text: string) => string;
+}
+
+export interface CfnResource {
+  Type: string;
+  Properties: Record<string, any>;
 }
 
 interface ServerlessConfig {
@@ -39,7 +48,7 @@ interface ServerlessConfig {
   params?: { default?: Record<string, unknown> };
   provider?: { environment?: Record<string, unknown> };
   functions: Record<string, { handler: string; environment?: unknown }>;
-  resources?: { Resources?: Record<string, { Type: string; Properties?: Record<string, unknown> }> };
+  resources?: { Resources?: Record<string, CfnResource> };
 }
 
 /** The Framework's logical id for a function: `recordResult` → `RecordResultLambdaFunction`. */
@@ -123,5 +132,12 @@ export const loadApp = (root = PROJECT_ROOT, stage = 'local'): App => {
     const name = String(properties.StateMachineName ?? logicalId);
     stateMachines[logicalId] = { name: resolveVariables(name, config.service, stage, params), definition, bindings };
   }
-  return { service: config.service, environment, params, stateMachines };
+  return {
+    service: config.service,
+    environment,
+    params,
+    stateMachines,
+    resources: config.resources?.Resources ?? {},
+    resolve: (text: string) => resolveVariables(text, config.service, stage, params),
+  };
 };

@@ -8,7 +8,6 @@ import { mkdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
-import { parse } from 'yaml';
 import { LOCAL_ACCOUNT, LOCAL_REGION, loadApp, PROJECT_ROOT, type App } from './app.ts';
 import { LocalEngine, type ExecutionEvent, type ExecutionRecord } from './engine.ts';
 import { IotEmulator, IotError, type FaultSettings } from './iot/emulator.ts';
@@ -75,17 +74,12 @@ interface EventRule {
 
 /** The EventBridge rule serverless.yml declares (CaUploadedRule), as a matcher on object keys. */
 const uploadRule = (app: App): EventRule => {
-  const config = parse(readFileSync(join(PROJECT_ROOT, 'serverless.yml'), 'utf8'), { logLevel: 'silent' }) as {
-    resources: { Resources: Record<string, { Type: string; Properties: { EventPattern?: { detail?: { object?: { key?: Array<{ wildcard?: string }> } } } } }> };
-  };
-  const rule = Object.values(config.resources.Resources).find((resource) => resource.Type === 'AWS::Events::Rule' && resource.Properties.EventPattern);
-  const wildcards = (rule?.Properties.EventPattern?.detail?.object?.key ?? []).map((pattern) => pattern.wildcard ?? '');
-  const resolveParams = (text: string) => text.replace(/\$\{param:(\w+)\}/g, (_whole, name: string) => app.params[name] ?? '');
+  const rule = Object.values(app.resources).find((resource) => resource.Type === 'AWS::Events::Rule' && resource.Properties.EventPattern);
+  const wildcards: Array<{ wildcard?: string }> = rule?.Properties.EventPattern?.detail?.object?.key ?? [];
+  const escape = (part: string) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
   return {
     bucket: LOCAL_BUCKET,
-    keyPatterns: wildcards.map(
-      (wildcard) => new RegExp(`^${resolveParams(wildcard).split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`),
-    ),
+    keyPatterns: wildcards.map(({ wildcard = '' }) => new RegExp(`^${app.resolve(wildcard).split('*').map(escape).join('.*')}$`)),
   };
 };
 
@@ -106,25 +100,17 @@ export const rateToMs = (expression: string): number | undefined => {
   return match && unit ? Number(match[1]) * unit : undefined;
 };
 
-const scheduleRules = (app: App, bucket: string): ScheduleRule[] => {
-  const config = parse(readFileSync(join(PROJECT_ROOT, 'serverless.yml'), 'utf8'), { logLevel: 'silent' }) as {
-    resources: { Resources: Record<string, { Type: string; Properties: { ScheduleExpression?: string; Targets?: Array<{ Input?: string }> } }> };
-  };
-  return Object.entries(config.resources.Resources).flatMap(([name, resource]) => {
-    const expression = resource.Type === 'AWS::Events::Rule' ? resource.Properties.ScheduleExpression : undefined;
-    const everyMs = expression ? rateToMs(expression.replace(/\$\{param:(\w+)\}/g, (_w, key: string) => app.params[key] ?? '')) : undefined;
-    const input = resource.Properties.Targets?.[0]?.Input;
+const scheduleRules = (app: App, bucket: string): ScheduleRule[] =>
+  Object.entries(app.resources).flatMap(([name, resource]) => {
+    const expression: string | undefined = resource.Type === 'AWS::Events::Rule' ? resource.Properties.ScheduleExpression : undefined;
+    const everyMs = expression ? rateToMs(app.resolve(expression)) : undefined;
+    const input: string | undefined = resource.Properties.Targets?.[0]?.Input;
     return everyMs && input ? [{ name, everyMs, input: JSON.parse(input.replace('${CaBucket}', bucket)) as unknown }] : [];
   });
-};
 
 /** The default JITP template as the deployment creates it (DefaultProvisioningTemplate). */
-const defaultTemplateBody = (): string => {
-  const config = parse(readFileSync(join(PROJECT_ROOT, 'serverless.yml'), 'utf8'), { logLevel: 'silent' }) as {
-    resources: { Resources: { DefaultProvisioningTemplate: { Properties: { TemplateBody: string } } } };
-  };
-  return config.resources.Resources.DefaultProvisioningTemplate.Properties.TemplateBody.replace('${DevicePolicy}', 'iot-ca-local-device');
-};
+const defaultTemplateBody = (app: App): string =>
+  String(app.resources.DefaultProvisioningTemplate?.Properties.TemplateBody).replace('${DevicePolicy}', 'iot-ca-local-device');
 
 export class LocalStack {
   private constructor(
@@ -238,7 +224,7 @@ export class LocalStack {
     endpoints.sfn = sfn.url;
     process.env.AWS_ENDPOINT_URL_SFN = endpoints.sfn;
 
-    ensureDefaultTemplate(emulator, app.params.templateName ?? 'iot-ca-local-jitp');
+    ensureDefaultTemplate(emulator, app.params.templateName ?? 'iot-ca-local-jitp', defaultTemplateBody(app));
 
     const stack = new LocalStack(app, stateDir, emulator, engine, reconcileEngine, endpoints, { s3, iot, sfn });
     const rule = uploadRule(app);
@@ -301,7 +287,7 @@ export class LocalStack {
   }
 }
 
-const ensureDefaultTemplate = (emulator: IotEmulator, templateName: string): void => {
+const ensureDefaultTemplate = (emulator: IotEmulator, templateName: string, templateBody: string): void => {
   try {
     emulator.describeProvisioningTemplate(templateName);
   } catch (error) {
@@ -309,7 +295,7 @@ const ensureDefaultTemplate = (emulator: IotEmulator, templateName: string): voi
     emulator.createProvisioningTemplate({
       templateName,
       description: 'Just-in-time provisioning for devices of CAs registered by iot-ca-pipeline (local).',
-      templateBody: defaultTemplateBody(),
+      templateBody,
       enabled: true,
       provisioningRoleArn: `arn:aws:iam::${LOCAL_ACCOUNT}:role/iot-ca-local-provisioning`,
       type: 'JITP',

@@ -1,11 +1,12 @@
 /** The reconciler's reads and writes: S3 listings and receipts, IoT listings, flow starts. */
 import { DescribeCACertificateCommand, ListCACertificatesCommand, type IoTClient } from '@aws-sdk/client-iot';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { awsCall, awsErrorName } from './aws-errors.ts';
 import { listTags } from './iot.ts';
 import type { ReconcileConfig } from './config.ts';
 import { repairExecutionName, type CaDetail, type ListedCa, type ListedObject, type ResultDocument } from './reconcile.ts';
+import { getJson } from './s3.ts';
 import { bareEtag, isVerificationKey } from './source.ts';
 
 const CA_KEY = /\.(pem|crt)$/;
@@ -47,14 +48,10 @@ export const readResults = async (s3: S3Client, bucket: string, resultsPrefix: s
   const keys = (await listKeys(s3, bucket, resultsPrefix)).filter(
     (object) => object.key.endsWith('.json') && !object.key.startsWith(`${resultsPrefix}reconcile/`),
   );
-  const documents = await mapLimit(keys, 16, async ({ key }) => {
-    const response = await awsCall('GetObject', () => s3.send(new GetObjectCommand({ Bucket: bucket, Key: key })));
-    try {
-      return JSON.parse(await (response.Body as { transformToString(): Promise<string> }).transformToString()) as ResultDocument;
-    } catch {
-      return undefined;
-    }
-  });
+  // A result that is not JSON (written by hand?) is no receipt: skipped, not fatal.
+  const documents = await mapLimit(keys, 16, ({ key }) =>
+    getJson<ResultDocument>(s3, bucket, key).catch((error: unknown) => (error instanceof SyntaxError ? undefined : Promise.reject(error))),
+  );
   const results = new Map<string, ResultDocument>();
   for (const document of documents) if (document?.source?.key) results.set(document.source.key, document);
   return results;

@@ -57,6 +57,11 @@ export const getSmallObject = async (s3: S3Client, ref: ObjectRef): Promise<Smal
   };
 };
 
+export const getJson = async <T>(s3: S3Client, bucket: string, key: string): Promise<T> => {
+  const response = await awsCall('GetObject', () => s3.send(new GetObjectCommand({ Bucket: bucket, Key: key })));
+  return JSON.parse(await (response.Body as { transformToString(): Promise<string> }).transformToString()) as T;
+};
+
 export const putJson = async (s3: S3Client, bucket: string, key: string, body: unknown): Promise<void> => {
   await awsCall('PutObject', () =>
     s3.send(
