@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
-import { LOCAL_ACCOUNT, LOCAL_REGION, loadApp, PROJECT_ROOT, type App } from './app.ts';
+import { LOCAL_ACCOUNT, LOCAL_REGION, loadApp, PROJECT_ROOT, type App, type StateMachineApp } from './app.ts';
 import { LocalEngine, type ExecutionEvent, type ExecutionRecord } from './engine.ts';
 import { IotEmulator, IotError, type FaultSettings } from './iot/emulator.ts';
 import { startIotServer, type RunningServer } from './iot/server.ts';
@@ -45,6 +45,11 @@ export interface StackOptions {
   logLevel?: string;
   /** Run the reconcile schedules serverless.yml declares (as EventBridge would). Off by default. */
   schedules?: boolean;
+  /**
+   * Run each Task on the function's deployable bundle (build/bundle.ts) instead of its source:
+   * function key → bundle path. What a deployment runs, bundled SDK and all.
+   */
+  bundles?: Record<string, string>;
 }
 
 export interface Endpoints {
@@ -218,8 +223,20 @@ export class LocalStack {
       ...(options.retryIntervalMs !== undefined ? { retryIntervalMs: options.retryIntervalMs } : {}),
       ...(options.onExecutionEvent ? { onEvent: options.onExecutionEvent } : {}),
     };
-    const engine = new LocalEngine(machine, engineOptions);
-    const reconcileEngine = new LocalEngine(reconcileMachine, engineOptions);
+    const onBundles = (app: StateMachineApp): StateMachineApp => {
+      const bundles = options.bundles;
+      if (!bundles) return app;
+      const bindings = Object.fromEntries(
+        Object.entries(app.bindings).map(([state, binding]) => {
+          const modulePath = bundles[binding.functionKey];
+          if (!modulePath) throw new Error(`no bundle for function ${binding.functionKey}`);
+          return [state, { ...binding, modulePath }];
+        }),
+      );
+      return { ...app, bindings };
+    };
+    const engine = new LocalEngine(onBundles(machine), engineOptions);
+    const reconcileEngine = new LocalEngine(onBundles(reconcileMachine), engineOptions);
     const sfn = await startSfnServer([engine, reconcileEngine], options.ports?.sfn ?? 0);
     endpoints.sfn = sfn.url;
     process.env.AWS_ENDPOINT_URL_SFN = endpoints.sfn;
