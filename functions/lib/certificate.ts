@@ -1,6 +1,4 @@
-import { createHash, createPublicKey, X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { BasicConstraints, Certificate, id_ce_basicConstraints, type Name } from '@peculiar/asn1-x509';
+import { createHash, X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
 import { PipelineError } from './errors.ts';
 import { parsePemBlocks, toPem, type PemBlock } from './pem.ts';
 
@@ -48,18 +46,6 @@ const CURVES: Record<string, { name: string; accepted: boolean; warning?: string
   },
 };
 
-const OID_NAMES: Record<string, string> = {
-  '2.5.4.3': 'CN',
-  '2.5.4.6': 'C',
-  '2.5.4.7': 'L',
-  '2.5.4.8': 'ST',
-  '2.5.4.10': 'O',
-  '2.5.4.11': 'OU',
-  '2.5.4.5': 'serialNumber',
-  '2.5.4.46': 'dnQualifier',
-  '1.2.840.113549.1.9.1': 'emailAddress',
-};
-
 /** One certificate, parsed once: what the checks below need. */
 export interface ParsedCertificate {
   der: Uint8Array;
@@ -76,53 +62,98 @@ export interface ParsedCertificate {
   node: NodeX509;
 }
 
-const nameAttributes = (name: Name): Array<{ name: string; value: string }> =>
-  name.flatMap((rdn) => rdn.map((attr) => ({ name: OID_NAMES[attr.type] ?? attr.type, value: attr.value.toString() })));
+/**
+ * A name as OpenSSL prints it for Node (one RDN a line, `a + b` for multi-valued RDNs, values
+ * escaped as RFC 2253 says, control and other bytes as `\XX`), back to attributes and values.
+ */
+export const nameAttributes = (printed: string): Array<{ name: string; value: string }> =>
+  printed === ''
+    ? []
+    : printed
+        .split('\n')
+        .flatMap((rdn) => rdn.split(/(?<!\\) \+ /))
+        .map((attribute) => {
+          const eq = attribute.indexOf('=');
+          return { name: attribute.slice(0, eq), value: unescapeRfc2253(attribute.slice(eq + 1)) };
+        });
+
+const unescapeRfc2253 = (value: string): string => {
+  const bytes: Buffer[] = [];
+  let last = 0;
+  for (const match of value.matchAll(/\\(?:([0-9A-Fa-f]{2})|([^]))/g)) {
+    bytes.push(Buffer.from(value.slice(last, match.index), 'utf8'));
+    bytes.push(match[1] ? Buffer.from([Number.parseInt(match[1], 16)]) : Buffer.from(match[2] as string, 'utf8'));
+    last = (match.index as number) + match[0].length;
+  }
+  bytes.push(Buffer.from(value.slice(last), 'utf8'));
+  return Buffer.concat(bytes).toString('utf8');
+};
 
 const formatName = (attributes: Array<{ name: string; value: string }>): string =>
   attributes.map(({ name, value }) => `${name}=${value}`).join(', ');
 
+/**
+ * The outer signatureAlgorithm's OID (Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm,
+ * signature }), which Node does not expose. Only called on DER that OpenSSL has already parsed as a
+ * certificate, so the three headers read here are known to be well formed.
+ */
+const signatureAlgorithmOid = (der: Uint8Array): string => {
+  const header = (offset: number): { start: number; end: number } => {
+    let length = der[offset + 1] as number;
+    let start = offset + 2;
+    if (length & 0x80) {
+      const octets = length & 0x7f;
+      length = 0;
+      for (let i = 0; i < octets; i++) length = length * 256 + (der[start++] as number);
+    }
+    return { start, end: start + length };
+  };
+  const certificate = header(0);
+  const tbs = header(certificate.start);
+  const algorithm = header(tbs.end);
+  const oid = header(algorithm.start);
+  const arcs: number[] = [];
+  let arc = 0;
+  for (let i = oid.start; i < oid.end; i++) {
+    const byte = der[i] as number;
+    arc = arc * 128 + (byte & 0x7f);
+    if (byte & 0x80) continue;
+    if (arcs.length === 0) arcs.push(Math.min(2, Math.floor(arc / 40)), arc - 40 * Math.min(2, Math.floor(arc / 40)));
+    else arcs.push(arc);
+    arc = 0;
+  }
+  return arcs.join('.');
+};
+
 export const certificateIdOf = (der: Uint8Array): string => createHash('sha256').update(der).digest('hex');
 
 export const parseCertificate = (block: PemBlock, role = 'certificate'): ParsedCertificate => {
-  let asn: Certificate;
   let node: NodeX509;
   try {
-    asn = AsnConvert.parse(block.der, Certificate);
     node = new NodeX509(block.der);
   } catch (cause) {
     throw new PipelineError('MalformedPemError', `The ${role} is not a well-formed X.509 certificate (its DER does not parse).`, {
       cause,
     });
   }
-  const tbs = asn.tbsCertificate;
-  const basicConstraints = tbs.extensions?.find((extension) => extension.extnID === id_ce_basicConstraints);
-  let isCa = false;
-  if (basicConstraints) {
-    try {
-      isCa = AsnConvert.parse(basicConstraints.extnValue, BasicConstraints).cA;
-    } catch (cause) {
-      throw new PipelineError('MalformedPemError', `The ${role}'s basicConstraints extension does not parse.`, { cause });
-    }
-  }
   let publicKey: KeyObject | undefined;
   try {
-    publicKey = createPublicKey({ key: Buffer.from(AsnConvert.serialize(tbs.subjectPublicKeyInfo)), format: 'der', type: 'spki' });
+    publicKey = node.publicKey;
   } catch {
     // An algorithm OpenSSL cannot load is reported by the key check, with its name.
     publicKey = undefined;
   }
-  const subjectAttributes = nameAttributes(tbs.subject);
+  const subjectAttributes = nameAttributes(node.subject);
   return {
     der: block.der,
     certificateId: certificateIdOf(block.der),
     subject: formatName(subjectAttributes),
     subjectAttributes,
-    issuer: formatName(nameAttributes(tbs.issuer)),
-    notBefore: tbs.validity.notBefore.getTime(),
-    notAfter: tbs.validity.notAfter.getTime(),
-    isCa,
-    signatureOid: asn.signatureAlgorithm.algorithm,
+    issuer: formatName(nameAttributes(node.issuer)),
+    notBefore: new Date(node.validFrom),
+    notAfter: new Date(node.validTo),
+    isCa: node.ca,
+    signatureOid: signatureAlgorithmOid(block.der),
     publicKey,
     node,
   };

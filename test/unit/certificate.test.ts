@@ -1,8 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createHash, X509Certificate } from 'node:crypto';
-import { checkVerification, inspectCaFile, readVerificationFile } from '../../functions/lib/certificate.ts';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { Certificate as AsnCertificate } from '@peculiar/asn1-x509';
+import { checkVerification, inspectCaFile, nameAttributes, parseCertificate, readVerificationFile } from '../../functions/lib/certificate.ts';
+import { MAX_PEM_CHARS, parsePemBlocks, type PemBlock } from '../../functions/lib/pem.ts';
 import { PipelineError } from '../../functions/lib/errors.ts';
-import { MAX_PEM_CHARS } from '../../functions/lib/pem.ts';
 import { foreignSpki, keyPair, makeCa, makeLeaf, P256, privateKeyPem, REGISTRATION_CODE, RSA2048, type Pki } from '../fixtures/pki.ts';
 
 const DAY = 86_400_000;
@@ -237,5 +239,48 @@ describe('checkVerification: proof of possession', () => {
     const future = await makeLeaf(rsaCa, `CN=${REGISTRATION_CODE}`, { notBefore: new Date(Date.now() + DAY) });
     expect(errorName(() => checkVerification(rsaCa.pem, expired.pem, REGISTRATION_CODE))).toBe('VerificationCertificateExpiredError');
     expect(errorName(() => checkVerification(rsaCa.pem, future.pem, REGISTRATION_CODE))).toBe('VerificationCertificateNotYetValidError');
+  });
+});
+
+// The certificate is read by Node's X509Certificate (OpenSSL); these pin what is derived from it
+// against an independent parser (@peculiar/x509, which the test PKI is built with).
+describe('parseCertificate: names and algorithms', () => {
+  it('reads the outer signature algorithm of every kind the tests can make, as @peculiar/x509 does', async () => {
+    const cases = await Promise.all([
+      makeCa({ key: RSA2048, hash: 'SHA-384' }),
+      makeCa({ key: RSA2048, hash: 'SHA-512' }),
+      makeCa({ key: RSA2048, hash: 'SHA-1' }),
+      makeCa({ key: { type: 'rsa', bits: 4096 } }),
+      makeCa({ key: { type: 'rsa-pss', bits: 2048 } }),
+      makeCa({ key: { type: 'ec', curve: 'P-384' } }),
+      makeCa({ key: { type: 'ec', curve: 'P-521' } }),
+      makeCa({ key: { type: 'ed25519' } }),
+      makeCa({ key: P256, subject: `CN=long, O=${'x'.repeat(1_000)}` }),
+    ]);
+    for (const ca of cases) {
+      const [block] = parsePemBlocks(ca.pem);
+      const expected = AsnConvert.parse(new Uint8Array(ca.certificate.rawData), AsnCertificate).signatureAlgorithm.algorithm;
+      expect(parseCertificate(block as PemBlock).signatureOid).toBe(expected);
+    }
+  });
+
+  it('turns RFC 2253 escapes back into the values, and keeps the order of the name', async () => {
+    const ca = await makeCa({ subject: 'CN=Acme\\, Inc. Root+OU=Ops, O=Q\\"uote\\;semi\\<gt\\>, C=CH, ST=Zürich' });
+    const parsed = parseCertificate(parsePemBlocks(ca.pem)[0] as PemBlock);
+    expect(parsed.subjectAttributes).toEqual([
+      { name: 'CN', value: 'Acme, Inc. Root' },
+      { name: 'OU', value: 'Ops' },
+      { name: 'O', value: 'Q"uote;semi<gt>' },
+      { name: 'C', value: 'CH' },
+      { name: 'ST', value: 'Zürich' },
+    ]);
+    expect(parsed.subject).toBe('CN=Acme, Inc. Root, OU=Ops, O=Q"uote;semi<gt>, C=CH, ST=Zürich');
+    expect(parsed.issuer).toBe(parsed.subject);
+    expect(nameAttributes('CN=a\\0Ab\\C3\\A9\\\\')).toEqual([{ name: 'CN', value: 'a\nbé\\' }]);
+  });
+
+  it('finds the registration code in a multi-valued RDN', async () => {
+    const verification = await makeLeaf(rsaCa, `CN=${REGISTRATION_CODE}+OU=devices`);
+    expect(checkVerification(rsaCa.pem, verification.pem, REGISTRATION_CODE).subject).toBe(`CN=${REGISTRATION_CODE}, OU=devices`);
   });
 });
