@@ -26,7 +26,7 @@ export interface RecordResultDeps {
   now?: () => Date;
 }
 
-const FLOW_KEYS = new Set(['certificate', 'verification', 'registered', 'template', 'tagging', 'activation', 'error', 'report']);
+const FLOW_KEYS = new Set(['certificate', 'verification', 'registered', 'configuration', 'activation', 'error', 'report']);
 
 /** The start input without what the steps added, to name the report when LoadCertificate failed. */
 const startInputOf = (state: FlowState): unknown => Object.fromEntries(Object.entries(state).filter(([key]) => !FLOW_KEYS.has(key)));

@@ -15,9 +15,16 @@ type State = {
   Catch?: Array<{ ErrorEquals: string[]; ResultPath?: string; Next: string }>;
   Next?: string;
   End?: boolean;
+  Branches?: Array<{ StartAt: string; States: Record<string, State> }>;
 };
 const definition = JSON.parse(readFileSync('statemachines/register-ca.asl.json', 'utf8')) as { StartAt: string; States: Record<string, State> };
-const tasks = Object.entries(definition.States).filter(([, state]) => state.Type === 'Task');
+/** Every state, with those inside Parallel branches, and the top-level state that catches for it. */
+const allStates = (states: Record<string, State>, catcher?: string): Array<[string, State, string]> =>
+  Object.entries(states).flatMap(([name, state]) => [
+    [name, state, catcher ?? name] as [string, State, string],
+    ...(state.Branches ?? []).flatMap((branch) => allStates(branch.States, catcher ?? name)),
+  ]);
+const tasks = allStates(definition.States).filter(([, state]) => state.Type === 'Task');
 const LAMBDA_SERVICE_ERRORS = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'];
 
 /** The definition as deployed: CloudFormation substitutes each ${XFunctionArn} with an ARN. */
@@ -38,11 +45,11 @@ describe('register-ca.asl.json', () => {
     const order: string[] = [];
     let name: string | undefined = definition.StartAt;
     while (name) {
-      order.push(name);
       const state: State = definition.States[name] as State;
+      order.push(state.Branches ? `${name}[${state.Branches.map((branch) => branch.StartAt).join(' | ')}]` : name);
       name = state.Type === 'Choice' ? 'VerifyOwnership' : state.Next;
     }
-    expect(order).toEqual(['LoadCertificate', 'CertificateMode', 'VerifyOwnership', 'RegisterCa', 'AttachTemplate', 'TagCa', 'Activate', 'RecordResult']);
+    expect(order).toEqual(['LoadCertificate', 'CertificateMode', 'VerifyOwnership', 'RegisterCa', 'Configure[AttachTemplate | TagCa]', 'Activate', 'RecordResult']);
   });
 
   it('retries exactly the transient errors and Lambda service errors, with exponential backoff and full jitter', () => {
@@ -62,9 +69,10 @@ describe('register-ca.asl.json', () => {
   });
 
   it('catches every business error by name into RecordFailure, keeping the input under $.error', () => {
-    for (const [name, state] of tasks) {
+    for (const [name, , catcher] of tasks) {
       if (name === 'RecordResult' || name === 'RecordFailure') continue;
-      const [named, fallback] = state.Catch ?? [];
+      // A Task in a Parallel branch fails its Parallel state, which catches for it.
+      const [named, fallback] = (definition.States[catcher] as State).Catch ?? [];
       expect(named?.ErrorEquals.sort(), name).toEqual([...BUSINESS_ERRORS].sort());
       expect(named).toMatchObject({ ResultPath: '$.error', Next: 'RecordFailure' });
       expect(fallback).toMatchObject({ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailure' });
