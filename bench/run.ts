@@ -75,7 +75,7 @@ const coldStart = async (): Promise<void> => {
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { env });
     return Number(stdout);
   };
-  const rounds = quick ? 3 : 9;
+  const rounds = quick ? 3 : 15;
   const samples: Record<string, number[]> = Object.fromEntries(Object.keys(bundles).map((name) => [name, []]));
   // Interleaved, so that machine noise hits every bundle alike.
   for (let i = 0; i < rounds; i++) for (const [name, file] of Object.entries(bundles)) samples[name]?.push(await initOnce(file));
@@ -143,19 +143,28 @@ const overhead = async (): Promise<void> => {
   const { stack, s3, close } = await startStack();
   const iot = new IoTClient({});
   const code = (await iot.send(new GetRegistrationCodeCommand({}))).registrationCode as string;
-  const rounds = quick ? 3 : 9;
+  const rounds = quick ? 5 : 21;
+  // "ACTIVE" is the moment the emulator stores the CA as ACTIVE, for both paths alike; the
+  // pipeline's receipt (RecordResult) is written after that, and is reported beside it.
+  const activeAt = new Map<string, number>();
+  stack.emulator.onCaSaved = (record) => {
+    if (record.status === 'ACTIVE' && !activeAt.has(record.certificateId)) activeAt.set(record.certificateId, performance.now());
+  };
   const pipeline: number[] = [];
+  const pipelineEnd: number[] = [];
   const direct: number[] = [];
   for (let i = 0; i < rounds + 1; i++) {
     // A fresh CA each time for each path; round 0 warms up both (module loading, connections).
     const [a, b] = await Promise.all([makeCa({ key: P256, subject: `CN=overhead a${i}` }), makeCa({ key: P256, subject: `CN=overhead b${i}` })]);
     const [va, vb] = [(await makeLeaf(a, `CN=${code}`)).pem, (await makeLeaf(b, `CN=${code}`)).pem];
+    const [idA, idB] = [inspectCaFile(a.pem).certificateId, inspectCaFile(b.pem).certificateId];
     const before = stack.engine.list().length;
     let t0 = performance.now();
     await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: `incoming/overhead/${i}.pem`, Body: `${a.pem}${va}` }));
     const [flow] = (await waitForFlows(stack, before + 1)).slice(before);
     if (flow?.status !== 'SUCCEEDED') throw new Error(`overhead flow ${flow?.status} ${flow?.error}`);
-    const pipelineMs = performance.now() - t0;
+    const pipelineEndMs = performance.now() - t0;
+    const pipelineMs = (activeAt.get(idA) as number) - t0;
     t0 = performance.now();
     await iot.send(new GetRegistrationCodeCommand({}));
     await iot.send(new DescribeProvisioningTemplateCommand({ templateName: 'iot-ca-local-jitp' }));
@@ -165,22 +174,28 @@ const overhead = async (): Promise<void> => {
     await iot.send(new ListTagsForResourceCommand({ resourceArn: certificateArn }));
     await iot.send(new TagResourceCommand({ resourceArn: certificateArn, tags: [{ Key: 'iot-ca:source-key', Value: `incoming/overhead/${i}.pem` }] }));
     await iot.send(new UpdateCACertificateCommand({ certificateId, newStatus: 'ACTIVE', newAutoRegistrationStatus: 'ENABLE' }));
-    const directMs = performance.now() - t0;
+    const directMs = (activeAt.get(idB) as number) - t0;
     if (i > 0) {
       pipeline.push(pipelineMs);
+      pipelineEnd.push(pipelineEndMs);
       direct.push(directMs);
     }
     costSample = flow;
   }
+  stack.emulator.onCaSaved = undefined;
   iot.destroy();
   await close(s3);
   const ratio = median(pipeline) / median(direct);
   figures.push({
     name: 'Pipeline overhead: S3 put → ACTIVE ÷ direct SDK calls',
-    value: `${round(ratio)}× (${round(median(pipeline), 1)} ms vs ${round(median(direct), 1)} ms)`,
+    value: `${round(ratio)}× (${round(median(pipeline), 1)} ms vs ${round(median(direct), 1)} ms; receipt written at ${round(median(pipelineEnd), 1)} ms)`,
     target: '≤ 2.0×',
     met: ratio <= 2,
-    detail: { pipelineMs: pipeline.map((v) => round(v, 1)), directMs: direct.map((v) => round(v, 1)) },
+    detail: {
+      pipelineMs: pipeline.map((v) => round(v, 1)),
+      pipelineToReceiptMs: pipelineEnd.map((v) => round(v, 1)),
+      directMs: direct.map((v) => round(v, 1)),
+    },
   });
 };
 

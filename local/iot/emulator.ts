@@ -137,6 +137,8 @@ export class IotEmulator {
   readonly calls = new Map<Operation, number>();
   /** Calls admitted past the quota and injected faults, by operation: what the quota floor counts. */
   readonly admitted = new Map<Operation, number>();
+  /** Called with each CA record as it is stored (the moment a change is visible to callers). */
+  onCaSaved: ((record: CaRecord) => void) | undefined;
   private readonly cas: Map<string, CaRecord>;
   private readonly templates: Map<string, TemplateRecord>;
   private readonly caStore: RecordStore<CaRecord>;
@@ -330,6 +332,7 @@ export class IotEmulator {
   private saveCa(record: CaRecord): void {
     this.caStore.put(record.certificateId, record);
     this.cas.set(record.certificateId, record);
+    this.onCaSaved?.(record);
   }
 
   private ca(certificateId: string): CaRecord {
