@@ -37,6 +37,11 @@ export interface RegisteredCa {
   certificateArn: string;
   /** True when the CA was already registered and this run adopted it. */
   adopted: boolean;
+  /**
+   * True when this run registered the CA with its template and tags in the same call: nothing is
+   * left to converge before Activate. An adopted CA is converged by AttachTemplate and TagCa.
+   */
+  configured: boolean;
   status: string;
 }
 
@@ -44,6 +49,9 @@ export interface RegisterRequest {
   caPem: string;
   verificationPem?: string;
   certificateMode: CertificateMode;
+  /** The JITP template and the tags to register the CA with (checked beforehand by the caller). */
+  templateName?: string;
+  tags?: Tags;
 }
 
 const REGISTER_ERRORS: Record<string, ConstructorParameters<typeof PipelineError>[0]> = {
@@ -68,6 +76,8 @@ export const registerCa = async (iot: IoTClient, request: RegisterRequest): Prom
           certificateMode: request.certificateMode,
           setAsActive: false,
           allowAutoRegistration: false,
+          ...(request.templateName ? { registrationConfig: { templateName: request.templateName } } : {}),
+          ...(request.tags ? { tags: Object.entries(request.tags).map(([Key, Value]) => ({ Key, Value })) } : {}),
         }),
       ),
     );
@@ -75,6 +85,7 @@ export const registerCa = async (iot: IoTClient, request: RegisterRequest): Prom
       certificateId: response.certificateId as string,
       certificateArn: response.certificateArn as string,
       adopted: false,
+      configured: request.templateName !== undefined && request.tags !== undefined,
       status: 'INACTIVE',
     };
   } catch (error) {
@@ -105,6 +116,7 @@ const adopt = async (iot: IoTClient, certificateId: string | undefined, mode: Ce
     certificateId,
     certificateArn: existing.certificateArn as string,
     adopted: true,
+    configured: false,
     status: existing.status ?? 'INACTIVE',
   };
 };

@@ -61,15 +61,20 @@ describe('under faults and load', () => {
   }, 120_000);
 
   it.each([
-    // AttachTemplate and TagCa run side by side: stopped as either starts, or after both.
-    ['RegisterCa', 'AttachTemplate'],
-    ['RegisterCa', 'TagCa'],
-    ['Configure', 'Activate'],
-  ])('a flow stopped after %s (before %s) leaves the CA INACTIVE; the next run converges it', async (stoppedAfter, next) => {
+    // A fresh registration carries its template and tags: stopped before Activate.
+    ['RegisterCa', 'Activate', false],
+    // A CA already registered bare (say, by hand) is converged first, AttachTemplate and TagCa
+    // side by side: stopped as either starts, or after both.
+    ['RegisterCa', 'AttachTemplate', true],
+    ['RegisterCa', 'TagCa', true],
+    ['Configure', 'Activate', true],
+  ] as const)('a flow stopped after %s (before %s; CA registered before: %s) leaves the CA INACTIVE; the next run converges it', async (stoppedAfter, next, preRegistered) => {
     const pki = await makeCa();
-    const key = `incoming/abort-${stoppedAfter}.pem`;
+    const key = `incoming/abort-${next}-${preRegistered}.pem`;
+    const verification = (await makeLeaf(pki, `CN=${local.code}`)).pem;
+    if (preRegistered) local.stack.emulator.registerCaCertificate({ caCertificate: pki.pem, verificationCertificate: verification });
     local.stack.eventsEnabled = false;
-    await put(key, `${pki.pem}${(await makeLeaf(pki, `CN=${local.code}`)).pem}`);
+    await put(key, `${pki.pem}${verification}`);
     local.stack.eventsEnabled = true;
     let abort = () => {};
     // The operator stops the execution just as the next step is about to run.

@@ -16,6 +16,7 @@ type State = {
   Next?: string;
   End?: boolean;
   Branches?: Array<{ StartAt: string; States: Record<string, State> }>;
+  Default?: string;
 };
 const definition = JSON.parse(readFileSync('statemachines/register-ca.asl.json', 'utf8')) as { StartAt: string; States: Record<string, State> };
 /** Every state, with those inside Parallel branches, and the top-level state that catches for it. */
@@ -47,9 +48,19 @@ describe('register-ca.asl.json', () => {
     while (name) {
       const state: State = definition.States[name] as State;
       order.push(state.Branches ? `${name}[${state.Branches.map((branch) => branch.StartAt).join(' | ')}]` : name);
-      name = state.Type === 'Choice' ? 'VerifyOwnership' : state.Next;
+      // The longest path: DEFAULT mode, and an adopted CA that needs converging.
+      name = name === 'CertificateMode' ? 'VerifyOwnership' : state.Type === 'Choice' ? state.Default : state.Next;
     }
-    expect(order).toEqual(['LoadCertificate', 'CertificateMode', 'VerifyOwnership', 'RegisterCa', 'Configure[AttachTemplate | TagCa]', 'Activate', 'RecordResult']);
+    expect(order).toEqual([
+      'LoadCertificate', 'CertificateMode', 'VerifyOwnership', 'RegisterCa', 'NeedsConfiguration', 'Configure[AttachTemplate | TagCa]', 'Activate', 'RecordResult',
+    ]);
+  });
+
+  it('skips Configure only for a CA this run registered with its template and tags', () => {
+    const choice = definition.States.NeedsConfiguration as State & { Choices: Array<Record<string, unknown>>; Default: string };
+    expect(choice.Choices).toEqual([{ Variable: '$.registered.configured', BooleanEquals: true, Next: 'Activate' }]);
+    expect(choice.Default).toBe('Configure');
+    expect(definition.States.Configure?.Next).toBe('Activate');
   });
 
   it('retries exactly the transient errors and Lambda service errors, with exponential backoff and full jitter', () => {

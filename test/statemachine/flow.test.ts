@@ -4,12 +4,14 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
+  DescribeCACertificateCommand,
   DescribeProvisioningTemplateCommand,
   GetRegistrationCodeCommand,
   IoTClient,
   ListTagsForResourceCommand,
   RegisterCACertificateCommand,
   TagResourceCommand,
+  UntagResourceCommand,
   UpdateCACertificateCommand,
 } from '@aws-sdk/client-iot';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -64,23 +66,43 @@ const result = (key: string) => JSON.parse(String(objects.get(`results/${key}.js
 const activations = () => iot.commandCalls(UpdateCACertificateCommand).filter((call) => call.args[0].input.newStatus === 'ACTIVE');
 
 describe('register-ca on the local engine', () => {
-  it('DEFAULT: verifies, registers INACTIVE, attaches, tags, then activates last', async () => {
+  it('DEFAULT: verifies, registers INACTIVE with its template and tags in one call, then activates last', async () => {
     objects.set('incoming/a.pem', { body: `${ca.pem}${verification.pem}` });
     const record = await engine.run({ bucket: BUCKET, key: 'incoming/a.pem' });
     expect(record.status).toBe('SUCCEEDED');
-    const steps = visited(record);
-    expect(steps.slice(0, 5)).toEqual(['LoadCertificate', 'CertificateMode', 'VerifyOwnership', 'RegisterCa', 'Configure']);
-    // The template and the tags are set side by side; Activate comes only after both.
-    expect(steps.slice(5, 7).sort()).toEqual(['AttachTemplate', 'TagCa']);
-    expect(steps.slice(7)).toEqual(['Activate', 'RecordResult']);
+    expect(visited(record)).toEqual(['LoadCertificate', 'CertificateMode', 'VerifyOwnership', 'RegisterCa', 'NeedsConfiguration', 'Activate', 'RecordResult']);
     const calls = iot.calls().map((call) => (call.args[0] as object).constructor.name);
-    expect(calls.at(-1)).toBe('UpdateCACertificateCommand');
-    expect(iot).toHaveReceivedCommandWith(RegisterCACertificateCommand, { setAsActive: false, allowAutoRegistration: false, certificateMode: 'DEFAULT' });
+    expect(calls).toEqual(['GetRegistrationCodeCommand', 'DescribeProvisioningTemplateCommand', 'RegisterCACertificateCommand', 'UpdateCACertificateCommand']);
+    expect(iot).toHaveReceivedCommandWith(RegisterCACertificateCommand, {
+      setAsActive: false,
+      allowAutoRegistration: false,
+      certificateMode: 'DEFAULT',
+      registrationConfig: { templateName: 'iot-ca-test-jitp' },
+      tags: expect.arrayContaining([{ Key: 'team', Value: 'platform' }, { Key: 'iot-ca:source-key', Value: 'incoming/a.pem' }]),
+    });
     expect(activations()).toHaveLength(1);
     const receipt = result('incoming/a.pem');
     expect(receipt).toMatchObject({ outcome: 'ACTIVE', certificateMode: 'DEFAULT', templateName: 'iot-ca-test-jitp', certificateId: inspectCaFile(ca.pem).certificateId });
     expect(receipt.executionId).toBe(record.executionArn);
-    expect(iot).toHaveReceivedCommandWith(TagResourceCommand, { tags: expect.arrayContaining([{ Key: 'team', Value: 'platform' }, { Key: 'iot-ca:source-key', Value: 'incoming/a.pem' }]) });
+  });
+
+  it('an adopted CA is converged (template and tags side by side) before it is activated', async () => {
+    const certificateId = inspectCaFile(ca.pem).certificateId;
+    iot.on(RegisterCACertificateCommand).rejects(awsError('ResourceAlreadyExistsException', 409, { resourceId: certificateId, resourceArn: `${ARN_PREFIX}${certificateId}` }));
+    iot.on(DescribeCACertificateCommand).resolves({ certificateDescription: { certificateId, certificateArn: `${ARN_PREFIX}${certificateId}`, status: 'INACTIVE', certificateMode: 'DEFAULT' } });
+    iot.on(ListTagsForResourceCommand).resolves({ tags: [{ Key: 'stray', Value: 'x' }] });
+    objects.set('incoming/a.pem', { body: `${ca.pem}${verification.pem}` });
+    const record = await engine.run({ bucket: BUCKET, key: 'incoming/a.pem' });
+    expect(record.status).toBe('SUCCEEDED');
+    const steps = visited(record);
+    expect(steps.slice(0, 6)).toEqual(['LoadCertificate', 'CertificateMode', 'VerifyOwnership', 'RegisterCa', 'NeedsConfiguration', 'Configure']);
+    expect(steps.slice(6, 8).sort()).toEqual(['AttachTemplate', 'TagCa']);
+    expect(steps.slice(8)).toEqual(['Activate', 'RecordResult']);
+    expect(iot).toHaveReceivedCommandWith(UpdateCACertificateCommand, { certificateId, registrationConfig: { templateName: 'iot-ca-test-jitp' } });
+    expect(iot).toHaveReceivedCommandWith(TagResourceCommand, { tags: expect.arrayContaining([{ Key: 'team', Value: 'platform' }]) });
+    expect(iot).toHaveReceivedCommandWith(UntagResourceCommand, { tagKeys: ['stray'] });
+    expect(activations()).toHaveLength(1);
+    expect(result('incoming/a.pem')).toMatchObject({ outcome: 'ACTIVE', adopted: true });
   });
 
   it('SNI_ONLY: skips ownership verification, the verification certificate and the registration code', async () => {
@@ -117,6 +139,11 @@ describe('register-ca on the local engine', () => {
   });
 
   it('a failure after registration leaves the CA INACTIVE, never ACTIVE', async () => {
+    // An adopted CA, so that TagCa runs (a fresh registration carries its tags already).
+    const certificateId = inspectCaFile(ca.pem).certificateId;
+    iot.on(RegisterCACertificateCommand).rejects(awsError('ResourceAlreadyExistsException', 409, { resourceId: certificateId, resourceArn: `${ARN_PREFIX}${certificateId}` }));
+    iot.on(DescribeCACertificateCommand).resolves({ certificateDescription: { certificateId, certificateArn: `${ARN_PREFIX}${certificateId}`, status: 'INACTIVE', certificateMode: 'DEFAULT' } });
+    iot.on(ListTagsForResourceCommand).resolves({ tags: [{ Key: 'team', Value: 'other' }] });
     iot.on(TagResourceCommand).rejects(awsError('AccessDeniedException', 403));
     objects.set('incoming/a.pem', { body: `${ca.pem}${verification.pem}` });
     const record = await engine.run({ bucket: BUCKET, key: 'incoming/a.pem' });

@@ -64,15 +64,25 @@ describe('RegisterCa', () => {
     expect(mock).toHaveReceivedCommandTimes(RegisterCACertificateCommand, 0);
   });
 
-  it('registers a DEFAULT CA as INACTIVE with auto-registration off, verification included', async () => {
+  it('registers a DEFAULT CA as INACTIVE with auto-registration off, its template and its tags, verification included', async () => {
     mock.on(RegisterCACertificateCommand).resolves({ certificateId: ID, certificateArn: ARN });
-    expect(await register(iot, { certificate: certificate() })).toEqual({ certificateId: ID, certificateArn: ARN, adopted: false, status: 'INACTIVE' });
+    expect(await register(iot, { certificate: certificate() })).toEqual({
+      certificateId: ID,
+      certificateArn: ARN,
+      adopted: false,
+      configured: true,
+      status: 'INACTIVE',
+    });
     expect(mock).toHaveReceivedCommandWith(RegisterCACertificateCommand, {
       certificateMode: 'DEFAULT',
       setAsActive: false,
       allowAutoRegistration: false,
       verificationCertificate: expect.stringContaining('BEGIN CERTIFICATE'),
+      registrationConfig: { templateName: 'fleet-jitp' },
+      tags: [{ Key: 'team', Value: 'platform' }],
     });
+    // Template, tags and registration in one call: nothing else is called before Activate.
+    expect(mock.calls().map((call) => (call.args[0] as object).constructor.name)).toEqual(['DescribeProvisioningTemplateCommand', 'RegisterCACertificateCommand']);
   });
 
   it('sends no verification certificate in SNI_ONLY mode', async () => {
@@ -86,7 +96,8 @@ describe('RegisterCa', () => {
   it('adopts a CA that is already registered instead of failing (idempotent re-drop)', async () => {
     mock.on(RegisterCACertificateCommand).rejects(awsError('ResourceAlreadyExistsException', 409, { resourceId: ID, resourceArn: ARN }));
     mock.on(DescribeCACertificateCommand).resolves({ certificateDescription: { certificateId: ID, certificateArn: ARN, status: 'ACTIVE', certificateMode: 'DEFAULT' } });
-    expect(await register(iot, { certificate: certificate() })).toEqual({ certificateId: ID, certificateArn: ARN, adopted: true, status: 'ACTIVE' });
+    // An adopted CA may carry another template or other tags: AttachTemplate and TagCa converge it.
+    expect(await register(iot, { certificate: certificate() })).toEqual({ certificateId: ID, certificateArn: ARN, adopted: true, configured: false, status: 'ACTIVE' });
   });
 
   it('refuses to adopt a CA registered in the other mode', async () => {

@@ -46,7 +46,7 @@ describe('RecordResult', () => {
     const { store, client } = bucket();
     const output = await recordResult(
       { s3: client, resultsPrefix: 'results/', now },
-      { executionId: 'exec-1', startTime: '2026-11-28T09:59:59.000Z', state: { certificate: loaded, registered: { certificateId: ID, certificateArn: ARN, adopted: false, status: 'INACTIVE' } } },
+      { executionId: 'exec-1', startTime: '2026-11-28T09:59:59.000Z', state: { certificate: loaded, registered: { certificateId: ID, certificateArn: ARN, adopted: false, configured: true, status: 'INACTIVE' } } },
     );
     expect(output).toEqual({ outcome: 'ACTIVE', resultKey: 'results/incoming/a.pem.json' });
     expect(json(store, 'results/incoming/a.pem.json')).toMatchObject({
@@ -97,7 +97,7 @@ describe('RecordResult', () => {
     const { client, mock } = bucket();
     mock.on(PutObjectCommand).rejects(awsError('SlowDown', 503));
     await expect(
-      recordResult({ s3: client, resultsPrefix: 'results/', now }, { state: { certificate: loaded, registered: { certificateId: ID, certificateArn: ARN, adopted: false, status: 'INACTIVE' } } }),
+      recordResult({ s3: client, resultsPrefix: 'results/', now }, { state: { certificate: loaded, registered: { certificateId: ID, certificateArn: ARN, adopted: false, configured: true, status: 'INACTIVE' } } }),
     ).rejects.toMatchObject({ name: 'ThrottledError' });
   });
 });
