@@ -274,6 +274,7 @@ const reconcileAt = async (total: number): Promise<{ seconds: number; report: Re
         await retried(() => s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: `results/${key}.json`, Body: JSON.stringify(receipt) })));
       }),
     );
+    await stack.emulator.flush();
     seeded += batch.length;
   }
   stack.eventsEnabled = true;

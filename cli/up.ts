@@ -78,7 +78,7 @@ export const up = async (options: UpOptions, out: Output): Promise<number> => {
     schedules: options.schedules !== false,
     onExecutionEvent,
   });
-  stack.advertise();
+  await stack.advertise();
   const info = stack.info();
   out.event(
     { ready: true, endpoints: info.endpoints, bucket: info.bucket, stateMachineArn: info.stateMachineArn, stateDir },

@@ -162,6 +162,8 @@ export class LocalStack {
     const port = Number(new URL(this.endpoints.iot).port);
     const faults = this.iotEmulator.faults;
     await this.servers.iot.close();
+    // What was acknowledged is on disk; what the old emulator was still writing lands first.
+    await this.iotEmulator.flush();
     this.iotEmulator = new IotEmulator({ stateDir: this.stateDir, region: LOCAL_REGION, account: LOCAL_ACCOUNT, faults });
     this.servers.iot = await startIotServer(this.iotEmulator, port);
   }
@@ -279,8 +281,8 @@ export class LocalStack {
   }
 
   /** Announces this stack to other `iot-ca --local` commands on the same state directory. */
-  advertise(): void {
-    writeFileAtomic(join(this.stateDir, STACK_FILE), JSON.stringify(this.info(), null, 2));
+  advertise(): Promise<void> {
+    return writeFileAtomic(join(this.stateDir, STACK_FILE), JSON.stringify(this.info(), null, 2));
   }
 
   stopSchedules(): void {
@@ -301,6 +303,7 @@ export class LocalStack {
     }
     this.servers.s3.httpServer?.closeAllConnections();
     await Promise.all([this.servers.s3.close(), this.servers.iot.close(), this.servers.sfn.close()]);
+    await this.iotEmulator.flush();
   }
 }
 

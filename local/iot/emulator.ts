@@ -167,6 +167,37 @@ export class IotEmulator {
     this.registrationCode = existsSync(this.codePath) ? (JSON.parse(readFileSync(this.codePath, 'utf8')) as { code: string }).code : undefined;
   }
 
+  // ---- Persistence: the state in memory is the truth; the disk follows, write by write ----
+
+  private readonly inFlight = new Set<Promise<void>>();
+  private started: Array<Promise<void>> = [];
+
+  private track(write: Promise<void>): void {
+    const settled = write.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.inFlight.add(settled);
+    void settled.then(() => this.inFlight.delete(settled));
+    this.started.push(write);
+  }
+
+  /**
+   * The writes started since the last call: the server takes them right after an operation (which
+   * runs synchronously) and answers only once they are on disk, or fails the request if one failed.
+   */
+  takeWrites(): Array<Promise<void>> {
+    const writes = this.started;
+    this.started = [];
+    return writes;
+  }
+
+  /** Resolves when every write started so far has settled (before a restart or a stop). */
+  async flush(): Promise<void> {
+    this.started = [];
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+  }
+
   /** Quota and injected faults, applied before an operation runs. */
   admit(operation: Operation): void {
     this.calls.set(operation, (this.calls.get(operation) ?? 0) + 1);
@@ -207,14 +238,14 @@ export class IotEmulator {
   getRegistrationCode(): { registrationCode: string } {
     if (!this.registrationCode) {
       this.registrationCode = randomBytes(32).toString('hex');
-      writeFileAtomic(this.codePath, JSON.stringify({ code: this.registrationCode }));
+      this.track(writeFileAtomic(this.codePath, JSON.stringify({ code: this.registrationCode })));
     }
     return { registrationCode: this.registrationCode };
   }
 
   deleteRegistrationCode(): Record<string, never> {
     this.registrationCode = undefined;
-    writeFileAtomic(this.codePath, JSON.stringify({ code: null }));
+    this.track(writeFileAtomic(this.codePath, JSON.stringify({ code: null })));
     return {};
   }
 
@@ -330,7 +361,7 @@ export class IotEmulator {
   }
 
   private saveCa(record: CaRecord): void {
-    this.caStore.put(record.certificateId, record);
+    this.track(this.caStore.put(record.certificateId, record));
     this.cas.set(record.certificateId, record);
     this.onCaSaved?.(record);
   }
@@ -392,7 +423,7 @@ export class IotEmulator {
   deleteCaCertificate(certificateId: string): Record<string, never> {
     const ca = this.ca(certificateId);
     if (ca.status === 'ACTIVE') throw new IotError('CertificateStateException', 406, 'An ACTIVE CA certificate cannot be deleted; set it INACTIVE first.');
-    this.caStore.delete(certificateId);
+    this.track(this.caStore.delete(certificateId));
     this.cas.delete(certificateId);
     return {};
   }
@@ -464,7 +495,7 @@ export class IotEmulator {
   // ---- Provisioning templates ----
 
   private saveTemplate(record: TemplateRecord): void {
-    this.templateStore.put(record.templateName, record);
+    this.track(this.templateStore.put(record.templateName, record));
     this.templates.set(record.templateName, record);
   }
 

@@ -98,7 +98,9 @@ export const handleRequest = async (emulator: IotEmulator, request: IncomingMess
     emulator.admit(route.operation);
     const params = Object.fromEntries(Object.entries(route.pattern.exec(url.pathname)?.groups ?? {}).map(([k, v]) => [k, decodeURIComponent(v)]));
     const query = Object.fromEntries(url.searchParams.entries());
-    send(response, 200, route.handler(emulator, params, query, body));
+    const result = route.handler(emulator, params, query, body);
+    await Promise.all(emulator.takeWrites());
+    send(response, 200, result);
   } catch (error) {
     if (error instanceof IotError) sendError(response, error);
     else sendError(response, new IotError('InternalFailureException', 500, `Emulator error: ${(error as Error).message}`));

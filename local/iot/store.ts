@@ -2,23 +2,68 @@
  * The emulated account's state on disk, one small JSON file per record so that a mutation costs
  * one file write whatever the number of CAs. Every write goes to a temporary file that is
  * fsynced and renamed over the old one: a crash leaves the old or the new record, never a torn one.
+ *
+ * Writes are asynchronous, so that one request's fsync does not stall every other request the
+ * process is serving (the emulator shares its process with the whole local stack); writes to one
+ * file still land in the order they were made, and the server answers a request only once its
+ * writes are on disk.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
 let tmpCounter = 0;
 
-export const writeFileAtomic = (path: string, text: string): void => {
-  const tmp = `${path}.${process.pid}.${tmpCounter++}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+/** At most this many files are being written at once (seeding 10,000 CAs must not exhaust fds). */
+const MAX_CONCURRENT_WRITES = 32;
+let writing = 0;
+const waiting: Array<() => void> = [];
+const acquire = (): Promise<void> => {
+  if (writing < MAX_CONCURRENT_WRITES) {
+    writing += 1;
+    return Promise.resolve();
   }
-  renameSync(tmp, path);
+  return new Promise((resolve) => waiting.push(resolve));
 };
+// A freed slot goes straight to the next waiter, so the limit holds.
+const release = (): void => {
+  const next = waiting.shift();
+  if (next) next();
+  else writing -= 1;
+};
+
+/** The last change asked for each file; the next one starts when it has settled. */
+const tails = new Map<string, Promise<void>>();
+const inOrder = (path: string, change: () => Promise<void>): Promise<void> => {
+  const run = async () => {
+    await acquire();
+    try {
+      await change();
+    } finally {
+      release();
+    }
+  };
+  const done = (tails.get(path) ?? Promise.resolve()).then(run, run);
+  tails.set(path, done);
+  const forget = () => {
+    if (tails.get(path) === done) tails.delete(path);
+  };
+  void done.then(forget, forget);
+  return done;
+};
+
+export const writeFileAtomic = (path: string, text: string): Promise<void> =>
+  inOrder(path, async () => {
+    const tmp = `${path}.${process.pid}.${tmpCounter++}.tmp`;
+    const handle = await open(tmp, 'w', 0o600);
+    try {
+      await handle.writeFile(text);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, path);
+  });
 
 /** A folder of JSON records keyed by a file-safe id. */
 export class RecordStore<T> {
@@ -31,12 +76,13 @@ export class RecordStore<T> {
     return join(this.dir, `${id}.json`);
   }
 
-  put(id: string, record: T): void {
-    writeFileAtomic(this.path(id), JSON.stringify(record));
+  put(id: string, record: T): Promise<void> {
+    return writeFileAtomic(this.path(id), JSON.stringify(record));
   }
 
-  delete(id: string): void {
-    rmSync(this.path(id), { force: true });
+  delete(id: string): Promise<void> {
+    const path = this.path(id);
+    return inOrder(path, () => rm(path, { force: true }));
   }
 
   /** Every record; leftovers of an interrupted write (`*.tmp`) are ignored and removed. */

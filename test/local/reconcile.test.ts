@@ -166,6 +166,7 @@ describe('reconcile at scale', () => {
       };
       return { key, pem: pki.pem, receipt };
     });
+    await emulator.flush();
     for (let i = 0; i < seeded.length; i += 50) {
       await Promise.all(
         seeded.slice(i, i + 50).flatMap(({ key, pem, receipt }) => [
