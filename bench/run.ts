@@ -255,7 +255,7 @@ const retried = async <T>(call: () => Promise<T>, attempts = 5): Promise<T> => {
 
 let seeded = 0;
 /** Seeds CAs (registered, attached, ACTIVE) with their objects and receipts until `total` exist, then reconciles. */
-const reconcileAt = async (total: number): Promise<{ seconds: number; report: ReconcileReport }> => {
+const reconcileAt = async (total: number): Promise<{ seconds: number; retries: string[]; report: ReconcileReport }> => {
   const { stack, s3 } = await startStack();
   stack.eventsEnabled = false;
   const template = 'iot-ca-local-jitp';
@@ -282,7 +282,12 @@ const reconcileAt = async (total: number): Promise<{ seconds: number; report: Re
   const record = await stack.reconcileEngine.run({ bucket: stack.bucket, deep: false });
   const seconds = (performance.now() - t0) / 1000;
   if (record.status !== 'SUCCEEDED') throw new Error(`reconcile ${record.status}: ${record.error}`);
-  return { seconds, report: (record.output as { report: ReconcileReport }).report };
+  // A step the state machine had to retry redoes its work: shown, since it costs calls and time.
+  const retries = record.events
+    .filter((event) => event.type === 'StateFailed' || event.type === 'StateRetried')
+    .map((event) => `${event.type} ${event.state?.name}${event.Error ? `: ${event.Error} ${event.Cause ?? ''}` : ''}`.slice(0, 300));
+  if (retries.length > 0) log(`   reconcile at ${total}: the state machine retried ${retries.join('; ')}`);
+  return { seconds, retries, report: (record.output as { report: ReconcileReport }).report };
 };
 
 const reconcileScale = async (): Promise<void> => {
@@ -298,7 +303,10 @@ const reconcileScale = async (): Promise<void> => {
     value: `${round(perCa, 4)} (${b.report.iotCallsTotal} calls; Terraform refresh: 2 per CA)`,
     target: '≤ 0.02',
     met: perCa <= 0.02 && b.report.counts.inSync === nb,
-    detail: { small: { count: na, inSync: a.report.counts.inSync, calls: a.report.iotCalls, seconds: round(a.seconds, 2) }, large: { count: nb, inSync: b.report.counts.inSync, calls: b.report.iotCalls, seconds: round(b.seconds, 2) } },
+    detail: {
+      small: { count: na, inSync: a.report.counts.inSync, calls: a.report.iotCalls, seconds: round(a.seconds, 2), retries: a.retries },
+      large: { count: nb, inSync: b.report.counts.inSync, calls: b.report.iotCalls, seconds: round(b.seconds, 2), retries: b.retries },
+    },
   });
   const ratio = b.seconds / a.seconds;
   const perCaRatio = ratio / (nb / na);

@@ -18,6 +18,9 @@ export interface TaskBinding {
   /** Absolute path of the handler's module. */
   modulePath: string;
   exportName: string;
+  /** The function's timeout and memory as deployed (its own, else the provider's, else the Framework's defaults). */
+  timeoutSeconds: number;
+  memorySize: number;
 }
 
 export interface StateMachineApp {
@@ -46,8 +49,8 @@ export interface CfnResource {
 interface ServerlessConfig {
   service: string;
   params?: { default?: Record<string, unknown> };
-  provider?: { environment?: Record<string, unknown> };
-  functions: Record<string, { handler: string; environment?: unknown }>;
+  provider?: { environment?: Record<string, unknown>; timeout?: number; memorySize?: number };
+  functions: Record<string, { handler: string; environment?: unknown; timeout?: number; memorySize?: number }>;
   resources?: { Resources?: Record<string, CfnResource> };
 }
 
@@ -127,6 +130,9 @@ export const loadApp = (root = PROJECT_ROOT, stage = 'local'): App => {
         functionKey: fnKey,
         modulePath: join(root, `${fn.handler.slice(0, dot)}.ts`),
         exportName: fn.handler.slice(dot + 1),
+        // The Serverless Framework's defaults: 6 s and 1024 MB.
+        timeoutSeconds: fn.timeout ?? config.provider?.timeout ?? 6,
+        memorySize: fn.memorySize ?? config.provider?.memorySize ?? 1024,
       };
     }
     const name = String(properties.StateMachineName ?? logicalId);

@@ -41,14 +41,15 @@ export interface EngineOptions {
   onEvent?: (record: ExecutionRecord, event: ExecutionEvent) => void;
 }
 
+/** What Lambda hands the function: its own deadline (its configured timeout), memory and names. */
 const lambdaContext = (binding: TaskBinding, region: string, account: string): Context => {
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + binding.timeoutSeconds * 1000;
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName: binding.functionKey,
     functionVersion: '$LATEST',
     invokedFunctionArn: `arn:aws:lambda:${region}:${account}:function:${binding.functionKey}`,
-    memoryLimitInMB: '512',
+    memoryLimitInMB: String(binding.memorySize),
     awsRequestId: randomUUID(),
     logGroupName: `/aws/lambda/${binding.functionKey}`,
     logStreamName: 'local',

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { BUSINESS_ERRORS, TRANSIENT_ERRORS } from '../../functions/lib/errors.ts';
+import { loadApp } from '../../local/app.ts';
 
 const aslValidator = createRequire(import.meta.url)('asl-validator') as (
   definition: unknown,
@@ -111,5 +112,14 @@ describe('reconcile.asl.json', () => {
       const retried = task.Retry.flatMap((retrier: { ErrorEquals: string[] }) => retrier.ErrorEquals);
       expect(retried.sort()).toEqual([...TRANSIENT_ERRORS, ...LAMBDA_SERVICE_ERRORS].sort());
     }
+  });
+});
+
+describe('the local binding of Tasks to functions', () => {
+  it("gives each Task its function's deployed timeout and memory, so a long reconcile is not cut at another function's timeout", () => {
+    const app = loadApp();
+    const bindings = Object.values(app.stateMachines).flatMap((machine) => Object.values(machine.bindings));
+    const byFunction = Object.fromEntries(bindings.map((binding) => [binding.functionKey, [binding.timeoutSeconds, binding.memorySize]]));
+    expect(byFunction).toMatchObject({ loadCertificate: [30, 512], registerCa: [30, 512], reconcilePlan: [900, 512], reconcileDeep: [900, 512], reconcileReport: [30, 512] });
   });
 });
