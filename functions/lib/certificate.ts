@@ -118,8 +118,11 @@ const signatureAlgorithmOid = (der: Uint8Array): string => {
     const byte = der[i] as number;
     arc = arc * 128 + (byte & 0x7f);
     if (byte & 0x80) continue;
-    if (arcs.length === 0) arcs.push(Math.min(2, Math.floor(arc / 40)), arc - 40 * Math.min(2, Math.floor(arc / 40)));
-    else arcs.push(arc);
+    if (arcs.length === 0) {
+      // The first subidentifier packs two arcs: 40 × first + second, the first being at most 2.
+      const first = Math.min(2, Math.floor(arc / 40));
+      arcs.push(first, arc - 40 * first);
+    } else arcs.push(arc);
     arc = 0;
   }
   return arcs.join('.');

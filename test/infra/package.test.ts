@@ -120,7 +120,7 @@ describe('serverless package (offline)', () => {
     const expected: Record<string, string[]> = {
       LoadCertificate: ['s3:GetObject', 's3:GetObjectVersion', 's3:ListBucket'],
       VerifyOwnership: ['iot:GetRegistrationCode'],
-      RegisterCa: ['iot:DescribeCACertificate', 'iot:DescribeProvisioningTemplate', 'iot:RegisterCACertificate'],
+      RegisterCa: ['iam:PassRole', 'iot:DescribeCACertificate', 'iot:DescribeProvisioningTemplate', 'iot:RegisterCACertificate', 'iot:TagResource'],
       AttachTemplate: ['iam:PassRole', 'iot:DescribeProvisioningTemplate', 'iot:UpdateCACertificate'],
       TagCa: ['iot:ListTagsForResource', 'iot:TagResource', 'iot:UntagResource'],
       Activate: ['iot:UpdateCACertificate'],
