@@ -137,7 +137,7 @@ export class IotEmulator {
   readonly calls = new Map<Operation, number>();
   /** Calls admitted past the quota and injected faults, by operation: what the quota floor counts. */
   readonly admitted = new Map<Operation, number>();
-  /** Called with each CA record as it is stored (the moment a change is visible to callers). */
+  /** Called with each CA record as it changes in memory (its write to disk follows; a response waits for it). */
   onCaSaved: ((record: CaRecord) => void) | undefined;
   private readonly cas: Map<string, CaRecord>;
   private readonly templates: Map<string, TemplateRecord>;
