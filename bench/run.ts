@@ -218,36 +218,50 @@ const overhead = async (): Promise<void> => {
 
 const burst = async (): Promise<void> => {
   const count = quick ? 100 : 500;
+  const runs = quick ? 1 : 3;
   const tps = 100;
-  log(`3/5 burst: ${count} CAs at once, every IoT operation limited to ${tps} TPS (AWS ×10)`);
+  log(`3/5 burst: ${count} CAs at once, every IoT operation limited to ${tps} TPS (AWS ×10), ${runs} runs`);
   const { stack, s3, close } = await startStack({ tps });
-  const pkis = await Promise.all(Array.from({ length: count }, (_, i) => makeCa({ key: P256, subject: `CN=burst ${i}` })));
-  stack.emulator.resetQuotas();
-  const before = stack.engine.list().length;
-  const t0 = performance.now();
-  for (let i = 0; i < count; i += 100) {
-    await Promise.all(
-      pkis.slice(i, i + 100).map((pki, j) =>
-        s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: `incoming/burst/${i + j}.pem`, Body: pki.pem, Metadata: { 'certificate-mode': 'SNI_ONLY' } })),
-      ),
-    );
+  const results: Array<{ seconds: number; floor: number; failed: number; lost: number; throttled: number; admitted: Record<Operation, number> }> = [];
+  for (let run = 0; run < runs; run++) {
+    const pkis = await Promise.all(Array.from({ length: count }, (_, i) => makeCa({ key: P256, subject: `CN=burst ${run}-${i}` })));
+    stack.emulator.resetQuotas();
+    stack.emulator.calls.clear();
+    stack.emulator.admitted.clear();
+    const before = stack.engine.list().length;
+    const t0 = performance.now();
+    for (let i = 0; i < count; i += 100) {
+      await Promise.all(
+        pkis.slice(i, i + 100).map((pki, j) =>
+          s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: `incoming/burst/${run}/${i + j}.pem`, Body: pki.pem, Metadata: { 'certificate-mode': 'SNI_ONLY' } })),
+        ),
+      );
+    }
+    const flows = (await waitForFlows(stack, before + count)).slice(before);
+    const seconds = (performance.now() - t0) / 1000;
+    const admitted = Object.fromEntries(stack.emulator.admitted) as Record<Operation, number>;
+    const burstIds = new Set(pkis.map((pki) => inspectCaFile(pki.pem).certificateId));
+    const active = stack.emulator.snapshot().filter((ca) => burstIds.has(ca.certificateId) && ca.status === 'ACTIVE').length;
+    results.push({
+      seconds,
+      floor: Math.max(...Object.values(admitted)) / tps,
+      failed: flows.filter((flow) => flow.status !== 'SUCCEEDED').length,
+      lost: count - active,
+      throttled: [...stack.emulator.calls].reduce((sum, [op, n]) => sum + n - (admitted[op] ?? 0), 0),
+      admitted,
+    });
   }
-  const flows = (await waitForFlows(stack, before + count)).slice(before);
-  const seconds = (performance.now() - t0) / 1000;
-  const admitted = Object.fromEntries(stack.emulator.admitted) as Record<Operation, number>;
-  const busiest = Math.max(...Object.values(admitted));
-  const floor = busiest / tps;
-  const failed = flows.filter((flow) => flow.status !== 'SUCCEEDED').length;
-  const burstIds = new Set(pkis.map((pki) => inspectCaFile(pki.pem).certificateId));
-  const active = stack.emulator.snapshot().filter((ca) => burstIds.has(ca.certificateId) && ca.status === 'ACTIVE').length;
-  const throttled = [...stack.emulator.calls].reduce((sum, [op, n]) => sum + n - (admitted[op] ?? 0), 0);
   await close(s3);
+  // The run with the median ratio stands for the figure; every run must lose and fail nothing.
+  const sorted = [...results].sort((a, b) => a.seconds / a.floor - b.seconds / b.floor);
+  const mid = sorted[Math.floor(sorted.length / 2)] as (typeof results)[number];
+  const [failed, lost] = [results.reduce((sum, r) => sum + r.failed, 0), results.reduce((sum, r) => sum + r.lost, 0)];
   figures.push({
     name: `Burst: ${count} CAs under ${tps} TPS per operation ÷ quota floor`,
-    value: `${round(seconds / floor)}× (${round(seconds, 1)} s vs floor ${round(floor, 1)} s; ${active} ACTIVE, ${failed} failed, ${count - active} lost)`,
+    value: `${round(mid.seconds / mid.floor)}× (${round(mid.seconds, 1)} s vs floor ${round(mid.floor, 1)} s; median of ${runs} runs: ${results.map((r) => `${round(r.seconds / r.floor)}×`).join(', ')}; ${failed} failed, ${lost} lost)`,
     target: '≤ 1.3×, 0 lost, 0 failed',
-    met: seconds / floor <= 1.3 && failed === 0 && active === count,
-    detail: { seconds: round(seconds, 2), floorSeconds: round(floor, 2), admitted, throttledCalls: throttled },
+    met: mid.seconds / mid.floor <= 1.3 && failed === 0 && lost === 0,
+    detail: { runs: results.map((r) => ({ seconds: round(r.seconds, 2), floorSeconds: round(r.floor, 2), admitted: r.admitted, throttledCalls: r.throttled, failed: r.failed, lost: r.lost })) },
   });
 };
 
@@ -267,7 +281,7 @@ const retried = async <T>(call: () => Promise<T>, attempts = 5): Promise<T> => {
 
 let seeded = 0;
 /** Seeds CAs (registered, attached, ACTIVE) with their objects and receipts until `total` exist, then reconciles. */
-const reconcileAt = async (total: number): Promise<{ seconds: number; retries: string[]; report: ReconcileReport }> => {
+const reconcileAt = async (total: number): Promise<{ seconds: number; times: number[]; retries: string[]; report: ReconcileReport }> => {
   const { stack, s3 } = await startStack();
   stack.eventsEnabled = false;
   const template = 'iot-ca-local-jitp';
@@ -290,16 +304,25 @@ const reconcileAt = async (total: number): Promise<{ seconds: number; retries: s
     seeded += batch.length;
   }
   stack.eventsEnabled = true;
-  const t0 = performance.now();
-  const record = await stack.reconcileEngine.run({ bucket: stack.bucket, deep: false });
-  const seconds = (performance.now() - t0) / 1000;
-  if (record.status !== 'SUCCEEDED') throw new Error(`reconcile ${record.status}: ${record.error}`);
-  // A step the state machine had to retry redoes its work: shown, since it costs calls and time.
-  const retries = record.events
-    .filter((event) => event.type === 'StateFailed' || event.type === 'StateRetried')
-    .map((event) => `${event.type} ${event.state?.name}${event.Error ? `: ${event.Error} ${event.Cause ?? ''}` : ''}`.slice(0, 300));
+  // Timed three times over the same CAs (nothing drifts between runs), the median kept.
+  const times: number[] = [];
+  const retries: string[] = [];
+  let report: ReconcileReport | undefined;
+  for (let run = 0; run < (quick ? 1 : 3); run++) {
+    const t0 = performance.now();
+    const record = await stack.reconcileEngine.run({ bucket: stack.bucket, deep: false });
+    times.push((performance.now() - t0) / 1000);
+    if (record.status !== 'SUCCEEDED') throw new Error(`reconcile ${record.status}: ${record.error}`);
+    // A step the state machine had to retry redoes its work: shown, since it costs calls and time.
+    retries.push(
+      ...record.events
+        .filter((event) => event.type === 'StateFailed' || event.type === 'StateRetried')
+        .map((event) => `${event.type} ${event.state?.name}${event.Error ? `: ${event.Error} ${event.Cause ?? ''}` : ''}`.slice(0, 300)),
+    );
+    report = (record.output as { report: ReconcileReport }).report;
+  }
   if (retries.length > 0) log(`   reconcile at ${total}: the state machine retried ${retries.join('; ')}`);
-  return { seconds, retries, report: (record.output as { report: ReconcileReport }).report };
+  return { seconds: median(times), times, retries, report: report as ReconcileReport };
 };
 
 const reconcileScale = async (): Promise<void> => {
@@ -316,15 +339,15 @@ const reconcileScale = async (): Promise<void> => {
     target: '≤ 0.02',
     met: perCa <= 0.02 && b.report.counts.inSync === nb,
     detail: {
-      small: { count: na, inSync: a.report.counts.inSync, calls: a.report.iotCalls, seconds: round(a.seconds, 2), retries: a.retries },
-      large: { count: nb, inSync: b.report.counts.inSync, calls: b.report.iotCalls, seconds: round(b.seconds, 2), retries: b.retries },
+      small: { count: na, inSync: a.report.counts.inSync, calls: a.report.iotCalls, seconds: a.times.map((t) => round(t, 2)), retries: a.retries },
+      large: { count: nb, inSync: b.report.counts.inSync, calls: b.report.iotCalls, seconds: b.times.map((t) => round(t, 2)), retries: b.retries },
     },
   });
   const ratio = b.seconds / a.seconds;
   const perCaRatio = ratio / (nb / na);
   figures.push({
     name: `Reconcile, no drift: wall time ${nb.toLocaleString('en')} ÷ ${na.toLocaleString('en')} CAs`,
-    value: `${round(ratio, 1)} (${round(b.seconds, 1)} s vs ${round(a.seconds, 1)} s; ${round(perCaRatio, 2)}× the time per CA)`,
+    value: `${round(ratio, 1)} (${round(b.seconds, 1)} s vs ${round(a.seconds, 1)} s, medians of ${b.times.length} runs; ${round(perCaRatio, 2)}× the time per CA)`,
     target: `≤ ${round((nb / na) * 1.2, 1)} (linear, +20%)`,
     met: perCaRatio <= 1.2,
     detail: { smallSeconds: round(a.seconds, 2), largeSeconds: round(b.seconds, 2) },
