@@ -1,5 +1,5 @@
 /**
- * Two places where s3rver 3.7 is less faithful to S3 than the pipeline's tests need. Both are
+ * Three places where s3rver 3.7 is less faithful to S3 than the pipeline's tests need, all
  * patched here, for the local stack only (functions/ never loads this module).
  *
  * 1. It encrypts ListObjectsV2 continuation tokens with single DES, which OpenSSL 3 (every Node
@@ -11,6 +11,10 @@
  *    a temporary file and renamed over the old one.
  * 3. A ranged GET of an empty object answers 206 with a Content-Length of 1 and no body (the
  *    client sees an aborted response); S3 answers 416 InvalidRange, which is what it now does.
+ *
+ * And one cost: every request read the bucket's CORS and website configuration files from disk
+ * (two failed reads when, as here, there are none). Bucket-level configuration is now kept in
+ * memory once read, and forgotten when s3rver writes or deletes it.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -29,6 +33,9 @@ const FilesystemStore = require('s3rver/lib/stores/filesystem') as {
     putObject(object: { bucket: string; key: string; content: Buffer | Readable; metadata: unknown }): Promise<{ size: number; md5: string }>;
     getMetadata(bucket: string, key: string): Promise<Record<string, string>>;
     getObject(bucket: string, key: string, options?: { start?: number; end?: number }): Promise<unknown>;
+    getSubresource(bucket: string, key: string | undefined, type: string): Promise<unknown>;
+    putSubresource(bucket: string, key: string | undefined, resource: { type: string }): Promise<void>;
+    deleteSubresource(bucket: string, key: string | undefined, type: string): Promise<void>;
   };
 };
 
@@ -61,6 +68,37 @@ if (!registry[patched]) {
       if (size === 0) return getObject.call(this, bucket, key, { start: 1 });
     }
     return getObject.call(this, bucket, key, options);
+  };
+
+  const { getSubresource, putSubresource, deleteSubresource } = FilesystemStore.prototype;
+  const bucketConfig = new WeakMap<object, Map<string, Promise<unknown>>>();
+  const configOf = (store: object): Map<string, Promise<unknown>> => {
+    let cache = bucketConfig.get(store);
+    if (!cache) bucketConfig.set(store, (cache = new Map()));
+    return cache;
+  };
+  FilesystemStore.prototype.getSubresource = function getSubresourceCached(bucket, key, type) {
+    if (key !== undefined) return getSubresource.call(this, bucket, key, type);
+    const cache = configOf(this);
+    const id = `${bucket}\n${type}`;
+    let config = cache.get(id);
+    if (!config) {
+      config = getSubresource.call(this, bucket, key, type);
+      cache.set(id, config);
+      // A failed read is not remembered.
+      config.catch(() => cache.delete(id));
+    }
+    return config;
+  };
+  FilesystemStore.prototype.putSubresource = async function putSubresourceUncached(bucket, key, resource) {
+    configOf(this).delete(`${bucket}\n${resource.type}`);
+    await putSubresource.call(this, bucket, key, resource);
+    configOf(this).delete(`${bucket}\n${resource.type}`);
+  };
+  FilesystemStore.prototype.deleteSubresource = async function deleteSubresourceUncached(bucket, key, type) {
+    configOf(this).delete(`${bucket}\n${type}`);
+    await deleteSubresource.call(this, bucket, key, type);
+    configOf(this).delete(`${bucket}\n${type}`);
   };
 
   FilesystemStore.prototype.putObject = async function putObjectAtomically(object) {

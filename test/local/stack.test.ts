@@ -1,6 +1,6 @@
 /** The whole flow through S3 uploads on the embedded stack: s3rver → rule → engine → handlers → IoT emulator. */
 import { describe, expect, it } from 'vitest';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteBucketCorsCommand, GetBucketCorsCommand, GetObjectCommand, PutBucketCorsCommand } from '@aws-sdk/client-s3';
 import { DescribeCACertificateCommand, ListCACertificatesCommand, ListTagsForResourceCommand } from '@aws-sdk/client-iot';
 import { useLocalStack } from '../fixtures/stack.ts';
 import { inspectCaFile } from '../../functions/lib/certificate.ts';
@@ -116,6 +116,17 @@ describe('the embedded stack, driven by S3 uploads', () => {
     local.stack.eventsEnabled = true;
     expect(reads).toHaveLength(20);
     for (const body of reads) expect(bodies).toContain(body);
+  });
+
+  it('local S3 serves bucket configuration from memory, yet sees it change (CORS set, read, deleted)', async () => {
+    const cors = () => local.s3.send(new GetBucketCorsCommand({ Bucket: local.stack.bucket }));
+    await expect(cors()).rejects.toMatchObject({ name: 'NoSuchCORSConfiguration' });
+    await local.s3.send(
+      new PutBucketCorsCommand({ Bucket: local.stack.bucket, CORSConfiguration: { CORSRules: [{ AllowedMethods: ['GET'], AllowedOrigins: ['http://127.0.0.1'] }] } }),
+    );
+    expect((await cors()).CORSRules).toEqual([expect.objectContaining({ AllowedMethods: ['GET'], AllowedOrigins: ['http://127.0.0.1'] })]);
+    await local.s3.send(new DeleteBucketCorsCommand({ Bucket: local.stack.bucket }));
+    await expect(cors()).rejects.toMatchObject({ name: 'NoSuchCORSConfiguration' });
   });
 
   it('binds every server to 127.0.0.1', () => {
