@@ -5,17 +5,18 @@ import {
   DescribeCACertificateCommand,
   GetRegistrationCodeCommand,
   ListCACertificatesCommand,
-  ListTagsForResourceCommand,
   type CACertificate,
 } from '@aws-sdk/client-iot';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { inspectCaFile, checkVerification } from '../functions/lib/certificate.ts';
 import { isPipelineError, PipelineError, remedyFor } from '../functions/lib/errors.ts';
+import { listTags } from '../functions/lib/iot.ts';
 import { formatTags, parseCertificateMode, parseTags, parseTemplateName, PROVENANCE_TAGS } from '../functions/lib/options.ts';
 import { containsPrivateKey } from '../functions/lib/pem.ts';
 import { mapLimit } from '../functions/lib/reconcile-io.ts';
 import type { FailureReport, Receipt } from '../functions/lib/results.ts';
+import { reconcileReportKeyFor } from '../functions/lib/source.ts';
 import type { ReconcileReport } from '../functions/reconcile-report.ts';
 import { localTarget, resolveTarget, type GlobalOptions, type Target } from './context.ts';
 import { findExecution, followExecution, readJson, readResult, type ExecutionOutcome, type Step } from './follow.ts';
@@ -237,7 +238,7 @@ export const reconcile = (options: { deep?: boolean }, global: GlobalOptions, ou
     out.progress(`reconciling (${options.deep ? 'deep' : 'shallow'}): ${arn.split(':').at(-1)}`);
     const execution = await followExecution(target, arn, (step) => out.progress(stepLine(step)));
     if (execution.status !== 'SUCCEEDED') throw new CliError(execution.error ?? 'ReconcileFailedError', execution.cause ?? `reconcile ended ${execution.status}`);
-    const reportKey = `${target.resultsPrefix}reconcile/${arn.split(':').at(-1)}.json`;
+    const reportKey = reconcileReportKeyFor(arn.split(':').at(-1) as string, target.resultsPrefix);
     const report = await readJson<ReconcileReport>(target, reportKey);
     if (!report) throw new CliError('ReconcileFailedError', `reconcile succeeded but wrote no report at ${reportKey}`);
     const findings = (await readJson<Array<Record<string, unknown>>>(target, report.findingsKey)) ?? [];
@@ -267,13 +268,7 @@ interface CaView {
 const viewOf = async (target: Target, certificateId: string): Promise<CaView> => {
   const described = await target.iot.send(new DescribeCACertificateCommand({ certificateId }));
   const d = described.certificateDescription ?? {};
-  const tags: Record<string, string> = {};
-  let nextToken: string | undefined;
-  do {
-    const page = await target.iot.send(new ListTagsForResourceCommand({ resourceArn: d.certificateArn, ...(nextToken ? { nextToken } : {}) }));
-    for (const tag of page.tags ?? []) tags[tag.Key ?? ''] = tag.Value ?? '';
-    nextToken = page.nextToken;
-  } while (nextToken);
+  const tags = await listTags(target.iot, d.certificateArn as string);
   const notAfter = d.validity?.notAfter;
   return {
     certificateId,

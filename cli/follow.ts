@@ -1,6 +1,6 @@
 /** Finding and following register-ca executions, with the same SDK calls locally and on AWS. */
-import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
+import { getJson, isMissingObject } from '../functions/lib/s3.ts';
 import { parseStartInput, resultKeyFor } from '../functions/lib/source.ts';
 import type { Receipt, FailureReport } from '../functions/lib/results.ts';
 import type { Target } from './context.ts';
@@ -101,15 +101,8 @@ export const followExecution = async (target: Target, executionArn: string, onSt
 };
 
 /** A JSON object of the bucket; undefined when there is none. */
-export const readJson = async <T>(target: Target, key: string): Promise<T | undefined> => {
-  try {
-    const response = await target.s3.send(new GetObjectCommand({ Bucket: target.bucket, Key: key }));
-    return JSON.parse(await (response.Body as { transformToString(): Promise<string> }).transformToString()) as T;
-  } catch (error) {
-    if (['NoSuchKey', 'NotFound'].includes((error as Error).name)) return undefined;
-    throw error;
-  }
-};
+export const readJson = <T>(target: Target, key: string): Promise<T | undefined> =>
+  getJson<T>(target.s3, target.bucket, key).catch((error: unknown) => (isMissingObject(error) ? undefined : Promise.reject(error)));
 
 export const readResult = (target: Target, sourceKey: string): Promise<Receipt | FailureReport | undefined> =>
   readJson(target, resultKeyFor(sourceKey, target.resultsPrefix));

@@ -1,13 +1,9 @@
-import { SFNClient } from '@aws-sdk/client-sfn';
-import { SDK_MAX_ATTEMPTS } from './lib/aws-errors.ts';
-import { readIncomingPrefix, readReconcileConfig, readResultsPrefix } from './lib/config.ts';
-import { createIotClient } from './lib/iot.ts';
 import { requireString } from './lib/input.ts';
 import { logger } from './lib/logger.ts';
 import { step } from './lib/middleware.ts';
 import { addCounts, deepDrift, emptyCounts, type DeepCandidate, type ReconcileCounts } from './lib/reconcile.ts';
-import { countCalls, mapLimit, RateLimiter, readCaDetail, startRepair, type ReconcileDeps } from './lib/reconcile-io.ts';
-import { createS3Client, getJson, putJson } from './lib/s3.ts';
+import { countCalls, createReconcileDeps, mapLimit, RateLimiter, readCaDetail, startRepair, type ReconcileDeps } from './lib/reconcile-io.ts';
+import { getJson, putJson } from './lib/s3.ts';
 import type { StepInput } from './lib/types.ts';
 
 export interface ReconcileDeepInput extends StepInput {
@@ -55,12 +51,5 @@ export const reconcileDeep = async (deps: ReconcileDeps, event: ReconcileDeepInp
   return { counts, iotCalls: Object.fromEntries(calls) };
 };
 
-const deps: ReconcileDeps = {
-  s3: createS3Client(),
-  iot: createIotClient(),
-  sfn: new SFNClient({ maxAttempts: SDK_MAX_ATTEMPTS }),
-  config: readReconcileConfig(),
-  incomingPrefix: readIncomingPrefix(),
-  resultsPrefix: readResultsPrefix(),
-};
+const deps = createReconcileDeps();
 export const handler = step((event: ReconcileDeepInput) => reconcileDeep(deps, event));

@@ -1,14 +1,12 @@
 import { UpdateCACertificateCommand } from '@aws-sdk/client-iot';
-import { SFNClient } from '@aws-sdk/client-sfn';
-import { awsCall, SDK_MAX_ATTEMPTS } from './lib/aws-errors.ts';
-import { readIncomingPrefix, readReconcileConfig, readResultsPrefix } from './lib/config.ts';
-import { createIotClient } from './lib/iot.ts';
+import { awsCall } from './lib/aws-errors.ts';
 import { requireString } from './lib/input.ts';
 import { logger } from './lib/logger.ts';
 import { step } from './lib/middleware.ts';
 import { addCounts, emptyCounts, planShallow, type DeepCandidate, type Finding, type ReconcileCounts } from './lib/reconcile.ts';
-import { countCalls, listCaObjects, listCas, readResults, startRepair, type ReconcileDeps } from './lib/reconcile-io.ts';
-import { createS3Client, putJson } from './lib/s3.ts';
+import { countCalls, createReconcileDeps, listCaObjects, listCas, readResults, startRepair, type ReconcileDeps } from './lib/reconcile-io.ts';
+import { putJson } from './lib/s3.ts';
+import { reconcilePrefixFor } from './lib/source.ts';
 import type { StepInput } from './lib/types.ts';
 
 export interface ReconcilePlanInput extends StepInput {
@@ -87,7 +85,7 @@ export const reconcilePlan = async (deps: ReconcileDeps, event: ReconcilePlanInp
       logger.error('reconcile action failed', { key: finding.key, errorName: (error as Error).name });
     }
   }
-  const base = `${deps.resultsPrefix}reconcile/${runId}`;
+  const base = `${reconcilePrefixFor(deps.resultsPrefix)}${runId}`;
   const findingsKey = `${base}/findings.json`;
   await putJson(deps.s3, bucket, findingsKey, outcomes);
   const chunks: string[] = [];
@@ -101,13 +99,5 @@ export const reconcilePlan = async (deps: ReconcileDeps, event: ReconcilePlanInp
   return { runId, bucket, deep: Boolean(event.deep), counts, iotCalls: Object.fromEntries(calls), chunks, findingsKey };
 };
 
-const iot = createIotClient();
-const deps: ReconcileDeps = {
-  s3: createS3Client(),
-  iot,
-  sfn: new SFNClient({ maxAttempts: SDK_MAX_ATTEMPTS }),
-  config: readReconcileConfig(),
-  incomingPrefix: readIncomingPrefix(),
-  resultsPrefix: readResultsPrefix(),
-};
+const deps = createReconcileDeps();
 export const handler = step((event: ReconcilePlanInput) => reconcilePlan(deps, event));

@@ -6,6 +6,7 @@ import { logger } from './lib/logger.ts';
 import { step } from './lib/middleware.ts';
 import { addCounts, type ReconcileCounts } from './lib/reconcile.ts';
 import { createS3Client, putJson } from './lib/s3.ts';
+import { reconcileReportKeyFor } from './lib/source.ts';
 import type { StepInput } from './lib/types.ts';
 import type { ReconcilePlanOutput } from './reconcile-plan.ts';
 import type { ReconcileDeepOutput } from './reconcile-deep.ts';
@@ -54,7 +55,7 @@ export const reconcileReport = async (
     ...(event.startTime ? { startedAt: event.startTime } : {}),
     finishedAt: (deps.now?.() ?? new Date()).toISOString(),
   };
-  await putJson(deps.s3, plan.bucket, `${deps.resultsPrefix}reconcile/${plan.runId}.json`, report);
+  await putJson(deps.s3, plan.bucket, reconcileReportKeyFor(plan.runId, deps.resultsPrefix), report);
   const summary = Object.entries(counts).map(([name, value]) => `${name}=${value}`).join(' ');
   logger.info(`reconcile ${plan.deep ? 'deep' : 'shallow'}: ${summary} iotCalls=${report.iotCallsTotal}`, { counts, iotCalls });
   deps.metrics.addMetric('CasExpiring', MetricUnit.Count, counts.expiring);

@@ -12,6 +12,8 @@ import type { StepInput } from './lib/types.ts';
 export interface RecordResultInput extends StepInput {
   startTime?: string;
   state: FlowState;
+  /** The execution's input (`$$.Execution.Input`): names the object when LoadCertificate failed. */
+  input?: unknown;
 }
 
 export interface RecordResultOutput {
@@ -26,15 +28,10 @@ export interface RecordResultDeps {
   now?: () => Date;
 }
 
-const FLOW_KEYS = new Set(['certificate', 'verification', 'registered', 'configuration', 'activation', 'error', 'report']);
-
-/** The start input without what the steps added, to name the report when LoadCertificate failed. */
-const startInputOf = (state: FlowState): unknown => Object.fromEntries(Object.entries(state).filter(([key]) => !FLOW_KEYS.has(key)));
-
-const sourceOf = (state: FlowState): ObjectRef | undefined => {
+const sourceOf = (state: FlowState, input: unknown): ObjectRef | undefined => {
   if (state.certificate?.source) return state.certificate.source;
   try {
-    return parseStartInput(startInputOf(state));
+    return parseStartInput(input);
   } catch (error) {
     if (isPipelineError(error, 'InvalidInputError')) return undefined;
     throw error;
@@ -52,7 +49,7 @@ export const recordResult = async (deps: RecordResultDeps, event: RecordResultIn
     ...(event.startTime ? { startedAt: event.startTime } : {}),
     finishedAt: (deps.now?.() ?? new Date()).toISOString(),
   };
-  const source = sourceOf(state);
+  const source = sourceOf(state, event.input);
   const failed = state.error !== undefined || !state.certificate || !state.registered;
   if (!source) {
     logger.error('flow failed on input that names no object; no report written', { errorName: state.error?.Error });

@@ -16,6 +16,9 @@ import type { CertificateMode, Tags } from './options.ts';
 
 export const createIotClient = (): IoTClient => new IoTClient({ maxAttempts: SDK_MAX_ATTEMPTS });
 
+/** Tags as IoT's API takes them. */
+const toTagList = (tags: Tags): Array<{ Key: string; Value: string }> => Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+
 export const getRegistrationCode = async (iot: IoTClient): Promise<string> => {
   const response = await awsCall('GetRegistrationCode', () => iot.send(new GetRegistrationCodeCommand({})));
   if (!response.registrationCode) throw new PipelineError('ServiceFaultError', 'GetRegistrationCode returned no code.');
@@ -77,7 +80,7 @@ export const registerCa = async (iot: IoTClient, request: RegisterRequest): Prom
           setAsActive: false,
           allowAutoRegistration: false,
           ...(request.templateName ? { registrationConfig: { templateName: request.templateName } } : {}),
-          ...(request.tags ? { tags: Object.entries(request.tags).map(([Key, Value]) => ({ Key, Value })) } : {}),
+          ...(request.tags ? { tags: toTagList(request.tags) } : {}),
         }),
       ),
     );
@@ -179,12 +182,8 @@ export const diffTags = (current: Tags, desired: Tags): TagChanges => ({
 /** Converges the CA's tags on `desired`: the pipeline owns the CA's tags, as Terraform does. */
 export const convergeTags = async (iot: IoTClient, resourceArn: string, desired: Tags): Promise<TagChanges> => {
   const changes = diffTags(await listTags(iot, resourceArn), desired);
-  const entries = Object.entries(changes.set);
-  if (entries.length > 0) {
-    await awsCall('TagResource', () =>
-      iot.send(new TagResourceCommand({ resourceArn, tags: entries.map(([Key, Value]) => ({ Key, Value })) })),
-    );
-  }
+  const tags = toTagList(changes.set);
+  if (tags.length > 0) await awsCall('TagResource', () => iot.send(new TagResourceCommand({ resourceArn, tags })));
   if (changes.removed.length > 0) {
     await awsCall('UntagResource', () => iot.send(new UntagResourceCommand({ resourceArn, tagKeys: changes.removed })));
   }

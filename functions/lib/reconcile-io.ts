@@ -1,13 +1,13 @@
 /** The reconciler's reads and writes: S3 listings and receipts, IoT listings, flow starts. */
 import { DescribeCACertificateCommand, ListCACertificatesCommand, type IoTClient } from '@aws-sdk/client-iot';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import { awsCall, awsErrorName } from './aws-errors.ts';
-import { listTags } from './iot.ts';
-import type { ReconcileConfig } from './config.ts';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { awsCall, awsErrorName, SDK_MAX_ATTEMPTS } from './aws-errors.ts';
+import { createIotClient, listTags } from './iot.ts';
+import { readIncomingPrefix, readReconcileConfig, readResultsPrefix, type ReconcileConfig } from './config.ts';
 import { repairExecutionName, type CaDetail, type ListedCa, type ListedObject, type ResultDocument } from './reconcile.ts';
-import { getJson } from './s3.ts';
-import { bareEtag, isVerificationKey } from './source.ts';
+import { createS3Client, getJson } from './s3.ts';
+import { bareEtag, isVerificationKey, reconcilePrefixFor } from './source.ts';
 
 const CA_KEY = /\.(pem|crt)$/;
 
@@ -46,7 +46,7 @@ export const mapLimit = async <T, R>(items: T[], limit: number, fn: (item: T) =>
 /** Every receipt and report RecordResult wrote, by source key (reconcile reports excluded). */
 export const readResults = async (s3: S3Client, bucket: string, resultsPrefix: string): Promise<Map<string, ResultDocument>> => {
   const keys = (await listKeys(s3, bucket, resultsPrefix)).filter(
-    (object) => object.key.endsWith('.json') && !object.key.startsWith(`${resultsPrefix}reconcile/`),
+    (object) => object.key.endsWith('.json') && !object.key.startsWith(reconcilePrefixFor(resultsPrefix)),
   );
   // A result that is not JSON (written by hand?) is no receipt: skipped, not fatal.
   const documents = await mapLimit(keys, 16, ({ key }) =>
@@ -143,6 +143,16 @@ export interface ReconcileDeps {
   resultsPrefix: string;
   now?: () => Date;
 }
+
+/** What the reconcile functions build once per container, from the deployment's environment. */
+export const createReconcileDeps = (): ReconcileDeps => ({
+  s3: createS3Client(),
+  iot: createIotClient(),
+  sfn: new SFNClient({ maxAttempts: SDK_MAX_ATTEMPTS }),
+  config: readReconcileConfig(),
+  incomingPrefix: readIncomingPrefix(),
+  resultsPrefix: readResultsPrefix(),
+});
 
 export const windowStart = (now: Date, minutes: number): number => Math.floor(now.getTime() / (minutes * 60_000));
 

@@ -12,7 +12,8 @@ export interface FlowState {
   certificate?: LoadedCertificate;
   registered?: RegisteredCa;
   error?: { Error?: string; Cause?: string };
-  [startInput: string]: unknown;
+  // The execution input's fields, and each step's result under its ResultPath.
+  [field: string]: unknown;
 }
 
 interface ResultBase {

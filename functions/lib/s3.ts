@@ -18,6 +18,9 @@ export interface SmallObject {
 
 const NOT_FOUND = new Set(['NotFound', 'NoSuchKey', 'NoSuchVersion']);
 
+/** The object (or the version asked for) does not exist. */
+export const isMissingObject = (error: unknown): boolean => NOT_FOUND.has(awsErrorName(error) ?? '');
+
 // A UTF-8 BOM and CRLF line ends are accepted, so allow a little over the character limit in bytes;
 // the character count is checked exactly once the text is decoded.
 const MAX_OBJECT_BYTES = MAX_PEM_CHARS + 4;
@@ -36,10 +39,9 @@ export const getSmallObject = async (s3: S3Client, ref: ObjectRef): Promise<Smal
       ),
     );
   } catch (error) {
-    const name = awsErrorName(error) ?? '';
-    if (NOT_FOUND.has(name)) return undefined;
+    if (isMissingObject(error)) return undefined;
     // S3 answers a ranged GET of an empty object with 416: there is nothing to read.
-    if (name === 'InvalidRange') return { text: '', size: 0, metadata: {} };
+    if (awsErrorName(error) === 'InvalidRange') return { text: '', size: 0, metadata: {} };
     throw error;
   }
   const size = Number(/\/(\d+)$/.exec(response.ContentRange ?? '')?.[1] ?? response.ContentLength ?? 0);

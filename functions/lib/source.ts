@@ -66,5 +66,9 @@ export const caKeysForVerification = (verificationKey: string): string[] => {
 /** The result object for a source key (contract): `results/<source key>.json`. */
 export const resultKeyFor = (sourceKey: string, resultsPrefix: string): string => `${resultsPrefix}${sourceKey}.json`;
 
+/** Where reconciliation writes (contract): `results/reconcile/<run>.json`, and its run's working objects under `results/reconcile/<run>/`. */
+export const reconcilePrefixFor = (resultsPrefix: string): string => `${resultsPrefix}reconcile/`;
+export const reconcileReportKeyFor = (runId: string, resultsPrefix: string): string => `${reconcilePrefixFor(resultsPrefix)}${runId}.json`;
+
 /** S3 quotes ETags in some responses and not others; compare them bare. */
 export const bareEtag = (etag: string | undefined): string | undefined => etag?.replace(/^"|"$/g, '');

@@ -69,7 +69,7 @@ describe('RecordResult', () => {
     const cause = JSON.stringify({ errorType: 'NotACaError', errorMessage: 'The certificate "CN=x" is not a CA', trace: [] });
     const output = await recordResult(
       { s3: client, resultsPrefix: 'results/', now },
-      { state: { bucket: 'ca-bucket', key: 'incoming/leaf.pem', error: { Error: 'NotACaError', Cause: cause } } },
+      { input: { bucket: 'ca-bucket', key: 'incoming/leaf.pem' }, state: { bucket: 'ca-bucket', key: 'incoming/leaf.pem', error: { Error: 'NotACaError', Cause: cause } } },
     );
     expect(output).toEqual({ outcome: 'FAILED', resultKey: 'results/incoming/leaf.pem.json' });
     const report = json(store, 'results/incoming/leaf.pem.json');
@@ -80,7 +80,7 @@ describe('RecordResult', () => {
   it('redacts any private-key block that reached an error cause', async () => {
     const { store, client } = bucket();
     const leaked = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----';
-    await recordResult({ s3: client, resultsPrefix: 'results/', now }, { state: { bucket: 'ca-bucket', key: 'incoming/x.pem', error: { Error: 'Error', Cause: `oops ${leaked}` } } });
+    await recordResult({ s3: client, resultsPrefix: 'results/', now }, { input: { bucket: 'ca-bucket', key: 'incoming/x.pem' }, state: { bucket: 'ca-bucket', key: 'incoming/x.pem', error: { Error: 'Error', Cause: `oops ${leaked}` } } });
     const text = String(store.get('results/incoming/x.pem.json')?.body);
     expect(text).not.toContain('MIIEvQIBADANBgkqhkiG9w0BAQEFAASC');
     expect(text).toContain('[REDACTED PRIVATE KEY]');
@@ -88,7 +88,7 @@ describe('RecordResult', () => {
 
   it('writes nothing when the input named no object', async () => {
     const { client, mock } = bucket();
-    const output = await recordResult({ s3: client, resultsPrefix: 'results/', now }, { state: { hello: 'world', error: { Error: 'InvalidInputError' } } });
+    const output = await recordResult({ s3: client, resultsPrefix: 'results/', now }, { input: { hello: 'world' }, state: { hello: 'world', error: { Error: 'InvalidInputError' } } });
     expect(output).toEqual({ outcome: 'FAILED' });
     expect(mock).toHaveReceivedCommandTimes(PutObjectCommand, 0);
   });
