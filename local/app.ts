@@ -37,8 +37,11 @@ export interface App {
   stateMachines: Record<string, StateMachineApp>;
   /** resources.Resources as written (CloudFormation tags kept as their plain text). */
   resources: Record<string, CfnResource>;
-  /** Resolves `${param:…}`, `${sls:stage}`, `${self:service}` and `${AWS::…}` as packaging and deploy would. */
-  resolve: (text: string) => string;
+  /**
+   * Resolves `${param:…}`, `${sls:stage}`, `${self:service}` and `${AWS::…}` as packaging and deploy
+   * would, and the `!Sub` references to resources named in `refs` (logical id → local value).
+   */
+  resolve: (text: string, refs?: Record<string, string>) => string;
 }
 
 export interface CfnResource {
@@ -58,8 +61,9 @@ interface ServerlessConfig {
 const lambdaLogicalId = (functionKey: string): string =>
   `${functionKey.charAt(0).toUpperCase()}${functionKey.slice(1).replace(/-/g, 'Dash').replace(/_/g, 'Underscore')}LambdaFunction`;
 
-const resolveVariables = (value: string, service: string, stage: string, params: Record<string, string>): string =>
+const resolveVariables = (value: string, service: string, stage: string, params: Record<string, string>, refs: Record<string, string> = {}): string =>
   value.replace(/\$\{([^}]+)\}/g, (whole, expression: string) => {
+    if (expression in refs) return refs[expression] as string;
     const [source, ...rest] = expression.split(':');
     const address = rest.join(':');
     if (source === 'sls' && address === 'stage') return stage;
@@ -144,6 +148,6 @@ export const loadApp = (root = PROJECT_ROOT, stage = 'local'): App => {
     params,
     stateMachines,
     resources: config.resources?.Resources ?? {},
-    resolve: (text: string) => resolveVariables(text, config.service, stage, params),
+    resolve: (text: string, refs?: Record<string, string>) => resolveVariables(text, config.service, stage, params, refs),
   };
 };

@@ -110,12 +110,12 @@ const scheduleRules = (app: App, bucket: string): ScheduleRule[] =>
     const expression: string | undefined = resource.Type === 'AWS::Events::Rule' ? resource.Properties.ScheduleExpression : undefined;
     const everyMs = expression ? rateToMs(app.resolve(expression)) : undefined;
     const input: string | undefined = resource.Properties.Targets?.[0]?.Input;
-    return everyMs && input ? [{ name, everyMs, input: JSON.parse(input.replace('${CaBucket}', bucket)) as unknown }] : [];
+    return everyMs && input ? [{ name, everyMs, input: JSON.parse(app.resolve(input, { CaBucket: bucket })) as unknown }] : [];
   });
 
 /** The default JITP template as the deployment creates it (DefaultProvisioningTemplate). */
 const defaultTemplateBody = (app: App): string =>
-  String(app.resources.DefaultProvisioningTemplate?.Properties.TemplateBody).replace('${DevicePolicy}', 'iot-ca-local-device');
+  app.resolve(String(app.resources.DefaultProvisioningTemplate?.Properties.TemplateBody), { DevicePolicy: 'iot-ca-local-device' });
 
 export class LocalStack {
   private constructor(
