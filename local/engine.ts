@@ -76,6 +76,8 @@ export class LocalEngine {
    */
   beforeTask: ((state: string, record: ExecutionRecord) => void | Promise<void>) | undefined;
   private readonly machine: StateMachine;
+  /** Every Task (those in Parallel branches and Map iterations too) retries after the fixed pause. */
+  private readonly retryIntervalOverrides: Record<string, number> | undefined;
   private readonly handlers = new Map<string, Promise<Handler>>();
   private readonly executions = new Map<string, ExecutionRecord>();
   private readonly running = new Set<Promise<ExecutionRecord>>();
@@ -88,6 +90,8 @@ export class LocalEngine {
     const account = options.account ?? '000000000000';
     this.stateMachineArn = `arn:aws:states:${region}:${account}:stateMachine:${app.name}`;
     this.machine = new StateMachine(app.definition as never);
+    const pause = options.retryIntervalMs;
+    this.retryIntervalOverrides = pause === undefined ? undefined : Object.fromEntries(Object.values(app.bindings).map((binding) => [binding.state, pause]));
   }
 
   private handlerFor(binding: TaskBinding): Promise<Handler> {
@@ -141,10 +145,7 @@ export class LocalEngine {
     this.executions.set(executionArn, record);
     const overrides: Record<string, (input: unknown) => Promise<unknown>> = {};
     for (const binding of Object.values(this.app.bindings)) overrides[binding.state] = this.invoke(binding, record);
-    const retryIntervalOverrides =
-      this.options.retryIntervalMs === undefined
-        ? undefined
-        : Object.fromEntries(Object.keys(this.app.definition.States).map((state) => [state, this.options.retryIntervalMs as number]));
+    const retryIntervalOverrides = this.retryIntervalOverrides;
     const execution = this.machine.run(input as never, {
       overrides: { taskResourceLocalHandlers: overrides as never, ...(retryIntervalOverrides ? { retryIntervalOverrides } : {}) },
       context: { Execution: { Id: executionArn, Name: name, Input: input as never, StartTime: startDate, RoleArn: 'local' } },
