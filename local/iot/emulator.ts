@@ -429,15 +429,12 @@ export class IotEmulator {
   }
 
   listCaCertificates(query: { pageSize?: string; marker?: string; isAscendingOrder?: string; templateName?: string }) {
-    const pageSize = query.pageSize === undefined ? 25 : Number(query.pageSize);
-    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 250) throw invalid('pageSize must be 1-250.');
+    const pageSize = pageSizeOf(query.pageSize, 'pageSize');
     const ascending = query.isAscendingOrder === 'true';
     let items = [...this.cas.values()];
     if (query.templateName) items = items.filter((ca) => ca.registrationConfig?.templateName === query.templateName);
     items.sort((a, b) => (a.creationDate - b.creationDate || a.sequence - b.sequence) * (ascending ? 1 : -1));
-    const start = query.marker ? decodeMarker(query.marker) : 0;
-    const page = items.slice(start, start + pageSize);
-    const next = start + pageSize < items.length ? encodeMarker(start + pageSize) : undefined;
+    const { page, next } = pageOf(items, query.marker, pageSize);
     return {
       certificates: page.map((ca) => ({
         certificateArn: ca.certificateArn,
@@ -485,10 +482,7 @@ export class IotEmulator {
   }
 
   listTagsForResource(query: { resourceArn?: string; nextToken?: string }) {
-    const entries = Object.entries(this.tagged(query.resourceArn).tags);
-    const start = query.nextToken ? decodeMarker(query.nextToken) : 0;
-    const page = entries.slice(start, start + 25);
-    const next = start + 25 < entries.length ? encodeMarker(start + 25) : undefined;
+    const { page, next } = pageOf(Object.entries(this.tagged(query.resourceArn).tags), query.nextToken, 25);
     return { tags: page.map(([Key, Value]) => ({ Key, Value })), ...(next ? { nextToken: next } : {}) };
   }
 
@@ -549,13 +543,10 @@ export class IotEmulator {
   }
 
   listProvisioningTemplates(query: { maxResults?: string; nextToken?: string }) {
-    const max = query.maxResults === undefined ? 25 : Number(query.maxResults);
-    if (!Number.isInteger(max) || max < 1 || max > 250) throw invalid('maxResults must be 1-250.');
     const all = [...this.templates.values()].sort((a, b) => a.templateName.localeCompare(b.templateName));
-    const start = query.nextToken ? decodeMarker(query.nextToken) : 0;
-    const next = start + max < all.length ? encodeMarker(start + max) : undefined;
+    const { page, next } = pageOf(all, query.nextToken, pageSizeOf(query.maxResults, 'maxResults'));
     return {
-      templates: all.slice(start, start + max).map((t) => ({
+      templates: page.map((t) => ({
         templateArn: t.templateArn,
         templateName: t.templateName,
         ...(t.description ? { description: t.description } : {}),
@@ -583,6 +574,19 @@ const decodeMarker = (marker: string): number => {
     // fall through
   }
   throw invalid('The marker/nextToken is not valid.');
+};
+
+/** One page of `items` after an opaque offset token, and the token of the page after it, if any. */
+const pageOf = <T>(items: T[], token: string | undefined, size: number): { page: T[]; next: string | undefined } => {
+  const start = token ? decodeMarker(token) : 0;
+  return { page: items.slice(start, start + size), next: start + size < items.length ? encodeMarker(start + size) : undefined };
+};
+
+/** A page-size parameter: 25 when absent, else an integer from 1 to 250. */
+const pageSizeOf = (value: string | undefined, name: string): number => {
+  const size = value === undefined ? 25 : Number(value);
+  if (!Number.isInteger(size) || size < 1 || size > 250) throw invalid(`${name} must be 1-250.`);
+  return size;
 };
 
 /** The provisioning-template body rules of AWS-IOT-RULES.md. */
