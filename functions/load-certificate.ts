@@ -6,7 +6,7 @@ import { logger } from './lib/logger.ts';
 import { step } from './lib/middleware.ts';
 import { desiredTags, resolveOptions, type Defaults } from './lib/options.ts';
 import { createS3Client, getSmallObject, type SmallObject } from './lib/s3.ts';
-import { bareEtag, caKeysForVerification, isVerificationKey, parseStartInput, verificationKeyFor, type ObjectRef } from './lib/source.ts';
+import { bareEtag, caKeysForVerification, isVerificationKey, keyCandidates, parseStartInput, verificationKeyFor, type ObjectRef } from './lib/source.ts';
 import type { LoadedCertificate, StepInput } from './lib/types.ts';
 
 export interface LoadCertificateInput extends StepInput {
@@ -20,22 +20,33 @@ export interface LoadCertificateDeps {
   now?: () => Date;
 }
 
+/** The object an event names: its key as written, else URL-decoded (see keyCandidates). */
+const findObject = async (s3: S3Client, start: ObjectRef): Promise<{ ref: ObjectRef; object: SmallObject } | undefined> => {
+  for (const key of keyCandidates(start.key)) {
+    const ref = { ...start, key };
+    const object = await getSmallObject(s3, ref);
+    if (object) return { ref, object };
+  }
+  return undefined;
+};
+
 /** An upload of `ca.verification.pem` re-runs the flow for the CA it belongs to. */
 const locateCa = async (s3: S3Client, start: ObjectRef): Promise<{ ca: ObjectRef; object: SmallObject; verification?: ObjectRef }> => {
   if (!isVerificationKey(start.key)) {
-    const object = await getSmallObject(s3, start);
-    if (!object) throw new PipelineError('ObjectNotFoundError', `s3://${start.bucket}/${start.key} does not exist (deleted after upload?).`);
-    return { ca: start, object };
+    const found = await findObject(s3, start);
+    if (!found) throw new PipelineError('ObjectNotFoundError', `s3://${start.bucket}/${start.key} does not exist (deleted after upload?).`);
+    return { ca: found.ref, object: found.object };
   }
-  const candidates = caKeysForVerification(start.key);
+  const verification = (await findObject(s3, start))?.ref ?? start;
+  const candidates = caKeysForVerification(verification.key);
   for (const key of candidates) {
     const ca = { bucket: start.bucket, key };
     const object = await getSmallObject(s3, ca);
-    if (object) return { ca, object, verification: start };
+    if (object) return { ca, object, verification };
   }
   throw new PipelineError(
     'ObjectNotFoundError',
-    `No CA certificate beside verification certificate ${start.key}: upload ${candidates.join(' or ')}.`,
+    `No CA certificate beside verification certificate ${verification.key}: upload ${candidates.join(' or ')}.`,
   );
 };
 

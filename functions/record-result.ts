@@ -4,8 +4,8 @@ import { isPipelineError } from './lib/errors.ts';
 import { requireObject } from './lib/input.ts';
 import { logger } from './lib/logger.ts';
 import { step } from './lib/middleware.ts';
-import { buildFailureReport, buildReceipt, type FlowState } from './lib/results.ts';
-import { createS3Client, putJson } from './lib/s3.ts';
+import { buildFailureReport, buildReceipt, type FailureReport, type FlowState, type Receipt } from './lib/results.ts';
+import { createS3Client, findJson, putJson, resolveObject } from './lib/s3.ts';
 import { parseStartInput, resultKeyFor, type ObjectRef } from './lib/source.ts';
 import type { StepInput } from './lib/types.ts';
 
@@ -28,14 +28,24 @@ export interface RecordResultDeps {
   now?: () => Date;
 }
 
-const sourceOf = (state: FlowState, input: unknown): ObjectRef | undefined => {
+/**
+ * The object the flow was about. LoadCertificate read it (key, version and ETag as in the bucket);
+ * when it failed first, the execution input names it, and the bucket completes it: the key as
+ * stored (an event's key may be URL-encoded), its version and ETag, so that reconciliation can
+ * tell this content from the next upload.
+ */
+const sourceOf = async (s3: S3Client, state: FlowState, input: unknown): Promise<ObjectRef | undefined> => {
   if (state.certificate?.source) return state.certificate.source;
+  let named: ObjectRef;
   try {
-    return parseStartInput(input);
+    named = parseStartInput(input);
   } catch (error) {
     if (isPipelineError(error, 'InvalidInputError')) return undefined;
     throw error;
   }
+  const stored = await resolveObject(s3, named);
+  // The event's ETag names the content that was uploaded, even if the object has changed since.
+  return stored ? { ...stored, ...(named.etag ? { etag: named.etag } : {}) } : named;
 };
 
 /**
@@ -49,7 +59,7 @@ export const recordResult = async (deps: RecordResultDeps, event: RecordResultIn
     ...(event.startTime ? { startedAt: event.startTime } : {}),
     finishedAt: (deps.now?.() ?? new Date()).toISOString(),
   };
-  const source = sourceOf(state, event.input);
+  const source = await sourceOf(deps.s3, state, event.input);
   const failed = state.error !== undefined || !state.certificate || !state.registered;
   if (!source) {
     logger.error('flow failed on input that names no object; no report written', { errorName: state.error?.Error });
@@ -57,9 +67,10 @@ export const recordResult = async (deps: RecordResultDeps, event: RecordResultIn
   }
   const resultKey = resultKeyFor(source.key, deps.resultsPrefix);
   if (failed) {
-    const report = buildFailureReport(source, state.error ?? { Error: 'IncompleteFlowError' }, state.certificate, meta);
+    const replaced = await findJson<Receipt | FailureReport>(deps.s3, source.bucket, resultKey);
+    const report = buildFailureReport(source, state.error ?? { Error: 'IncompleteFlowError' }, state.certificate, meta, replaced);
     await putJson(deps.s3, source.bucket, resultKey, report);
-    logger.warn('flow failed', { errorName: report.error.name, resultKey });
+    logger.warn('flow failed', { errorName: report.error.name, transient: report.error.transient, resultKey });
     return { outcome: 'FAILED', resultKey };
   }
   const receipt = buildReceipt(state.certificate as NonNullable<FlowState['certificate']>, state.registered as NonNullable<FlowState['registered']>, meta);

@@ -250,7 +250,8 @@ export class LocalStack {
     s3.on('event', (notification) => {
       for (const record of notification.Records) {
         if (!stack.eventsEnabled || !record.eventName.startsWith('ObjectCreated:')) continue;
-        const key = record.s3.object.key;
+        // EventBridge matches the rule against the key as the event carries it.
+        const key = eventKey(record.s3.object.key);
         if (record.s3.bucket.name !== rule.bucket || !rule.keyPatterns.some((pattern) => pattern.test(key))) continue;
         engine.start(toEventBridge(record));
       }
@@ -323,6 +324,17 @@ const ensureDefaultTemplate = (emulator: IotEmulator, templateName: string, temp
   }
 };
 
+/**
+ * A key as S3 writes it into event notifications: URL-encoded, a space as `+` ("red flower.pem"
+ * arrives as "red+flower.pem"), `/` kept. The strictest reading of AWS's documentation, so the
+ * pipeline is shown to find the object whether the key arrives encoded or as written.
+ */
+export const eventKey = (key: string): string =>
+  key
+    .split('/')
+    .map((segment) => encodeURIComponent(segment).replace(/%20/g, '+'))
+    .join('/');
+
 /** An s3rver notification record in the shape S3 sends to EventBridge. */
 const toEventBridge = (record: S3Notification['Records'][number]) => ({
   version: '0',
@@ -337,7 +349,7 @@ const toEventBridge = (record: S3Notification['Records'][number]) => ({
     version: '0',
     bucket: { name: record.s3.bucket.name },
     object: {
-      key: record.s3.object.key,
+      key: eventKey(record.s3.object.key),
       ...(record.s3.object.size !== undefined ? { size: record.s3.object.size } : {}),
       ...(record.s3.object.eTag ? { etag: record.s3.object.eTag } : {}),
       ...(record.s3.object.sequencer ? { sequencer: record.s3.object.sequencer } : {}),

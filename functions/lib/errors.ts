@@ -136,11 +136,11 @@ export const ERROR_SPECS = {
   // Transient: retried by the state machine with backoff and jitter, never caught as a result
   ThrottledError: {
     kind: 'transient',
-    remedy: 'Retried automatically; if it persists, raise the AWS IoT quota or lower the upload rate.',
+    remedy: 'Nothing to do: the next reconciliation runs the flow again. If it keeps happening, raise the AWS IoT quota or drop fewer CAs at once.',
   },
   ServiceFaultError: {
     kind: 'transient',
-    remedy: 'Retried automatically; if it persists, check the AWS Health Dashboard.',
+    remedy: 'Nothing to do: the next reconciliation runs the flow again. If it keeps happening, check the AWS Health Dashboard.',
   },
 } as const satisfies Record<string, ErrorSpec>;
 
@@ -167,10 +167,36 @@ export class PipelineError extends Error {
   }
 }
 
+/**
+ * Lambda's own failures worth retrying (AWS's recommended Retry list for Lambda Tasks): the ASL
+ * retries these, and a flow that still ends on one was not failed by the file.
+ */
+export const LAMBDA_SERVICE_ERRORS = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+  'Lambda.ClientExecutionTimeoutException',
+] as const;
+
+/**
+ * What a flow can end on, once the state machine's retries are spent, that says nothing about the
+ * file: the pipeline's transient errors, Lambda's service errors and timeouts. A failure report
+ * naming one of these is marked `transient` and the next reconciliation runs the flow again;
+ * any other failure is final until the object changes.
+ */
+export const TRANSIENT_FLOW_ERRORS: readonly string[] = [...TRANSIENT_ERRORS, ...LAMBDA_SERVICE_ERRORS, 'States.Timeout', 'Sandbox.Timedout'];
+
+export const isTransientFailure = (name: string): boolean => TRANSIENT_FLOW_ERRORS.includes(name);
+
+const TRANSIENT_REMEDY = 'Nothing to do: the next reconciliation runs the flow again. If it keeps failing, check the AWS Health Dashboard and the function logs.';
+
 export const isPipelineError = (error: unknown, name?: PipelineErrorName): error is PipelineError =>
   error instanceof PipelineError && (name === undefined || error.name === name);
 
-export const remedyFor = (name: string): string =>
-  name in ERROR_SPECS
+export const remedyFor = (name: string): string => {
+  if (isTransientFailure(name)) return TRANSIENT_REMEDY;
+  return name in ERROR_SPECS
     ? ERROR_SPECS[name as PipelineErrorName].remedy
     : 'Unexpected error: see the execution history and the function logs.';
+};

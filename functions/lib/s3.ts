@@ -1,8 +1,8 @@
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { awsCall, awsErrorName, SDK_MAX_ATTEMPTS } from './aws-errors.ts';
 import { PipelineError } from './errors.ts';
 import { MAX_PEM_CHARS } from './pem.ts';
-import type { ObjectRef } from './source.ts';
+import { bareEtag, keyCandidates, type ObjectRef } from './source.ts';
 
 export const createS3Client = (): S3Client => new S3Client({ maxAttempts: SDK_MAX_ATTEMPTS });
 
@@ -59,10 +59,34 @@ export const getSmallObject = async (s3: S3Client, ref: ObjectRef): Promise<Smal
   };
 };
 
+/**
+ * The object an execution input names, as it is in the bucket: the key as written or URL-decoded
+ * (keyCandidates), with its version and ETag. Undefined when neither exists (deleted since).
+ */
+export const resolveObject = async (s3: S3Client, ref: ObjectRef): Promise<ObjectRef | undefined> => {
+  for (const key of keyCandidates(ref.key)) {
+    try {
+      const head = await awsCall('HeadObject', () =>
+        s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: key, ...(ref.versionId ? { VersionId: ref.versionId } : {}) })),
+      );
+      const etag = bareEtag(head.ETag);
+      const versionId = head.VersionId ?? ref.versionId;
+      return { bucket: ref.bucket, key, ...(versionId ? { versionId } : {}), ...(etag ? { etag } : {}) };
+    } catch (error) {
+      if (!isMissingObject(error)) throw error;
+    }
+  }
+  return undefined;
+};
+
 export const getJson = async <T>(s3: S3Client, bucket: string, key: string): Promise<T> => {
   const response = await awsCall('GetObject', () => s3.send(new GetObjectCommand({ Bucket: bucket, Key: key })));
   return JSON.parse(await (response.Body as { transformToString(): Promise<string> }).transformToString()) as T;
 };
+
+/** A JSON object of the bucket; undefined when it does not exist or is not JSON (not ours to read). */
+export const findJson = <T>(s3: S3Client, bucket: string, key: string): Promise<T | undefined> =>
+  getJson<T>(s3, bucket, key).catch((error: unknown) => (isMissingObject(error) || error instanceof SyntaxError ? undefined : Promise.reject(error)));
 
 export const putJson = async (s3: S3Client, bucket: string, key: string, body: unknown): Promise<void> => {
   await awsCall('PutObject', () =>

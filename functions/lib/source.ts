@@ -11,11 +11,12 @@ export interface ObjectRef {
 
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const VERIFICATION_SUFFIX = '.verification.pem';
-const CA_SUFFIXES = ['.pem', '.crt'] as const;
+/** The CA file endings the trigger takes, as the EventBridge rule lists them (lower and upper case). */
+const CA_SUFFIXES = ['.pem', '.crt', '.PEM', '.CRT'] as const;
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
-const objectRef = (bucket: unknown, key: unknown, versionId: unknown, shape: string): ObjectRef => {
+const objectRef = (bucket: unknown, key: unknown, versionId: unknown, shape: string, etag?: unknown): ObjectRef => {
   if (typeof bucket !== 'string' || !BUCKET.test(bucket)) {
     throw new PipelineError('InvalidInputError', `${shape}: "bucket" must be an S3 bucket name.`);
   }
@@ -25,7 +26,8 @@ const objectRef = (bucket: unknown, key: unknown, versionId: unknown, shape: str
   if (versionId !== undefined && versionId !== null && typeof versionId !== 'string') {
     throw new PipelineError('InvalidInputError', `${shape}: "versionId" must be a string.`);
   }
-  return { bucket, key, ...(typeof versionId === 'string' && versionId !== '' ? { versionId } : {}) };
+  const bare = typeof etag === 'string' ? bareEtag(etag) : undefined;
+  return { bucket, key, ...(typeof versionId === 'string' && versionId !== '' ? { versionId } : {}), ...(bare ? { etag: bare } : {}) };
 };
 
 /**
@@ -40,7 +42,7 @@ export const parseStartInput = (input: unknown): ObjectRef => {
     if (input['detail-type'] !== 'Object Created' || !isRecord(detail) || !isRecord(detail.bucket) || !isRecord(detail.object)) {
       throw new PipelineError('InvalidInputError', `EventBridge event "${String(input['detail-type'])}" is not an S3 "Object Created" event.`);
     }
-    return objectRef(detail.bucket.name, detail.object.key, detail.object['version-id'], 'S3 event');
+    return objectRef(detail.bucket.name, detail.object.key, detail.object['version-id'], 'S3 event', detail.object.etag);
   }
   const extra = Object.keys(input).filter((name) => !['bucket', 'key', 'versionId'].includes(name));
   if (extra.length > 0) {
@@ -49,7 +51,26 @@ export const parseStartInput = (input: unknown): ObjectRef => {
   return objectRef(input.bucket, input.key, input.versionId, 'Input');
 };
 
-export const isVerificationKey = (key: string): boolean => key.endsWith(VERIFICATION_SUFFIX);
+/**
+ * The keys an event's key may stand for, in the order to try them: as written, then URL-decoded.
+ * S3 documents its notification keys as URL-encoded ("red flower.pem" arrives as
+ * "red+flower.pem"); the object is looked up as written first, so a key that really holds `+` or
+ * `%` is found too.
+ */
+export const keyCandidates = (key: string): string[] => {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(key.replace(/\+/g, ' '));
+  } catch {
+    return [key]; // not URL-encoding (a lone `%`): only the key as written
+  }
+  return decoded === key || decoded === '' ? [key] : [key, decoded];
+};
+
+/** Whether the key ends as a CA file the trigger takes (`.pem`/`.crt`, either case), verification siblings excluded. */
+export const isCaKey = (key: string): boolean => CA_SUFFIXES.some((suffix) => key.endsWith(suffix)) && !isVerificationKey(key);
+
+export const isVerificationKey = (key: string): boolean => key.toLowerCase().endsWith(VERIFICATION_SUFFIX);
 
 /** `ca.pem` or `ca.crt` → `ca.verification.pem`. */
 export const verificationKeyFor = (caKey: string): string => {

@@ -52,12 +52,12 @@ describe('serverless package (offline)', () => {
     }
   });
 
-  it('starts the state machine on Object Created for .pem/.crt under the incoming prefix', () => {
+  it('starts the state machine on Object Created for .pem/.crt (either case) under the incoming prefix', () => {
     const [[, rule]] = ofType('AWS::Events::Rule').filter(([, r]) => r.Properties.EventPattern) as [[string, Resource]];
     expect(rule.Properties.EventPattern).toEqual({
       source: ['aws.s3'],
       'detail-type': ['Object Created'],
-      detail: { bucket: { name: [{ Ref: 'CaBucket' }] }, object: { key: [{ wildcard: 'incoming/*.pem' }, { wildcard: 'incoming/*.crt' }] } },
+      detail: { bucket: { name: [{ Ref: 'CaBucket' }] }, object: { key: [{ wildcard: 'incoming/*.pem' }, { wildcard: 'incoming/*.crt' }, { wildcard: 'incoming/*.PEM' }, { wildcard: 'incoming/*.CRT' }] } },
     });
     expect(rule.Properties.Targets[0].Arn).toEqual({ Ref: 'RegisterCaStateMachine' });
   });
@@ -124,7 +124,7 @@ describe('serverless package (offline)', () => {
       AttachTemplate: ['iam:PassRole', 'iot:DescribeProvisioningTemplate', 'iot:UpdateCACertificate'],
       TagCa: ['iot:ListTagsForResource', 'iot:TagResource', 'iot:UntagResource'],
       Activate: ['iot:UpdateCACertificate'],
-      RecordResult: ['s3:PutObject'],
+      RecordResult: ['s3:GetObject', 's3:GetObjectVersion', 's3:ListBucket', 's3:PutObject'],
       ReconcilePlan: ['iot:ListCACertificates', 'iot:UpdateCACertificate', 's3:GetObject', 's3:ListBucket', 's3:PutObject', 'states:StartExecution'],
       ReconcileDeep: ['iot:DescribeCACertificate', 'iot:ListTagsForResource', 's3:GetObject', 's3:PutObject', 'states:StartExecution'],
       ReconcileReport: ['s3:PutObject'],

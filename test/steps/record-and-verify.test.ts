@@ -77,6 +77,49 @@ describe('RecordResult', () => {
     expect(report.error.remedy).toMatch(/CA:TRUE/);
   });
 
+  it('names the version and ETag of an object LoadCertificate never read (manual start), from the bucket', async () => {
+    const { store, client } = bucket();
+    store.set('incoming/leaf.pem', { body: 'x', versionId: 'v7' });
+    await recordResult(
+      { s3: client, resultsPrefix: 'results/', now },
+      { input: { bucket: 'ca-bucket', key: 'incoming/leaf.pem' }, state: { error: { Error: 'NotACaError', Cause: '' } } },
+    );
+    expect(json(store, 'results/incoming/leaf.pem.json').source).toEqual({ bucket: 'ca-bucket', key: 'incoming/leaf.pem', versionId: 'v7', etag: 'e' });
+  });
+
+  it("keeps the event's ETag (the content uploaded) and finds the object under its URL-decoded key", async () => {
+    const { store, client } = bucket();
+    store.set('incoming/my ca+1.pem', { body: 'x', versionId: 'v2' });
+    const event = { source: 'aws.s3', 'detail-type': 'Object Created', detail: { bucket: { name: 'ca-bucket' }, object: { key: 'incoming/my+ca%2B1.pem', etag: 'uploaded' } } };
+    const output = await recordResult({ s3: client, resultsPrefix: 'results/', now }, { input: event, state: { error: { Error: 'NotACaError', Cause: '' } } });
+    expect(output.resultKey).toBe('results/incoming/my ca+1.pem.json');
+    expect(json(store, 'results/incoming/my ca+1.pem.json').source).toEqual({ bucket: 'ca-bucket', key: 'incoming/my ca+1.pem', versionId: 'v2', etag: 'uploaded' });
+  });
+
+  it('marks a failure transient when the flow ended on throttling, a fault or a timeout, and final otherwise', async () => {
+    const { store, client } = bucket();
+    const fail = (key: string, name: string) =>
+      recordResult({ s3: client, resultsPrefix: 'results/', now }, { input: { bucket: 'ca-bucket', key }, state: { error: { Error: name, Cause: '' } } });
+    await fail('incoming/t.pem', 'ThrottledError');
+    await fail('incoming/l.pem', 'Lambda.TooManyRequestsException');
+    await fail('incoming/b.pem', 'NotACaError');
+    expect(json(store, 'results/incoming/t.pem.json').error).toMatchObject({ transient: true, remedy: expect.stringMatching(/next reconciliation/) });
+    expect(json(store, 'results/incoming/l.pem.json').error).toMatchObject({ transient: true, remedy: expect.stringMatching(/next reconciliation/) });
+    expect(json(store, 'results/incoming/b.pem.json').error).toMatchObject({ transient: false, remedy: expect.stringMatching(/CA:TRUE/) });
+  });
+
+  it('says, when a failure replaces a receipt, which CA that receipt left live; a second failure keeps saying it', async () => {
+    const { store, client } = bucket();
+    const deps = { s3: client, resultsPrefix: 'results/', now };
+    await recordResult(deps, { state: { certificate: loaded, registered: { certificateId: ID, certificateArn: ARN, adopted: false, configured: true, status: 'INACTIVE' } } });
+    const failure = { input: { bucket: 'ca-bucket', key: 'incoming/a.pem' }, state: { error: { Error: 'InvalidOptionsError', Cause: '' } } };
+    await recordResult(deps, failure);
+    const previous = { outcome: 'ACTIVE', certificateId: ID, certificateArn: ARN, source: loaded.source, finishedAt: '2026-11-28T10:00:00.000Z' };
+    expect(json(store, 'results/incoming/a.pem.json')).toMatchObject({ outcome: 'FAILED', previous });
+    await recordResult(deps, failure);
+    expect(json(store, 'results/incoming/a.pem.json')).toMatchObject({ outcome: 'FAILED', previous });
+  });
+
   it('redacts any private-key block that reached an error cause', async () => {
     const { store, client } = bucket();
     const leaked = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { desiredTags, formatTags, parseTags, PROVENANCE_TAGS, resolveOptions, type Defaults } from '../../functions/lib/options.ts';
-import { caKeysForVerification, parseStartInput, resultKeyFor, verificationKeyFor } from '../../functions/lib/source.ts';
+import { caKeysForVerification, isCaKey, keyCandidates, parseStartInput, resultKeyFor, verificationKeyFor } from '../../functions/lib/source.ts';
 
 const defaults: Defaults = { certificateMode: 'DEFAULT', templateName: 'fleet-jitp', tags: { team: 'platform' } };
 
@@ -75,13 +75,13 @@ describe('parseStartInput: the two ways a flow starts', () => {
     expect(parseStartInput({ bucket: 'ca-bucket', key: 'incoming/a.pem' })).toEqual({ bucket: 'ca-bucket', key: 'incoming/a.pem' });
   });
 
-  it('takes an S3 Object Created event, keeping the version id', () => {
+  it('takes an S3 Object Created event, keeping the version id and the ETag', () => {
     const event = {
       source: 'aws.s3',
       'detail-type': 'Object Created',
-      detail: { bucket: { name: 'ca-bucket' }, object: { key: 'incoming/a.pem', size: 1200, 'version-id': 'v1' } },
+      detail: { bucket: { name: 'ca-bucket' }, object: { key: 'incoming/a.pem', size: 1200, etag: '"abc123"', 'version-id': 'v1' } },
     };
-    expect(parseStartInput(event)).toEqual({ bucket: 'ca-bucket', key: 'incoming/a.pem', versionId: 'v1' });
+    expect(parseStartInput(event)).toEqual({ bucket: 'ca-bucket', key: 'incoming/a.pem', versionId: 'v1', etag: 'abc123' });
   });
 
   it.each([
@@ -102,7 +102,22 @@ describe('object naming', () => {
   it('pairs a CA with its verification sibling both ways', () => {
     expect(verificationKeyFor('incoming/ca.pem')).toBe('incoming/ca.verification.pem');
     expect(verificationKeyFor('incoming/ca.crt')).toBe('incoming/ca.verification.pem');
-    expect(caKeysForVerification('incoming/ca.verification.pem')).toEqual(['incoming/ca.pem', 'incoming/ca.crt']);
+    expect(caKeysForVerification('incoming/ca.verification.pem')).toEqual(['incoming/ca.pem', 'incoming/ca.crt', 'incoming/ca.PEM', 'incoming/ca.CRT']);
+    expect(verificationKeyFor('incoming/CA.PEM')).toBe('incoming/CA.verification.pem');
+  });
+
+  it('takes .pem and .crt in either case as CA files, never a verification sibling', () => {
+    expect(['a.pem', 'a.crt', 'A.PEM', 'A.CRT'].map(isCaKey)).toEqual([true, true, true, true]);
+    expect(['a.txt', 'a.pem.bak', 'a.verification.pem', 'a.Verification.PEM'].map(isCaKey)).toEqual([false, false, false, false]);
+  });
+
+  it('looks an event key up as written, then URL-decoded as S3 notifications encode it', () => {
+    expect(keyCandidates('incoming/my+ca.pem')).toEqual(['incoming/my+ca.pem', 'incoming/my ca.pem']);
+    expect(keyCandidates('incoming/a%2Bb%3D1%25.pem')).toEqual(['incoming/a%2Bb%3D1%25.pem', 'incoming/a+b=1%.pem']);
+    expect(keyCandidates('incoming/%C3%A9t%C3%A9.pem')).toEqual(['incoming/%C3%A9t%C3%A9.pem', 'incoming/été.pem']);
+    expect(keyCandidates('incoming/plain.pem')).toEqual(['incoming/plain.pem']);
+    // A lone % is not URL-encoding: only the key as written.
+    expect(keyCandidates('incoming/100%.pem')).toEqual(['incoming/100%.pem']);
   });
 
   it('names the result after the source key under the results prefix', () => {
