@@ -70,6 +70,13 @@ export const reconcilePlan = async (deps: ReconcileDeps, event: ReconcilePlanInp
           } else outcomes.push({ ...finding, outcome: 'reported' });
           break;
         }
+        case 'retry': {
+          // Once per window, like every start: overlapping runs start it once, a later window again.
+          const started = await startRepair(deps, bucket, finding.key, finding.etag, 'transient-failure');
+          counts = addCounts(counts, started === 'already' ? { alreadyStarted: 1 } : { retried: 1 });
+          outcomes.push({ ...finding, outcome: started });
+          break;
+        }
         case 'failed':
           counts = addCounts(counts, { failed: 1 });
           outcomes.push(finding);

@@ -7,9 +7,7 @@ import { createIotClient, listTags } from './iot.ts';
 import { readIncomingPrefix, readReconcileConfig, readResultsPrefix, type ReconcileConfig } from './config.ts';
 import { repairExecutionName, type CaDetail, type ListedCa, type ListedObject, type ResultDocument } from './reconcile.ts';
 import { createS3Client, getJson } from './s3.ts';
-import { bareEtag, isVerificationKey, reconcilePrefixFor } from './source.ts';
-
-const CA_KEY = /\.(pem|crt)$/;
+import { bareEtag, isCaKey, reconcilePrefixFor } from './source.ts';
 
 const listKeys = async (s3: S3Client, bucket: string, prefix: string): Promise<Array<{ key: string; etag: string }>> => {
   const objects: Array<{ key: string; etag: string }> = [];
@@ -26,7 +24,7 @@ const listKeys = async (s3: S3Client, bucket: string, prefix: string): Promise<A
 
 /** The CA objects (not their verification siblings) under the incoming prefix. */
 export const listCaObjects = async (s3: S3Client, bucket: string, incomingPrefix: string): Promise<ListedObject[]> =>
-  (await listKeys(s3, bucket, incomingPrefix)).filter((object) => CA_KEY.test(object.key) && !isVerificationKey(object.key));
+  (await listKeys(s3, bucket, incomingPrefix)).filter((object) => isCaKey(object.key));
 
 /** Runs `fn` over `items` with at most `limit` at once. */
 export const mapLimit = async <T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> => {

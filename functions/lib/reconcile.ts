@@ -5,6 +5,7 @@
  * DescribeCACertificate and ListTagsForResource per CA for what no listing shows.
  */
 import { createHash } from 'node:crypto';
+import { isTransientFailure } from './errors.ts';
 import type { FailureReport, Receipt } from './results.ts';
 import type { Tags } from './options.ts';
 
@@ -48,6 +49,7 @@ export type Finding =
   | { kind: 'register'; key: string; etag: string; reason: 'never-registered' | 'changed' | 'missing-in-iot' }
   | { kind: 'repair'; key: string; etag: string; certificateId: string; drift: string[] }
   | { kind: 'failed'; key: string; error: string }
+  | { kind: 'retry'; key: string; etag: string; error: string }
   | { kind: 'orphan'; key: string; certificateId: string; status: string }
   | { kind: 'expiring'; key: string; certificateId: string; notAfter: string; daysLeft: number };
 
@@ -72,7 +74,8 @@ export interface PlanInput {
 /**
  * The shallow plan, linear in the number of objects and CAs: never registered or changed since
  * (register), INACTIVE or detached from its template (repair), failed on this very content
- * (reported, not retried until the object changes), orphans and expiring CAs.
+ * (transient: run again; otherwise reported, not retried until the object changes), orphans and
+ * expiring CAs.
  */
 export const planShallow = (input: PlanInput): ShallowPlan => {
   const findings: Finding[] = [];
@@ -89,7 +92,12 @@ export const planShallow = (input: PlanInput): ShallowPlan => {
       continue;
     }
     if (result.outcome === 'FAILED') {
-      findings.push({ kind: 'failed', key: object.key, error: result.error.name });
+      // Judged by the error's name, not a stored flag, so reports written before the flag existed count too.
+      findings.push(
+        isTransientFailure(result.error.name)
+          ? { kind: 'retry', key: object.key, etag: object.etag, error: result.error.name }
+          : { kind: 'failed', key: object.key, error: result.error.name },
+      );
       continue;
     }
     const ca = input.cas.get(result.certificateId);
@@ -118,10 +126,12 @@ export const planShallow = (input: PlanInput): ShallowPlan => {
       tags: result.tags,
     });
   }
-  // Orphans: CAs the pipeline registered (a receipt says so) whose object is gone.
+  // Orphans: CAs the pipeline registered (a receipt says so, or a failure report that replaced
+  // one) whose object is gone.
   for (const [key, result] of input.results) {
-    if (present.has(key) || result.outcome !== 'ACTIVE') continue;
-    const ca = input.cas.get(result.certificateId);
+    const registered = result.outcome === 'ACTIVE' ? result : result.previous;
+    if (present.has(key) || !registered) continue;
+    const ca = input.cas.get(registered.certificateId);
     if (ca) findings.push({ kind: 'orphan', key, certificateId: ca.certificateId, status: ca.status });
   }
   return { findings, inSync };
@@ -157,6 +167,8 @@ export interface ReconcileCounts {
   registered: number;
   repaired: number;
   alreadyStarted: number;
+  /** Flows that ended on a transient error (throttling, faults, timeouts) started again. */
+  retried: number;
   failed: number;
   orphaned: number;
   deactivated: number;
@@ -171,6 +183,7 @@ export const emptyCounts = (): ReconcileCounts => ({
   registered: 0,
   repaired: 0,
   alreadyStarted: 0,
+  retried: 0,
   failed: 0,
   orphaned: 0,
   deactivated: 0,

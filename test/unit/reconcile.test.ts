@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { deepDrift, planShallow, repairExecutionName, type DeepCandidate, type ListedCa, type ResultDocument } from '../../functions/lib/reconcile.ts';
-import { RESULT_SCHEMA, type Receipt } from '../../functions/lib/results.ts';
+import { RESULT_SCHEMA, type FailureReport, type Receipt } from '../../functions/lib/results.ts';
 
 const now = new Date('2026-11-28T00:00:00Z');
 const id = (n: number) => String(n).repeat(64).slice(0, 64);
@@ -60,9 +60,34 @@ describe('planShallow', () => {
     ]);
   });
 
+  const failure = (key: string, name: string, overrides: Partial<FailureReport> = {}): FailureReport => ({
+    schema: RESULT_SCHEMA,
+    outcome: 'FAILED',
+    source: { bucket: 'b', key, etag: `etag-${key}` },
+    error: { name, message: '', remedy: '', transient: false },
+    finishedAt: '',
+    ...overrides,
+  });
+
   it('reports a failure on unchanged content without retrying it', () => {
-    const failed: ResultDocument = { schema: RESULT_SCHEMA, outcome: 'FAILED', source: { bucket: 'b', key: 'bad.pem', etag: 'etag-bad.pem' }, error: { name: 'NotACaError', message: '', remedy: '' }, finishedAt: '' };
-    expect(plan(['bad.pem'], [failed], [], []).findings).toEqual([{ kind: 'failed', key: 'bad.pem', error: 'NotACaError' }]);
+    expect(plan(['bad.pem'], [failure('bad.pem', 'NotACaError')], [], []).findings).toEqual([{ kind: 'failed', key: 'bad.pem', error: 'NotACaError' }]);
+  });
+
+  it('runs a flow again that ended on throttling, a fault, a Lambda service error or a timeout, by its error name', () => {
+    const names = ['ThrottledError', 'ServiceFaultError', 'Lambda.ServiceException', 'Lambda.TooManyRequestsException', 'States.Timeout', 'Sandbox.Timedout'];
+    const keys = names.map((name) => `${name}.pem`);
+    const result = plan(keys, names.map((name, i) => failure(keys[i] as string, name)), [], []);
+    expect(result.findings).toEqual(names.map((name, i) => ({ kind: 'retry', key: keys[i], etag: `etag-${keys[i]}`, error: name })));
+  });
+
+  it('treats an unexpected error as final, not as transient', () => {
+    expect(plan(['bug.pem'], [failure('bug.pem', 'TypeError')], [], []).findings).toEqual([{ kind: 'failed', key: 'bug.pem', error: 'TypeError' }]);
+  });
+
+  it('reports as an orphan the live CA a failure report remembers, once its object is gone', () => {
+    const previous = { outcome: 'ACTIVE' as const, certificateId: id(4), certificateArn: `arn:cacert/${id(4)}`, source: { bucket: 'b', key: 'was.pem' }, finishedAt: '' };
+    const result = plan([], [failure('was.pem', 'NotACaError', { previous }), failure('never.pem', 'NotACaError')], [listed(id(4))], []);
+    expect(result.findings).toEqual([{ kind: 'orphan', key: 'was.pem', certificateId: id(4), status: 'ACTIVE' }]);
   });
 
   it('reports orphans (receipt, CA, no object) and CAs expiring within the window', () => {
