@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
-import { BUSINESS_ERRORS, TRANSIENT_ERRORS } from '../../functions/lib/errors.ts';
+import { BUSINESS_ERRORS, LAMBDA_SERVICE_ERRORS, TRANSIENT_ERRORS } from '../../functions/lib/errors.ts';
 import { loadApp } from '../../local/app.ts';
 
 const aslValidator = createRequire(import.meta.url)('asl-validator') as (
@@ -12,7 +12,7 @@ const aslValidator = createRequire(import.meta.url)('asl-validator') as (
 type State = {
   Type: string;
   Resource?: string;
-  Retry?: Array<{ ErrorEquals: string[]; JitterStrategy?: string; BackoffRate?: number; MaxAttempts?: number }>;
+  Retry?: Array<{ ErrorEquals: string[]; JitterStrategy?: string; BackoffRate?: number; MaxAttempts?: number; MaxDelaySeconds?: number }>;
   Catch?: Array<{ ErrorEquals: string[]; ResultPath?: string; Next: string }>;
   Next?: string;
   End?: boolean;
@@ -27,7 +27,6 @@ const allStates = (states: Record<string, State>, catcher?: string): Array<[stri
     ...(state.Branches ?? []).flatMap((branch) => allStates(branch.States, catcher ?? name)),
   ]);
 const tasks = allStates(definition.States).filter(([, state]) => state.Type === 'Task');
-const LAMBDA_SERVICE_ERRORS = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'];
 
 /** The definition as deployed: CloudFormation substitutes each ${XFunctionArn} with an ARN. */
 const validateDeployed = (file: string) => {
@@ -72,6 +71,15 @@ describe('register-ca.asl.json', () => {
         expect(retrier.JitterStrategy, name).toBe('FULL');
         expect(retrier.BackoffRate, name).toBeGreaterThan(1);
       }
+    }
+  });
+
+  it('waits out throttling long enough for a burst of thousands: 100 attempts, each up to 30 s with full jitter', () => {
+    for (const [name, state] of tasks) {
+      const throttling = (state.Retry ?? []).find((retrier) => retrier.ErrorEquals.includes('ThrottledError'));
+      expect(throttling, name).toMatchObject({ ErrorEquals: ['ThrottledError'], MaxAttempts: 100, MaxDelaySeconds: 30, JitterStrategy: 'FULL' });
+      // A 5xx storm is no queue: faults keep the short budget.
+      expect((state.Retry ?? []).find((retrier) => retrier.ErrorEquals.includes('ServiceFaultError'))?.MaxAttempts, name).toBe(10);
     }
   });
 
