@@ -164,6 +164,12 @@ export const parseCertificate = (block: PemBlock, role = 'certificate'): ParsedC
 
 const DAY_MS = 86_400_000;
 
+/**
+ * Whole days left until `notAfter`, a part day counted as a day: a certificate issued with
+ * `-days 10` has 10 days left on the day it is issued, not 9 (a floor would say 9 a second later).
+ */
+export const daysLeft = (notAfter: Date, now: Date = new Date()): number => Math.ceil((notAfter.getTime() - now.getTime()) / DAY_MS);
+
 export interface KeyDescription {
   description: string;
   warnings: string[];
@@ -311,9 +317,9 @@ const checkValidity = (cert: ParsedCertificate, now: Date, role: 'CA certificate
       `The ${role} expired on ${cert.notAfter.toISOString()}.`,
     );
   }
-  const daysLeft = Math.floor((cert.notAfter.getTime() - now.getTime()) / DAY_MS);
-  if (isCa && daysLeft < EXPIRY_WARNING_DAYS) {
-    warnings.push(`The CA certificate expires in ${daysLeft} days (${cert.notAfter.toISOString()}).`);
+  // The threshold compares times; only the figure shown is rounded.
+  if (isCa && cert.notAfter.getTime() - now.getTime() < EXPIRY_WARNING_DAYS * DAY_MS) {
+    warnings.push(`The CA certificate expires in ${daysLeft(cert.notAfter, now)} days (${cert.notAfter.toISOString()}).`);
   }
 };
 
@@ -345,6 +351,14 @@ export const checkVerification = (
   const ca = singleCertificate(caPem, 'CA certificate');
   const verification = singleCertificate(verificationPem, 'verification certificate');
   if (registrationCode !== undefined) checkRegistrationCode(verification, registrationCode);
+  // A self-signed CA verifies with its own key, so given as its own verification certificate it
+  // would pass every other check here while proving nothing about the registration code.
+  if (verification.certificateId === ca.certificateId) {
+    throw new PipelineError(
+      'VerificationSignatureError',
+      'The verification certificate is the CA certificate itself; it must be a separate certificate whose CN is the registration code, signed by the CA key.',
+    );
+  }
   if (!isSignedBy(verification, ca.publicKey)) {
     throw new PipelineError(
       'VerificationSignatureError',

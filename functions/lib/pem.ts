@@ -24,6 +24,18 @@ export const normalizeText = (text: string): string => text.replace(/^\uFEFF/, '
 const looksLikeDer = (text: string): boolean => text.charCodeAt(0) === 0x30 && /[\u0000-\u0008\u0080-\uFFFF]/.test(text.slice(0, 8));
 
 /**
+ * The DER of OID 1.2.840.113549.1.7.2 (PKCS#7 signedData), what a `.p7b` bundle starts with; its
+ * bytes over 0x7F read as themselves (latin1) or as U+FFFD (the file decoded as UTF-8).
+ */
+const PKCS7_SIGNED_DATA_OID = /\u0006\u0009\u002a[\u0086\uFFFD]\u0048[\u0086\uFFFD][\u00f7\uFFFD]\u000d\u0001\u0007\u0002/;
+
+/** What binary DER holds, as far as its first bytes tell; undefined when the text is not DER. */
+export const derKind = (raw: string): 'pkcs7' | 'der' | undefined => {
+  if (!looksLikeDer(raw)) return undefined;
+  return PKCS7_SIGNED_DATA_OID.test(raw.slice(0, 40)) ? 'pkcs7' : 'der';
+};
+
+/**
  * Splits PEM text into its blocks. Text around the blocks (openssl's `subject=` lines, comments)
  * is ignored, as openssl does; a block that does not close or whose body is not base64 is
  * malformed. Private keys are refused before anything else.
@@ -56,7 +68,14 @@ export const parsePemBlocks = (raw: string): PemBlock[] => {
   }
   if (blocks.length === 0) {
     if (text.trim().length === 0) throw new PipelineError('NotPemError', 'The file is empty.');
-    if (looksLikeDer(raw)) {
+    const der = derKind(raw);
+    if (der === 'pkcs7') {
+      throw new PipelineError(
+        'NotPemError',
+        'The file looks like a binary DER PKCS#7 bundle (.p7b), not PEM; extract its certificates: openssl pkcs7 -inform der -print_certs -in <file> -out ca.pem',
+      );
+    }
+    if (der) {
       throw new PipelineError('NotPemError', 'The file looks like binary DER, not PEM; convert it to PEM first.');
     }
     throw new PipelineError('NotPemError', 'The file holds no PEM block (-----BEGIN CERTIFICATE-----).');
