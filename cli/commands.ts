@@ -1,104 +1,21 @@
-/** The `iot-ca` commands (contract: shared/ARCHITECTURE.md "The iot-ca CLI"). */
-import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
-import {
-  DescribeCACertificateCommand,
-  GetRegistrationCodeCommand,
-  ListCACertificatesCommand,
-  type CACertificate,
-} from '@aws-sdk/client-iot';
+/** The `iot-ca` commands (contract: shared/ARCHITECTURE.md "The iot-ca CLI"); `drop` is in drop.ts, `result` in result.ts. */
+import { DescribeCACertificateCommand, GetRegistrationCodeCommand, ListCACertificatesCommand, type CACertificate } from '@aws-sdk/client-iot';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { inspectCaFile, checkVerification } from '../functions/lib/certificate.ts';
+import { checkVerification, daysLeft, inspectCaFile } from '../functions/lib/certificate.ts';
 import { isPipelineError, PipelineError, remedyFor } from '../functions/lib/errors.ts';
 import { listTags } from '../functions/lib/iot.ts';
-import { formatTags, parseCertificateMode, parseTags, parseTemplateName, PROVENANCE_TAGS } from '../functions/lib/options.ts';
-import { containsPrivateKey } from '../functions/lib/pem.ts';
-import { mapLimit } from '../functions/lib/reconcile-io.ts';
-import type { FailureReport, Receipt } from '../functions/lib/results.ts';
+import { parseCertificateMode, PROVENANCE_TAGS } from '../functions/lib/options.ts';
+import { derKind } from '../functions/lib/pem.ts';
 import { reconcileReportKeyFor } from '../functions/lib/source.ts';
 import type { ReconcileReport } from '../functions/reconcile-report.ts';
-import { localTarget, resolveTarget, type GlobalOptions, type Target } from './context.ts';
-import { findExecution, followExecution, readJson, readResult, type ExecutionOutcome, type Step } from './follow.ts';
+import { localTarget, type GlobalOptions, type Target } from './context.ts';
+import { mapLimit } from './drop.ts';
+import { readText } from './files.ts';
+import { describeFollowed, followedJson, followObject, stepLine, withTarget, type Followed } from './flow.ts';
+import { followExecution, listKeys, readJson, readResult } from './follow.ts';
 import { CliError, table, type Output } from './output.ts';
-
-const DAY_MS = 86_400_000;
-
-const readText = (path: string, what: string): string => {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new CliError('FileNotFoundError', `Cannot read the ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
-};
-
-/** Private keys never leave the machine: refused before any upload. */
-const refuseKeys = (text: string, path: string): void => {
-  if (containsPrivateKey(text)) {
-    throw new CliError('PrivateKeyMaterialError', `${path} contains private-key material; nothing was uploaded. Upload the certificate alone.`);
-  }
-};
-
-const withTarget = async <T>(options: GlobalOptions, out: Output, run: (target: Target) => Promise<T>): Promise<T> => {
-  const target = await resolveTarget(options, out.progress);
-  try {
-    return await run(target);
-  } finally {
-    await target.close();
-  }
-};
-
-const stepLine = (step: Step): string => {
-  const mark = step.outcome === 'ok' ? '✓' : step.outcome === 'retried' ? '↻' : '✗';
-  return `  ${mark} ${step.name.padEnd(20)} ${String(step.ms).padStart(6)} ms${step.error && step.outcome === 'failed' ? `  ${step.error}` : ''}`;
-};
-
-interface Followed {
-  key: string;
-  execution: ExecutionOutcome;
-  result: Receipt | FailureReport | undefined;
-  active: boolean;
-}
-
-/** Follows the flow of one object to its end; ACTIVE only if the receipt says so and IoT agrees. */
-const followObject = async (target: Target, out: Output, key: string, since: Date, executionArn?: string): Promise<Followed> => {
-  const arn = executionArn ?? (await findExecution(target, key, since));
-  out.progress(`following ${arn.split(':').at(-1)} (${key})`);
-  const execution = await followExecution(target, arn, (step) => out.progress(stepLine(step)));
-  const result = await readResult(target, key);
-  let active = false;
-  if (result?.outcome === 'ACTIVE') {
-    const described = await target.iot.send(new DescribeCACertificateCommand({ certificateId: result.certificateId }));
-    active = described.certificateDescription?.status === 'ACTIVE';
-  }
-  return { key, execution, result, active };
-};
-
-const describeFollowed = (followed: Followed): string => {
-  const { result, execution } = followed;
-  if (result?.outcome === 'ACTIVE' && followed.active) {
-    return [
-      `ACTIVE  ${result.certificateId}`,
-      `  mode ${result.certificateMode}, template ${result.templateName}${result.adopted ? ', adopted (already registered)' : ''}`,
-      `  receipt s3://${result.source.bucket}/${followed.key} -> results`,
-      ...result.warnings.map((warning) => `  warning: ${warning}`),
-    ].join('\n');
-  }
-  if (result?.outcome === 'FAILED') {
-    return [`FAILED  ${result.error.name}: ${result.error.message}`, `  what to do: ${result.error.remedy}`].join('\n');
-  }
-  return `FAILED  ${execution.error ?? execution.status}: ${execution.cause ?? 'no result was written'}`;
-};
-
-const followedJson = (followed: Followed) => ({
-  key: followed.key,
-  executionArn: followed.execution.executionArn,
-  status: followed.execution.status,
-  ...(followed.execution.error ? { error: followed.execution.error } : {}),
-  active: followed.active,
-  steps: followed.execution.steps,
-  result: followed.result ?? null,
-});
+import { deploymentDefaults } from './rule.ts';
 
 // ---- check ----
 
@@ -108,9 +25,24 @@ export interface CheckOptions {
   registrationCode?: string;
 }
 
+/**
+ * What to do, for an offline check: nothing was uploaded, and a DER PKCS#7 bundle needs
+ * `openssl pkcs7`, not the `openssl x509` the pipeline's NotPemError remedy gives for DER.
+ */
+const checkRemedy = (name: string, text: string): string => {
+  if (name === 'PrivateKeyMaterialError') {
+    return 'Nothing was uploaded. Keep the key out of the file: give the certificate alone (openssl x509 -in <file> -out ca.pem writes only the certificate).';
+  }
+  if (name === 'NotPemError' && derKind(text) === 'pkcs7') {
+    return 'Extract the certificates from the PKCS#7 bundle first: openssl pkcs7 -inform der -print_certs -in <file> -out ca.pem';
+  }
+  return remedyFor(name);
+};
+
 export const check = (file: string, options: CheckOptions, out: Output): number => {
   const text = readText(file, 'CA file');
-  const mode = options.mode ? parseCertificateMode(options.mode, '--mode') : undefined;
+  // The mode a drop would get: the flag, else the deployment's default (serverless.yml params).
+  const mode = options.mode ? parseCertificateMode(options.mode, '--mode') : deploymentDefaults().certificateMode;
   const notes: string[] = [];
   try {
     const inspection = inspectCaFile(text);
@@ -120,16 +52,21 @@ export const check = (file: string, options: CheckOptions, out: Output): number 
       checkVerification(inspection.caPem, verificationPem, options.registrationCode);
       if (!options.registrationCode) notes.push('The verification CN was not compared with a registration code (pass --registration-code).');
     } else if (mode === 'DEFAULT') {
-      notes.push('DEFAULT mode will need a verification certificate (in the file or as <name>.verification.pem).');
+      throw new PipelineError(
+        'VerificationCertificateMissingError',
+        `${options.mode ? '--mode DEFAULT' : 'DEFAULT mode (the default, as for drop)'} needs a verification certificate: pass --verification <file>, put it after the CA in ${file}, or check with --mode SNI_ONLY.`,
+      );
     }
     const verdict = {
       verdict: 'PASS',
       certificateId: inspection.certificateId,
+      certificateMode: mode,
       subject: inspection.subject,
       issuer: inspection.issuer,
       key: inspection.key,
       signatureAlgorithm: inspection.signatureAlgorithm,
       notAfter: inspection.notAfter,
+      daysLeft: daysLeft(new Date(inspection.notAfter)),
       verification: verificationPem ? 'checked' : 'none',
       warnings: [...inspection.warnings, ...notes],
     };
@@ -139,16 +76,17 @@ export const check = (file: string, options: CheckOptions, out: Output): number 
         `PASS  ${inspection.certificateId}`,
         `  subject   ${inspection.subject}`,
         `  key       ${inspection.key}, ${inspection.signatureAlgorithm}`,
-        `  notAfter  ${inspection.notAfter} (${Math.floor((Date.parse(inspection.notAfter) - Date.now()) / DAY_MS)} days)`,
-        `  verification ${verdict.verification}`,
+        `  notAfter  ${inspection.notAfter} (${verdict.daysLeft} days)`,
+        `  mode      ${mode}, verification ${verdict.verification}`,
         ...verdict.warnings.map((warning) => `  warning: ${warning}`),
       ].join('\n'),
     );
     return 0;
   } catch (error) {
     if (!isPipelineError(error)) throw error;
-    const failure = { verdict: 'FAIL', error: { name: error.name, message: error.message, remedy: remedyFor(error.name) } };
-    out.result(failure, `FAIL  ${error.name}: ${error.message}\n  what to do: ${remedyFor(error.name)}`);
+    const remedy = checkRemedy(error.name, text);
+    const failure = { verdict: 'FAIL', error: { name: error.name, message: error.message, remedy } };
+    out.result(failure, `FAIL  ${error.name}: ${error.message}\n  what to do: ${remedy}`);
     return 1;
   }
 };
@@ -161,46 +99,6 @@ export const registrationCode = (options: GlobalOptions, out: Output): Promise<n
     out.result({ registrationCode: code }, code ?? '');
     return 0;
   });
-
-// ---- drop ----
-
-export interface DropOptions {
-  verification?: string;
-  mode?: string;
-  template?: string;
-  tag?: string[];
-  key?: string;
-  wait?: boolean;
-}
-
-export const drop = (file: string, options: DropOptions, global: GlobalOptions, out: Output): Promise<number> => {
-  const text = readText(file, 'CA file');
-  refuseKeys(text, file);
-  let body = text;
-  if (options.verification) {
-    const verification = readText(options.verification, 'verification file');
-    refuseKeys(verification, options.verification);
-    // One object holding both: one flow runs, with no window where the CA lacks its verification.
-    body = `${text.trimEnd()}\n${verification}`;
-  }
-  const metadata: Record<string, string> = {};
-  if (options.mode) metadata['certificate-mode'] = parseCertificateMode(options.mode, '--mode');
-  if (options.template) metadata['template-name'] = parseTemplateName(options.template, '--template');
-  if (options.tag?.length) metadata.tags = formatTags(parseTags(options.tag.join('&'), '--tag'));
-  return withTarget(global, out, async (target) => {
-    const key = options.key ?? `${target.incomingPrefix}${basename(file)}`;
-    const since = new Date();
-    await target.s3.send(new PutObjectCommand({ Bucket: target.bucket, Key: key, Body: body, ContentType: 'application/x-pem-file', Metadata: metadata }));
-    out.progress(`uploaded s3://${target.bucket}/${key}`);
-    if (!options.wait) {
-      out.result({ bucket: target.bucket, key }, `uploaded s3://${target.bucket}/${key}; the result will be written under ${target.resultsPrefix}`);
-      return 0;
-    }
-    const followed = await followObject(target, out, key, since);
-    out.result(followedJson(followed), describeFollowed(followed));
-    return followed.active ? 0 : 1;
-  });
-};
 
 // ---- run ----
 
@@ -222,7 +120,7 @@ export const run = (file: string, options: { wait?: boolean }, global: GlobalOpt
     }
     const key = typeof input === 'object' && input !== null && typeof (input as { key?: unknown }).key === 'string' ? (input as { key: string }).key : '';
     const followed = await followObject(target, out, key, new Date(), arn);
-    out.result(followedJson(followed), describeFollowed(followed));
+    out.result(followedJson(followed), describeFollowed(target, followed));
     return followed.active ? 0 : 1;
   });
 };
@@ -277,37 +175,94 @@ const viewOf = async (target: Target, certificateId: string): Promise<CaView> =>
     templateName: described.registrationConfig?.templateName ?? null,
     autoRegistration: d.autoRegistrationStatus ?? 'DISABLE',
     notAfter: notAfter?.toISOString() ?? null,
-    daysToExpiry: notAfter ? Math.floor((notAfter.getTime() - Date.now()) / DAY_MS) : null,
+    daysToExpiry: notAfter ? daysLeft(notAfter) : null,
     source: tags[PROVENANCE_TAGS.key] ? `${tags[PROVENANCE_TAGS.bucket] ?? ''}/${tags[PROVENANCE_TAGS.key]}` : null,
     tags,
   };
 };
 
-export const list = (global: GlobalOptions, out: Output): Promise<number> =>
+const listCaIds = async (target: Target): Promise<string[]> => {
+  const certificates: CACertificate[] = [];
+  let marker: string | undefined;
+  do {
+    const page = await target.iot.send(new ListCACertificatesCommand({ pageSize: 250, ascendingOrder: true, ...(marker ? { marker } : {}) }));
+    certificates.push(...(page.certificates ?? []));
+    marker = page.nextMarker;
+  } while (marker);
+  return certificates.map((ca) => ca.certificateId as string);
+};
+
+/** A dropped file and what became of it: its receipt, its failure report, or nothing yet. */
+interface FileView {
+  key: string;
+  outcome: 'ACTIVE' | 'FAILED' | 'PENDING';
+  certificateId: string | null;
+  error: { name: string; message: string; remedy: string } | null;
+  finishedAt: string | null;
+}
+
+const fileViews = async (target: Target): Promise<FileView[]> => {
+  const keys = await listKeys(target, target.incomingPrefix);
+  const dropped = keys.filter((key) => target.rule.matches(key));
+  return mapLimit(dropped, 8, async (key): Promise<FileView> => {
+    const result = await readResult(target, key);
+    return {
+      key,
+      outcome: result?.outcome ?? 'PENDING',
+      certificateId: result && 'certificateId' in result ? (result.certificateId ?? null) : null,
+      error: result?.outcome === 'FAILED' ? result.error : null,
+      finishedAt: result?.finishedAt ?? null,
+    };
+  });
+};
+
+export const list = (options: { all?: boolean }, global: GlobalOptions, out: Output): Promise<number> =>
   withTarget(global, out, async (target) => {
-    const certificates: CACertificate[] = [];
-    let marker: string | undefined;
-    do {
-      const page = await target.iot.send(new ListCACertificatesCommand({ pageSize: 250, ascendingOrder: true, ...(marker ? { marker } : {}) }));
-      certificates.push(...(page.certificates ?? []));
-      marker = page.nextMarker;
-    } while (marker);
-    const views = await mapLimit(certificates, 4, (ca) => viewOf(target, ca.certificateId as string));
+    const ids = await listCaIds(target);
+    const views = await mapLimit(ids, 4, (id) => viewOf(target, id));
     const rows = [
       ['CERTIFICATE ID', 'STATUS', 'MODE', 'TEMPLATE', 'EXPIRES', 'SOURCE'],
       ...views.map((v) => [v.certificateId.slice(0, 16), v.status, v.certificateMode, v.templateName ?? '-', v.daysToExpiry === null ? '-' : `${v.daysToExpiry}d`, v.source ?? '-']),
     ];
-    out.result(views, views.length === 0 ? 'no CA certificates registered' : table(rows));
+    const casText = views.length === 0 ? 'no CA certificates registered' : table(rows);
+    if (!options.all) {
+      out.result(views, casText);
+      return 0;
+    }
+    // --all: every file dropped under the incoming prefix, with its outcome, failed ones included.
+    const files = await fileViews(target);
+    const fileRows = [
+      ['FILE', 'OUTCOME', 'CERTIFICATE ID / ERROR'],
+      ...files.map((f) => [f.key, f.outcome, f.outcome === 'FAILED' ? (f.error?.name ?? '') : (f.certificateId ?? '-').slice(0, 16)]),
+    ];
+    out.result({ cas: views, files }, `${casText}\n\n${files.length === 0 ? `no files under ${target.incomingPrefix}` : table(fileRows)}`);
     return 0;
   });
 
+/**
+ * A CA by its id or any unique prefix of it (`list` prints 16 characters); a prefix shared by
+ * several CAs is an error that names them.
+ */
+export const resolveCaId = async (target: Target, id: string): Promise<string> => {
+  const wanted = id.trim().toLowerCase();
+  if (!/^[0-9a-f]{1,64}$/.test(wanted)) throw new CliError('CaNotFoundError', `"${id}" is not a certificate id (hexadecimal, as list prints it).`);
+  if (wanted.length === 64) return wanted;
+  const matches = (await listCaIds(target)).filter((candidate) => candidate.startsWith(wanted));
+  if (matches.length === 0) throw new CliError('CaNotFoundError', `No CA certificate id starts with ${wanted}.`);
+  if (matches.length > 1) {
+    throw new CliError('AmbiguousIdError', `${matches.length} CA certificates start with ${wanted}: ${matches.map((match) => match.slice(0, 16)).join(', ')}; give more characters.`);
+  }
+  return matches[0] as string;
+};
+
 export const status = (certificateId: string, global: GlobalOptions, out: Output): Promise<number> =>
   withTarget(global, out, async (target) => {
+    const id = await resolveCaId(target, certificateId);
     let view: CaView;
     try {
-      view = await viewOf(target, certificateId);
+      view = await viewOf(target, id);
     } catch (error) {
-      if ((error as Error).name === 'ResourceNotFoundException') throw new CliError('CaNotFoundError', `No CA certificate ${certificateId}.`);
+      if ((error as Error).name === 'ResourceNotFoundException') throw new CliError('CaNotFoundError', `No CA certificate ${id}.`);
       throw error;
     }
     out.result(
@@ -329,7 +284,7 @@ export const status = (certificateId: string, global: GlobalOptions, out: Output
 
 export const demo = async (out: Output): Promise<number> => {
   const { makeCa, makeLeaf, P256, RSA2048 } = await import('../local/pki.ts');
-  const target = await localTarget({ onProgress: out.progress });
+  const target = await localTarget({ onProgress: out.progress, onNotice: out.notice });
   try {
     const { registrationCode: code } = await target.iot.send(new GetRegistrationCodeCommand({}));
     out.progress(`registration code ${code}`);
@@ -351,7 +306,7 @@ export const demo = async (out: Output): Promise<number> => {
     for (const item of drops) results.push(await followObject(target, out, item.key, since));
     out.result(
       { active: results.every((r) => r.active), cas: results.map(followedJson) },
-      results.map((r) => `${r.key}\n${describeFollowed(r)}`).join('\n\n'),
+      results.map((r) => `${r.key}\n${describeFollowed(target, r)}`).join('\n\n'),
     );
     return results.every((r) => r.active) ? 0 : 1;
   } finally {

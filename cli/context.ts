@@ -10,6 +10,7 @@ import { IoTClient } from '@aws-sdk/client-iot';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { CliError } from './output.ts';
+import { deploymentDefaults, triggerRule, type Defaults, type TriggerRule } from './rule.ts';
 
 export interface GlobalOptions {
   json?: boolean;
@@ -28,6 +29,10 @@ export interface Target {
   reconcileStateMachineArn: string;
   incomingPrefix: string;
   resultsPrefix: string;
+  /** The keys serverless.yml's EventBridge rule starts register-ca for, under this target's prefix. */
+  rule: TriggerRule;
+  /** The options an object gets when its metadata says nothing. */
+  defaults: Defaults;
   /** Waits for in-process executions, then stops what this command started. */
   close: () => Promise<void>;
 }
@@ -65,7 +70,14 @@ const destroyAll = (clients: { s3: S3Client; iot: IoTClient; sfn: SFNClient }) =
   clients.sfn.destroy();
 };
 
-export const localTarget = async (options: { stateDir?: string; onProgress?: (message: string) => void } = {}): Promise<Target> => {
+export interface LocalTargetOptions {
+  stateDir?: string;
+  onProgress?: (message: string) => void;
+  /** Told when this command creates a state directory (a new registration code, no CAs). */
+  onNotice?: (message: string) => void;
+}
+
+export const localTarget = async (options: LocalTargetOptions = {}): Promise<Target> => {
   const { defaultStateDir, LocalStack, STACK_FILE } = await import('../local/stack.ts');
   const stateDir = options.stateDir ?? defaultStateDir();
   const stackFile = join(stateDir, STACK_FILE);
@@ -81,9 +93,15 @@ export const localTarget = async (options: { stateDir?: string; onProgress?: (me
         reconcileStateMachineArn: info.reconcileStateMachineArn,
         incomingPrefix: info.incomingPrefix,
         resultsPrefix: info.resultsPrefix,
+        rule: triggerRule(info.incomingPrefix),
+        defaults: deploymentDefaults(),
         close: async () => destroyAll(clients),
       };
     }
+  }
+  if (!existsSync(stateDir)) {
+    // Run from another folder, a command would otherwise silently start over with a new account.
+    options.onNotice?.(`created a new local state directory ${stateDir} (a new registration code, no CAs); set IOT_CA_HOME to use an existing one`);
   }
   options.onProgress?.(`starting the local stack in ${stateDir}`);
   const stack = await LocalStack.start({ stateDir });
@@ -96,6 +114,8 @@ export const localTarget = async (options: { stateDir?: string; onProgress?: (me
     reconcileStateMachineArn: stack.reconcileEngine.stateMachineArn,
     incomingPrefix: stack.incomingPrefix,
     resultsPrefix: stack.resultsPrefix,
+    rule: triggerRule(stack.incomingPrefix),
+    defaults: deploymentDefaults(),
     close: async () => {
       destroyAll(clients);
       await stack.stop();
@@ -131,17 +151,22 @@ export const deployedTarget = async (options: GlobalOptions): Promise<Target> =>
     return value;
   };
   const clients = { s3: new S3Client(config), iot: new IoTClient(config), sfn: new SFNClient(config) };
+  const incomingPrefix = outputs.IncomingPrefix ?? 'incoming/';
+  const defaults = deploymentDefaults(stage);
   return {
     kind: 'deployed',
     ...clients,
     bucket: need('CaBucketName'),
     stateMachineArn: need('RegisterCaStateMachineArn'),
     reconcileStateMachineArn: need('ReconcileStateMachineArn'),
-    incomingPrefix: outputs.IncomingPrefix ?? 'incoming/',
+    incomingPrefix,
     resultsPrefix: outputs.ResultsPrefix ?? 'results/',
+    rule: triggerRule(incomingPrefix),
+    // params.<stage> may override params.default; the stack's own output names its template.
+    defaults: { ...defaults, templateName: outputs.DefaultTemplateName ?? defaults.templateName },
     close: async () => destroyAll(clients),
   };
 };
 
-export const resolveTarget = (options: GlobalOptions, onProgress?: (message: string) => void): Promise<Target> =>
-  options.local ? localTarget(onProgress ? { onProgress } : {}) : deployedTarget(options);
+export const resolveTarget = (options: GlobalOptions, tell: Pick<LocalTargetOptions, 'onProgress' | 'onNotice'> = {}): Promise<Target> =>
+  options.local ? localTarget(tell) : deployedTarget(options);

@@ -1,11 +1,17 @@
 /** `iot-ca`: the pipeline's CLI, against the deployed stack or (--local) the embedded one. */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { check, demo, drop, list, reconcile, registrationCode, run, status } from './commands.ts';
+import { check, demo, list, reconcile, registrationCode, run, status } from './commands.ts';
+import { drop } from './drop.ts';
+import { result } from './result.ts';
 import { createOutput, reportError } from './output.ts';
 import type { GlobalOptions } from './context.ts';
 
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
 const program = new Command('iot-ca')
   .description('Registers X.509 CA certificates with AWS IoT Core for just-in-time provisioning.')
+  .version(version, '-V, --version', 'print the version')
   .option('--json', 'machine-readable output')
   .option('--local', 'use the embedded local stack (a running `iot-ca up`, or one started in-process)')
   .option('--stage <stage>', 'deployed stage (stack iot-ca-pipeline-<stage>)', 'dev')
@@ -34,6 +40,11 @@ program
   .action(action(async (options) => (await import('./up.ts')).up(options, createOutput(Boolean(globals().json)))));
 
 program
+  .command('down')
+  .description('stop the `iot-ca up` running on this state directory')
+  .action(action(async () => (await import('./up.ts')).down(createOutput(Boolean(globals().json)))));
+
+program
   .command('demo')
   .description('one shot on the local stack: a DEFAULT and an SNI_ONLY demo CA, dropped and followed to ACTIVE')
   .action(action(() => demo(createOutput(Boolean(globals().json)))));
@@ -42,7 +53,7 @@ program
   .command('check <ca.pem>')
   .description("the pipeline's pre-flight checks, offline")
   .option('--verification <file>', 'verification certificate to check against the CA')
-  .option('--mode <mode>', 'DEFAULT or SNI_ONLY')
+  .option('--mode <mode>', "DEFAULT or SNI_ONLY (default: the deployment's, as for drop)")
   .option('--registration-code <code>', 'compare the verification CN with this code')
   .action(action((file: string, options) => check(file, options, createOutput(Boolean(globals().json)))));
 
@@ -52,15 +63,22 @@ program
   .action(action(() => registrationCode(globals(), createOutput(Boolean(globals().json)))));
 
 program
-  .command('drop <ca.pem>')
-  .description('upload a CA with its options; --wait follows the flow')
-  .option('--verification <file>', 'verification certificate, uploaded in the same object after the CA')
+  .command('drop <files...>')
+  .description('upload CA files (or folders of them) with their options; --wait follows each flow to its outcome')
+  .option('--verification <file>', 'verification certificate for a single CA, uploaded in the same object after it (in folders: <name>.verification.pem)')
   .option('--mode <mode>', 'DEFAULT or SNI_ONLY')
   .option('--template <name>', 'JITP provisioning template')
-  .option('--tag <k=v>', 'tag for the CA (repeatable)', collect)
-  .option('--key <key>', 'object key (default: <incoming prefix><file name>)')
-  .option('--wait', 'follow the execution; exit non-zero unless the CA ends ACTIVE')
-  .action(action((file: string, options) => drop(file, options, globals(), createOutput(Boolean(globals().json)))));
+  .option('--tag <k=v>', 'one tag for the CA (repeat for more)', collect)
+  .option('--key <key>', 'object key for a single file (default: <incoming prefix><file name>)')
+  .option('--wait', 'follow each execution; exit non-zero unless every CA ends ACTIVE')
+  .option('--dry-run', 'check the files and show what the drop would change; upload nothing')
+  .option('--concurrency <n>', 'files uploaded and followed at once (default 8)')
+  .action(action((files: string[], options) => drop(files, options, globals(), createOutput(Boolean(globals().json)))));
+
+program
+  .command('result <file-or-key>')
+  .description("what became of a dropped file: its receipt or failure report, the execution and its steps")
+  .action(action((reference: string) => result(reference, globals(), createOutput(Boolean(globals().json)))));
 
 program
   .command('run <input.json>')
@@ -77,11 +95,12 @@ program
 program
   .command('list')
   .description('CA certificates with status, mode, template and days to expiry')
-  .action(action(() => list(globals(), createOutput(Boolean(globals().json)))));
+  .option('--all', 'also every file dropped under the incoming prefix with its outcome (failed and pending ones too)')
+  .action(action((options) => list(options, globals(), createOutput(Boolean(globals().json)))));
 
 program
   .command('status <certificateId>')
-  .description('one CA certificate in detail')
+  .description('one CA certificate in detail (the id or any unique prefix of it, as list prints it)')
   .action(action((id: string) => status(id, globals(), createOutput(Boolean(globals().json)))));
 
 try {

@@ -19,6 +19,13 @@ export interface Output {
   progress: (message: string) => void;
   /** One JSON line per event with --json (for `up`), else a text line. */
   event: (data: Record<string, unknown>, text: string) => void;
+  /**
+   * Something the operator must not miss even in scripts (a new state directory was created):
+   * on stderr always, as a JSON line `{"notice": …}` with --json.
+   */
+  notice: (message: string) => void;
+  /** Progress as data: a JSON line on stderr with --json, else the text line (on stderr). */
+  progressEvent: (data: Record<string, unknown>, text: string) => void;
 }
 
 export const createOutput = (json: boolean): Output => ({
@@ -28,6 +35,8 @@ export const createOutput = (json: boolean): Output => ({
     if (!json) process.stderr.write(`${message}\n`);
   },
   event: (data, text) => process.stdout.write(json ? `${JSON.stringify(data)}\n` : `${text}\n`),
+  notice: (message) => process.stderr.write(json ? `${JSON.stringify({ notice: message })}\n` : `${message}\n`),
+  progressEvent: (data, text) => process.stderr.write(json ? `${JSON.stringify(data)}\n` : `${text}\n`),
 });
 
 /** The one line (or JSON object) an error becomes: its name and message, never a stack trace. */

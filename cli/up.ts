@@ -1,9 +1,12 @@
 /** `iot-ca up`: the local stack in the foreground, logging each execution as it runs. */
 import type { ExecutionEvent, ExecutionRecord } from '../local/engine.ts';
 import { AWS_DEFAULT_TPS, type FaultSettings } from '../local/iot/emulator.ts';
-import { defaultStateDir, LocalStack } from '../local/stack.ts';
+import { claimStateDir, defaultStateDir, LocalStack, releaseStateDir, stackHolder, type StackHolder } from '../local/stack.ts';
 import { parseStartInput } from '../functions/lib/source.ts';
-import type { Output } from './output.ts';
+import { CliError, type Output } from './output.ts';
+
+/** s3rver accepts only these; not a secret, and what `aws s3 …` needs against the local stack. */
+const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
 export interface UpOptions {
   /** Commander's --no-schedules: false turns the reconcile schedules off. */
@@ -41,60 +44,139 @@ const keyOf = (input: unknown): string => {
   }
 };
 
-export const up = async (options: UpOptions, out: Output): Promise<number> => {
+/** `arn:aws:states:<region>:<account>:execution:<machine>:<name>` → the machine's name. */
+const machineOf = (executionArn: string): string => executionArn.split(':').at(-2) ?? '';
+
+const inUse = (stateDir: string, holder: StackHolder): CliError =>
+  new CliError(
+    'StackAlreadyRunningError',
+    holder.info
+      ? `iot-ca up (pid ${holder.pid}) already runs on ${stateDir}: s3 ${holder.info.endpoints.s3}, iot ${holder.info.endpoints.iot}, sfn ${holder.info.endpoints.sfn}. Use it (iot-ca --local …) or stop it first (iot-ca down).`
+      : `iot-ca up (pid ${holder.pid}) is starting on ${stateDir}. Use it (iot-ca --local …) or stop it first (iot-ca down).`,
+  );
+
+/**
+ * Logs each execution of both state machines, one line per state, each prefixed with its
+ * execution's short id so that concurrent executions can be told apart. A state is ✗ when it
+ * failed and a Catch moved on (decided when it exits), ↻ on each retry, ✓ otherwise.
+ */
+const executionLogger = (out: Output, registerCaMachine: () => string) => {
   const entered = new Map<string, number>();
-  const onExecutionEvent = (record: ExecutionRecord, event: ExecutionEvent): void => {
+  const failed = new Map<string, string>();
+  return (record: ExecutionRecord, event: ExecutionEvent): void => {
     const execution = record.name;
+    const id = execution.slice(0, 8);
+    const isRegisterCa = machineOf(record.executionArn) === registerCaMachine();
     const state = event.state?.name;
+    const at = `${execution}/${state}`;
     switch (event.type) {
-      case 'ExecutionStarted':
-        out.event({ event: 'started', execution, key: keyOf(record.input) }, `▶ ${execution}  ${keyOf(record.input)}`);
-        break;
-      case 'StateEntered':
-        entered.set(`${execution}/${state}`, event.timestamp);
-        break;
-      case 'StateExited': {
-        const ms = event.timestamp - (entered.get(`${execution}/${state}`) ?? event.timestamp);
-        out.event({ event: 'step', execution, state, ms }, `  ✓ ${String(state).padEnd(20)} ${String(ms).padStart(6)} ms`);
+      case 'ExecutionStarted': {
+        const what = isRegisterCa ? keyOf(record.input) : `${machineOf(record.executionArn)} ${JSON.stringify(record.input)}`;
+        out.event({ event: 'started', execution, machine: machineOf(record.executionArn), ...(isRegisterCa ? { key: what } : { input: record.input }) }, `▶ ${id}  ${what}`);
         break;
       }
-      case 'StateRetried':
-        out.event({ event: 'retry', execution, state }, `  ↻ ${state} retried`);
+      case 'StateEntered':
+        entered.set(at, event.timestamp);
+        failed.delete(at);
         break;
+      case 'StateFailed':
+        failed.set(at, event.Error ?? 'Error');
+        break;
+      case 'StateRetried':
+        out.event({ event: 'retry', execution, state, error: failed.get(at) ?? null }, `${id}  ↻ ${state} retried${failed.get(at) ? ` after ${failed.get(at)}` : ''}`);
+        failed.delete(at);
+        break;
+      case 'StateExited': {
+        const ms = event.timestamp - (entered.get(at) ?? event.timestamp);
+        const error = failed.get(at);
+        out.event(
+          { event: 'step', execution, state, ms, outcome: error ? 'failed' : 'ok', ...(error ? { error } : {}) },
+          `${id}  ${error ? '✗' : '✓'} ${String(state).padEnd(20)} ${String(ms).padStart(6)} ms${error ? `  ${error}` : ''}`,
+        );
+        entered.delete(at);
+        failed.delete(at);
+        break;
+      }
       case 'ExecutionSucceeded':
-        out.event({ event: 'succeeded', execution }, `✔ ${execution}  ACTIVE`);
+        out.event({ event: 'succeeded', execution }, `✔ ${id}  ${isRegisterCa ? `ACTIVE  ${keyOf(record.input)}` : 'SUCCEEDED'}`);
         break;
       case 'ExecutionFailed':
-        out.event({ event: 'failed', execution, error: event.Error }, `✖ ${execution}  ${event.Error}`);
+        out.event({ event: 'failed', execution, error: event.Error }, `✖ ${id}  FAILED ${event.Error ?? ''}${isRegisterCa ? `  ${keyOf(record.input)}` : ''}`);
         break;
       default:
     }
   };
+};
+
+/**
+ * Under npx (or npm run) the shell's `kill $!` reaches npm, which does not pass it on: the
+ * stack would keep running with no parent. Started by npm, it stops when its parent is gone.
+ */
+const stopWithParent = (stop: () => void): void => {
+  if (!process.env.npm_execpath && !process.env.npm_command) return;
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid !== parent) stop();
+  }, 500);
+  timer.unref();
+};
+
+export const up = async (options: UpOptions, out: Output): Promise<number> => {
   const stateDir = defaultStateDir();
-  const stack = await LocalStack.start({
-    stateDir,
-    faults: faultsFrom(options),
-    ...(options.retryIntervalMs !== undefined ? { retryIntervalMs: Number(options.retryIntervalMs) } : {}),
-    schedules: options.schedules !== false,
-    onExecutionEvent,
-  });
+  const holder = claimStateDir(stateDir);
+  if (holder) throw inUse(stateDir, holder);
+  let stack: LocalStack;
+  try {
+    stack = await LocalStack.start({
+      stateDir,
+      faults: faultsFrom(options),
+      ...(options.retryIntervalMs !== undefined ? { retryIntervalMs: Number(options.retryIntervalMs) } : {}),
+      schedules: options.schedules !== false,
+      onExecutionEvent: executionLogger(out, () => stack.engine.stateMachineArn.split(':').at(-1) ?? ''),
+    });
+  } catch (error) {
+    releaseStateDir(stateDir);
+    throw error;
+  }
   await stack.advertise();
   const info = stack.info();
   out.event(
-    { ready: true, endpoints: info.endpoints, bucket: info.bucket, stateMachineArn: info.stateMachineArn, stateDir },
+    { ready: true, endpoints: info.endpoints, bucket: info.bucket, stateMachineArn: info.stateMachineArn, stateDir, pid: process.pid, credentials: LOCAL_CREDENTIALS },
     [
-      `iot-ca local stack ready (state in ${stateDir})`,
+      `iot-ca local stack ready (state in ${stateDir}, pid ${process.pid})`,
       `  s3   ${info.endpoints.s3}   bucket ${info.bucket}, drop CAs under ${info.incomingPrefix}`,
+      `       credentials ${LOCAL_CREDENTIALS.accessKeyId} / ${LOCAL_CREDENTIALS.secretAccessKey}: AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${info.endpoints.s3} s3 ls s3://${info.bucket}/`,
       `  iot  ${info.endpoints.iot}`,
       `  sfn  ${info.endpoints.sfn}   ${info.stateMachineArn}`,
       ...(options.schedules !== false ? stack.schedules().map((rule) => `  schedule ${rule.name}: reconcile ${JSON.stringify(rule.input)} every ${rule.everyMs / 60_000} min`) : []),
-      'Ctrl-C to stop.',
+      'Ctrl-C (or iot-ca down) to stop.',
     ].join('\n'),
   );
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
+    process.once('SIGHUP', resolve);
+    stopWithParent(resolve);
   });
   await stack.stop();
+  return 0;
+};
+
+/** `iot-ca down`: stops the `up` of this state directory and waits until it has stopped. */
+export const down = async (out: Output, timeoutMs = 60_000): Promise<number> => {
+  const stateDir = defaultStateDir();
+  const holder = stackHolder(stateDir);
+  if (!holder) {
+    out.result({ stopped: false, stateDir }, `no iot-ca up is running on ${stateDir}`);
+    return 0;
+  }
+  process.kill(holder.pid, 'SIGTERM');
+  const deadline = Date.now() + timeoutMs;
+  // It finishes running executions first, then frees the state directory.
+  while (stackHolder(stateDir)?.pid === holder.pid) {
+    if (Date.now() > deadline) throw new CliError('StopTimeoutError', `iot-ca up (pid ${holder.pid}) has not stopped within ${timeoutMs / 1000}s; executions may still be running.`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  out.result({ stopped: true, pid: holder.pid, stateDir }, `stopped iot-ca up (pid ${holder.pid}) on ${stateDir}`);
   return 0;
 };

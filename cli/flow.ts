@@ -1,0 +1,77 @@
+/** What several commands share: acting on a target, and following one object's flow to its end. */
+import { DescribeCACertificateCommand } from '@aws-sdk/client-iot';
+import type { FailureReport, Receipt } from '../functions/lib/results.ts';
+import { resultKeyFor } from '../functions/lib/source.ts';
+import { resolveTarget, type GlobalOptions, type Target } from './context.ts';
+import { findExecution, followExecution, readResult, type ExecutionOutcome, type Step } from './follow.ts';
+import type { Output } from './output.ts';
+
+export const withTarget = async <T>(options: GlobalOptions, out: Output, run: (target: Target) => Promise<T>): Promise<T> => {
+  const target = await resolveTarget(options, { onProgress: out.progress, onNotice: out.notice });
+  try {
+    return await run(target);
+  } finally {
+    await target.close();
+  }
+};
+
+export const stepMark = (outcome: Step['outcome']): string => (outcome === 'ok' ? '✓' : outcome === 'retried' ? '↻' : '✗');
+
+export const stepLine = (step: Step): string =>
+  `  ${stepMark(step.outcome)} ${step.name.padEnd(20)} ${String(step.ms).padStart(6)} ms${step.error ? `  ${step.error}${step.outcome === 'retried' ? ' (retried)' : ''}` : ''}`;
+
+export interface Followed {
+  key: string;
+  execution: ExecutionOutcome;
+  result: Receipt | FailureReport | undefined;
+  active: boolean;
+}
+
+/** ACTIVE only if the receipt says so and IoT agrees. */
+export const settle = async (target: Target, key: string, execution: ExecutionOutcome): Promise<Followed> => {
+  const result = await readResult(target, key);
+  let active = false;
+  if (result?.outcome === 'ACTIVE') {
+    const described = await target.iot.send(new DescribeCACertificateCommand({ certificateId: result.certificateId }));
+    active = described.certificateDescription?.status === 'ACTIVE';
+  }
+  return { key, execution, result, active };
+};
+
+/** Follows the flow of one object to its end, each step reported as it ends. */
+export const followObject = async (target: Target, out: Output, key: string, since: Date, executionArn?: string): Promise<Followed> => {
+  const arn = executionArn ?? (await findExecution(target, key, since));
+  out.progress(`following ${arn.split(':').at(-1)} (${key})`);
+  const execution = await followExecution(target, arn, (step) => out.progress(stepLine(step)));
+  return settle(target, key, execution);
+};
+
+export const describeFollowed = (target: Target, followed: Followed): string => {
+  const { result, execution } = followed;
+  if (result?.outcome === 'ACTIVE' && followed.active) {
+    return [
+      `ACTIVE  ${result.certificateId}`,
+      `  mode ${result.certificateMode}, template ${result.templateName}${result.adopted ? ', adopted (already registered)' : ''}`,
+      `  receipt s3://${result.source.bucket}/${resultKeyFor(followed.key, target.resultsPrefix)}`,
+      ...result.warnings.map((warning) => `  warning: ${warning}`),
+    ].join('\n');
+  }
+  if (result?.outcome === 'FAILED') {
+    return [
+      `FAILED  ${result.error.name}: ${result.error.message}`,
+      `  what to do: ${result.error.remedy}`,
+      `  report s3://${result.source.bucket}/${resultKeyFor(followed.key, target.resultsPrefix)}`,
+    ].join('\n');
+  }
+  return `FAILED  ${execution.error ?? execution.status}: ${execution.cause ?? 'no result was written'}`;
+};
+
+export const followedJson = (followed: Followed) => ({
+  key: followed.key,
+  executionArn: followed.execution.executionArn,
+  status: followed.execution.status,
+  ...(followed.execution.error ? { error: followed.execution.error } : {}),
+  active: followed.active,
+  steps: followed.execution.steps,
+  result: followed.result ?? null,
+});

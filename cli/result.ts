@@ -1,0 +1,74 @@
+/**
+ * `iot-ca result <file|key>`: what became of a dropped file — its receipt or failure report (the
+ * results contract), the execution that wrote it and its steps, or the execution still running.
+ */
+import { basename } from 'node:path';
+import { resultKeyFor } from '../functions/lib/source.ts';
+import type { FailureReport, Receipt } from '../functions/lib/results.ts';
+import type { GlobalOptions, Target } from './context.ts';
+import { stepLine, withTarget } from './flow.ts';
+import { ExecutionFinder, readResult, snapshotExecution, type ExecutionOutcome } from './follow.ts';
+import { CliError, type Output } from './output.ts';
+
+/** How far back to look for a running execution of a key that has no result yet. */
+const LOOKBACK_MS = 86_400_000;
+
+/** `s3://bucket/key`, a key under the incoming prefix, or a local file's name (as `drop` names it). */
+export const keyFor = (target: Target, reference: string): string => {
+  if (reference.startsWith('s3://')) {
+    const rest = reference.slice('s3://'.length);
+    const slash = rest.indexOf('/');
+    if (slash < 0 || rest.slice(0, slash) !== target.bucket) throw new CliError('UsageError', `${reference} is not in the CA bucket ${target.bucket}.`, 2);
+    return rest.slice(slash + 1);
+  }
+  return reference.startsWith(target.incomingPrefix) ? reference : `${target.incomingPrefix}${basename(reference)}`;
+};
+
+type Outcome = 'ACTIVE' | 'FAILED' | 'RUNNING';
+
+export const result = (reference: string, global: GlobalOptions, out: Output): Promise<number> =>
+  withTarget(global, out, async (target) => {
+    const key = keyFor(target, reference);
+    const resultKey = resultKeyFor(key, target.resultsPrefix);
+    const written: Receipt | FailureReport | undefined = await readResult(target, key);
+    let executionArn = written?.executionId;
+    let execution: ExecutionOutcome | undefined;
+    if (executionArn) execution = await snapshotExecution(target, executionArn);
+    if (!written || execution?.status === 'RUNNING') {
+      // No result yet (or a newer run is on its way): the newest execution started for the key.
+      const found = (await new ExecutionFinder(target, new Date(Date.now() - LOOKBACK_MS)).poll()).get(key);
+      if (found && found !== executionArn) {
+        executionArn = found;
+        execution = await snapshotExecution(target, found);
+      }
+    }
+    if (!written && !execution) {
+      throw new CliError(
+        'ResultNotFoundError',
+        `No result at s3://${target.bucket}/${resultKey} and no execution for ${key}: was it dropped under that key (${target.rule.patterns.join(', ')})?`,
+      );
+    }
+    const running = execution?.status === 'RUNNING';
+    const outcome: Outcome = running || !written ? 'RUNNING' : written.outcome;
+    const lines = [
+      `${key}  ${outcome}${written?.outcome === 'ACTIVE' ? `  ${written.certificateId}` : ''}`,
+      ...(written
+        ? [
+            `  ${written.outcome === 'ACTIVE' ? 'receipt' : 'report '}   s3://${target.bucket}/${resultKey} (finished ${written.finishedAt})`,
+            ...(written.outcome === 'FAILED'
+              ? [`  error     ${written.error.name}: ${written.error.message}`, `  what to do: ${written.error.remedy}`]
+              : [`  mode ${written.certificateMode}, template ${written.templateName}${written.adopted ? ', adopted' : ''}`, ...written.warnings.map((w) => `  warning: ${w}`)]),
+          ]
+        : []),
+      executionArn
+        ? `  execution ${executionArn.split(':').at(-1)}  ${execution ? execution.status : '(no longer known: the local stack that ran it has stopped)'}`
+        : '  execution (not recorded)',
+      ...(execution?.steps.map(stepLine) ?? []),
+      ...(running && written ? [`  (the result above is from an earlier run; this one is still running)`] : []),
+    ];
+    out.result(
+      { key, resultKey, outcome, result: written ?? null, execution: execution ?? (executionArn ? { executionArn, status: null, steps: [] } : null) },
+      lines.join('\n'),
+    );
+    return outcome === 'ACTIVE' ? 0 : 1;
+  });
