@@ -48,7 +48,7 @@ export const reconcilePlan = async (deps: ReconcileDeps, event: ReconcilePlanInp
   const templateMembers = new Map<string, Set<string>>();
   for (const template of templates) templateMembers.set(template, new Set((await listCas(deps.iot, template)).keys()));
 
-  const plan = planShallow({ objects, results, cas, templateMembers, now, expiryWarningDays: deps.config.expiryWarningDays });
+  const plan = planShallow({ objects, results, cas, templateMembers, now, expiryWarningDays: deps.config.expiryWarningDays, graceMinutes: deps.config.graceMinutes });
   let counts = addCounts(emptyCounts(), { objects: objects.length, inSync: event.deep ? 0 : plan.inSync.length });
   const outcomes: Array<Finding & { outcome?: string }> = [];
   for (const finding of plan.findings) {
@@ -77,6 +77,10 @@ export const reconcilePlan = async (deps: ReconcileDeps, event: ReconcilePlanInp
           outcomes.push({ ...finding, outcome: started });
           break;
         }
+        case 'pending':
+          counts = addCounts(counts, { pending: 1 });
+          outcomes.push(finding);
+          break;
         case 'failed':
           counts = addCounts(counts, { failed: 1 });
           outcomes.push(finding);

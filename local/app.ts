@@ -87,12 +87,16 @@ const allStates = (states: States): Array<[string, States[string]]> =>
     return [[name, body] as [string, States[string]], ...nested.flatMap((machine) => allStates(machine.States))];
   });
 
-export const loadApp = (root = PROJECT_ROOT, stage = 'local'): App => {
+/**
+ * `params` overrides serverless.yml's `params.default`, as `params.<stage>` or `--param` would at
+ * deploy time (tests use it to shorten a period, never to change what a function does).
+ */
+export const loadApp = (root = PROJECT_ROOT, stage = 'local', overrides: Record<string, string> = {}): App => {
   // CloudFormation tags (!GetAtt X.Arn, !Ref X) are not YAML types: kept as their plain text.
   const config = parse(readFileSync(join(root, 'serverless.yml'), 'utf8'), { logLevel: 'silent' }) as ServerlessConfig;
   const rawParams = config.params?.default ?? {};
   const params: Record<string, string> = {};
-  for (const [key, value] of Object.entries(rawParams)) params[key] = String(value);
+  for (const [key, value] of Object.entries({ ...rawParams, ...overrides })) params[key] = String(value);
   for (const [key, value] of Object.entries(params)) params[key] = resolveVariables(value, config.service, stage, params);
   // Lambda gives each function the provider's environment plus its own; one process hosts them
   // all locally, so the union is what every handler sees (names do not collide by design).

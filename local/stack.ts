@@ -43,6 +43,8 @@ export interface StackOptions {
   onExecutionEvent?: (record: ExecutionRecord, event: ExecutionEvent) => void;
   /** Log level for the functions' Powertools logger (default WARN: the CLI prints its own view). */
   logLevel?: string;
+  /** serverless.yml params for this stack, over `params.default` (as `params.<stage>` would be). */
+  params?: Record<string, string>;
   /** Run the reconcile schedules serverless.yml declares (as EventBridge would). Off by default. */
   schedules?: boolean;
   /**
@@ -249,7 +251,7 @@ export class LocalStack {
   static async start(options: StackOptions = {}): Promise<LocalStack> {
     const stateDir = options.stateDir ?? defaultStateDir();
     mkdirSync(join(stateDir, 's3'), { recursive: true });
-    const app = loadApp(PROJECT_ROOT, 'local');
+    const app = loadApp(PROJECT_ROOT, 'local', options.params);
     const machine = app.stateMachines.RegisterCaStateMachine;
     const reconcileMachine = app.stateMachines.ReconcileStateMachine;
     if (!machine || !reconcileMachine) throw new Error('serverless.yml must declare RegisterCaStateMachine and ReconcileStateMachine');

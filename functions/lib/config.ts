@@ -35,11 +35,15 @@ export interface ReconcileConfig {
   deepCheckTps: number;
   /** CAs per deep-check chunk (one Map iteration, one Lambda invocation). */
   deepChunkSize: number;
+  /** Uploads younger than this are left to their own flow (see planShallow). */
+  graceMinutes: number;
 }
 
-const positive = (name: string, fallback: string): number => {
+const positive = (name: string, fallback: string, zero = false): number => {
   const value = Number(env(name, fallback));
-  if (!(value > 0)) throw new PipelineError('InvalidOptionsError', `Environment variable ${name} must be a positive number.`);
+  if (!(value > 0 || (zero && value === 0))) {
+    throw new PipelineError('InvalidOptionsError', `Environment variable ${name} must be a ${zero ? 'non-negative' : 'positive'} number.`);
+  }
   return value;
 };
 
@@ -55,5 +59,6 @@ export const readReconcileConfig = (): ReconcileConfig => {
     windowMinutes: positive('RECONCILE_WINDOW_MINUTES', '60'),
     deepCheckTps: positive('DEEP_CHECK_TPS', '8'),
     deepChunkSize: positive('DEEP_CHUNK_SIZE', '2000'),
+    graceMinutes: positive('RECONCILE_GRACE_MINUTES', '60', true),
   };
 };

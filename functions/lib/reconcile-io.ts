@@ -9,14 +9,16 @@ import { repairExecutionName, type CaDetail, type ListedCa, type ListedObject, t
 import { createS3Client, getJson } from './s3.ts';
 import { bareEtag, isCaKey, reconcilePrefixFor } from './source.ts';
 
-const listKeys = async (s3: S3Client, bucket: string, prefix: string): Promise<Array<{ key: string; etag: string }>> => {
-  const objects: Array<{ key: string; etag: string }> = [];
+const listKeys = async (s3: S3Client, bucket: string, prefix: string): Promise<ListedObject[]> => {
+  const objects: ListedObject[] = [];
   let token: string | undefined;
   do {
     const page = await awsCall('ListObjectsV2', () =>
       s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) })),
     );
-    for (const object of page.Contents ?? []) if (object.Key) objects.push({ key: object.Key, etag: bareEtag(object.ETag) ?? '' });
+    for (const object of page.Contents ?? []) {
+      if (object.Key) objects.push({ key: object.Key, etag: bareEtag(object.ETag) ?? '', ...(object.LastModified ? { lastModified: object.LastModified } : {}) });
+    }
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
   return objects;

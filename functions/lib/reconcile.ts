@@ -13,6 +13,8 @@ import type { Tags } from './options.ts';
 export interface ListedObject {
   key: string;
   etag: string;
+  /** When this content was uploaded: its own event-started flow may still be running. */
+  lastModified?: Date;
 }
 
 /** A CA as ListCACertificates shows it. */
@@ -50,6 +52,7 @@ export type Finding =
   | { kind: 'repair'; key: string; etag: string; certificateId: string; drift: string[] }
   | { kind: 'failed'; key: string; error: string }
   | { kind: 'retry'; key: string; etag: string; error: string }
+  | { kind: 'pending'; key: string; reason: 'never-registered' | 'changed' }
   | { kind: 'orphan'; key: string; certificateId: string; status: string }
   | { kind: 'expiring'; key: string; certificateId: string; notAfter: string; daysLeft: number };
 
@@ -69,6 +72,12 @@ export interface PlanInput {
   templateMembers: Map<string, Set<string>>;
   now: Date;
   expiryWarningDays: number;
+  /**
+   * Content uploaded less than this long ago is left to the flow its own upload event started
+   * (which may be waiting out the quota in a burst): starting a second one would only double the
+   * load. A lost event is still caught, by a later run.
+   */
+  graceMinutes: number;
 }
 
 /**
@@ -83,12 +92,10 @@ export const planShallow = (input: PlanInput): ShallowPlan => {
   const present = new Set(input.objects.map((object) => object.key));
   for (const object of input.objects) {
     const result = input.results.get(object.key);
-    if (!result) {
-      findings.push({ kind: 'register', key: object.key, etag: object.etag, reason: 'never-registered' });
-      continue;
-    }
-    if (result.source.etag !== object.etag) {
-      findings.push({ kind: 'register', key: object.key, etag: object.etag, reason: 'changed' });
+    if (!result || result.source.etag !== object.etag) {
+      const reason = result ? 'changed' : 'never-registered';
+      const young = object.lastModified !== undefined && input.now.getTime() - object.lastModified.getTime() < input.graceMinutes * 60_000;
+      findings.push(young ? { kind: 'pending', key: object.key, reason } : { kind: 'register', key: object.key, etag: object.etag, reason });
       continue;
     }
     if (result.outcome === 'FAILED') {
@@ -167,6 +174,8 @@ export interface ReconcileCounts {
   registered: number;
   repaired: number;
   alreadyStarted: number;
+  /** Objects uploaded within the grace period whose own flow has not written its result yet. */
+  pending: number;
   /** Flows that ended on a transient error (throttling, faults, timeouts) started again. */
   retried: number;
   failed: number;
@@ -183,6 +192,7 @@ export const emptyCounts = (): ReconcileCounts => ({
   registered: 0,
   repaired: 0,
   alreadyStarted: 0,
+  pending: 0,
   retried: 0,
   failed: 0,
   orphaned: 0,

@@ -109,6 +109,24 @@ describe('a transient failure is never final', () => {
   });
 });
 
+describe('a burst still in flight is not started twice', () => {
+  it('an upload younger than reconcileGraceMinutes (60) with no result yet is left to its own flow', async () => {
+    const pki = await makeCa({ key: P256, subject: 'CN=in flight' });
+    // As if its event-started flow were still waiting out the quota: no result yet.
+    local.stack.eventsEnabled = false;
+    await put('incoming/in-flight.pem', pki.pem, { 'certificate-mode': 'SNI_ONLY' });
+    await settle();
+    local.stack.eventsEnabled = true;
+    const before = local.stack.engine.list().length;
+    const report = await reconcile();
+    expect(report.counts.pending).toBe(1);
+    expect(report.counts.registered).toBe(0);
+    expect(flowsFor('incoming/in-flight.pem', before)).toHaveLength(0);
+    // Out of the test's way: the keys below expect a reconciliation with nothing pending.
+    await local.stack.engine.run({ bucket: local.stack.bucket, key: 'incoming/in-flight.pem' });
+  });
+});
+
 describe('object keys as users write them', () => {
   const keys = [
     'incoming/factory root ca.pem',

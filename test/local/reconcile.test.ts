@@ -10,7 +10,8 @@ import type { ReconcileReport } from '../../functions/reconcile-report.ts';
 import { RESULT_SCHEMA } from '../../functions/lib/results.ts';
 import { makeCa, makeLeaf, P256, type Pki } from '../fixtures/pki.ts';
 
-const local = useLocalStack();
+// Objects here are reconciled straight after upload: no grace for an event-started flow.
+const local = useLocalStack({ params: { reconcileGraceMinutes: '0' } });
 const { put, settle } = local;
 const drop = async (key: string, ca: Pki) => {
   await put(key, `${ca.pem}${(await makeLeaf(ca, `CN=${local.code}`)).pem}`);
@@ -99,7 +100,7 @@ describe('reconcile repairs drift', () => {
         s3: local.s3,
         iot: local.iot,
         sfn,
-        config: { registerCaStateMachineArn: local.stack.engine.stateMachineArn, expiryWarningDays: 30, orphanPolicy: 'deactivate', windowMinutes: 60, deepCheckTps: 50, deepChunkSize: 100 },
+        config: { registerCaStateMachineArn: local.stack.engine.stateMachineArn, expiryWarningDays: 30, orphanPolicy: 'deactivate', windowMinutes: 60, deepCheckTps: 50, deepChunkSize: 100, graceMinutes: 0 },
         incomingPrefix: 'incoming/',
         resultsPrefix: 'results/',
       },

@@ -21,14 +21,15 @@ const receipt = (key: string, certificateId: string, overrides: Partial<Receipt>
   ...overrides,
 });
 const listed = (certificateId: string, status = 'ACTIVE'): [string, ListedCa] => [certificateId, { certificateId, certificateArn: `arn:cacert/${certificateId}`, status }];
-const plan = (objects: string[], results: ResultDocument[], cas: Array<[string, ListedCa]>, attached: string[]) =>
+const plan = (objects: string[], results: ResultDocument[], cas: Array<[string, ListedCa]>, attached: string[], lastModified = new Date(0)) =>
   planShallow({
-    objects: objects.map((key) => ({ key, etag: `etag-${key}` })),
+    objects: objects.map((key) => ({ key, etag: `etag-${key}`, lastModified })),
     results: new Map(results.map((result) => [result.source.key, result])),
     cas: new Map(cas),
     templateMembers: new Map([['jitp', new Set(attached)]]),
     now,
     expiryWarningDays: 30,
+    graceMinutes: 60,
   });
 
 describe('planShallow', () => {
@@ -58,6 +59,17 @@ describe('planShallow', () => {
       expect.objectContaining({ kind: 'repair', key: 'a.pem', drift: ['status INACTIVE'] }),
       expect.objectContaining({ kind: 'repair', key: 'b.pem', drift: ['template not jitp'] }),
     ]);
+  });
+
+  it('leaves an upload younger than the grace period to the flow its own event started', () => {
+    const recent = new Date(now.getTime() - 59 * 60_000);
+    const result = plan(['new.pem', 'changed.pem'], [receipt('changed.pem', id(2), { source: { bucket: 'b', key: 'changed.pem', etag: 'old' } })], [], [], recent);
+    expect(result.findings).toEqual([
+      { kind: 'pending', key: 'new.pem', reason: 'never-registered' },
+      { kind: 'pending', key: 'changed.pem', reason: 'changed' },
+    ]);
+    const older = new Date(now.getTime() - 61 * 60_000);
+    expect(plan(['new.pem'], [], [], [], older).findings).toEqual([{ kind: 'register', key: 'new.pem', etag: 'etag-new.pem', reason: 'never-registered' }]);
   });
 
   const failure = (key: string, name: string, overrides: Partial<FailureReport> = {}): FailureReport => ({
