@@ -155,7 +155,6 @@ export const up = async (options: UpOptions, out: Output): Promise<number> => {
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
-    process.once('SIGHUP', resolve);
     stopWithParent(resolve);
   });
   await stack.stop();
