@@ -27,6 +27,7 @@ import { inspectCaFile } from '../functions/lib/certificate.ts';
 import { RESULT_SCHEMA } from '../functions/lib/results.ts';
 import type { ReconcileReport } from '../functions/reconcile-report.ts';
 import { makeCa, makeLeaf, P256 } from '../local/pki.ts';
+import { runBurst } from './burst.ts';
 
 const run = promisify(execFile);
 const median = (values: number[]): number => {
@@ -265,6 +266,21 @@ const burst = async (): Promise<void> => {
   });
 };
 
+// ---- 3b. Burst at AWS's real quota, with the state machine's own backoff ----
+
+const burstAtQuota = async (): Promise<void> => {
+  const count = quick ? 200 : 2000;
+  log(`3b burst at AWS's quota: ${count} CAs at once, every IoT operation held to 10 TPS, the ASL's real backoff (~${count / 10} s floor)`);
+  const result = await runBurst({ count, tps: 10, log });
+  figures.push({
+    name: `Burst at AWS's quota: ${count.toLocaleString('en')} CAs under 10 TPS per operation ÷ quota floor`,
+    value: `${round(result.ratio)}× (${round(result.seconds, 1)} s vs floor ${round(result.floorSeconds, 1)} s; ${result.failed} failed, ${result.lost} lost, ${result.duplicates} duplicated; ${round(result.retries / count, 1)} Task retries per CA)`,
+    target: '≤ 1.3×, 0 lost, 0 failed',
+    met: result.ratio <= 1.3 && result.failed === 0 && result.lost === 0 && result.duplicates === 0,
+    detail: { ...result, seconds: round(result.seconds, 2), ratio: round(result.ratio, 3) },
+  });
+};
+
 // ---- 4. Reconcile at scale ----
 
 /** s3rver sometimes resets a kept-alive connection under a long seeding burst: try again. */
@@ -380,6 +396,7 @@ const sections: Array<[string, () => Promise<void> | void]> = [
   ['cold', coldStart],
   ['overhead', overhead],
   ['burst', burst],
+  ['quota', burstAtQuota],
   ['reconcile', reconcileScale],
   ['cost', cost],
 ];

@@ -85,26 +85,28 @@ describe('a transient failure is never final', () => {
     expect(flowsFor('incoming/storm.pem', before)).toHaveLength(1);
   });
 
-  it("a Lambda that could not be invoked (Lambda.TooManyRequestsException after its retries) is run again, and two overlapping reconciliations start it once", async () => {
-    const pki = await makeCa({ key: P256, subject: 'CN=lambda throttled' });
+  it.each([
+    ['the IoT quota outlasting all 100 throttling retries', 'ThrottledError', 'quota-exhausted'],
+    ['a Lambda that could not be invoked', 'Lambda.TooManyRequestsException', 'lambda-throttled'],
+  ])('%s (%s) is run again, and two overlapping reconciliations start it once', async (_, errorName, name) => {
+    const pki = await makeCa({ key: P256, subject: `CN=${name}` });
+    const key = `incoming/${name}.pem`;
     local.stack.engine.beforeTask = (state, record) => {
-      if (state === 'RegisterCa' && JSON.stringify(record.input).includes('lambda-throttled')) {
-        throw Object.assign(new Error('Rate Exceeded.'), { name: 'Lambda.TooManyRequestsException' });
-      }
+      if (state === 'RegisterCa' && JSON.stringify(record.input).includes(name)) throw Object.assign(new Error('Rate exceeded'), { name: errorName });
     };
     try {
-      await put('incoming/lambda-throttled.pem', pki.pem, { 'certificate-mode': 'SNI_ONLY' });
+      await put(key, pki.pem, { 'certificate-mode': 'SNI_ONLY' });
       await settle();
     } finally {
       local.stack.engine.beforeTask = undefined;
     }
-    expect(await resultOf('incoming/lambda-throttled.pem')).toMatchObject({ outcome: 'FAILED', error: { name: 'Lambda.TooManyRequestsException', transient: true } });
+    expect(await resultOf(key)).toMatchObject({ outcome: 'FAILED', error: { name: errorName, transient: true }, source: { etag: md5(pki.pem) } });
     const before = local.stack.engine.list().length;
     const runs = await Promise.all([local.stack.reconcileEngine.run({ bucket: local.stack.bucket, deep: false }), local.stack.reconcileEngine.run({ bucket: local.stack.bucket, deep: false })]);
     await local.stack.idle();
     const counts = runs.map((run) => (run.output as { report: ReconcileReport }).report.counts);
     expect(counts.reduce((sum, c) => sum + c.retried, 0)).toBe(1);
-    expect(flowsFor('incoming/lambda-throttled.pem', before)).toHaveLength(1);
+    expect(flowsFor(key, before)).toHaveLength(1);
     expect(statusOf(pki.pem)).toBe('ACTIVE');
   });
 });
