@@ -60,6 +60,7 @@ export const describeFollowed = (target: Target, followed: Followed): string => 
     return [
       `FAILED  ${result.error.name}: ${result.error.message}`,
       `  what to do: ${result.error.remedy}`,
+      ...(result.previous ? [`  still live: CA ${result.previous.certificateId}, as the receipt this report replaced left it`] : []),
       `  report s3://${result.source.bucket}/${resultKeyFor(followed.key, target.resultsPrefix)}`,
     ].join('\n');
   }

@@ -56,7 +56,11 @@ export const result = (reference: string, global: GlobalOptions, out: Output): P
         ? [
             `  ${written.outcome === 'ACTIVE' ? 'receipt' : 'report '}   s3://${target.bucket}/${resultKey} (finished ${written.finishedAt})`,
             ...(written.outcome === 'FAILED'
-              ? [`  error     ${written.error.name}: ${written.error.message}`, `  what to do: ${written.error.remedy}`]
+              ? [
+                  `  error     ${written.error.name}: ${written.error.message}`,
+                  `  what to do: ${written.error.remedy}`,
+                  ...(written.previous ? [`  still live: CA ${written.previous.certificateId}, as the receipt this report replaced left it`] : []),
+                ]
               : [`  mode ${written.certificateMode}, template ${written.templateName}${written.adopted ? ', adopted' : ''}`, ...written.warnings.map((w) => `  warning: ${w}`)]),
           ]
         : []),

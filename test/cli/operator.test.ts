@@ -304,6 +304,17 @@ describe('6. tags without surprises', () => {
   });
 });
 
+describe('6. (the report side) a failed re-drop of an ACTIVE CA', () => {
+  it('says the CA from before is still live, in drop --wait and in result', async () => {
+    const run = await iotCa('--local', 'drop', 'tagged.pem', '--mode', 'DEFAULT', '--wait');
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/^FAILED {2}\w+Error/);
+    const id = /still live: CA ([0-9a-f]{64})/.exec(run.stdout)?.[1] as string;
+    expect(json(await iotCa('--local', '--json', 'status', id))).toMatchObject({ status: 'ACTIVE' });
+    expect((await iotCa('--local', 'result', 'tagged.pem')).stdout).toContain(`still live: CA ${id}`);
+  });
+});
+
 describe('7. a stack you can stop', () => {
   it('refuses a second up on the same state directory with the first one’s endpoints, and leaves the first running', async () => {
     const info = JSON.parse(readFileSync(join(state, 'stack.json'), 'utf8'));
