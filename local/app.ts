@@ -70,6 +70,7 @@ const resolveVariables = (value: string, service: string, stage: string, params:
     if (source === 'self' && address === 'service') return service;
     if (source === 'param' && address in params) return params[address] as string;
     // What CloudFormation's !Sub fills in at deploy time.
+    if (source === 'AWS' && address === ':Partition') return 'aws';
     if (source === 'AWS' && address === ':Region') return LOCAL_REGION;
     if (source === 'AWS' && address === ':AccountId') return LOCAL_ACCOUNT;
     throw new Error(`serverless.yml: the local stack cannot resolve ${whole}`);

@@ -93,7 +93,7 @@ describe('serverless package (offline)', () => {
     const body = JSON.parse(String(template.Properties.TemplateBody['Fn::Sub']).replace('${DevicePolicy}', 'p'));
     expect(Object.values(body.Resources).map((r: any) => r.Type).sort()).toEqual(['AWS::IoT::Certificate', 'AWS::IoT::Policy', 'AWS::IoT::Thing']);
     const role = resources[template.Properties.ProvisioningRoleArn['Fn::GetAtt'][0]] as Resource;
-    expect(role.Properties.ManagedPolicyArns).toEqual(['arn:aws:iam::aws:policy/service-role/AWSIoTThingsRegistration']);
+    expect(role.Properties.ManagedPolicyArns).toEqual([{ 'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/service-role/AWSIoTThingsRegistration' }]);
   });
 
   it('runs every function on nodejs22.x arm64 with a role of its own', () => {
@@ -114,6 +114,17 @@ describe('serverless package (offline)', () => {
       for (const action of actions(statement)) expect(action).not.toContain('*');
       if (statement.Resource === '*') expect(actions(statement)).toEqual([expect.stringMatching(/^iot:(GetRegistrationCode|RegisterCACertificate|ListCACertificates)$/)]);
     }
+  });
+
+  it('builds every ARN with ${AWS::Partition}, so the template deploys in China and GovCloud too', () => {
+    const text = JSON.stringify(resources);
+    expect(text).toContain('arn:${AWS::Partition}:');
+    expect(text.match(/arn:aws[:-]/g) ?? []).toEqual([]);
+  });
+
+  it('keeps the CA bucket when the stack is removed or the bucket replaced', () => {
+    const bucket = resources.CaBucket as Resource & { DeletionPolicy?: string; UpdateReplacePolicy?: string };
+    expect([bucket.DeletionPolicy, bucket.UpdateReplacePolicy]).toEqual(['Retain', 'Retain']);
   });
 
   it("gives each function only the actions it calls", () => {
@@ -151,7 +162,7 @@ describe('serverless package (offline)', () => {
   it('starts repairs only on register-ca, with its ARN built at deploy time', () => {
     const variables = (resources.ReconcilePlanLambdaFunction as Resource).Properties.Environment.Variables;
     expect(variables.REGISTER_CA_STATE_MACHINE_ARN).toEqual({
-      'Fn::Sub': 'arn:aws:states:${AWS::Region}:${AWS::AccountId}:stateMachine:iot-ca-pipeline-test-register-ca',
+      'Fn::Sub': 'arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:iot-ca-pipeline-test-register-ca',
     });
     expect(variables.ORPHAN_POLICY).toBe('report');
   });

@@ -122,11 +122,35 @@ describe('reconcile.asl.json', () => {
   });
 });
 
+type AnyStates = Record<string, { Type: string; ItemProcessor?: { States: AnyStates }; Branches?: Array<{ States: AnyStates }> }>;
+/** A state by name, wherever it is nested (Map item processors, Parallel branches). */
+const findState = (states: AnyStates, name: string): unknown =>
+  states[name] ??
+  Object.values(states)
+    .flatMap((state) => [...(state.ItemProcessor ? [state.ItemProcessor.States] : []), ...(state.Branches ?? []).map((branch) => branch.States)])
+    .map((nested) => findState(nested, name))
+    .find((found) => found !== undefined);
+
 describe('the local binding of Tasks to functions', () => {
   it("gives each Task its function's deployed timeout and memory, so a long reconcile is not cut at another function's timeout", () => {
     const app = loadApp();
     const bindings = Object.values(app.stateMachines).flatMap((machine) => Object.values(machine.bindings));
     const byFunction = Object.fromEntries(bindings.map((binding) => [binding.functionKey, [binding.timeoutSeconds, binding.memorySize]]));
-    expect(byFunction).toMatchObject({ loadCertificate: [30, 512], registerCa: [30, 512], reconcilePlan: [900, 512], reconcileDeep: [900, 512], reconcileReport: [30, 512] });
+    expect(byFunction).toMatchObject({ loadCertificate: [25, 512], registerCa: [25, 512], reconcilePlan: [890, 512], reconcileDeep: [890, 512], reconcileReport: [25, 512] });
+  });
+
+  it("times each function out a few seconds before its Task's TimeoutSeconds, so the function's own timeout is what fails", () => {
+    const app = loadApp();
+    for (const machine of Object.values(app.stateMachines)) {
+      const tasks = Object.values(machine.bindings);
+      expect(tasks.length).toBeGreaterThan(0);
+      for (const binding of tasks) {
+        const task = findState(machine.definition.States, binding.state) as { TimeoutSeconds?: number };
+        expect(task.TimeoutSeconds, binding.state).toBeDefined();
+        const margin = (task.TimeoutSeconds as number) - binding.timeoutSeconds;
+        expect(margin, binding.state).toBeGreaterThanOrEqual(5);
+        expect(margin, binding.state).toBeLessThanOrEqual(60);
+      }
+    }
   });
 });
