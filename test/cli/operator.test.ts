@@ -166,6 +166,24 @@ describe('2. many CAs at once', () => {
   }, 60_000);
 });
 
+describe('2. (on a terminal)', () => {
+  // util-linux `script` gives the command a pseudo-terminal, as a person's shell would.
+  const hasScript = existsSync('/usr/bin/script');
+  it.skipIf(!hasScript)('rewrites one progress line in place on a terminal, then prints the summary', async () => {
+    for (let i = 0; i < 3; i++) file(`tty/ca-${i}.pem`, (await freshCa(`Tty CA ${i}`)).pem);
+    const command = [process.execPath, BIN, '--local', 'drop', 'tty', '--mode', 'SNI_ONLY', '--wait'].map((part) => `'${part}'`).join(' ');
+    const run = await new Promise<Run>((done) =>
+      execFile('/usr/bin/script', ['-qec', command, '/dev/null'], { cwd: home, env: { ...process.env, IOT_CA_HOME: state, IOT_CA_LOG_LEVEL: 'SILENT' }, timeout: 60_000 }, (error, stdout, stderr) =>
+        done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      ),
+    );
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('\r\x1b[Kuploaded 3/3');
+    expect(run.stdout).toMatch(/\r\x1b\[K3\/3 done: 3 ACTIVE, 0 FAILED/);
+    expect(run.stdout).toContain('3 files: 3 ACTIVE, 0 not ACTIVE');
+  });
+});
+
 describe('3. results you can find', () => {
   it('drop without --wait prints the execution and the command that shows the outcome', async () => {
     const ca = await freshCa('Nowait CA');
