@@ -2,7 +2,9 @@ import { requireString } from './lib/input.ts';
 import { logger } from './lib/logger.ts';
 import { step } from './lib/middleware.ts';
 import { addCounts, deepDrift, emptyCounts, type DeepCandidate, type ReconcileCounts } from './lib/reconcile.ts';
-import { countCalls, createReconcileDeps, mapLimit, RateLimiter, readCaDetail, startRepair, type ReconcileDeps } from './lib/reconcile-io.ts';
+import pMap from 'p-map';
+import pThrottle from 'p-throttle';
+import { countCalls, createReconcileDeps, readCaDetail, startRepair, type ReconcileDeps } from './lib/reconcile-io.ts';
 import { getJson, putJson } from './lib/s3.ts';
 import type { StepInput } from './lib/types.ts';
 
@@ -26,13 +28,14 @@ export const reconcileDeep = async (deps: ReconcileDeps, event: ReconcileDeepInp
   const calls = countCalls(deps.iot);
   const candidates = await getJson<DeepCandidate[]>(deps.s3, bucket, chunkKey);
   // One slot per CA: DescribeCACertificate and ListTagsForResource each run at DEEP_CHECK_TPS.
-  const limiter = new RateLimiter(deps.config.deepCheckTps);
+  const readDetail = pThrottle({ limit: 1, interval: 1000 / deps.config.deepCheckTps })((candidate: DeepCandidate) =>
+    readCaDetail(deps.iot, candidate.certificateId, candidate.certificateArn),
+  );
   let counts = emptyCounts();
   const repairs: Array<{ key: string; drift: string[]; outcome: string }> = [];
-  await mapLimit(candidates, 4, async (candidate) => {
+  await pMap(candidates, async (candidate) => {
     try {
-      await limiter.take();
-      const detail = await readCaDetail(deps.iot, candidate.certificateId, candidate.certificateArn);
+      const detail = await readDetail(candidate);
       const drift = detail ? deepDrift(candidate, detail) : ['missing in IoT'];
       counts = addCounts(counts, { deepChecked: 1 });
       if (drift.length === 0) {
@@ -46,7 +49,7 @@ export const reconcileDeep = async (deps: ReconcileDeps, event: ReconcileDeepInp
       counts = addCounts(counts, { errors: 1 });
       logger.error('deep check failed', { key: candidate.key, errorName: (error as Error).name });
     }
-  });
+  }, { concurrency: 4 });
   await putJson(deps.s3, bucket, chunkKey.replace(/\.json$/, '.result.json'), repairs);
   return { counts, iotCalls: Object.fromEntries(calls) };
 };

@@ -3,14 +3,14 @@ import {
   DescribeProvisioningTemplateCommand,
   GetRegistrationCodeCommand,
   IoTClient,
-  ListTagsForResourceCommand,
+  paginateListTagsForResource,
   RegisterCACertificateCommand,
   TagResourceCommand,
   UntagResourceCommand,
   UpdateCACertificateCommand,
   type CACertificateDescription,
 } from '@aws-sdk/client-iot';
-import { awsCall, awsErrorName, SDK_MAX_ATTEMPTS } from './aws-errors.ts';
+import { awsCall, awsErrorName, awsPages, SDK_MAX_ATTEMPTS } from './aws-errors.ts';
 import { PipelineError } from './errors.ts';
 import type { CertificateMode, Tags } from './options.ts';
 
@@ -157,14 +157,9 @@ export const activateCa = async (iot: IoTClient, certificateId: string): Promise
 
 export const listTags = async (iot: IoTClient, resourceArn: string): Promise<Tags> => {
   const tags: Tags = {};
-  let nextToken: string | undefined;
-  do {
-    const page = await awsCall('ListTagsForResource', () =>
-      iot.send(new ListTagsForResourceCommand({ resourceArn, ...(nextToken ? { nextToken } : {}) })),
-    );
+  for await (const page of awsPages('ListTagsForResource', paginateListTagsForResource({ client: iot }, { resourceArn }))) {
     for (const tag of page.tags ?? []) if (tag.Key) tags[tag.Key] = tag.Value ?? '';
-    nextToken = page.nextToken;
-  } while (nextToken);
+  }
   return tags;
 };
 

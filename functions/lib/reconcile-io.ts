@@ -1,8 +1,9 @@
 /** The reconciler's reads and writes: S3 listings and receipts, IoT listings, flow starts. */
-import { DescribeCACertificateCommand, ListCACertificatesCommand, type IoTClient } from '@aws-sdk/client-iot';
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { DescribeCACertificateCommand, paginateListCACertificates, type IoTClient } from '@aws-sdk/client-iot';
+import { paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
+import pMap from 'p-map';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { awsCall, awsErrorName, SDK_MAX_ATTEMPTS } from './aws-errors.ts';
+import { awsCall, awsErrorName, awsPages, SDK_MAX_ATTEMPTS } from './aws-errors.ts';
 import { createIotClient, listTags } from './iot.ts';
 import { readIncomingPrefix, readReconcileConfig, readResultsPrefix, type ReconcileConfig } from './config.ts';
 import { repairExecutionName, type CaDetail, type ListedCa, type ListedObject, type ResultDocument } from './reconcile.ts';
@@ -11,16 +12,11 @@ import { bareEtag, isCaKey, reconcilePrefixFor } from './source.ts';
 
 const listKeys = async (s3: S3Client, bucket: string, prefix: string): Promise<ListedObject[]> => {
   const objects: ListedObject[] = [];
-  let token: string | undefined;
-  do {
-    const page = await awsCall('ListObjectsV2', () =>
-      s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) })),
-    );
+  for await (const page of awsPages('ListObjectsV2', paginateListObjectsV2({ client: s3 }, { Bucket: bucket, Prefix: prefix }))) {
     for (const object of page.Contents ?? []) {
       if (object.Key) objects.push({ key: object.Key, etag: bareEtag(object.ETag) ?? '', ...(object.LastModified ? { lastModified: object.LastModified } : {}) });
     }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+  }
   return objects;
 };
 
@@ -28,29 +24,15 @@ const listKeys = async (s3: S3Client, bucket: string, prefix: string): Promise<L
 export const listCaObjects = async (s3: S3Client, bucket: string, incomingPrefix: string): Promise<ListedObject[]> =>
   (await listKeys(s3, bucket, incomingPrefix)).filter((object) => isCaKey(object.key));
 
-/** Runs `fn` over `items` with at most `limit` at once. */
-export const mapLimit = async <T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> => {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const index = next++;
-        results[index] = await fn(items[index] as T);
-      }
-    }),
-  );
-  return results;
-};
-
 /** Every receipt and report RecordResult wrote, by source key (reconcile reports excluded). */
 export const readResults = async (s3: S3Client, bucket: string, resultsPrefix: string): Promise<Map<string, ResultDocument>> => {
   const keys = (await listKeys(s3, bucket, resultsPrefix)).filter(
     (object) => object.key.endsWith('.json') && !object.key.startsWith(reconcilePrefixFor(resultsPrefix)),
   );
   // A result that is not JSON (written by hand?) is no receipt: skipped, not fatal.
-  const documents = await mapLimit(keys, 16, ({ key }) =>
+  const documents = await pMap(keys, ({ key }) =>
     getJson<ResultDocument>(s3, bucket, key).catch((error: unknown) => (error instanceof SyntaxError ? undefined : Promise.reject(error))),
+    { concurrency: 16 },
   );
   const results = new Map<string, ResultDocument>();
   for (const document of documents) if (document?.source?.key) results.set(document.source.key, document);
@@ -60,16 +42,12 @@ export const readResults = async (s3: S3Client, bucket: string, resultsPrefix: s
 /** All CAs, 250 a page; with `templateName`, only those attached to it. */
 export const listCas = async (iot: IoTClient, templateName?: string): Promise<Map<string, ListedCa>> => {
   const cas = new Map<string, ListedCa>();
-  let marker: string | undefined;
-  do {
-    const page = await awsCall('ListCACertificates', () =>
-      iot.send(new ListCACertificatesCommand({ pageSize: 250, ...(templateName ? { templateName } : {}), ...(marker ? { marker } : {}) })),
-    );
+  const pages = paginateListCACertificates({ client: iot, pageSize: 250 }, templateName ? { templateName } : {});
+  for await (const page of awsPages('ListCACertificates', pages)) {
     for (const ca of page.certificates ?? []) {
       if (ca.certificateId) cas.set(ca.certificateId, { certificateId: ca.certificateId, certificateArn: ca.certificateArn ?? '', status: ca.status ?? 'INACTIVE' });
     }
-    marker = page.nextMarker;
-  } while (marker);
+  }
   return cas;
 };
 
@@ -117,22 +95,6 @@ export const countCalls = (client: IoTClient): Map<string, number> => {
   );
   return counts;
 };
-
-/**
- * Spaces calls to stay under a rate (per second), shared by everything that awaits it in this
- * process: the deep check stays under the IoT quota it shares with the rest of the account.
- */
-export class RateLimiter {
-  private nextSlot = 0;
-  constructor(private readonly perSecond: number) {}
-
-  async take(): Promise<void> {
-    const now = Date.now();
-    const slot = Math.max(now, this.nextSlot);
-    this.nextSlot = slot + 1000 / this.perSecond;
-    if (slot > now) await new Promise((resolve) => setTimeout(resolve, slot - now));
-  }
-}
 
 export interface ReconcileDeps {
   s3: S3Client;
