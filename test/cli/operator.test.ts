@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -376,6 +376,19 @@ describe('7. a stack you can stop', () => {
 });
 
 describe('8. outside the clone', () => {
+  it('runs from another folder through a link to the bin, as npm link installs it', async () => {
+    const globalBin = mkdtempSync(join(home, 'global-bin-'));
+    symlinkSync(BIN, join(globalBin, 'iot-ca'));
+    const pki = mkdtempSync(join(home, 'operator-pki-'));
+    const run = await new Promise<Run>((done) =>
+      execFile(join(globalBin, 'iot-ca'), ['--json', 'check', file('linked.pem', 'not a certificate')].map((arg) => (arg === 'linked.pem' ? join(home, arg) : arg)), { cwd: pki }, (error, stdout, stderr) =>
+        done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      ),
+    );
+    expect(run.code).toBe(1);
+    expect(json(run)).toMatchObject({ verdict: 'FAIL', error: { name: 'NotPemError' } });
+  });
+
   it('says which state directory a --local command created, and only when it creates one', async () => {
     const elsewhere = mkdtempSync(join(home, 'pki-'));
     const first = await exec(['--local', 'registration-code'], { cwd: elsewhere, env: { IOT_CA_HOME: undefined } });
