@@ -7,12 +7,7 @@ import { step } from './lib/middleware.ts';
 import { desiredTags, resolveOptions, type Defaults } from './lib/options.ts';
 import { createS3Client, getSmallObject, type SmallObject } from './lib/s3.ts';
 import { bareEtag, caKeysForVerification, isVerificationKey, keyCandidates, parseStartInput, verificationKeyFor, type ObjectRef } from './lib/source.ts';
-import type { LoadedCertificate, StepInput } from './lib/types.ts';
-
-export interface LoadCertificateInput extends StepInput {
-  /** The execution's input: `{bucket, key}` or an S3 `Object Created` event. */
-  input: unknown;
-}
+import { LoadCertificateInputSchema, LoadedCertificateSchema, type LoadCertificateInput, type LoadedCertificate } from './lib/schemas.ts';
 
 export interface LoadCertificateDeps {
   s3: S3Client;
@@ -94,4 +89,4 @@ export const loadCertificate = async (deps: LoadCertificateDeps, event: LoadCert
 };
 
 const deps: LoadCertificateDeps = { s3: createS3Client(), defaults: readDefaults() };
-export const handler = step((event: LoadCertificateInput) => loadCertificate(deps, event));
+export const handler = step({ input: LoadCertificateInputSchema, output: LoadedCertificateSchema }, (event) => loadCertificate(deps, event));

@@ -1,30 +1,18 @@
-import { requireString } from './lib/input.ts';
 import { logger } from './lib/logger.ts';
 import { step } from './lib/middleware.ts';
-import { addCounts, deepDrift, emptyCounts, type DeepCandidate, type ReconcileCounts } from './lib/reconcile.ts';
+import { addCounts, deepDrift, emptyCounts, type DeepCandidate } from './lib/reconcile.ts';
 import pMap from 'p-map';
 import pThrottle from 'p-throttle';
 import { countCalls, createReconcileDeps, readCaDetail, startRepair, type ReconcileDeps } from './lib/reconcile-io.ts';
 import { getJson, putJson } from './lib/s3.ts';
-import type { StepInput } from './lib/types.ts';
-
-export interface ReconcileDeepInput extends StepInput {
-  bucket: string;
-  chunkKey: string;
-}
-
-export interface ReconcileDeepOutput {
-  counts: ReconcileCounts;
-  iotCalls: Record<string, number>;
-}
+import { ReconcileDeepInputSchema, ReconcileDeepOutputSchema, type ReconcileDeepInput, type ReconcileDeepOutput } from './lib/schemas.ts';
 
 /**
  * The per-CA check of one chunk: DescribeCACertificate and ListTagsForResource, each held under
  * DEEP_CHECK_TPS so the account's IoT quota keeps room for registrations.
  */
 export const reconcileDeep = async (deps: ReconcileDeps, event: ReconcileDeepInput): Promise<ReconcileDeepOutput> => {
-  const bucket = requireString(event.bucket, 'bucket');
-  const chunkKey = requireString(event.chunkKey, 'chunkKey');
+  const { bucket, chunkKey } = event;
   const calls = countCalls(deps.iot);
   const candidates = await getJson<DeepCandidate[]>(deps.s3, bucket, chunkKey);
   // One slot per CA: DescribeCACertificate and ListTagsForResource each run at DEEP_CHECK_TPS.
@@ -55,4 +43,4 @@ export const reconcileDeep = async (deps: ReconcileDeps, event: ReconcileDeepInp
 };
 
 const deps = createReconcileDeps();
-export const handler = step((event: ReconcileDeepInput) => reconcileDeep(deps, event));
+export const handler = step({ input: ReconcileDeepInputSchema, output: ReconcileDeepOutputSchema }, (event) => reconcileDeep(deps, event));

@@ -1,32 +1,14 @@
 import { UpdateCACertificateCommand } from '@aws-sdk/client-iot';
 import { awsCall } from './lib/aws-errors.ts';
-import { requireString } from './lib/input.ts';
 import { logger } from './lib/logger.ts';
 import { step } from './lib/middleware.ts';
-import { addCounts, emptyCounts, planShallow, type DeepCandidate, type Finding, type ReconcileCounts } from './lib/reconcile.ts';
+import { addCounts, emptyCounts, planShallow, type DeepCandidate, type Finding } from './lib/reconcile.ts';
 import { countCalls, createReconcileDeps, listCaObjects, listCas, readResults, startRepair, type ReconcileDeps } from './lib/reconcile-io.ts';
 import { putJson } from './lib/s3.ts';
 import { reconcilePrefixFor } from './lib/source.ts';
-import type { StepInput } from './lib/types.ts';
+import { ReconcilePlanInputSchema, ReconcilePlanOutputSchema, type ReconcilePlanInput, type ReconcilePlanOutput } from './lib/schemas.ts';
 
-export interface ReconcilePlanInput extends StepInput {
-  /** The bucket to reconcile (the deployment's CA bucket). */
-  bucket: string;
-  deep?: boolean;
-  /** The reconcile execution's name: names this run's report and chunk objects. */
-  runId: string;
-}
-
-export interface ReconcilePlanOutput {
-  runId: string;
-  bucket: string;
-  deep: boolean;
-  counts: ReconcileCounts;
-  iotCalls: Record<string, number>;
-  /** Objects holding the deep-check candidates, one Map iteration each. */
-  chunks: string[];
-  findingsKey: string;
-}
+export type { ReconcilePlanOutput } from './lib/schemas.ts';
 
 const chunk = <T>(items: T[], size: number): T[][] => Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
 
@@ -35,8 +17,7 @@ const chunk = <T>(items: T[], size: number): T[][] => Array.from({ length: Math.
  * and (deep runs) the in-sync CAs split into chunks for the per-CA check.
  */
 export const reconcilePlan = async (deps: ReconcileDeps, event: ReconcilePlanInput): Promise<ReconcilePlanOutput> => {
-  const bucket = requireString(event.bucket, 'bucket');
-  const runId = requireString(event.runId, 'runId');
+  const { bucket, runId } = event;
   const calls = countCalls(deps.iot);
   const now = deps.now?.() ?? new Date();
   const [objects, results, cas] = await Promise.all([
@@ -111,4 +92,4 @@ export const reconcilePlan = async (deps: ReconcileDeps, event: ReconcilePlanInp
 };
 
 const deps = createReconcileDeps();
-export const handler = step((event: ReconcilePlanInput) => reconcilePlan(deps, event));
+export const handler = step({ input: ReconcilePlanInputSchema, output: ReconcilePlanOutputSchema }, (event) => reconcilePlan(deps, event));

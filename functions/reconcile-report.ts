@@ -1,33 +1,14 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { readResultsPrefix } from './lib/config.ts';
-import { requireObject } from './lib/input.ts';
 import { logger } from './lib/logger.ts';
 import { step } from './lib/middleware.ts';
-import { addCounts, type ReconcileCounts } from './lib/reconcile.ts';
+import { addCounts } from './lib/reconcile.ts';
 import { createS3Client, putJson } from './lib/s3.ts';
 import { reconcileReportKeyFor } from './lib/source.ts';
-import type { StepInput } from './lib/types.ts';
-import type { ReconcilePlanOutput } from './reconcile-plan.ts';
-import type { ReconcileDeepOutput } from './reconcile-deep.ts';
+import { ReconcileReportInputSchema, ReconcileReportSchema, type ReconcileReport, type ReconcileReportInput } from './lib/schemas.ts';
 
-export interface ReconcileReportInput extends StepInput {
-  plan: ReconcilePlanOutput;
-  deep?: ReconcileDeepOutput[];
-  startTime?: string;
-}
-
-export interface ReconcileReport {
-  schema: 'iot-ca-pipeline/reconcile@1';
-  runId: string;
-  deep: boolean;
-  counts: ReconcileCounts;
-  iotCalls: Record<string, number>;
-  iotCallsTotal: number;
-  findingsKey: string;
-  startedAt?: string;
-  finishedAt: string;
-}
+export type { ReconcileReport } from './lib/schemas.ts';
 
 const mergeCalls = (all: Array<Record<string, number>>): Record<string, number> => {
   const merged: Record<string, number> = {};
@@ -40,7 +21,7 @@ export const reconcileReport = async (
   deps: { s3: S3Client; resultsPrefix: string; metrics: Metrics; now?: () => Date },
   event: ReconcileReportInput,
 ): Promise<ReconcileReport> => {
-  const plan = requireObject<ReconcilePlanOutput>(event.plan, 'plan');
+  const { plan } = event;
   const deep = event.deep ?? [];
   const counts = deep.reduce((sum, part) => addCounts(sum, part.counts), plan.counts);
   const iotCalls = mergeCalls([plan.iotCalls, ...deep.map((part) => part.iotCalls)]);
@@ -71,4 +52,4 @@ const deps = {
   resultsPrefix: readResultsPrefix(),
   metrics: new Metrics({ namespace: 'IotCaPipeline', serviceName: 'iot-ca-pipeline' }),
 };
-export const handler = step((event: ReconcileReportInput) => reconcileReport(deps, event));
+export const handler = step({ input: ReconcileReportInputSchema, output: ReconcileReportSchema }, (event) => reconcileReport(deps, event));

@@ -1,26 +1,12 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { readResultsPrefix } from './lib/config.ts';
 import { isPipelineError } from './lib/errors.ts';
-import { requireObject } from './lib/input.ts';
 import { logger } from './lib/logger.ts';
 import { step } from './lib/middleware.ts';
 import { buildFailureReport, buildReceipt, type FailureReport, type FlowState, type Receipt } from './lib/results.ts';
 import { createS3Client, findJson, putJson, resolveObject } from './lib/s3.ts';
 import { parseStartInput, resultKeyFor, type ObjectRef } from './lib/source.ts';
-import type { StepInput } from './lib/types.ts';
-
-export interface RecordResultInput extends StepInput {
-  startTime?: string;
-  state: FlowState;
-  /** The execution's input (`$$.Execution.Input`): names the object when LoadCertificate failed. */
-  input?: unknown;
-}
-
-export interface RecordResultOutput {
-  outcome: 'ACTIVE' | 'FAILED';
-  /** Where the receipt or report was written; absent when the input named no object. */
-  resultKey?: string;
-}
+import { FailureReportSchema, ReceiptSchema, RecordResultInputSchema, RecordResultOutputSchema, type RecordResultInput, type RecordResultOutput } from './lib/schemas.ts';
 
 export interface RecordResultDeps {
   s3: S3Client;
@@ -53,7 +39,7 @@ const sourceOf = async (s3: S3Client, state: FlowState, input: unknown): Promise
  * (contract): the operator who dropped the file finds the outcome next to it.
  */
 export const recordResult = async (deps: RecordResultDeps, event: RecordResultInput): Promise<RecordResultOutput> => {
-  const state = requireObject<FlowState>(event.state, 'state');
+  const { state } = event;
   const meta = {
     ...(event.executionId ? { executionId: event.executionId } : {}),
     ...(event.startTime ? { startedAt: event.startTime } : {}),
@@ -69,15 +55,16 @@ export const recordResult = async (deps: RecordResultDeps, event: RecordResultIn
   if (failed) {
     const replaced = await findJson<Receipt | FailureReport>(deps.s3, source.bucket, resultKey);
     const report = buildFailureReport(source, state.error ?? { Error: 'IncompleteFlowError' }, state.certificate, meta, replaced);
-    await putJson(deps.s3, source.bucket, resultKey, report);
+    // The contract (schemas/result.schema.json) is checked before anything reads it.
+    await putJson(deps.s3, source.bucket, resultKey, FailureReportSchema.parse(report));
     logger.warn('flow failed', { errorName: report.error.name, transient: report.error.transient, resultKey });
     return { outcome: 'FAILED', resultKey };
   }
   const receipt = buildReceipt(state.certificate as NonNullable<FlowState['certificate']>, state.registered as NonNullable<FlowState['registered']>, meta);
-  await putJson(deps.s3, source.bucket, resultKey, receipt);
+  await putJson(deps.s3, source.bucket, resultKey, ReceiptSchema.parse(receipt));
   logger.info('CA active', { certificateId: receipt.certificateId, resultKey });
   return { outcome: 'ACTIVE', resultKey };
 };
 
 const deps: RecordResultDeps = { s3: createS3Client(), resultsPrefix: readResultsPrefix() };
-export const handler = step((event: RecordResultInput) => recordResult(deps, event));
+export const handler = step({ input: RecordResultInputSchema, output: RecordResultOutputSchema }, (event) => recordResult(deps, event));

@@ -1,25 +1,13 @@
 import type { IoTClient } from '@aws-sdk/client-iot';
-import { requireObject, requireString } from './lib/input.ts';
 import { convergeTags, createIotClient } from './lib/iot.ts';
 import { step } from './lib/middleware.ts';
-import type { Tags } from './lib/options.ts';
-import type { StepInput } from './lib/types.ts';
-
-export interface TagCaInput extends StepInput {
-  certificateArn: string;
-  tags: Tags;
-}
-
-export interface TagCaOutput {
-  set: string[];
-  removed: string[];
-}
+import { TagCaInputSchema, TagCaOutputSchema, type TagCaInput, type TagCaOutput } from './lib/schemas.ts';
 
 /** Makes the CA carry exactly the desired tags: missing or changed ones set, stray ones removed. */
 export const tagCa = async (iot: IoTClient, event: TagCaInput): Promise<TagCaOutput> => {
-  const changes = await convergeTags(iot, requireString(event.certificateArn, 'certificateArn'), requireObject<Tags>(event.tags, 'tags'));
+  const changes = await convergeTags(iot, event.certificateArn, event.tags);
   return { set: Object.keys(changes.set), removed: changes.removed };
 };
 
 const iot = createIotClient();
-export const handler = step((event: TagCaInput) => tagCa(iot, event));
+export const handler = step({ input: TagCaInputSchema, output: TagCaOutputSchema }, (event) => tagCa(iot, event));

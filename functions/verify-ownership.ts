@@ -1,21 +1,9 @@
 import type { IoTClient } from '@aws-sdk/client-iot';
 import { checkVerification } from './lib/certificate.ts';
 import { PipelineError } from './lib/errors.ts';
-import { requireObject, requireString } from './lib/input.ts';
 import { createIotClient, getRegistrationCode } from './lib/iot.ts';
 import { step } from './lib/middleware.ts';
-import type { LoadedCertificate, StepInput } from './lib/types.ts';
-
-export interface VerifyOwnershipInput extends StepInput {
-  certificate: LoadedCertificate;
-}
-
-export interface VerifyOwnershipOutput {
-  verified: true;
-  registrationCode: string;
-  verificationCertificateId: string;
-  verificationSubject: string;
-}
+import { VerifyOwnershipInputSchema, VerifyOwnershipOutputSchema, type VerifyOwnershipInput, type VerifyOwnershipOutput } from './lib/schemas.ts';
 
 /**
  * DEFAULT mode's proof of possession, checked locally so that a wrong CN or signature is a clear
@@ -23,14 +11,14 @@ export interface VerifyOwnershipOutput {
  * is fetched here, where it is used: SNI_ONLY flows never ask for it.
  */
 export const verifyOwnership = async (iot: IoTClient, event: VerifyOwnershipInput, now: Date = new Date()): Promise<VerifyOwnershipOutput> => {
-  const certificate = requireObject<LoadedCertificate>(event.certificate, 'certificate');
+  const { certificate } = event;
   if (!certificate.verificationPem) {
     throw new PipelineError('VerificationCertificateMissingError', 'DEFAULT mode needs a verification certificate and none was loaded.');
   }
   const registrationCode = await getRegistrationCode(iot);
-  const result = checkVerification(requireString(certificate.caPem, 'certificate.caPem'), certificate.verificationPem, registrationCode, now);
+  const result = checkVerification(certificate.caPem, certificate.verificationPem, registrationCode, now);
   return { verified: true, registrationCode, verificationCertificateId: result.certificateId, verificationSubject: result.subject };
 };
 
 const iot = createIotClient();
-export const handler = step((event: VerifyOwnershipInput) => verifyOwnership(iot, event));
+export const handler = step({ input: VerifyOwnershipInputSchema, output: VerifyOwnershipOutputSchema }, (event) => verifyOwnership(iot, event));

@@ -13,6 +13,7 @@ import {
 import { awsCall, awsErrorName, awsPages, SDK_MAX_ATTEMPTS } from './aws-errors.ts';
 import { PipelineError } from './errors.ts';
 import type { CertificateMode, Tags } from './options.ts';
+import type { RegisteredCa } from './schemas.ts';
 
 export const createIotClient = (): IoTClient => new IoTClient({ maxAttempts: SDK_MAX_ATTEMPTS });
 
@@ -35,18 +36,7 @@ export const describeCa = async (iot: IoTClient, certificateId: string): Promise
   }
 };
 
-export interface RegisteredCa {
-  certificateId: string;
-  certificateArn: string;
-  /** True when the CA was already registered and this run adopted it. */
-  adopted: boolean;
-  /**
-   * True when this run registered the CA with its template and tags in the same call: nothing is
-   * left to converge before Activate. An adopted CA is converged by AttachTemplate and TagCa.
-   */
-  configured: boolean;
-  status: string;
-}
+export type { RegisteredCa } from './schemas.ts';
 
 export interface RegisterRequest {
   caPem: string;

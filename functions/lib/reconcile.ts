@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { isTransientFailure } from './errors.ts';
 import type { FailureReport, Receipt } from './results.ts';
 import type { Tags } from './options.ts';
+import type { ReconcileCounts } from './schemas.ts';
 
 /** A CA object under the incoming prefix, from the S3 listing. */
 export interface ListedObject {
@@ -168,23 +169,7 @@ export const deepDrift = (candidate: DeepCandidate, detail: CaDetail): string[] 
 export const repairExecutionName = (key: string, etag: string, desired: string, windowStart: number): string =>
   `reconcile-${createHash('sha256').update(`${key}\n${etag}\n${desired}\n${windowStart}`).digest('hex').slice(0, 48)}`;
 
-export interface ReconcileCounts {
-  objects: number;
-  inSync: number;
-  registered: number;
-  repaired: number;
-  alreadyStarted: number;
-  /** Objects uploaded within the grace period whose own flow has not written its result yet. */
-  pending: number;
-  /** Flows that ended on a transient error (throttling, faults, timeouts) started again. */
-  retried: number;
-  failed: number;
-  orphaned: number;
-  deactivated: number;
-  expiring: number;
-  errors: number;
-  deepChecked: number;
-}
+export type { ReconcileCounts } from './schemas.ts';
 
 export const emptyCounts = (): ReconcileCounts => ({
   objects: 0,

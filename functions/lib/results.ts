@@ -1,68 +1,9 @@
 import { isTransientFailure, remedyFor } from './errors.ts';
-import type { RegisteredCa } from './iot.ts';
 import { redactKeyMaterial } from './redact.ts';
-import type { ObjectRef } from './source.ts';
-import type { LoadedCertificate } from './types.ts';
+import { RESULT_SCHEMA, type FailureReport, type LoadedCertificate, type ObjectRef, type PreviousReceipt, type Receipt, type RegisteredCa } from './schemas.ts';
 
-/** The schema tag of every result object (contract): bump it when a field changes meaning. */
-export const RESULT_SCHEMA = 'iot-ca-pipeline/result@1';
-
-/** What the state machine has accumulated when it reaches RecordResult/RecordFailure. */
-export interface FlowState {
-  certificate?: LoadedCertificate;
-  registered?: RegisteredCa;
-  error?: { Error?: string; Cause?: string };
-  // The execution input's fields, and each step's result under its ResultPath.
-  [field: string]: unknown;
-}
-
-interface ResultBase {
-  schema: typeof RESULT_SCHEMA;
-  source: ObjectRef;
-  executionId?: string;
-  startedAt?: string;
-  finishedAt: string;
-}
-
-export interface Receipt extends ResultBase {
-  outcome: 'ACTIVE';
-  certificateId: string;
-  certificateArn: string;
-  certificateMode: string;
-  templateName: string;
-  tags: Record<string, string>;
-  adopted: boolean;
-  subject: string;
-  notAfter: string;
-  warnings: string[];
-}
-
-export interface FailureReport extends ResultBase {
-  outcome: 'FAILED';
-  /**
-   * `transient`: the flow ended on throttling, a service fault or a timeout after its retries, not
-   * on anything wrong with the file; the next reconciliation runs it again. Otherwise the failure
-   * is final until the object changes.
-   */
-  error: { name: string; message: string; remedy: string; transient: boolean };
-  certificateId?: string;
-  subject?: string;
-  /**
-   * When this failure replaced a receipt: the CA that receipt registered is untouched by the failed
-   * run (a flow only changes a CA in its own steps, and never deactivates one), so it is still as
-   * the receipt left it, normally ACTIVE.
-   */
-  previous?: PreviousReceipt;
-}
-
-/** What a failure report keeps of the receipt it replaced. */
-export interface PreviousReceipt {
-  outcome: 'ACTIVE';
-  certificateId: string;
-  certificateArn: string;
-  source: ObjectRef;
-  finishedAt: string;
-}
+export { RESULT_SCHEMA } from './schemas.ts';
+export type { FailureReport, FlowState, PreviousReceipt, Receipt, ResultDocument } from './schemas.ts';
 
 /** Step Functions' Cause is the Lambda error JSON (`errorMessage`) or, for States.* errors, text. */
 export const causeMessage = (cause: string | undefined): string => {
@@ -101,7 +42,7 @@ export const buildFailureReport = (
   error: { Error?: string; Cause?: string },
   certificate: LoadedCertificate | undefined,
   meta: { executionId?: string; startedAt?: string; finishedAt: string },
-  replaced?: ResultBase & { outcome: string },
+  replaced?: Receipt | FailureReport,
 ): FailureReport => {
   const name = error.Error ?? 'UnknownError';
   const previous = replaced ? previousReceipt(replaced) : undefined;
@@ -120,10 +61,7 @@ export const buildFailureReport = (
  * The receipt a failure is about to replace, as the report keeps it: the receipt itself, or what a
  * previous failure report kept of one (a second failure must not forget the live CA).
  */
-const previousReceipt = (replaced: ResultBase & { outcome: string }): PreviousReceipt | undefined => {
-  if (replaced.outcome === 'ACTIVE') {
-    const receipt = replaced as Receipt;
-    return { outcome: 'ACTIVE', certificateId: receipt.certificateId, certificateArn: receipt.certificateArn, source: receipt.source, finishedAt: receipt.finishedAt };
-  }
-  return (replaced as FailureReport).previous;
-};
+const previousReceipt = (replaced: Receipt | FailureReport): PreviousReceipt | undefined =>
+  replaced.outcome === 'ACTIVE'
+    ? { outcome: 'ACTIVE', certificateId: replaced.certificateId, certificateArn: replaced.certificateArn, source: replaced.source, finishedAt: replaced.finishedAt }
+    : replaced.previous;

@@ -1,34 +1,13 @@
 import { PipelineError } from './errors.ts';
+import { describeIssues, ManualInputSchema, S3ObjectCreatedSchema, type ObjectRef } from './schemas.ts';
 
-/** Where a CA file lives: the manual-execution contract and what an S3 event resolves to. */
-export interface ObjectRef {
-  bucket: string;
-  key: string;
-  versionId?: string;
-  /** The object's ETag (unquoted) when read: reconciliation compares it with the bucket listing. */
-  etag?: string;
-}
+export type { ObjectRef } from './schemas.ts';
 
-const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const VERIFICATION_SUFFIX = '.verification.pem';
 /** The CA file endings the trigger takes, as the EventBridge rule lists them (lower and upper case). */
 const CA_SUFFIXES = ['.pem', '.crt', '.PEM', '.CRT'] as const;
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-
-const objectRef = (bucket: unknown, key: unknown, versionId: unknown, shape: string, etag?: unknown): ObjectRef => {
-  if (typeof bucket !== 'string' || !BUCKET.test(bucket)) {
-    throw new PipelineError('InvalidInputError', `${shape}: "bucket" must be an S3 bucket name.`);
-  }
-  if (typeof key !== 'string' || key.length === 0 || key.length > 1024) {
-    throw new PipelineError('InvalidInputError', `${shape}: "key" must be an object key of 1-1024 characters.`);
-  }
-  if (versionId !== undefined && versionId !== null && typeof versionId !== 'string') {
-    throw new PipelineError('InvalidInputError', `${shape}: "versionId" must be a string.`);
-  }
-  const bare = typeof etag === 'string' ? bareEtag(etag) : undefined;
-  return { bucket, key, ...(typeof versionId === 'string' && versionId !== '' ? { versionId } : {}), ...(bare ? { etag: bare } : {}) };
-};
 
 /**
  * Accepts the two ways a flow starts: the manual contract `{"bucket", "key"}` (optionally
@@ -38,17 +17,20 @@ const objectRef = (bucket: unknown, key: unknown, versionId: unknown, shape: str
 export const parseStartInput = (input: unknown): ObjectRef => {
   if (!isRecord(input)) throw new PipelineError('InvalidInputError', 'The execution input must be a JSON object.');
   if (input['detail-type'] !== undefined || input.source === 'aws.s3') {
-    const detail = input.detail;
-    if (input['detail-type'] !== 'Object Created' || !isRecord(detail) || !isRecord(detail.bucket) || !isRecord(detail.object)) {
-      throw new PipelineError('InvalidInputError', `EventBridge event "${String(input['detail-type'])}" is not an S3 "Object Created" event.`);
+    const event = S3ObjectCreatedSchema.safeParse(input);
+    if (!event.success) {
+      throw new PipelineError('InvalidInputError', `EventBridge event "${String(input['detail-type'])}" is not an S3 "Object Created" event (${describeIssues(event.error)}).`);
     }
-    return objectRef(detail.bucket.name, detail.object.key, detail.object['version-id'], 'S3 event', detail.object.etag);
+    const { bucket, object } = event.data.detail;
+    const etag = bareEtag(object.etag);
+    return { bucket: bucket.name, key: object.key, ...(object['version-id'] ? { versionId: object['version-id'] } : {}), ...(etag ? { etag } : {}) };
   }
-  const extra = Object.keys(input).filter((name) => !['bucket', 'key', 'versionId'].includes(name));
-  if (extra.length > 0) {
-    throw new PipelineError('InvalidInputError', `Unknown input field(s) ${extra.join(', ')}; expected {"bucket": "...", "key": "..."}.`);
+  const manual = ManualInputSchema.safeParse(input);
+  if (!manual.success) {
+    throw new PipelineError('InvalidInputError', `Input: ${describeIssues(manual.error)}; expected {"bucket": "...", "key": "..."}.`);
   }
-  return objectRef(input.bucket, input.key, input.versionId, 'Input');
+  const { bucket, key, versionId } = manual.data;
+  return { bucket, key, ...(versionId ? { versionId } : {}) };
 };
 
 /**

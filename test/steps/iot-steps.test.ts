@@ -11,13 +11,13 @@ import {
   UpdateCACertificateCommand,
 } from '@aws-sdk/client-iot';
 import { mockClient } from 'aws-sdk-client-mock';
-import { activate } from '../../functions/activate.ts';
+import { activate, handler as activateHandler } from '../../functions/activate.ts';
 import { attachTemplate } from '../../functions/attach-template.ts';
 import { getRegistrationCode } from '../../functions/lib/iot.ts';
 import { register } from '../../functions/register-ca.ts';
 import { tagCa } from '../../functions/tag-ca.ts';
 import type { LoadedCertificate } from '../../functions/lib/types.ts';
-import { awsError } from '../fixtures/aws.ts';
+import { awsError, lambdaContext } from '../fixtures/aws.ts';
 
 const ID = 'c'.repeat(64);
 const ARN = `arn:aws:iot:us-east-1:123456789012:cacert/${ID}`;
@@ -167,8 +167,10 @@ describe('Activate', () => {
     expect(mock).toHaveReceivedCommandWith(UpdateCACertificateCommand, { certificateId: ID, newStatus: 'ACTIVE', newAutoRegistrationStatus: 'ENABLE' });
   });
 
-  it('refuses an input without a certificateId', async () => {
-    await expect(activate(iot, {} as never)).rejects.toMatchObject({ name: 'InvalidInputError' });
-    expect(mock).toHaveReceivedCommandTimes(UpdateCACertificateCommand, 0);
+  it('refuses, through its input schema, an input without a certificateId, naming the field', async () => {
+    await expect(activateHandler({ executionId: 'e' }, lambdaContext('activate'))).rejects.toMatchObject({
+      name: 'InvalidInputError',
+      message: expect.stringMatching(/certificateId: Invalid input: expected string, received undefined/),
+    });
   });
 });

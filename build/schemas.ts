@@ -1,0 +1,27 @@
+/**
+ * Writes the JSON Schemas of the contracts consumers read (the result beside each CA file, the
+ * reconcile report) from the zod schemas the functions use: `npm run schemas`. A test fails when
+ * the committed files are stale.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as z from 'zod/mini';
+import { PROJECT_ROOT } from '../local/app.ts';
+import { ReconcileReportSchema, ResultDocumentSchema } from '../functions/lib/schemas.ts';
+
+export const CONTRACTS = {
+  'schemas/result.schema.json': { schema: ResultDocumentSchema, id: 'iot-ca-pipeline/result@1', title: 'A receipt or failure report: results/<source key>.json' },
+  'schemas/reconcile-report.schema.json': { schema: ReconcileReportSchema, id: 'iot-ca-pipeline/reconcile@1', title: 'A reconciliation report: results/reconcile/<run>.json' },
+} as const;
+
+export const contractJson = (file: keyof typeof CONTRACTS): string => {
+  const { schema, id, title } = CONTRACTS[file];
+  return `${JSON.stringify({ $id: id, title, ...z.toJSONSchema(schema, { io: 'input' }) }, null, 2)}\n`;
+};
+
+if (process.argv[1]?.endsWith('build/schemas.ts')) {
+  for (const file of Object.keys(CONTRACTS) as Array<keyof typeof CONTRACTS>) {
+    writeFileSync(join(PROJECT_ROOT, file), contractJson(file));
+    process.stdout.write(`wrote ${file}\n`);
+  }
+}

@@ -1,0 +1,258 @@
+/**
+ * The shapes at every boundary: what starts an execution, what each step takes and returns, and the
+ * result contract written beside each CA file. The TypeScript types derive from these schemas, and
+ * every handler parses its input and output through them (middleware.ts `step`).
+ *
+ * zod/mini, not zod: the same schemas, tree-shaken, add ~14 KB to a bundle where `zod` adds ~450 KB.
+ */
+import * as z from 'zod/mini';
+import en from 'zod/v4/locales/en.js';
+
+// English messages only (all locales would add ~260 KB).
+z.config(en());
+
+/** What zod found wrong, as `path: message` pairs: names fields, never quotes their values. */
+export const describeIssues = (error: z.core.$ZodError): string =>
+  error.issues.map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(input)'}: ${issue.message}`).join('; ');
+
+const hex64 = z.string().check(z.regex(/^[0-9a-f]{64}$/));
+const isoDate = z.string();
+
+export const CertificateModeSchema = z.enum(['DEFAULT', 'SNI_ONLY']);
+export const TagsSchema = z.record(z.string(), z.string());
+
+/** Where a CA file lives: the manual-execution contract and what an S3 event resolves to. */
+export const ObjectRefSchema = z.object({
+  bucket: z.string(),
+  key: z.string(),
+  versionId: z.optional(z.string()),
+  /** The object's ETag (unquoted): reconciliation compares it with the bucket listing. */
+  etag: z.optional(z.string()),
+});
+
+// ---- What starts an execution (contract) ----
+
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const bucketName = z.string().check(z.regex(BUCKET_NAME, '"bucket" must be an S3 bucket name'));
+const objectKey = z.string().check(z.minLength(1, '"key" must be an object key of 1-1024 characters'), z.maxLength(1024, '"key" must be an object key of 1-1024 characters'));
+
+/** `StartExecution` with `{"bucket", "key"}` (optionally `versionId`); nothing else. */
+export const ManualInputSchema = z.strictObject({ bucket: bucketName, key: objectKey, versionId: z.optional(z.nullable(z.string())) });
+
+/** The EventBridge `Object Created` event S3 sends (the fields the pipeline reads; the rest pass). */
+export const S3ObjectCreatedSchema = z.object({
+  source: z.literal('aws.s3'),
+  'detail-type': z.literal('Object Created'),
+  detail: z.object({
+    bucket: z.object({ name: bucketName }),
+    object: z.object({ key: objectKey, etag: z.optional(z.string()), 'version-id': z.optional(z.nullable(z.string())), size: z.optional(z.number()) }),
+  }),
+});
+
+/** `StartExecution` of reconcile: `{"bucket": "<CA bucket>", "deep": false}` (the schedules send this). */
+export const ReconcileInputSchema = z.object({ bucket: bucketName, deep: z.boolean() });
+
+// ---- Steps (each with `executionId`, so its logs join the execution) ----
+
+const step = <T extends z.core.$ZodLooseShape>(shape: T) => z.object({ executionId: z.optional(z.string()), ...shape });
+
+/** LoadCertificate's output, `$.certificate` in the state machine. Public material only. */
+export const LoadedCertificateSchema = z.object({
+  source: ObjectRefSchema,
+  certificateId: hex64,
+  caPem: z.string(),
+  verificationPem: z.optional(z.string()),
+  /** Where the verification certificate came from: the CA file or its sibling object. */
+  verificationSource: z.optional(z.enum(['same-file', 'sibling'])),
+  certificateMode: CertificateModeSchema,
+  templateName: z.string(),
+  /** Operator tags plus the pipeline's provenance tags: exactly what the CA should carry. */
+  tags: TagsSchema,
+  subject: z.string(),
+  notAfter: isoDate,
+  warnings: z.array(z.string()),
+});
+
+export const RegisteredCaSchema = z.object({
+  certificateId: hex64,
+  certificateArn: z.string(),
+  /** True when the CA was already registered and this run adopted it. */
+  adopted: z.boolean(),
+  /** True when this run registered the CA with its template and tags: nothing left to converge. */
+  configured: z.boolean(),
+  status: z.string(),
+});
+
+/** A failed Task as Step Functions hands it to a Catch's ResultPath. */
+export const TaskErrorSchema = z.object({ Error: z.optional(z.string()), Cause: z.optional(z.string()) });
+
+export const LoadCertificateInputSchema = step({ input: z.unknown() });
+export const VerifyOwnershipInputSchema = step({ certificate: LoadedCertificateSchema });
+export const VerifyOwnershipOutputSchema = z.object({
+  verified: z.literal(true),
+  registrationCode: z.string(),
+  verificationCertificateId: hex64,
+  verificationSubject: z.string(),
+});
+export const RegisterCaInputSchema = step({ certificate: LoadedCertificateSchema });
+export const AttachTemplateInputSchema = step({ certificateId: hex64, templateName: z.string().check(z.minLength(1)) });
+export const AttachTemplateOutputSchema = z.object({ templateName: z.string() });
+export const TagCaInputSchema = step({ certificateArn: z.string().check(z.minLength(1)), tags: TagsSchema });
+export const TagCaOutputSchema = z.object({ set: z.array(z.string()), removed: z.array(z.string()) });
+export const ActivateInputSchema = step({ certificateId: hex64 });
+export const ActivateOutputSchema = z.object({ status: z.literal('ACTIVE'), autoRegistrationStatus: z.literal('ENABLE') });
+
+/** What the state machine has accumulated when it reaches RecordResult/RecordFailure. */
+export const FlowStateSchema = z.looseObject({
+  certificate: z.optional(LoadedCertificateSchema),
+  registered: z.optional(RegisteredCaSchema),
+  error: z.optional(TaskErrorSchema),
+});
+export const RecordResultInputSchema = step({
+  startTime: z.optional(z.string()),
+  state: FlowStateSchema,
+  /** The execution's input (`$$.Execution.Input`): names the object when LoadCertificate failed. */
+  input: z.optional(z.unknown()),
+});
+export const RecordResultOutputSchema = z.object({
+  outcome: z.enum(['ACTIVE', 'FAILED']),
+  /** Where the receipt or report was written; absent when the input named no object. */
+  resultKey: z.optional(z.string()),
+});
+
+// ---- Reconciliation's steps ----
+
+export const ReconcileCountsSchema = z.object({
+  objects: z.number(),
+  inSync: z.number(),
+  registered: z.number(),
+  repaired: z.number(),
+  alreadyStarted: z.number(),
+  /** Objects uploaded within the grace period whose own flow has not written its result yet. */
+  pending: z.number(),
+  /** Flows that ended on a transient error (throttling, faults, timeouts) started again. */
+  retried: z.number(),
+  failed: z.number(),
+  orphaned: z.number(),
+  deactivated: z.number(),
+  expiring: z.number(),
+  errors: z.number(),
+  deepChecked: z.number(),
+});
+const iotCalls = z.record(z.string(), z.number());
+
+export const ReconcilePlanInputSchema = step({
+  /** The bucket to reconcile (the deployment's CA bucket). */
+  bucket: bucketName,
+  deep: z.optional(z.boolean()),
+  /** The reconcile execution's name: names this run's report and chunk objects. */
+  runId: z.string().check(z.minLength(1)),
+});
+export const ReconcilePlanOutputSchema = z.object({
+  runId: z.string(),
+  bucket: z.string(),
+  deep: z.boolean(),
+  counts: ReconcileCountsSchema,
+  iotCalls,
+  /** Objects holding the deep-check candidates, one Map iteration each. */
+  chunks: z.array(z.string()),
+  findingsKey: z.string(),
+});
+export const ReconcileDeepInputSchema = step({ bucket: bucketName, chunkKey: z.string().check(z.minLength(1)) });
+export const ReconcileDeepOutputSchema = z.object({ counts: ReconcileCountsSchema, iotCalls });
+export const ReconcileReportInputSchema = step({
+  plan: ReconcilePlanOutputSchema,
+  deep: z.optional(z.array(ReconcileDeepOutputSchema)),
+  startTime: z.optional(z.string()),
+});
+/** results/reconcile/<run>.json (contract). */
+export const ReconcileReportSchema = z.object({
+  schema: z.literal('iot-ca-pipeline/reconcile@1'),
+  runId: z.string(),
+  deep: z.boolean(),
+  counts: ReconcileCountsSchema,
+  iotCalls,
+  iotCallsTotal: z.number(),
+  findingsKey: z.string(),
+  startedAt: z.optional(z.string()),
+  finishedAt: z.string(),
+});
+
+// ---- The result contract: results/<source key>.json ----
+
+/** The schema tag of every result object (contract): bump it when a field changes meaning. */
+export const RESULT_SCHEMA = 'iot-ca-pipeline/result@1';
+
+const resultBase = {
+  schema: z.literal(RESULT_SCHEMA),
+  source: ObjectRefSchema,
+  executionId: z.optional(z.string()),
+  startedAt: z.optional(isoDate),
+  finishedAt: isoDate,
+};
+
+export const ReceiptSchema = z.object({
+  ...resultBase,
+  outcome: z.literal('ACTIVE'),
+  certificateId: hex64,
+  certificateArn: z.string(),
+  certificateMode: CertificateModeSchema,
+  templateName: z.string(),
+  tags: TagsSchema,
+  adopted: z.boolean(),
+  subject: z.string(),
+  notAfter: isoDate,
+  warnings: z.array(z.string()),
+});
+
+/** What a failure report keeps of the receipt it replaced: that CA is still live as it left it. */
+export const PreviousReceiptSchema = z.object({
+  outcome: z.literal('ACTIVE'),
+  certificateId: hex64,
+  certificateArn: z.string(),
+  source: ObjectRefSchema,
+  finishedAt: isoDate,
+});
+
+export const FailureReportSchema = z.object({
+  ...resultBase,
+  outcome: z.literal('FAILED'),
+  /**
+   * `transient`: the flow ended on throttling, a service fault or a timeout after its retries, not
+   * on anything wrong with the file; the next reconciliation runs it again.
+   */
+  error: z.object({ name: z.string(), message: z.string(), remedy: z.string(), transient: z.boolean() }),
+  certificateId: z.optional(hex64),
+  subject: z.optional(z.string()),
+  previous: z.optional(PreviousReceiptSchema),
+});
+
+export const ResultDocumentSchema = z.discriminatedUnion('outcome', [ReceiptSchema, FailureReportSchema]);
+
+export type ObjectRef = z.infer<typeof ObjectRefSchema>;
+export type LoadedCertificate = z.infer<typeof LoadedCertificateSchema>;
+export type RegisteredCa = z.infer<typeof RegisteredCaSchema>;
+export type FlowState = z.infer<typeof FlowStateSchema>;
+export type Receipt = z.infer<typeof ReceiptSchema>;
+export type PreviousReceipt = z.infer<typeof PreviousReceiptSchema>;
+export type FailureReport = z.infer<typeof FailureReportSchema>;
+export type ResultDocument = z.infer<typeof ResultDocumentSchema>;
+export type LoadCertificateInput = z.infer<typeof LoadCertificateInputSchema>;
+export type VerifyOwnershipInput = z.infer<typeof VerifyOwnershipInputSchema>;
+export type VerifyOwnershipOutput = z.infer<typeof VerifyOwnershipOutputSchema>;
+export type RegisterCaInput = z.infer<typeof RegisterCaInputSchema>;
+export type AttachTemplateInput = z.infer<typeof AttachTemplateInputSchema>;
+export type AttachTemplateOutput = z.infer<typeof AttachTemplateOutputSchema>;
+export type TagCaInput = z.infer<typeof TagCaInputSchema>;
+export type TagCaOutput = z.infer<typeof TagCaOutputSchema>;
+export type ActivateInput = z.infer<typeof ActivateInputSchema>;
+export type ActivateOutput = z.infer<typeof ActivateOutputSchema>;
+export type RecordResultInput = z.infer<typeof RecordResultInputSchema>;
+export type RecordResultOutput = z.infer<typeof RecordResultOutputSchema>;
+export type ReconcileCounts = z.infer<typeof ReconcileCountsSchema>;
+export type ReconcilePlanInput = z.infer<typeof ReconcilePlanInputSchema>;
+export type ReconcilePlanOutput = z.infer<typeof ReconcilePlanOutputSchema>;
+export type ReconcileDeepInput = z.infer<typeof ReconcileDeepInputSchema>;
+export type ReconcileDeepOutput = z.infer<typeof ReconcileDeepOutputSchema>;
+export type ReconcileReportInput = z.infer<typeof ReconcileReportInputSchema>;
+export type ReconcileReport = z.infer<typeof ReconcileReportSchema>;
