@@ -1,5 +1,5 @@
 /** The `iot-ca` commands (contract: shared/ARCHITECTURE.md "The iot-ca CLI"); `drop` is in drop.ts, `result` in result.ts. */
-import { DescribeCACertificateCommand, GetRegistrationCodeCommand, ListCACertificatesCommand, type CACertificate } from '@aws-sdk/client-iot';
+import { DescribeCACertificateCommand, GetRegistrationCodeCommand, paginateListCACertificates, type CACertificate } from '@aws-sdk/client-iot';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { checkVerification, daysLeft, inspectCaFile } from '../functions/lib/certificate.ts';
@@ -10,7 +10,7 @@ import { derKind } from '../functions/lib/pem.ts';
 import { reconcileReportKeyFor } from '../functions/lib/source.ts';
 import type { ReconcileReport } from '../functions/reconcile-report.ts';
 import { localTarget, type GlobalOptions, type Target } from './context.ts';
-import { mapLimit } from './drop.ts';
+import pMap from 'p-map';
 import { readText } from './files.ts';
 import { describeFollowed, followedJson, followObject, stepLine, withTarget, type Followed } from './flow.ts';
 import { followExecution, listKeys, readJson, readResult } from './follow.ts';
@@ -183,12 +183,7 @@ const viewOf = async (target: Target, certificateId: string): Promise<CaView> =>
 
 const listCaIds = async (target: Target): Promise<string[]> => {
   const certificates: CACertificate[] = [];
-  let marker: string | undefined;
-  do {
-    const page = await target.iot.send(new ListCACertificatesCommand({ pageSize: 250, ascendingOrder: true, ...(marker ? { marker } : {}) }));
-    certificates.push(...(page.certificates ?? []));
-    marker = page.nextMarker;
-  } while (marker);
+  for await (const page of paginateListCACertificates({ client: target.iot, pageSize: 250 }, { ascendingOrder: true })) certificates.push(...(page.certificates ?? []));
   return certificates.map((ca) => ca.certificateId as string);
 };
 
@@ -204,7 +199,7 @@ interface FileView {
 const fileViews = async (target: Target): Promise<FileView[]> => {
   const keys = await listKeys(target, target.incomingPrefix);
   const dropped = keys.filter((key) => target.rule.matches(key));
-  return mapLimit(dropped, 8, async (key): Promise<FileView> => {
+  return pMap(dropped, async (key): Promise<FileView> => {
     const result = await readResult(target, key);
     return {
       key,
@@ -213,13 +208,13 @@ const fileViews = async (target: Target): Promise<FileView[]> => {
       error: result?.outcome === 'FAILED' ? result.error : null,
       finishedAt: result?.finishedAt ?? null,
     };
-  });
+  }, { concurrency: 8 });
 };
 
 export const list = (options: { all?: boolean }, global: GlobalOptions, out: Output): Promise<number> =>
   withTarget(global, out, async (target) => {
     const ids = await listCaIds(target);
-    const views = await mapLimit(ids, 4, (id) => viewOf(target, id));
+    const views = await pMap(ids, (id) => viewOf(target, id), { concurrency: 4 });
     const rows = [
       ['CERTIFICATE ID', 'STATUS', 'MODE', 'TEMPLATE', 'EXPIRES', 'SOURCE'],
       ...views.map((v) => [v.certificateId.slice(0, 16), v.status, v.certificateMode, v.templateName ?? '-', v.daysToExpiry === null ? '-' : `${v.daysToExpiry}d`, v.source ?? '-']),

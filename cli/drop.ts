@@ -8,6 +8,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { DescribeCACertificateCommand } from '@aws-sdk/client-iot';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import pMap from 'p-map';
 import { inspectCaFile } from '../functions/lib/certificate.ts';
 import { PipelineError } from '../functions/lib/errors.ts';
 import { listTags } from '../functions/lib/iot.ts';
@@ -207,19 +208,6 @@ const planText = (plan: Plan): string => {
 
 // ---- running many at once ----
 
-export const mapLimit = async <T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> => {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index] as T, index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-};
-
 /**
  * Progress of a bulk drop on stderr: one line rewritten in place on a terminal, plain lines when
  * stderr is a file or a pipe, JSON lines with --json.
@@ -321,7 +309,7 @@ export const drop = async (paths: string[], options: DropOptions, global: Global
     const ignored = items.filter((item) => !target.rule.matches(item.key));
     if (ignored.length > 0) throw untriggered(target, ignored);
 
-    const plans = (await mapLimit(items, 4, (item) => planFor(target, item, options, operatorTags))).filter((plan): plan is Plan => plan !== undefined);
+    const plans = (await pMap(items, (item) => planFor(target, item, options, operatorTags), { concurrency: 4 })).filter((plan): plan is Plan => plan !== undefined);
     for (const plan of plans) if (plan.registered) out.progressEvent({ event: 'plan', ...plan }, planText(plan));
     if (options.dryRun) {
       out.result(
@@ -337,7 +325,7 @@ export const drop = async (paths: string[], options: DropOptions, global: Global
     const progress = new Progress(out);
     const since = new Date();
     let uploaded = 0;
-    await mapLimit(items, concurrency, async (item) => {
+    await pMap(items, async (item) => {
       // A Buffer has a known length: the SDK streams nothing of unknown size (and warns of none).
       await target.s3.send(
         new PutObjectCommand({ Bucket: target.bucket, Key: item.key, Body: item.body, ContentLength: item.body.length, ContentType: 'application/x-pem-file', Metadata: metadata }),
@@ -345,7 +333,7 @@ export const drop = async (paths: string[], options: DropOptions, global: Global
       uploaded += 1;
       if (bulk) progress.count({ event: 'uploaded', file: item.file, key: item.key, uploaded, total: items.length }, `uploaded ${uploaded}/${items.length}  ${item.key}`);
       else out.progress(`uploaded s3://${target.bucket}/${item.key}`);
-    });
+    }, { concurrency });
     const finder = new ExecutionFinder(target, since);
 
     if (!bulk && options.wait) {
@@ -377,7 +365,7 @@ export const drop = async (paths: string[], options: DropOptions, global: Global
 
     // --wait on many: follow each (statuses polled, history read once at its end), then a summary.
     const counts = { ACTIVE: 0, FAILED: 0 };
-    const outcomes = await mapLimit(items, concurrency, async (item): Promise<FileOutcome> => {
+    const outcomes = await pMap(items, async (item): Promise<FileOutcome> => {
       const found = await finder.waitFor([item.key], EXECUTION_TIMEOUT_MS);
       const arn = found.get(item.key);
       let outcome: FileOutcome;
@@ -395,7 +383,7 @@ export const drop = async (paths: string[], options: DropOptions, global: Global
       );
       progress.count({ event: 'progress', done, total: items.length, ...counts }, `${done}/${items.length} done: ${counts.ACTIVE} ACTIVE, ${counts.FAILED} FAILED`);
       return outcome;
-    });
+    }, { concurrency });
     progress.end();
     const rows = [
       ['FILE', 'OUTCOME', 'CERTIFICATE ID / ERROR'],

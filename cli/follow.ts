@@ -1,23 +1,11 @@
 /** Finding and following register-ca executions, with the same SDK calls locally and on AWS. */
-import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { DescribeExecutionCommand, ListExecutionsCommand, paginateGetExecutionHistory, type HistoryEvent } from '@aws-sdk/client-sfn';
+import { paginateListObjectsV2 } from '@aws-sdk/client-s3';
 import { getJson, isMissingObject } from '../functions/lib/s3.ts';
-import { parseStartInput, resultKeyFor } from '../functions/lib/source.ts';
+import { keyCandidates, parseStartInput, resultKeyFor } from '../functions/lib/source.ts';
 import type { Receipt, FailureReport } from '../functions/lib/results.ts';
 import type { Target } from './context.ts';
 import { CliError } from './output.ts';
-
-/**
- * The keys an execution's input key may stand for: S3 writes keys URL-encoded into its events
- * ("red flower.pem" arrives as "red+flower.pem"), so both the key as written and decoded count.
- */
-const inputKeys = (key: string): string[] => {
-  try {
-    return [key, decodeURIComponent(key.replace(/\+/g, ' '))];
-  } catch {
-    return [key];
-  }
-};
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const pollInterval = (target: Target) => (target.kind === 'deployed' ? 1000 : 100);
@@ -53,7 +41,7 @@ export class ExecutionFinder {
         const described = await this.target.sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
         try {
           // The newest execution for a key is the one listed first.
-          for (const key of inputKeys(parseStartInput(JSON.parse(described.input ?? '{}')).key)) if (!this.found.has(key)) this.found.set(key, arn);
+          for (const key of keyCandidates(parseStartInput(JSON.parse(described.input ?? '{}')).key)) if (!this.found.has(key)) this.found.set(key, arn);
         } catch {
           // an execution with another input shape is not ours
         }
@@ -169,12 +157,7 @@ export class StepTracker {
 
 const history = async (target: Target, executionArn: string): Promise<HistoryEvent[]> => {
   const events: HistoryEvent[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await target.sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, ...(nextToken ? { nextToken } : {}) }));
-    events.push(...(page.events ?? []));
-    nextToken = page.nextToken;
-  } while (nextToken);
+  for await (const page of paginateGetExecutionHistory({ client: target.sfn, pageSize: 1000 }, { executionArn })) events.push(...(page.events ?? []));
   return events;
 };
 
@@ -236,12 +219,9 @@ export const readJson = <T>(target: Target, key: string): Promise<T | undefined>
 /** Every key under a prefix. */
 export const listKeys = async (target: Target, prefix: string): Promise<string[]> => {
   const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await target.s3.send(new ListObjectsV2Command({ Bucket: target.bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
+  for await (const page of paginateListObjectsV2({ client: target.s3 }, { Bucket: target.bucket, Prefix: prefix })) {
     keys.push(...(page.Contents ?? []).map((object) => object.Key as string));
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+  }
   return keys;
 };
 
