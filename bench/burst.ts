@@ -43,7 +43,7 @@ export interface BurstResult {
 const PUT_CONCURRENCY = 50;
 
 /** s3rver sometimes resets a kept-alive connection under a long upload burst: try again. */
-const retried = async <T>(call: () => Promise<T>, attempts = 5): Promise<T> => {
+export const retried = async <T>(call: () => Promise<T>, attempts = 5): Promise<T> => {
   for (let attempt = 1; ; attempt++) {
     try {
       return await call();

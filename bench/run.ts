@@ -27,7 +27,7 @@ import { inspectCaFile } from '../functions/lib/certificate.ts';
 import { RESULT_SCHEMA } from '../functions/lib/results.ts';
 import type { ReconcileReport } from '../functions/reconcile-report.ts';
 import { makeCa, makeLeaf, P256 } from '../local/pki.ts';
-import { runBurst } from './burst.ts';
+import { retried, runBurst } from './burst.ts';
 
 const run = promisify(execFile);
 const median = (values: number[]): number => {
@@ -282,18 +282,6 @@ const burstAtQuota = async (): Promise<void> => {
 };
 
 // ---- 4. Reconcile at scale ----
-
-/** s3rver sometimes resets a kept-alive connection under a long seeding burst: try again. */
-const retried = async <T>(call: () => Promise<T>, attempts = 5): Promise<T> => {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call();
-    } catch (error) {
-      if (attempt >= attempts) throw error;
-      await new Promise((r) => setTimeout(r, 50 * attempt));
-    }
-  }
-};
 
 let seeded = 0;
 /** Seeds CAs (registered, attached, ACTIVE) with their objects and receipts until `total` exist, then reconciles. */
