@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as z from 'zod/mini';
 import { PROJECT_ROOT } from '../local/app.ts';
-import { ReconcileReportSchema, ResultDocumentSchema } from '../functions/lib/schemas.ts';
+import { ReconcileReportSchema, ResultDocumentSchema } from '../functions/core/schemas.ts';
 
 export const CONTRACTS = {
   'schemas/result.schema.json': { schema: ResultDocumentSchema, id: 'iot-ca-pipeline/result@1', title: 'A receipt or failure report: results/<source key>.json' },

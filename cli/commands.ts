@@ -1,13 +1,13 @@
 /** The `iot-ca` commands (contract: shared/ARCHITECTURE.md "The iot-ca CLI"); `drop` is in drop.ts, `result` in result.ts. */
-import { DescribeCACertificateCommand, GetRegistrationCodeCommand, paginateListCACertificates, type CACertificate } from '@aws-sdk/client-iot';
+import { GetRegistrationCodeCommand, paginateListCACertificates, type CACertificate } from '@aws-sdk/client-iot';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { checkVerification, daysLeft, inspectCaFile } from '../functions/lib/certificate.ts';
-import { isPipelineError, PipelineError, remedyFor } from '../functions/lib/errors.ts';
-import { listTags } from '../functions/lib/iot.ts';
-import { parseCertificateMode, PROVENANCE_TAGS } from '../functions/lib/options.ts';
-import { derKind } from '../functions/lib/pem.ts';
-import { reconcileReportKeyFor } from '../functions/lib/source.ts';
+import { checkVerification, daysLeft, inspectCaFile } from '../functions/core/certificate.ts';
+import { isPipelineError, PipelineError, remedyFor } from '../functions/core/errors.ts';
+import { describeCa, listTags } from '../functions/aws/iot.ts';
+import { parseCertificateMode, PROVENANCE_TAGS } from '../functions/core/options.ts';
+import { derKind } from '../functions/core/pem.ts';
+import { reconcileReportKeyFor } from '../functions/core/source.ts';
 import type { ReconcileReport } from '../functions/reconcile-report.ts';
 import { localTarget, type GlobalOptions, type Target } from './context.ts';
 import pMap from 'p-map';
@@ -164,16 +164,16 @@ interface CaView {
 }
 
 const viewOf = async (target: Target, certificateId: string): Promise<CaView> => {
-  const described = await target.iot.send(new DescribeCACertificateCommand({ certificateId }));
-  const d = described.certificateDescription ?? {};
-  const tags = await listTags(target.iot, d.certificateArn as string);
-  const notAfter = d.validity?.notAfter;
+  const d = await describeCa(target.iot, certificateId);
+  if (!d) throw new CliError('CaNotFoundError', `No CA certificate ${certificateId}.`);
+  const tags = await listTags(target.iot, d.certificateArn);
+  const notAfter = d.notAfter;
   return {
     certificateId,
-    status: d.status ?? 'UNKNOWN',
-    certificateMode: d.certificateMode ?? 'DEFAULT',
-    templateName: described.registrationConfig?.templateName ?? null,
-    autoRegistration: d.autoRegistrationStatus ?? 'DISABLE',
+    status: d.status,
+    certificateMode: d.certificateMode,
+    templateName: d.templateName ?? null,
+    autoRegistration: d.autoRegistrationStatus,
     notAfter: notAfter?.toISOString() ?? null,
     daysToExpiry: notAfter ? daysLeft(notAfter) : null,
     source: tags[PROVENANCE_TAGS.key] ? `${tags[PROVENANCE_TAGS.bucket] ?? ''}/${tags[PROVENANCE_TAGS.key]}` : null,
@@ -253,13 +253,7 @@ export const resolveCaId = async (target: Target, id: string): Promise<string> =
 export const status = (certificateId: string, global: GlobalOptions, out: Output): Promise<number> =>
   withTarget(global, out, async (target) => {
     const id = await resolveCaId(target, certificateId);
-    let view: CaView;
-    try {
-      view = await viewOf(target, id);
-    } catch (error) {
-      if ((error as Error).name === 'ResourceNotFoundException') throw new CliError('CaNotFoundError', `No CA certificate ${id}.`);
-      throw error;
-    }
+    const view = await viewOf(target, id);
     out.result(
       view,
       [

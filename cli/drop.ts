@@ -6,14 +6,13 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { DescribeCACertificateCommand } from '@aws-sdk/client-iot';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import pMap from 'p-map';
-import { inspectCaFile } from '../functions/lib/certificate.ts';
-import { PipelineError } from '../functions/lib/errors.ts';
-import { listTags } from '../functions/lib/iot.ts';
-import { desiredTags, formatTags, parseCertificateMode, parseTemplateName, PROVENANCE_PREFIX, validateTag, type Tags } from '../functions/lib/options.ts';
-import { resultKeyFor } from '../functions/lib/source.ts';
+import { inspectCaFile } from '../functions/core/certificate.ts';
+import { PipelineError } from '../functions/core/errors.ts';
+import { describeCa, listTags } from '../functions/aws/iot.ts';
+import { desiredTags, formatTags, parseCertificateMode, parseTemplateName, PROVENANCE_PREFIX, validateTag, type Tags } from '../functions/core/options.ts';
+import { resultKeyFor } from '../functions/core/source.ts';
 import type { GlobalOptions, Target } from './context.ts';
 import { describeFollowed, followedJson, followObject, settle, withTarget, type Followed } from './flow.ts';
 import { EXECUTION_TIMEOUT_MS, ExecutionFinder, followExecution } from './follow.ts';
@@ -162,15 +161,9 @@ export interface Plan {
  */
 const planFor = async (target: Target, item: Prepared, options: DropOptions, operatorTags: Tags): Promise<Plan | undefined> => {
   if (!item.certificateId) return undefined;
-  let described;
-  try {
-    described = await target.iot.send(new DescribeCACertificateCommand({ certificateId: item.certificateId }));
-  } catch (error) {
-    if ((error as Error).name === 'ResourceNotFoundException') return { file: item.file, key: item.key, certificateId: item.certificateId, registered: false, changes: [] };
-    throw error;
-  }
-  const description = described.certificateDescription ?? {};
-  const current = await listTags(target.iot, description.certificateArn as string);
+  const description = await describeCa(target.iot, item.certificateId);
+  if (!description) return { file: item.file, key: item.key, certificateId: item.certificateId, registered: false, changes: [] };
+  const current = await listTags(target.iot, description.certificateArn);
   const desired = desiredTags({ ...target.defaults.tags, ...operatorTags }, { bucket: target.bucket, key: item.key }, item.certificateId);
   const changes: string[] = [];
   for (const [key, value] of Object.entries(desired)) {
@@ -179,21 +172,21 @@ const planFor = async (target: Target, item: Prepared, options: DropOptions, ope
   }
   for (const [key, value] of Object.entries(current)) if (!(key in desired)) changes.push(`- tag ${key}=${value} (not in this drop: removed)`);
   const template = options.template ?? target.defaults.templateName;
-  const currentTemplate = described.registrationConfig?.templateName;
+  const currentTemplate = description.templateName;
   if (currentTemplate !== template) changes.push(`~ template: ${currentTemplate ?? '(none)'} -> ${template}`);
-  if (description.status !== 'ACTIVE') changes.push(`~ status: ${description.status ?? '?'} -> ACTIVE`);
+  if (description.status !== 'ACTIVE') changes.push(`~ status: ${description.status} -> ACTIVE`);
   if (description.autoRegistrationStatus !== 'ENABLE') changes.push('~ auto-registration: DISABLE -> ENABLE');
   const mode = options.mode ? parseCertificateMode(options.mode, '--mode') : target.defaults.certificateMode;
-  const currentMode = description.certificateMode ?? 'DEFAULT';
+  const currentMode = description.certificateMode;
   return {
     file: item.file,
     key: item.key,
     certificateId: item.certificateId,
     registered: true,
-    status: description.status ?? 'UNKNOWN',
+    status: description.status,
     changes,
     ...(currentMode !== mode
-      ? { conflict: `registered in ${currentMode} mode, this drop asks ${mode}: the flow will fail (CertificateModeConflictError) and leave the CA ${description.status ?? ''} as it is` }
+      ? { conflict: `registered in ${currentMode} mode, this drop asks ${mode}: the flow will fail (CertificateModeConflictError) and leave the CA ${description.status} as it is` }
       : {}),
   };
 };

@@ -1,6 +1,6 @@
 /** Reading an operator's files, and the one rule that holds before anything leaves the machine. */
 import { readFileSync } from 'node:fs';
-import { containsPrivateKey } from '../functions/lib/pem.ts';
+import { containsPrivateKey } from '../functions/core/pem.ts';
 import { CliError } from './output.ts';
 
 export const readText = (path: string, what: string): string => {

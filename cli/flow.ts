@@ -1,7 +1,7 @@
 /** What several commands share: acting on a target, and following one object's flow to its end. */
-import { DescribeCACertificateCommand } from '@aws-sdk/client-iot';
-import type { FailureReport, Receipt } from '../functions/lib/results.ts';
-import { resultKeyFor } from '../functions/lib/source.ts';
+import { describeCa } from '../functions/aws/iot.ts';
+import type { FailureReport, Receipt } from '../functions/core/results.ts';
+import { resultKeyFor } from '../functions/core/source.ts';
 import { resolveTarget, type GlobalOptions, type Target } from './context.ts';
 import { findExecution, followExecution, readResult, type ExecutionOutcome, type Step } from './follow.ts';
 import type { Output } from './output.ts';
@@ -32,8 +32,7 @@ export const settle = async (target: Target, key: string, execution: ExecutionOu
   const result = await readResult(target, key);
   let active = false;
   if (result?.outcome === 'ACTIVE') {
-    const described = await target.iot.send(new DescribeCACertificateCommand({ certificateId: result.certificateId }));
-    active = described.certificateDescription?.status === 'ACTIVE';
+    active = (await describeCa(target.iot, result.certificateId))?.status === 'ACTIVE';
   }
   return { key, execution, result, active };
 };

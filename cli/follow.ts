@@ -1,9 +1,9 @@
 /** Finding and following register-ca executions, with the same SDK calls locally and on AWS. */
 import { DescribeExecutionCommand, ListExecutionsCommand, paginateGetExecutionHistory, type HistoryEvent } from '@aws-sdk/client-sfn';
 import { paginateListObjectsV2 } from '@aws-sdk/client-s3';
-import { getJson, isMissingObject } from '../functions/lib/s3.ts';
-import { keyCandidates, parseStartInput, resultKeyFor } from '../functions/lib/source.ts';
-import type { Receipt, FailureReport } from '../functions/lib/results.ts';
+import { getJson, isMissingObject } from '../functions/aws/s3.ts';
+import { keyCandidates, parseStartInput, resultKeyFor } from '../functions/core/source.ts';
+import type { Receipt, FailureReport } from '../functions/core/results.ts';
 import type { Target } from './context.ts';
 import { CliError } from './output.ts';
 

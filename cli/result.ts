@@ -3,8 +3,8 @@
  * results contract), the execution that wrote it and its steps, or the execution still running.
  */
 import { basename } from 'node:path';
-import { resultKeyFor } from '../functions/lib/source.ts';
-import type { FailureReport, Receipt } from '../functions/lib/results.ts';
+import { resultKeyFor } from '../functions/core/source.ts';
+import type { FailureReport, Receipt } from '../functions/core/results.ts';
 import type { GlobalOptions, Target } from './context.ts';
 import { stepLine, withTarget } from './flow.ts';
 import { ExecutionFinder, readResult, snapshotExecution, type ExecutionOutcome } from './follow.ts';

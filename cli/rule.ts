@@ -4,7 +4,7 @@
  * and the options an object gets when its metadata says nothing.
  */
 import { loadApp, PROJECT_ROOT, type App } from '../local/app.ts';
-import { parseCertificateMode, parseTags, type CertificateMode, type Tags } from '../functions/lib/options.ts';
+import { parseCertificateMode, parseTags, type CertificateMode, type Tags } from '../functions/core/options.ts';
 
 /** One filter of the rule's `detail.object.key` list, as EventBridge content filtering matches it. */
 type KeyFilter = string | { wildcard?: string; prefix?: string; suffix?: string };

@@ -2,7 +2,7 @@
 import type { ExecutionEvent, ExecutionRecord } from '../local/engine.ts';
 import { AWS_DEFAULT_TPS, type FaultSettings } from '../local/iot/emulator.ts';
 import { claimStateDir, defaultStateDir, LocalStack, releaseStateDir, stackHolder, type StackHolder } from '../local/stack.ts';
-import { parseStartInput } from '../functions/lib/source.ts';
+import { parseStartInput } from '../functions/core/source.ts';
 import { CliError, type Output } from './output.ts';
 
 /** s3rver accepts only these; not a secret, and what `aws s3 …` needs against the local stack. */

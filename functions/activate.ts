@@ -1,7 +1,7 @@
 import type { IoTClient } from '@aws-sdk/client-iot';
-import { activateCa, createIotClient } from './lib/iot.ts';
-import { step } from './lib/middleware.ts';
-import { ActivateInputSchema, ActivateOutputSchema, type ActivateInput, type ActivateOutput } from './lib/schemas.ts';
+import { activateCa, createIotClient } from './aws/iot.ts';
+import { step } from './lambda/middleware.ts';
+import { ActivateInputSchema, ActivateOutputSchema, type ActivateInput, type ActivateOutput } from './core/schemas.ts';
 
 /** The only step that makes the CA live: every earlier step has converged when it runs. */
 export const activate = async (iot: IoTClient, event: ActivateInput): Promise<ActivateOutput> => {

@@ -1,7 +1,7 @@
 import type { IoTClient } from '@aws-sdk/client-iot';
-import { checkJitpTemplate, createIotClient, setCaTemplate } from './lib/iot.ts';
-import { step } from './lib/middleware.ts';
-import { AttachTemplateInputSchema, AttachTemplateOutputSchema, type AttachTemplateInput, type AttachTemplateOutput } from './lib/schemas.ts';
+import { checkJitpTemplate, createIotClient, setCaTemplate } from './aws/iot.ts';
+import { step } from './lambda/middleware.ts';
+import { AttachTemplateInputSchema, AttachTemplateOutputSchema, type AttachTemplateInput, type AttachTemplateOutput } from './core/schemas.ts';
 
 /** Checks the template is a JITP template, then names it in the CA's registration config. */
 export const attachTemplate = async (iot: IoTClient, event: AttachTemplateInput): Promise<AttachTemplateOutput> => {

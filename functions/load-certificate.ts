@@ -1,13 +1,13 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { inspectCaFile, readVerificationFile } from './lib/certificate.ts';
-import { readDefaults } from './lib/config.ts';
-import { PipelineError } from './lib/errors.ts';
-import { logger } from './lib/logger.ts';
-import { step } from './lib/middleware.ts';
-import { desiredTags, resolveOptions, type Defaults } from './lib/options.ts';
-import { createS3Client, getSmallObject, type SmallObject } from './lib/s3.ts';
-import { bareEtag, caKeysForVerification, isVerificationKey, keyCandidates, parseStartInput, verificationKeyFor, type ObjectRef } from './lib/source.ts';
-import { LoadCertificateInputSchema, LoadedCertificateSchema, type LoadCertificateInput, type LoadedCertificate } from './lib/schemas.ts';
+import { inspectCaFile, readVerificationFile } from './core/certificate.ts';
+import { readDefaults } from './lambda/config.ts';
+import { PipelineError } from './core/errors.ts';
+import { logger } from './lambda/logger.ts';
+import { step } from './lambda/middleware.ts';
+import { desiredTags, resolveOptions, type Defaults } from './core/options.ts';
+import { createS3Client, getSmallObject, type SmallObject } from './aws/s3.ts';
+import { bareEtag, caKeysForVerification, isVerificationKey, keyCandidates, parseStartInput, verificationKeyFor, type ObjectRef } from './core/source.ts';
+import { LoadCertificateInputSchema, LoadedCertificateSchema, type LoadCertificateInput, type LoadedCertificate } from './core/schemas.ts';
 
 export interface LoadCertificateDeps {
   s3: S3Client;

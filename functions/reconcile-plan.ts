@@ -1,14 +1,12 @@
-import { UpdateCACertificateCommand } from '@aws-sdk/client-iot';
-import { awsCall } from './lib/aws-errors.ts';
-import { logger } from './lib/logger.ts';
-import { step } from './lib/middleware.ts';
-import { addCounts, emptyCounts, planShallow, type DeepCandidate, type Finding } from './lib/reconcile.ts';
-import { countCalls, createReconcileDeps, listCaObjects, listCas, readResults, startRepair, type ReconcileDeps } from './lib/reconcile-io.ts';
-import { putJson } from './lib/s3.ts';
-import { reconcilePrefixFor } from './lib/source.ts';
-import { ReconcilePlanInputSchema, ReconcilePlanOutputSchema, type ReconcilePlanInput, type ReconcilePlanOutput } from './lib/schemas.ts';
+import { logger } from './lambda/logger.ts';
+import { step } from './lambda/middleware.ts';
+import { addCounts, emptyCounts, planShallow, type DeepCandidate } from './core/reconcile.ts';
+import { actOn, countCalls, createReconcileDeps, listCaObjects, listCas, readResults, type FindingOutcome, type ReconcileDeps } from './aws/reconcile.ts';
+import { putJson } from './aws/s3.ts';
+import { reconcilePrefixFor } from './core/source.ts';
+import { ReconcilePlanInputSchema, ReconcilePlanOutputSchema, type ReconcilePlanInput, type ReconcilePlanOutput } from './core/schemas.ts';
 
-export type { ReconcilePlanOutput } from './lib/schemas.ts';
+export type { ReconcilePlanOutput } from './core/schemas.ts';
 
 const chunk = <T>(items: T[], size: number): T[][] => Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
 
@@ -31,46 +29,10 @@ export const reconcilePlan = async (deps: ReconcileDeps, event: ReconcilePlanInp
 
   const plan = planShallow({ objects, results, cas, templateMembers, now, expiryWarningDays: deps.config.expiryWarningDays, graceMinutes: deps.config.graceMinutes });
   let counts = addCounts(emptyCounts(), { objects: objects.length, inSync: event.deep ? 0 : plan.inSync.length });
-  const outcomes: Array<Finding & { outcome?: string }> = [];
+  const outcomes: FindingOutcome[] = [];
   for (const finding of plan.findings) {
     try {
-      switch (finding.kind) {
-        case 'register':
-        case 'repair': {
-          const started = await startRepair(deps, bucket, finding.key, finding.etag, finding.kind === 'repair' ? finding.drift.join(';') : finding.reason);
-          counts = addCounts(counts, started === 'already' ? { alreadyStarted: 1 } : finding.kind === 'register' ? { registered: 1 } : { repaired: 1 });
-          outcomes.push({ ...finding, outcome: started });
-          break;
-        }
-        case 'orphan': {
-          counts = addCounts(counts, { orphaned: 1 });
-          if (deps.config.orphanPolicy === 'deactivate' && finding.status === 'ACTIVE') {
-            await awsCall('UpdateCACertificate', () => deps.iot.send(new UpdateCACertificateCommand({ certificateId: finding.certificateId, newStatus: 'INACTIVE' })));
-            counts = addCounts(counts, { deactivated: 1 });
-            outcomes.push({ ...finding, outcome: 'deactivated' });
-          } else outcomes.push({ ...finding, outcome: 'reported' });
-          break;
-        }
-        case 'retry': {
-          // Once per window, like every start: overlapping runs start it once, a later window again.
-          const started = await startRepair(deps, bucket, finding.key, finding.etag, 'transient-failure');
-          counts = addCounts(counts, started === 'already' ? { alreadyStarted: 1 } : { retried: 1 });
-          outcomes.push({ ...finding, outcome: started });
-          break;
-        }
-        case 'pending':
-          counts = addCounts(counts, { pending: 1 });
-          outcomes.push(finding);
-          break;
-        case 'failed':
-          counts = addCounts(counts, { failed: 1 });
-          outcomes.push(finding);
-          break;
-        case 'expiring':
-          counts = addCounts(counts, { expiring: 1 });
-          outcomes.push(finding);
-          break;
-      }
+      outcomes.push(await actOn(deps, bucket, finding, (more) => (counts = addCounts(counts, more))));
     } catch (error) {
       counts = addCounts(counts, { errors: 1 });
       outcomes.push({ ...finding, outcome: `error: ${(error as Error).name}` });

@@ -1,14 +1,14 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { readResultsPrefix } from './lib/config.ts';
-import { logger } from './lib/logger.ts';
-import { step } from './lib/middleware.ts';
-import { addCounts } from './lib/reconcile.ts';
-import { createS3Client, putJson } from './lib/s3.ts';
-import { reconcileReportKeyFor } from './lib/source.ts';
-import { ReconcileReportInputSchema, ReconcileReportSchema, type ReconcileReport, type ReconcileReportInput } from './lib/schemas.ts';
+import { readResultsPrefix } from './lambda/config.ts';
+import { logger } from './lambda/logger.ts';
+import { step } from './lambda/middleware.ts';
+import { addCounts } from './core/reconcile.ts';
+import { createS3Client, putJson } from './aws/s3.ts';
+import { reconcileReportKeyFor } from './core/source.ts';
+import { ReconcileReportInputSchema, ReconcileReportSchema, type ReconcileReport, type ReconcileReportInput } from './core/schemas.ts';
 
-export type { ReconcileReport } from './lib/schemas.ts';
+export type { ReconcileReport } from './core/schemas.ts';
 
 const mergeCalls = (all: Array<Record<string, number>>): Record<string, number> => {
   const merged: Record<string, number> = {};

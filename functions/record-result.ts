@@ -1,12 +1,12 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { readResultsPrefix } from './lib/config.ts';
-import { isPipelineError } from './lib/errors.ts';
-import { logger } from './lib/logger.ts';
-import { step } from './lib/middleware.ts';
-import { buildFailureReport, buildReceipt, type FailureReport, type FlowState, type Receipt } from './lib/results.ts';
-import { createS3Client, findJson, putJson, resolveObject } from './lib/s3.ts';
-import { parseStartInput, resultKeyFor, type ObjectRef } from './lib/source.ts';
-import { FailureReportSchema, ReceiptSchema, RecordResultInputSchema, RecordResultOutputSchema, type RecordResultInput, type RecordResultOutput } from './lib/schemas.ts';
+import { readResultsPrefix } from './lambda/config.ts';
+import { isPipelineError } from './core/errors.ts';
+import { logger } from './lambda/logger.ts';
+import { step } from './lambda/middleware.ts';
+import { buildFailureReport, buildReceipt, type FailureReport, type FlowState, type Receipt } from './core/results.ts';
+import { createS3Client, findJson, putJson, resolveObject } from './aws/s3.ts';
+import { parseStartInput, resultKeyFor, type ObjectRef } from './core/source.ts';
+import { FailureReportSchema, ReceiptSchema, RecordResultInputSchema, RecordResultOutputSchema, type RecordResultInput, type RecordResultOutput } from './core/schemas.ts';
 
 export interface RecordResultDeps {
   s3: S3Client;

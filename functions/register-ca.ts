@@ -1,17 +1,17 @@
 import type { IoTClient } from '@aws-sdk/client-iot';
-import { checkJitpTemplate, createIotClient, registerCa, type RegisteredCa } from './lib/iot.ts';
-import { logger } from './lib/logger.ts';
-import { step } from './lib/middleware.ts';
-import { RegisterCaInputSchema, RegisteredCaSchema, type RegisterCaInput } from './lib/schemas.ts';
+import { checkJitpTemplate, createIotClient, registerCaCertificate, type RegisteredCa } from './aws/iot.ts';
+import { logger } from './lambda/logger.ts';
+import { step } from './lambda/middleware.ts';
+import { RegisterCaInputSchema, RegisteredCaSchema, type RegisterCaInput } from './core/schemas.ts';
 
 /**
  * Registers the CA as INACTIVE, or adopts it when it is already registered. The template is
  * checked first, so a misspelt or non-JITP template name registers nothing.
  */
-export const register = async (iot: IoTClient, event: RegisterCaInput): Promise<RegisteredCa> => {
+export const registerCa = async (iot: IoTClient, event: RegisterCaInput): Promise<RegisteredCa> => {
   const { certificate } = event;
   await checkJitpTemplate(iot, certificate.templateName);
-  const registered = await registerCa(iot, certificate);
+  const registered = await registerCaCertificate(iot, certificate);
   logger.info(registered.adopted ? 'adopted registered CA' : 'registered CA', {
     certificateId: registered.certificateId,
     status: registered.status,
@@ -20,4 +20,4 @@ export const register = async (iot: IoTClient, event: RegisterCaInput): Promise<
 };
 
 const iot = createIotClient();
-export const handler = step({ input: RegisterCaInputSchema, output: RegisteredCaSchema }, (event) => register(iot, event));
+export const handler = step({ input: RegisterCaInputSchema, output: RegisteredCaSchema }, (event) => registerCa(iot, event));

@@ -1,7 +1,7 @@
 import type { IoTClient } from '@aws-sdk/client-iot';
-import { convergeTags, createIotClient } from './lib/iot.ts';
-import { step } from './lib/middleware.ts';
-import { TagCaInputSchema, TagCaOutputSchema, type TagCaInput, type TagCaOutput } from './lib/schemas.ts';
+import { convergeTags, createIotClient } from './aws/iot.ts';
+import { step } from './lambda/middleware.ts';
+import { TagCaInputSchema, TagCaOutputSchema, type TagCaInput, type TagCaOutput } from './core/schemas.ts';
 
 /** Makes the CA carry exactly the desired tags: missing or changed ones set, stray ones removed. */
 export const tagCa = async (iot: IoTClient, event: TagCaInput): Promise<TagCaOutput> => {

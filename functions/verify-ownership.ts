@@ -1,9 +1,9 @@
 import type { IoTClient } from '@aws-sdk/client-iot';
-import { checkVerification } from './lib/certificate.ts';
-import { PipelineError } from './lib/errors.ts';
-import { createIotClient, getRegistrationCode } from './lib/iot.ts';
-import { step } from './lib/middleware.ts';
-import { VerifyOwnershipInputSchema, VerifyOwnershipOutputSchema, type VerifyOwnershipInput, type VerifyOwnershipOutput } from './lib/schemas.ts';
+import { checkVerification } from './core/certificate.ts';
+import { PipelineError } from './core/errors.ts';
+import { createIotClient, getRegistrationCode } from './aws/iot.ts';
+import { step } from './lambda/middleware.ts';
+import { VerifyOwnershipInputSchema, VerifyOwnershipOutputSchema, type VerifyOwnershipInput, type VerifyOwnershipOutput } from './core/schemas.ts';
 
 /**
  * DEFAULT mode's proof of possession, checked locally so that a wrong CN or signature is a clear

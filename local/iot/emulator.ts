@@ -6,9 +6,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { writeFileAtomic, RecordStore } from './store.ts';
-import { checkKey, checkSignatureAlgorithm, isSignedBy, parseCertificate, type ParsedCertificate } from '../../functions/lib/certificate.ts';
-import { parsePemBlocks } from '../../functions/lib/pem.ts';
-import { isPipelineError } from '../../functions/lib/errors.ts';
+import { checkKey, checkSignatureAlgorithm, isSignedBy, parseCertificate, type ParsedCertificate } from '../../functions/core/certificate.ts';
+import { parsePemBlocks } from '../../functions/core/pem.ts';
+import { isPipelineError } from '../../functions/core/errors.ts';
 import { readFileSync, existsSync, mkdirSync } from 'node:fs';
 
 /** An error as AWS IoT returns it: name (x-amzn-ErrorType), HTTP status, message, extra fields. */

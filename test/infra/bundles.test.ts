@@ -12,7 +12,7 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3
 import { bundleFunctions } from '../../build/bundle.ts';
 import { PROJECT_ROOT } from '../../local/app.ts';
 import { LocalStack } from '../../local/stack.ts';
-import { inspectCaFile } from '../../functions/lib/certificate.ts';
+import { inspectCaFile } from '../../functions/core/certificate.ts';
 import type { ReconcileReport } from '../../functions/reconcile-report.ts';
 import { makeCa, makeLeaf } from '../fixtures/pki.ts';
 

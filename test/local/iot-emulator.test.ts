@@ -22,7 +22,7 @@ import {
 } from '@aws-sdk/client-iot';
 import { IotEmulator } from '../../local/iot/emulator.ts';
 import { startIotServer, type RunningServer } from '../../local/iot/server.ts';
-import { inspectCaFile } from '../../functions/lib/certificate.ts';
+import { inspectCaFile } from '../../functions/core/certificate.ts';
 import { makeCa, makeLeaf, type Pki } from '../fixtures/pki.ts';
 
 const JITP_BODY = JSON.stringify({

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { useLocalStack } from '../fixtures/stack.ts';
-import { inspectCaFile } from '../../functions/lib/certificate.ts';
+import { inspectCaFile } from '../../functions/core/certificate.ts';
 import type { ReconcileReport } from '../../functions/reconcile-report.ts';
 import { makeCa, makeLeaf, P256 } from '../fixtures/pki.ts';
 

@@ -5,9 +5,9 @@ import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sd
 import { TagResourceCommand, UntagResourceCommand, UpdateCACertificateCommand } from '@aws-sdk/client-iot';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { useLocalStack } from '../fixtures/stack.ts';
-import { inspectCaFile } from '../../functions/lib/certificate.ts';
+import { inspectCaFile } from '../../functions/core/certificate.ts';
 import type { ReconcileReport } from '../../functions/reconcile-report.ts';
-import { RESULT_SCHEMA } from '../../functions/lib/results.ts';
+import { RESULT_SCHEMA } from '../../functions/core/results.ts';
 import { makeCa, makeLeaf, P256, type Pki } from '../fixtures/pki.ts';
 
 // Objects here are reconciled straight after upload: no grace for an event-started flow.

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DeleteBucketCorsCommand, GetBucketCorsCommand, GetObjectCommand, PutBucketCorsCommand } from '@aws-sdk/client-s3';
 import { DescribeCACertificateCommand, ListCACertificatesCommand, ListTagsForResourceCommand } from '@aws-sdk/client-iot';
 import { useLocalStack } from '../fixtures/stack.ts';
-import { inspectCaFile } from '../../functions/lib/certificate.ts';
+import { inspectCaFile } from '../../functions/core/certificate.ts';
 import { makeCa, makeLeaf, type Pki } from '../fixtures/pki.ts';
 
 const local = useLocalStack();

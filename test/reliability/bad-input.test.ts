@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { LocalStack } from '../../local/stack.ts';
-import { ERROR_SPECS, type PipelineErrorName } from '../../functions/lib/errors.ts';
+import { ERROR_SPECS, type PipelineErrorName } from '../../functions/core/errors.ts';
 import { foreignSpki, keyPair, makeCa, makeLeaf, P256, privateKeyPem, RSA2048, type Pki } from '../fixtures/pki.ts';
 
 interface Case {

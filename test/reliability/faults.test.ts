@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { useLocalStack } from '../fixtures/stack.ts';
-import { inspectCaFile } from '../../functions/lib/certificate.ts';
+import { inspectCaFile } from '../../functions/core/certificate.ts';
 import { makeCa, makeLeaf, P256, type Pki } from '../fixtures/pki.ts';
 
 const local = useLocalStack();

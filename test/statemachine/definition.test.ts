@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
-import { BUSINESS_ERRORS, LAMBDA_SERVICE_ERRORS, TRANSIENT_ERRORS } from '../../functions/lib/errors.ts';
+import { BUSINESS_ERRORS, LAMBDA_SERVICE_ERRORS, TRANSIENT_ERRORS } from '../../functions/core/errors.ts';
 import { loadApp } from '../../local/app.ts';
 
 const aslValidator = createRequire(import.meta.url)('asl-validator') as (
@@ -114,7 +114,7 @@ describe('reconcile.asl.json', () => {
   it('checks deep chunks one at a time (the IoT quota is per account) and retries only transient errors', () => {
     const reconcile = JSON.parse(readFileSync('statemachines/reconcile.asl.json', 'utf8'));
     expect(reconcile.States.DeepCheck).toMatchObject({ Type: 'Map', MaxConcurrency: 1, ItemsPath: '$.plan.chunks' });
-    const tasks = [reconcile.States.Plan, reconcile.States.Report, reconcile.States.DeepCheck.ItemProcessor.States.CheckChunk];
+    const tasks = [reconcile.States.ReconcilePlan, reconcile.States.ReconcileReport, reconcile.States.DeepCheck.ItemProcessor.States.ReconcileDeep];
     for (const task of tasks) {
       const retried = task.Retry.flatMap((retrier: { ErrorEquals: string[] }) => retrier.ErrorEquals);
       expect(retried.sort()).toEqual([...TRANSIENT_ERRORS, ...LAMBDA_SERVICE_ERRORS].sort());

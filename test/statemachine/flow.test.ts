@@ -18,7 +18,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { loadApp } from '../../local/app.ts';
 import { LocalEngine, type ExecutionRecord } from '../../local/engine.ts';
-import { inspectCaFile } from '../../functions/lib/certificate.ts';
+import { inspectCaFile } from '../../functions/core/certificate.ts';
 import { awsError, fakeBucket, type FakeObject } from '../fixtures/aws.ts';
 import { makeCa, makeLeaf, REGISTRATION_CODE, type Pki } from '../fixtures/pki.ts';
 

@@ -13,10 +13,10 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { activate, handler as activateHandler } from '../../functions/activate.ts';
 import { attachTemplate } from '../../functions/attach-template.ts';
-import { getRegistrationCode } from '../../functions/lib/iot.ts';
-import { register } from '../../functions/register-ca.ts';
+import { getRegistrationCode } from '../../functions/aws/iot.ts';
+import { registerCa } from '../../functions/register-ca.ts';
 import { tagCa } from '../../functions/tag-ca.ts';
-import type { LoadedCertificate } from '../../functions/lib/types.ts';
+import type { LoadedCertificate } from '../../functions/core/types.ts';
 import { awsError, lambdaContext } from '../fixtures/aws.ts';
 
 const ID = 'c'.repeat(64);
@@ -59,14 +59,14 @@ describe('RegisterCa', () => {
 
   it('checks the template first: a missing or non-JITP template registers nothing', async () => {
     mock.on(DescribeProvisioningTemplateCommand).rejectsOnce(awsError('ResourceNotFoundException', 404)).resolvesOnce({ type: 'FLEET_PROVISIONING' });
-    await expect(register(iot, { certificate: certificate() })).rejects.toMatchObject({ name: 'TemplateNotFoundError' });
-    await expect(register(iot, { certificate: certificate() })).rejects.toMatchObject({ name: 'TemplateNotJitpError' });
+    await expect(registerCa(iot, { certificate: certificate() })).rejects.toMatchObject({ name: 'TemplateNotFoundError' });
+    await expect(registerCa(iot, { certificate: certificate() })).rejects.toMatchObject({ name: 'TemplateNotJitpError' });
     expect(mock).toHaveReceivedCommandTimes(RegisterCACertificateCommand, 0);
   });
 
   it('registers a DEFAULT CA as INACTIVE with auto-registration off, its template and its tags, verification included', async () => {
     mock.on(RegisterCACertificateCommand).resolves({ certificateId: ID, certificateArn: ARN });
-    expect(await register(iot, { certificate: certificate() })).toEqual({
+    expect(await registerCa(iot, { certificate: certificate() })).toEqual({
       certificateId: ID,
       certificateArn: ARN,
       adopted: false,
@@ -87,7 +87,7 @@ describe('RegisterCa', () => {
 
   it('sends no verification certificate in SNI_ONLY mode', async () => {
     mock.on(RegisterCACertificateCommand).resolves({ certificateId: ID, certificateArn: ARN });
-    await register(iot, { certificate: certificate('SNI_ONLY') });
+    await registerCa(iot, { certificate: certificate('SNI_ONLY') });
     const input = mock.commandCalls(RegisterCACertificateCommand)[0]?.args[0].input;
     expect(input).toMatchObject({ certificateMode: 'SNI_ONLY' });
     expect(input?.verificationCertificate).toBeUndefined();
@@ -97,13 +97,13 @@ describe('RegisterCa', () => {
     mock.on(RegisterCACertificateCommand).rejects(awsError('ResourceAlreadyExistsException', 409, { resourceId: ID, resourceArn: ARN }));
     mock.on(DescribeCACertificateCommand).resolves({ certificateDescription: { certificateId: ID, certificateArn: ARN, status: 'ACTIVE', certificateMode: 'DEFAULT' } });
     // An adopted CA may carry another template or other tags: AttachTemplate and TagCa converge it.
-    expect(await register(iot, { certificate: certificate() })).toEqual({ certificateId: ID, certificateArn: ARN, adopted: true, configured: false, status: 'ACTIVE' });
+    expect(await registerCa(iot, { certificate: certificate() })).toEqual({ certificateId: ID, certificateArn: ARN, adopted: true, configured: false, status: 'ACTIVE' });
   });
 
   it('refuses to adopt a CA registered in the other mode', async () => {
     mock.on(RegisterCACertificateCommand).rejects(awsError('ResourceAlreadyExistsException', 409, { resourceId: ID, resourceArn: ARN }));
     mock.on(DescribeCACertificateCommand).resolves({ certificateDescription: { certificateId: ID, certificateArn: ARN, status: 'INACTIVE', certificateMode: 'SNI_ONLY' } });
-    await expect(register(iot, { certificate: certificate('DEFAULT') })).rejects.toMatchObject({ name: 'CertificateModeConflictError' });
+    await expect(registerCa(iot, { certificate: certificate('DEFAULT') })).rejects.toMatchObject({ name: 'CertificateModeConflictError' });
   });
 
   it.each([
@@ -112,12 +112,12 @@ describe('RegisterCa', () => {
     ['LimitExceededException', 'CaLimitExceededError'],
   ])('maps IoT %s to %s', async (awsName, pipelineName) => {
     mock.on(RegisterCACertificateCommand).rejects(awsError(awsName, awsName === 'LimitExceededException' ? 410 : 400));
-    await expect(register(iot, { certificate: certificate() })).rejects.toMatchObject({ name: pipelineName });
+    await expect(registerCa(iot, { certificate: certificate() })).rejects.toMatchObject({ name: pipelineName });
   });
 
   it('surfaces throttling as ThrottledError so the state machine retries it', async () => {
     mock.on(RegisterCACertificateCommand).rejects(awsError('ThrottlingException', 400));
-    await expect(register(iot, { certificate: certificate() })).rejects.toMatchObject({ name: 'ThrottledError' });
+    await expect(registerCa(iot, { certificate: certificate() })).rejects.toMatchObject({ name: 'ThrottledError' });
   });
 });
 

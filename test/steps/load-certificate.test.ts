@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { loadCertificate, type LoadCertificateDeps } from '../../functions/load-certificate.ts';
-import { inspectCaFile } from '../../functions/lib/certificate.ts';
-import { PROVENANCE_TAGS, type Defaults } from '../../functions/lib/options.ts';
+import { inspectCaFile } from '../../functions/core/certificate.ts';
+import { PROVENANCE_TAGS, type Defaults } from '../../functions/core/options.ts';
 import { awsError, fakeS3, type FakeObject } from '../fixtures/aws.ts';
 import { makeCa, makeLeaf, privateKeyPem, REGISTRATION_CODE, type Pki } from '../fixtures/pki.ts';
 

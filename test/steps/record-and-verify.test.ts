@@ -4,9 +4,9 @@ import { GetRegistrationCodeCommand, IoTClient } from '@aws-sdk/client-iot';
 import { mockClient } from 'aws-sdk-client-mock';
 import { recordResult } from '../../functions/record-result.ts';
 import { handler as verifyOwnershipHandler, verifyOwnership } from '../../functions/verify-ownership.ts';
-import { inspectCaFile } from '../../functions/lib/certificate.ts';
-import { RESULT_SCHEMA } from '../../functions/lib/results.ts';
-import type { LoadedCertificate } from '../../functions/lib/types.ts';
+import { inspectCaFile } from '../../functions/core/certificate.ts';
+import { RESULT_SCHEMA } from '../../functions/core/results.ts';
+import type { LoadedCertificate } from '../../functions/core/types.ts';
 import { awsError, fakeS3, lambdaContext, type FakeObject } from '../fixtures/aws.ts';
 import { makeCa, makeLeaf, REGISTRATION_CODE, type Pki } from '../fixtures/pki.ts';
 

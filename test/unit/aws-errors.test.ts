@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { classifyAwsError } from '../../functions/lib/aws-errors.ts';
-import { PipelineError } from '../../functions/lib/errors.ts';
+import { classifyAwsError } from '../../functions/aws/sdk-errors.ts';
+import { PipelineError } from '../../functions/core/errors.ts';
 
 const sdkError = (name: string, status?: number, extra: Record<string, unknown> = {}) =>
   Object.assign(new Error(`${name} from the service`), { name, ...(status ? { $metadata: { httpStatusCode: status } } : {}), ...extra });

@@ -2,9 +2,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createHash, X509Certificate } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate as AsnCertificate } from '@peculiar/asn1-x509';
-import { checkVerification, inspectCaFile, nameAttributes, parseCertificate, readVerificationFile } from '../../functions/lib/certificate.ts';
-import { MAX_PEM_CHARS, parsePemBlocks, type PemBlock } from '../../functions/lib/pem.ts';
-import { PipelineError } from '../../functions/lib/errors.ts';
+import { checkVerification, inspectCaFile, nameAttributes, parseCertificate, readVerificationFile } from '../../functions/core/certificate.ts';
+import { MAX_PEM_CHARS, parsePemBlocks, type PemBlock } from '../../functions/core/pem.ts';
+import { PipelineError } from '../../functions/core/errors.ts';
 import { foreignSpki, keyPair, makeCa, makeLeaf, P256, privateKeyPem, REGISTRATION_CODE, RSA2048, type Pki } from '../fixtures/pki.ts';
 
 const DAY = 86_400_000;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { desiredTags, formatTags, parseTags, PROVENANCE_TAGS, resolveOptions, type Defaults } from '../../functions/lib/options.ts';
-import { caKeysForVerification, isCaKey, keyCandidates, parseStartInput, resultKeyFor, verificationKeyFor } from '../../functions/lib/source.ts';
+import { desiredTags, formatTags, parseTags, PROVENANCE_TAGS, resolveOptions, type Defaults } from '../../functions/core/options.ts';
+import { caKeysForVerification, isCaKey, keyCandidates, parseStartInput, resultKeyFor, verificationKeyFor } from '../../functions/core/source.ts';
 
 const defaults: Defaults = { certificateMode: 'DEFAULT', templateName: 'fleet-jitp', tags: { team: 'platform' } };
 

@@ -1,8 +1,8 @@
 /** Random mutations of a valid CA file: the pre-flight checks accept it or raise a named error, nothing else. */
 import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { inspectCaFile } from '../../functions/lib/certificate.ts';
-import { ERROR_SPECS, PipelineError } from '../../functions/lib/errors.ts';
+import { inspectCaFile } from '../../functions/core/certificate.ts';
+import { ERROR_SPECS, PipelineError } from '../../functions/core/errors.ts';
 import { makeCa, makeLeaf, P256, REGISTRATION_CODE } from '../fixtures/pki.ts';
 
 let valid: string;

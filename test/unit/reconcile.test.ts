@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { deepDrift, planShallow, repairExecutionName, type DeepCandidate, type ListedCa, type ResultDocument } from '../../functions/lib/reconcile.ts';
-import { RESULT_SCHEMA, type FailureReport, type Receipt } from '../../functions/lib/results.ts';
+import { deepDrift, planShallow, repairExecutionName, type DeepCandidate, type ListedCa, type ResultDocument } from '../../functions/core/reconcile.ts';
+import { RESULT_SCHEMA, type FailureReport, type Receipt } from '../../functions/core/results.ts';
 
 const now = new Date('2026-11-28T00:00:00Z');
 const id = (n: number) => String(n).repeat(64).slice(0, 64);

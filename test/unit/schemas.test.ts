@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { CONTRACTS, contractJson } from '../../build/schemas.ts';
-import { buildFailureReport, buildReceipt } from '../../functions/lib/results.ts';
-import { ManualInputSchema, ResultDocumentSchema, S3ObjectCreatedSchema } from '../../functions/lib/schemas.ts';
-import type { LoadedCertificate } from '../../functions/lib/types.ts';
+import { buildFailureReport, buildReceipt } from '../../functions/core/results.ts';
+import { ManualInputSchema, ResultDocumentSchema, S3ObjectCreatedSchema } from '../../functions/core/schemas.ts';
+import type { LoadedCertificate } from '../../functions/core/types.ts';
 
 const Ajv2020 = createRequire(import.meta.url)('ajv/dist/2020') as new (options?: object) => {
   compile(schema: object): ((data: unknown) => boolean) & { errors?: unknown };

@@ -8,12 +8,11 @@ import {
   TagResourceCommand,
   UntagResourceCommand,
   UpdateCACertificateCommand,
-  type CACertificateDescription,
 } from '@aws-sdk/client-iot';
-import { awsCall, awsErrorName, awsPages, SDK_MAX_ATTEMPTS } from './aws-errors.ts';
-import { PipelineError } from './errors.ts';
-import type { CertificateMode, Tags } from './options.ts';
-import type { RegisteredCa } from './schemas.ts';
+import { awsCall, awsErrorName, awsPages, SDK_MAX_ATTEMPTS } from './sdk-errors.ts';
+import { PipelineError } from '../core/errors.ts';
+import type { CertificateMode, Tags } from '../core/options.ts';
+import type { RegisteredCa } from '../core/schemas.ts';
 
 export const createIotClient = (): IoTClient => new IoTClient({ maxAttempts: SDK_MAX_ATTEMPTS });
 
@@ -26,17 +25,39 @@ export const getRegistrationCode = async (iot: IoTClient): Promise<string> => {
   return response.registrationCode;
 };
 
-export const describeCa = async (iot: IoTClient, certificateId: string): Promise<CACertificateDescription | undefined> => {
+/** A CA as DescribeCACertificate shows it, with AWS's defaults filled in. */
+export interface CaDescription {
+  certificateId: string;
+  certificateArn: string;
+  status: string;
+  certificateMode: string;
+  autoRegistrationStatus: string;
+  templateName?: string;
+  notAfter?: Date;
+}
+
+/** The one DescribeCACertificate reader (the steps, reconciliation, the CLI); undefined when IoT has no such CA. */
+export const describeCa = async (iot: IoTClient, certificateId: string): Promise<CaDescription | undefined> => {
+  let response;
   try {
-    const response = await awsCall('DescribeCACertificate', () => iot.send(new DescribeCACertificateCommand({ certificateId })));
-    return response.certificateDescription;
+    response = await awsCall('DescribeCACertificate', () => iot.send(new DescribeCACertificateCommand({ certificateId })));
   } catch (error) {
     if (awsErrorName(error) === 'ResourceNotFoundException') return undefined;
     throw error;
   }
+  const d = response.certificateDescription ?? {};
+  return {
+    certificateId,
+    certificateArn: d.certificateArn ?? '',
+    status: d.status ?? 'INACTIVE',
+    certificateMode: d.certificateMode ?? 'DEFAULT',
+    autoRegistrationStatus: d.autoRegistrationStatus ?? 'DISABLE',
+    ...(response.registrationConfig?.templateName ? { templateName: response.registrationConfig.templateName } : {}),
+    ...(d.validity?.notAfter ? { notAfter: d.validity.notAfter } : {}),
+  };
 };
 
-export type { RegisteredCa } from './schemas.ts';
+export type { RegisteredCa } from '../core/schemas.ts';
 
 export interface RegisterRequest {
   caPem: string;
@@ -59,7 +80,7 @@ const REGISTER_ERRORS: Record<string, ConstructorParameters<typeof PipelineError
  * Activate step. Already registered → adopt it (a re-drop converges, it never fails), unless it
  * was registered in the other mode, which AWS cannot change in place.
  */
-export const registerCa = async (iot: IoTClient, request: RegisterRequest): Promise<RegisteredCa> => {
+export const registerCaCertificate = async (iot: IoTClient, request: RegisterRequest): Promise<RegisteredCa> => {
   try {
     const response = await awsCall('RegisterCACertificate', () =>
       iot.send(
@@ -98,7 +119,7 @@ const adopt = async (iot: IoTClient, certificateId: string | undefined, mode: Ce
   const existing = await describeCa(iot, certificateId);
   // Deleted between the two calls: a retry registers it afresh.
   if (!existing) throw new PipelineError('ServiceFaultError', `CA ${certificateId} was reported as existing but is gone.`);
-  const existingMode = existing.certificateMode ?? 'DEFAULT';
+  const existingMode = existing.certificateMode;
   if (existingMode !== mode) {
     throw new PipelineError(
       'CertificateModeConflictError',
@@ -107,10 +128,10 @@ const adopt = async (iot: IoTClient, certificateId: string | undefined, mode: Ce
   }
   return {
     certificateId,
-    certificateArn: existing.certificateArn as string,
+    certificateArn: existing.certificateArn,
     adopted: true,
     configured: false,
-    status: existing.status ?? 'INACTIVE',
+    status: existing.status,
   };
 };
 

@@ -1,8 +1,8 @@
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { awsCall, awsErrorName, SDK_MAX_ATTEMPTS } from './aws-errors.ts';
-import { PipelineError } from './errors.ts';
-import { MAX_PEM_CHARS } from './pem.ts';
-import { bareEtag, keyCandidates, type ObjectRef } from './source.ts';
+import { awsCall, awsErrorName, SDK_MAX_ATTEMPTS } from './sdk-errors.ts';
+import { PipelineError } from '../core/errors.ts';
+import { MAX_PEM_CHARS } from '../core/pem.ts';
+import { bareEtag, keyCandidates, type ObjectRef } from '../core/source.ts';
 
 export const createS3Client = (): S3Client => new S3Client({ maxAttempts: SDK_MAX_ATTEMPTS });
 

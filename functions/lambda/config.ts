@@ -1,5 +1,5 @@
-import { PipelineError } from './errors.ts';
-import { parseCertificateMode, parseTags, parseTemplateName, type Defaults } from './options.ts';
+import { PipelineError } from '../core/errors.ts';
+import { parseCertificateMode, parseTags, parseTemplateName, type Defaults } from '../core/options.ts';
 
 /**
  * Deployment configuration, read once at init from the environment serverless.yml sets. A missing

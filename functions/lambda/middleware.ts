@@ -2,11 +2,11 @@ import middy, { type MiddlewareObj } from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Context } from 'aws-lambda';
 import type * as z from 'zod/mini';
-import { classifyAwsError } from './aws-errors.ts';
-import { PipelineError } from './errors.ts';
+import { classifyAwsError } from '../aws/sdk-errors.ts';
+import { PipelineError } from '../core/errors.ts';
 import { logger } from './logger.ts';
-import { redactKeyMaterial } from './redact.ts';
-import { describeIssues } from './schemas.ts';
+import { redactKeyMaterial } from '../core/redact.ts';
+import { describeIssues } from '../core/schemas.ts';
 
 /**
  * Appends the execution id to every log line and makes sure what leaves the function is a named

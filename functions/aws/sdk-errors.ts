@@ -1,5 +1,5 @@
 import { isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry';
-import { PipelineError, isPipelineError } from './errors.ts';
+import { PipelineError, isPipelineError } from '../core/errors.ts';
 
 /**
  * SDK retries are kept to one quick retry: the state machine owns backoff (with full jitter),

@@ -1,14 +1,15 @@
 /** The reconciler's reads and writes: S3 listings and receipts, IoT listings, flow starts. */
-import { DescribeCACertificateCommand, paginateListCACertificates, type IoTClient } from '@aws-sdk/client-iot';
+import { paginateListCACertificates, UpdateCACertificateCommand, type IoTClient } from '@aws-sdk/client-iot';
 import { paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
 import pMap from 'p-map';
+import pThrottle from 'p-throttle';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { awsCall, awsErrorName, awsPages, SDK_MAX_ATTEMPTS } from './aws-errors.ts';
-import { createIotClient, listTags } from './iot.ts';
-import { readIncomingPrefix, readReconcileConfig, readResultsPrefix, type ReconcileConfig } from './config.ts';
-import { repairExecutionName, type CaDetail, type ListedCa, type ListedObject, type ResultDocument } from './reconcile.ts';
+import { awsCall, awsErrorName, awsPages, SDK_MAX_ATTEMPTS } from './sdk-errors.ts';
+import { createIotClient, describeCa, listTags } from './iot.ts';
+import { readIncomingPrefix, readReconcileConfig, readResultsPrefix, type ReconcileConfig } from '../lambda/config.ts';
+import { deepDrift, repairExecutionName, type CaDetail, type DeepCandidate, type Finding, type ListedCa, type ListedObject, type ReconcileCounts, type ResultDocument } from '../core/reconcile.ts';
 import { createS3Client, getJson } from './s3.ts';
-import { bareEtag, isCaKey, reconcilePrefixFor } from './source.ts';
+import { bareEtag, isCaKey, reconcilePrefixFor } from '../core/source.ts';
 
 const listKeys = async (s3: S3Client, bucket: string, prefix: string): Promise<ListedObject[]> => {
   const objects: ListedObject[] = [];
@@ -52,21 +53,10 @@ export const listCas = async (iot: IoTClient, templateName?: string): Promise<Ma
 };
 
 export const readCaDetail = async (iot: IoTClient, certificateId: string, certificateArn: string): Promise<CaDetail | undefined> => {
-  let described;
-  try {
-    described = await awsCall('DescribeCACertificate', () => iot.send(new DescribeCACertificateCommand({ certificateId })));
-  } catch (error) {
-    if (awsErrorName(error) === 'ResourceNotFoundException') return undefined;
-    throw error;
-  }
-  const d = described.certificateDescription ?? {};
-  return {
-    status: d.status ?? 'INACTIVE',
-    autoRegistrationStatus: d.autoRegistrationStatus ?? 'DISABLE',
-    certificateMode: d.certificateMode ?? 'DEFAULT',
-    ...(described.registrationConfig?.templateName ? { templateName: described.registrationConfig.templateName } : {}),
-    tags: await listTags(iot, certificateArn),
-  };
+  const described = await describeCa(iot, certificateId);
+  if (!described) return undefined;
+  const { status, autoRegistrationStatus, certificateMode, templateName } = described;
+  return { status, autoRegistrationStatus, certificateMode, ...(templateName ? { templateName } : {}), tags: await listTags(iot, certificateArn) };
 };
 
 /** Starts a register-ca flow; a name already used means another run started this repair. */
@@ -122,3 +112,74 @@ export const windowStart = (now: Date, minutes: number): number => Math.floor(no
 export const startRepair = async (deps: ReconcileDeps, bucket: string, key: string, etag: string, desired: string): Promise<'started' | 'already'> =>
   startFlow(deps.sfn, deps.config.registerCaStateMachineArn, { bucket, key }, repairExecutionName(key, etag, desired, windowStart(deps.now?.() ?? new Date(), deps.config.windowMinutes)));
 
+
+/** A finding of the shallow plan and what was done about it. */
+export type FindingOutcome = Finding & { outcome?: string };
+
+/**
+ * What one finding of the shallow plan does: start a register-ca flow (never registered,
+ * drifted, or failed transiently), deactivate an orphan under that policy, or only count it.
+ * `count` is told each count as it happens, so a failed action still leaves what it had counted.
+ */
+export const actOn = async (deps: ReconcileDeps, bucket: string, finding: Finding, count: (counts: Partial<ReconcileCounts>) => void): Promise<FindingOutcome> => {
+  switch (finding.kind) {
+    case 'register':
+    case 'repair': {
+      const started = await startRepair(deps, bucket, finding.key, finding.etag, finding.kind === 'repair' ? finding.drift.join(';') : finding.reason);
+      count(started === 'already' ? { alreadyStarted: 1 } : finding.kind === 'register' ? { registered: 1 } : { repaired: 1 });
+      return { ...finding, outcome: started };
+    }
+    case 'retry': {
+      // Once per window, like every start: overlapping runs start it once, a later window again.
+      const started = await startRepair(deps, bucket, finding.key, finding.etag, 'transient-failure');
+      count(started === 'already' ? { alreadyStarted: 1 } : { retried: 1 });
+      return { ...finding, outcome: started };
+    }
+    case 'orphan': {
+      count({ orphaned: 1 });
+      if (deps.config.orphanPolicy !== 'deactivate' || finding.status !== 'ACTIVE') return { ...finding, outcome: 'reported' };
+      await awsCall('UpdateCACertificate', () => deps.iot.send(new UpdateCACertificateCommand({ certificateId: finding.certificateId, newStatus: 'INACTIVE' })));
+      count({ deactivated: 1 });
+      return { ...finding, outcome: 'deactivated' };
+    }
+    case 'pending':
+      count({ pending: 1 });
+      return finding;
+    case 'failed':
+      count({ failed: 1 });
+      return finding;
+    case 'expiring':
+      count({ expiring: 1 });
+      return finding;
+  }
+};
+
+/** A CA the deep check found drifted, and the flow started to repair it. */
+export interface DeepRepair {
+  key: string;
+  drift: string[];
+  outcome: string;
+}
+
+/**
+ * The deep check of one CA: DescribeCACertificate and ListTagsForResource (one slot per CA, each
+ * call held under DEEP_CHECK_TPS so the account's IoT quota keeps room for registrations), then a
+ * repair flow if anything drifted. One checker per chunk: the rate is shared by its CAs.
+ */
+export const deepChecker = (deps: ReconcileDeps, bucket: string) => {
+  const readDetail = pThrottle({ limit: 1, interval: 1000 / deps.config.deepCheckTps })((candidate: DeepCandidate) =>
+    readCaDetail(deps.iot, candidate.certificateId, candidate.certificateArn),
+  );
+  return async (candidate: DeepCandidate, count: (counts: Partial<ReconcileCounts>) => void): Promise<DeepRepair | undefined> => {
+    const detail = await readDetail(candidate);
+    const drift = detail ? deepDrift(candidate, detail) : ['missing in IoT'];
+    count({ deepChecked: 1 });
+    if (drift.length === 0) {
+      count({ inSync: 1 });
+      return undefined;
+    }
+    const outcome = await startRepair(deps, bucket, candidate.key, candidate.etag, drift.join(';'));
+    count(outcome === 'already' ? { alreadyStarted: 1 } : { repaired: 1 });
+    return { key: candidate.key, drift, outcome };
+  };
+};
