@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { inspectCaFile, readVerificationFile } from './core/certificate.ts';
-import { readDefaults } from './lambda/config.ts';
+import { readDefaults, readExpiryWarningDays } from './lambda/config.ts';
 import { PipelineError } from './core/errors.ts';
 import { logger } from './lambda/logger.ts';
 import { step } from './lambda/middleware.ts';
@@ -12,6 +12,8 @@ import { LoadCertificateInputSchema, LoadedCertificateSchema, type LoadCertifica
 export interface LoadCertificateDeps {
   s3: S3Client;
   defaults: Defaults;
+  /** Warn when the CA ends within this many days (the deployment's expiryWarningDays; default 30). */
+  expiryWarningDays?: number;
   now?: () => Date;
 }
 
@@ -52,7 +54,7 @@ export const loadCertificate = async (deps: LoadCertificateDeps, event: LoadCert
   const { ca, object } = located;
   const etag = bareEtag(object.etag);
   const source: ObjectRef = { bucket: ca.bucket, key: ca.key, ...(object.versionId ? { versionId: object.versionId } : {}), ...(etag ? { etag } : {}) };
-  const inspection = inspectCaFile(object.text, now);
+  const inspection = inspectCaFile(object.text, now, deps.expiryWarningDays);
   const options = resolveOptions(object.metadata, deps.defaults);
 
   let verificationPem = inspection.verificationPem;
@@ -88,5 +90,5 @@ export const loadCertificate = async (deps: LoadCertificateDeps, event: LoadCert
   };
 };
 
-const deps: LoadCertificateDeps = { s3: createS3Client(), defaults: readDefaults() };
+const deps: LoadCertificateDeps = { s3: createS3Client(), defaults: readDefaults(), expiryWarningDays: readExpiryWarningDays() };
 export const handler = step({ input: LoadCertificateInputSchema, output: LoadedCertificateSchema }, (event) => loadCertificate(deps, event));

@@ -1,9 +1,9 @@
+import { daysLeft, DEFAULT_EXPIRY_WARNING_DAYS, expiresWithin } from './expiry.ts';
 import { createHash, X509Certificate as NodeX509, type KeyObject } from 'node:crypto';
 import { PipelineError } from './errors.ts';
 import { parsePemBlocks, toPem, type PemBlock } from './pem.ts';
 
 /** Warn this many days before a CA's validity ends. */
-export const EXPIRY_WARNING_DAYS = 30;
 
 const CERTIFICATE_LABELS = new Set(['CERTIFICATE', 'X509 CERTIFICATE', 'TRUSTED CERTIFICATE']);
 const LABEL_HINTS: Record<string, string> = {
@@ -162,13 +162,7 @@ export const parseCertificate = (block: PemBlock, role = 'certificate'): ParsedC
   };
 };
 
-const DAY_MS = 86_400_000;
-
-/**
- * Whole days left until `notAfter`, a part day counted as a day: a certificate issued with
- * `-days 10` has 10 days left on the day it is issued, not 9 (a floor would say 9 a second later).
- */
-export const daysLeft = (notAfter: Date, now: Date = new Date()): number => Math.ceil((notAfter.getTime() - now.getTime()) / DAY_MS);
+export { daysLeft } from './expiry.ts';
 
 export interface KeyDescription {
   description: string;
@@ -252,7 +246,7 @@ const certificateBlocks = (blocks: PemBlock[]): PemBlock[] => {
  * optionally followed by one non-CA verification certificate; CA:TRUE; within validity; an
  * accepted key and signature algorithm. Throws the named error of the first rule broken.
  */
-export const inspectCaFile = (text: string, now: Date = new Date()): CaInspection => {
+export const inspectCaFile = (text: string, now: Date = new Date(), expiryWarningDays: number = DEFAULT_EXPIRY_WARNING_DAYS): CaInspection => {
   const certificates = certificateBlocks(parsePemBlocks(text)).map((block, index) =>
     parseCertificate(block, index === 0 ? 'CA certificate' : `certificate #${index + 1}`),
   );
@@ -279,7 +273,7 @@ export const inspectCaFile = (text: string, now: Date = new Date()): CaInspectio
     );
   }
   const warnings: string[] = [];
-  checkValidity(ca, now, 'CA certificate', warnings);
+  checkValidity(ca, now, 'CA certificate', warnings, expiryWarningDays);
   const key = checkKey(ca);
   warnings.push(...key.warnings);
   const signatureAlgorithm = checkSignatureAlgorithm(ca);
@@ -303,7 +297,7 @@ export const inspectCaFile = (text: string, now: Date = new Date()): CaInspectio
   };
 };
 
-const checkValidity = (cert: ParsedCertificate, now: Date, role: 'CA certificate' | 'verification certificate', warnings: string[]): void => {
+const checkValidity = (cert: ParsedCertificate, now: Date, role: 'CA certificate' | 'verification certificate', warnings: string[], expiryWarningDays = DEFAULT_EXPIRY_WARNING_DAYS): void => {
   const isCa = role === 'CA certificate';
   if (now < cert.notBefore) {
     throw new PipelineError(
@@ -317,8 +311,7 @@ const checkValidity = (cert: ParsedCertificate, now: Date, role: 'CA certificate
       `The ${role} expired on ${cert.notAfter.toISOString()}.`,
     );
   }
-  // The threshold compares times; only the figure shown is rounded.
-  if (isCa && cert.notAfter.getTime() - now.getTime() < EXPIRY_WARNING_DAYS * DAY_MS) {
+  if (isCa && expiresWithin(cert.notAfter, expiryWarningDays, now)) {
     warnings.push(`The CA certificate expires in ${daysLeft(cert.notAfter, now)} days (${cert.notAfter.toISOString()}).`);
   }
 };

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { isTransientFailure } from './errors.ts';
+import { daysLeft, expiresWithin } from './expiry.ts';
 import type { FailureReport, Receipt } from './results.ts';
 import type { Tags } from './options.ts';
 import type { ReconcileCounts } from './schemas.ts';
@@ -62,7 +63,6 @@ export interface ShallowPlan {
   inSync: DeepCandidate[];
 }
 
-const DAY_MS = 86_400_000;
 
 export interface PlanInput {
   objects: ListedObject[];
@@ -113,9 +113,9 @@ export const planShallow = (input: PlanInput): ShallowPlan => {
       findings.push({ kind: 'register', key: object.key, etag: object.etag, reason: 'missing-in-iot' });
       continue;
     }
-    const daysLeft = Math.floor((Date.parse(result.notAfter) - input.now.getTime()) / DAY_MS);
-    if (daysLeft < input.expiryWarningDays) {
-      findings.push({ kind: 'expiring', key: object.key, certificateId: ca.certificateId, notAfter: result.notAfter, daysLeft });
+    const notAfter = new Date(result.notAfter);
+    if (expiresWithin(notAfter, input.expiryWarningDays, input.now)) {
+      findings.push({ kind: 'expiring', key: object.key, certificateId: ca.certificateId, notAfter: result.notAfter, daysLeft: daysLeft(notAfter, input.now) });
     }
     const drift: string[] = [];
     if (ca.status !== 'ACTIVE') drift.push(`status ${ca.status}`);

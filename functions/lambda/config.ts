@@ -1,3 +1,4 @@
+import { DEFAULT_EXPIRY_WARNING_DAYS } from '../core/expiry.ts';
 import { PipelineError } from '../core/errors.ts';
 import { parseCertificateMode, parseTags, parseTemplateName, type Defaults } from '../core/options.ts';
 
@@ -19,6 +20,9 @@ export const readDefaults = (): Defaults => ({
   templateName: parseTemplateName(env('DEFAULT_TEMPLATE_NAME'), 'DEFAULT_TEMPLATE_NAME'),
   tags: parseTags(process.env.DEFAULT_TAGS ?? '', 'DEFAULT_TAGS'),
 });
+
+/** The one expiry threshold (serverless.yml `expiryWarningDays`): the pre-flight warns, reconciliation reports. */
+export const readExpiryWarningDays = (): number => positive('EXPIRY_WARNING_DAYS', String(DEFAULT_EXPIRY_WARNING_DAYS));
 
 export const readResultsPrefix = (): string => asPrefix(env('RESULTS_PREFIX', 'results/'));
 export const readIncomingPrefix = (): string => asPrefix(env('INCOMING_PREFIX', 'incoming/'));
@@ -54,7 +58,7 @@ export const readReconcileConfig = (): ReconcileConfig => {
   }
   return {
     registerCaStateMachineArn: env('REGISTER_CA_STATE_MACHINE_ARN'),
-    expiryWarningDays: positive('EXPIRY_WARNING_DAYS', '30'),
+    expiryWarningDays: readExpiryWarningDays(),
     orphanPolicy,
     windowMinutes: positive('RECONCILE_WINDOW_MINUTES', '60'),
     deepCheckTps: positive('DEEP_CHECK_TPS', '8'),

@@ -4,7 +4,7 @@ import { loadCertificate, type LoadCertificateDeps } from '../../functions/load-
 import { inspectCaFile } from '../../functions/core/certificate.ts';
 import { PROVENANCE_TAGS, type Defaults } from '../../functions/core/options.ts';
 import { awsError, fakeS3, type FakeObject } from '../fixtures/aws.ts';
-import { makeCa, makeLeaf, privateKeyPem, REGISTRATION_CODE, type Pki } from '../fixtures/pki.ts';
+import { makeCa, makeLeaf, P256, privateKeyPem, REGISTRATION_CODE, type Pki } from '../fixtures/pki.ts';
 
 const BUCKET = 'ca-bucket';
 const defaults: Defaults = { certificateMode: 'DEFAULT', templateName: 'fleet-jitp', tags: { team: 'platform' } };
@@ -27,6 +27,14 @@ const setup = (objects: Record<string, FakeObject>) => {
 const load = (deps: LoadCertificateDeps, key: string) => loadCertificate(deps, { input: { bucket: BUCKET, key } });
 
 describe('LoadCertificate', () => {
+  it("warns of expiry at the deployment's expiryWarningDays, the threshold reconciliation uses", async () => {
+    const soon = await makeCa({ key: P256, notAfter: new Date(Date.now() + 45 * 86_400_000) });
+    const { deps } = setup({ 'incoming/soon.pem': { body: soon.pem, metadata: { 'certificate-mode': 'SNI_ONLY' } } });
+    expect((await load(deps, 'incoming/soon.pem')).warnings).toEqual([]);
+    const warned = await load({ ...deps, expiryWarningDays: 60 }, 'incoming/soon.pem');
+    expect(warned.warnings).toEqual([expect.stringMatching(/^The CA certificate expires in 45 days/)]);
+  });
+
   it('loads a DEFAULT CA whose verification certificate follows it in the same file', async () => {
     const { deps } = setup({ 'incoming/a.pem': { body: `${ca.pem}${verification.pem}`, versionId: 'v7' } });
     const loaded = await load(deps, 'incoming/a.pem');
