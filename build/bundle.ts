@@ -15,9 +15,9 @@ interface EsbuildConfig {
   bundle: boolean;
   minify: boolean;
   treeShaking: boolean;
-  platform: BuildOptions['platform'];
+  platform: NonNullable<BuildOptions['platform']>;
   target: string;
-  format: BuildOptions['format'];
+  format: NonNullable<BuildOptions['format']>;
   mainFields: string[];
   banner?: Record<string, string>;
   plugins?: string;

@@ -61,11 +61,11 @@ export type { RegisteredCa } from '../core/schemas.ts';
 
 export interface RegisterRequest {
   caPem: string;
-  verificationPem?: string;
+  verificationPem?: string | undefined;
   certificateMode: CertificateMode;
   /** The JITP template and the tags to register the CA with (checked beforehand by the caller). */
-  templateName?: string;
-  tags?: Tags;
+  templateName?: string | undefined;
+  tags?: Tags | undefined;
 }
 
 const REGISTER_ERRORS: Record<string, ConstructorParameters<typeof PipelineError>[0]> = {

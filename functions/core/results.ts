@@ -39,7 +39,7 @@ export const buildReceipt = (
 
 export const buildFailureReport = (
   source: ObjectRef,
-  error: { Error?: string; Cause?: string },
+  error: { Error?: string | undefined; Cause?: string | undefined },
   certificate: LoadedCertificate | undefined,
   meta: { executionId?: string; startedAt?: string; finishedAt: string },
   replaced?: Receipt | FailureReport,
