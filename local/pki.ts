@@ -154,4 +154,4 @@ export const privateKeyPem = async (pair: CryptoKeyPair, format: 'pkcs8' | 'pkcs
   }
 };
 
-export const REGISTRATION_CODE = 'a'.repeat(32) + '0123456789abcdef0123456789abcdef';
+export const REGISTRATION_CODE = `${'a'.repeat(32)}0123456789abcdef0123456789abcdef`;

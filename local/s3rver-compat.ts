@@ -73,8 +73,8 @@ if (!registry[patched]) {
   const { getSubresource, putSubresource, deleteSubresource } = FilesystemStore.prototype;
   const bucketConfig = new WeakMap<object, Map<string, Promise<unknown>>>();
   const configOf = (store: object): Map<string, Promise<unknown>> => {
-    let cache = bucketConfig.get(store);
-    if (!cache) bucketConfig.set(store, (cache = new Map()));
+    const cache = bucketConfig.get(store) ?? new Map<string, Promise<unknown>>();
+    bucketConfig.set(store, cache);
     return cache;
   };
   FilesystemStore.prototype.getSubresource = function getSubresourceCached(bucket, key, type) {
@@ -130,4 +130,3 @@ if (!registry[patched]) {
     return { size, md5: digest };
   };
 }
-export {};

@@ -149,10 +149,10 @@ interface EventRule {
 const uploadRule = (app: App): EventRule => {
   const rule = Object.values(app.resources).find((resource) => resource.Type === 'AWS::Events::Rule' && resource.Properties.EventPattern);
   const wildcards: Array<{ wildcard?: string }> = rule?.Properties.EventPattern?.detail?.object?.key ?? [];
-  const escape = (part: string) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+  const escapeRegex = (part: string) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
   return {
     bucket: LOCAL_BUCKET,
-    keyPatterns: wildcards.map(({ wildcard = '' }) => new RegExp(`^${app.resolve(wildcard).split('*').map(escape).join('.*')}$`)),
+    keyPatterns: wildcards.map(({ wildcard = '' }) => new RegExp(`^${app.resolve(wildcard).split('*').map(escapeRegex).join('.*')}$`)),
   };
 };
 

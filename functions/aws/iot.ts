@@ -1,5 +1,6 @@
 import {
   DescribeCACertificateCommand,
+  type DescribeCACertificateCommandOutput,
   DescribeProvisioningTemplateCommand,
   GetRegistrationCodeCommand,
   IoTClient,
@@ -38,7 +39,7 @@ export interface CaDescription {
 
 /** The one DescribeCACertificate reader (the steps, reconciliation, the CLI); undefined when IoT has no such CA. */
 export const describeCa = async (iot: IoTClient, certificateId: string): Promise<CaDescription | undefined> => {
-  let response;
+  let response: DescribeCACertificateCommandOutput;
   try {
     response = await awsCall('DescribeCACertificate', () => iot.send(new DescribeCACertificateCommand({ certificateId })));
   } catch (error) {

@@ -1,4 +1,4 @@
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, type GetObjectCommandOutput } from '@aws-sdk/client-s3';
 import { awsCall, awsErrorName, SDK_MAX_ATTEMPTS } from './sdk-errors.ts';
 import { PipelineError } from '../core/errors.ts';
 import { MAX_PEM_CHARS } from '../core/pem.ts';
@@ -31,7 +31,7 @@ const MAX_OBJECT_BYTES = MAX_PEM_CHARS + 4;
  * metadata come with the same response (no HEAD round trip). Undefined when there is no object.
  */
 export const getSmallObject = async (s3: S3Client, ref: ObjectRef): Promise<SmallObject | undefined> => {
-  let response;
+  let response: GetObjectCommandOutput;
   try {
     response = await awsCall('GetObject', () =>
       s3.send(

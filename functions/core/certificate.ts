@@ -80,7 +80,7 @@ export const nameAttributes = (printed: string): Array<{ name: string; value: st
 const unescapeRfc2253 = (value: string): string => {
   const bytes: Buffer[] = [];
   let last = 0;
-  for (const match of value.matchAll(/\\(?:([0-9A-Fa-f]{2})|([^]))/g)) {
+  for (const match of value.matchAll(/\\(?:([0-9A-Fa-f]{2})|([\s\S]))/g)) {
     bytes.push(Buffer.from(value.slice(last, match.index), 'utf8'));
     bytes.push(match[1] ? Buffer.from([Number.parseInt(match[1], 16)]) : Buffer.from(match[2] as string, 'utf8'));
     last = (match.index as number) + match[0].length;

@@ -21,12 +21,14 @@ export const containsPrivateKey = (text: string): boolean => PRIVATE_KEY_LABEL.t
 /** Formatting people really produce: a UTF-8 BOM, CRLF line ends, trailing blank lines. */
 export const normalizeText = (text: string): string => text.replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n');
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: DER's first bytes are control characters; that is the test.
 const looksLikeDer = (text: string): boolean => text.charCodeAt(0) === 0x30 && /[\u0000-\u0008\u0080-\uFFFF]/.test(text.slice(0, 8));
 
 /**
  * The DER of OID 1.2.840.113549.1.7.2 (PKCS#7 signedData), what a `.p7b` bundle starts with; its
  * bytes over 0x7F read as themselves (latin1) or as U+FFFD (the file decoded as UTF-8).
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the OID's DER bytes, control characters included.
 const PKCS7_SIGNED_DATA_OID = /\u0006\u0009\u002a[\u0086\uFFFD]\u0048[\u0086\uFFFD][\u00f7\uFFFD]\u000d\u0001\u0007\u0002/;
 
 /** What binary DER holds, as far as its first bytes tell; undefined when the text is not DER. */

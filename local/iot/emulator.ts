@@ -204,8 +204,8 @@ export class IotEmulator {
     const { tps, throttleRate = 0, faultRate = 0 } = this.faults;
     const limit = typeof tps === 'number' ? tps : tps?.[operation];
     if (limit !== undefined) {
-      let quota = this.quotas.get(operation);
-      if (!quota) this.quotas.set(operation, (quota = new Quota(limit, Date.now())));
+      const quota = this.quotas.get(operation) ?? new Quota(limit, Date.now());
+      this.quotas.set(operation, quota);
       if (!quota.take(Date.now())) throw new IotError('ThrottlingException', 400, `Rate exceeded for ${operation}`);
     }
     if (throttleRate > 0 && this.random() < throttleRate) throw new IotError('ThrottlingException', 400, 'Rate exceeded (injected)');
@@ -252,7 +252,7 @@ export class IotEmulator {
   // ---- CA certificates ----
 
   private parseOne(pem: string, role: string): ParsedCertificate {
-    let blocks;
+    let blocks: ReturnType<typeof parsePemBlocks>;
     try {
       blocks = parsePemBlocks(pem).filter((block) => block.label === 'CERTIFICATE');
     } catch (error) {

@@ -4,7 +4,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { IotEmulator, IotError, type Operation } from './emulator.ts';
+import { type IotEmulator, IotError, type Operation } from './emulator.ts';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 

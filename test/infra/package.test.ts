@@ -153,7 +153,7 @@ describe('serverless package (offline)', () => {
       const role = resources[properties.RoleArn['Fn::GetAtt'][0]] as Resource;
       const [statement] = policyStatements(role);
       expect(actions(statement as Statement)).toEqual(['lambda:InvokeFunction']);
-      const targets = (statement?.Resource as Array<{ 'Fn::GetAtt': [string, string] }>).map((r) => r['Fn::GetAtt'][0]).sort();
+      const targets = ((statement?.Resource ?? []) as Array<{ 'Fn::GetAtt': [string, string] }>).map((r) => r['Fn::GetAtt'][0]).sort();
       const own = Object.values(properties.DefinitionSubstitutions as Record<string, { 'Fn::GetAtt': [string] }>).map((v) => v['Fn::GetAtt'][0]);
       expect(targets).toEqual([...new Set(own)].sort());
     }

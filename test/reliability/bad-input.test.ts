@@ -52,7 +52,9 @@ beforeAll(async () => {
     };
   };
   const restores = [capture(process.stdout), capture(process.stderr)];
-  restoreStdout = () => restores.forEach((restore) => restore());
+  restoreStdout = () => {
+    for (const restore of restores) restore();
+  };
   stack = await LocalStack.start({ stateDir, retryIntervalMs: 5, logLevel: 'DEBUG' });
   s3 = new S3Client({});
   const code = stack.emulator.getRegistrationCode().registrationCode;

@@ -42,7 +42,7 @@ describe('under faults and load', () => {
     expect(flows).toHaveLength(200);
     expect(flows.filter((flow) => flow.status !== 'SUCCEEDED').map((flow) => flow.error)).toEqual([]);
     expect(local.stack.emulator.snapshot().length - before).toBe(200);
-    pkis.forEach((pki, i) => converged(pki, `incoming/burst/${i}.pem`));
+    for (const [i, pki] of pkis.entries()) converged(pki, `incoming/burst/${i}.pem`);
     // The faults were real: retries happened.
     expect(flows.flatMap((flow) => flow.events).filter((event) => event.type === 'StateRetried').length).toBeGreaterThan(50);
   }, 300_000);
@@ -104,7 +104,7 @@ describe('under faults and load', () => {
     await settle();
     const flows = flowsFor('incoming/restart/');
     expect(flows.map((flow) => flow.status)).toEqual(flows.map(() => 'SUCCEEDED'));
-    pkis.forEach((pki, i) => converged(pki, `incoming/restart/${i}.pem`));
+    for (const [i, pki] of pkis.entries()) converged(pki, `incoming/restart/${i}.pem`);
     // A third emulator read from disk sees exactly what the running one has.
     const { IotEmulator } = await import('../../local/iot/emulator.ts');
     const fromDisk = new IotEmulator({ stateDir: local.stateDir });
