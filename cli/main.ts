@@ -2,8 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { check, demo, list, reconcile, registrationCode, run, status } from './commands.ts';
-import { drop } from './drop.ts';
-import { result } from './result.ts';
+import { drop } from './commands/drop.ts';
+import { result } from './commands/result.ts';
 import { createOutput, reportError } from './output.ts';
 import type { GlobalOptions } from './context.ts';
 
@@ -37,12 +37,12 @@ program
   .option('--latency-ms <ms>', 'latency added to each IoT call')
   .option('--retry-interval-ms <ms>', "fixed pause between retries instead of the ASL's backoff")
   .option('--no-schedules', "don't run the reconcile schedules serverless.yml declares")
-  .action(action(async (options) => (await import('./up.ts')).up(options, createOutput(Boolean(globals().json)))));
+  .action(action(async (options) => (await import('./commands/up.ts')).up(options, createOutput(Boolean(globals().json)))));
 
 program
   .command('down')
   .description('stop the `iot-ca up` running on this state directory')
-  .action(action(async () => (await import('./up.ts')).down(createOutput(Boolean(globals().json)))));
+  .action(action(async () => (await import('./commands/down.ts')).down(createOutput(Boolean(globals().json)))));
 
 program
   .command('demo')

@@ -8,16 +8,16 @@ import { readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import pMap from 'p-map';
-import { inspectCaFile } from '../functions/core/certificate.ts';
-import { PipelineError } from '../functions/core/errors.ts';
-import { describeCa, listTags } from '../functions/aws/iot.ts';
-import { desiredTags, formatTags, parseCertificateMode, parseTemplateName, PROVENANCE_PREFIX, validateTag, type Tags } from '../functions/core/options.ts';
-import { resultKeyFor } from '../functions/core/source.ts';
-import type { GlobalOptions, Target } from './context.ts';
-import { describeFollowed, followedJson, followObject, settle, withTarget, type Followed } from './flow.ts';
-import { EXECUTION_TIMEOUT_MS, ExecutionFinder, followExecution } from './follow.ts';
-import { CliError, table, type Output } from './output.ts';
-import { readText, refuseKeys } from './files.ts';
+import { inspectCaFile } from '../../functions/core/certificate.ts';
+import { PipelineError } from '../../functions/core/errors.ts';
+import { describeCa, listTags } from '../../functions/aws/iot.ts';
+import { desiredTags, formatTags, parseCertificateMode, parseTemplateName, PROVENANCE_PREFIX, validateTag, type Tags } from '../../functions/core/options.ts';
+import { resultKeyFor } from '../../functions/core/source.ts';
+import type { GlobalOptions, Target } from '../context.ts';
+import { describeFollowed, followedJson, followObject, settle, withTarget, type Followed } from '../flow.ts';
+import { EXECUTION_TIMEOUT_MS, ExecutionFinder, followExecution } from '../follow.ts';
+import { CliError, table, type Output } from '../output.ts';
+import { readText, refuseKeys } from '../files.ts';
 
 export interface DropOptions {
   verification?: string;

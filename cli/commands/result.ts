@@ -3,12 +3,12 @@
  * results contract), the execution that wrote it and its steps, or the execution still running.
  */
 import { basename } from 'node:path';
-import { resultKeyFor } from '../functions/core/source.ts';
-import type { FailureReport, Receipt } from '../functions/core/results.ts';
-import type { GlobalOptions, Target } from './context.ts';
-import { stepLine, withTarget } from './flow.ts';
-import { ExecutionFinder, readResult, snapshotExecution, type ExecutionOutcome } from './follow.ts';
-import { CliError, type Output } from './output.ts';
+import { resultKeyFor } from '../../functions/core/source.ts';
+import type { FailureReport, Receipt } from '../../functions/core/results.ts';
+import type { GlobalOptions, Target } from '../context.ts';
+import { stepLine, withTarget } from '../flow.ts';
+import { ExecutionFinder, readResult, snapshotExecution, type ExecutionOutcome } from '../follow.ts';
+import { CliError, type Output } from '../output.ts';
 
 /** How far back to look for a running execution of a key that has no result yet. */
 const LOOKBACK_MS = 86_400_000;

@@ -1,9 +1,9 @@
 /** `iot-ca up`: the local stack in the foreground, logging each execution as it runs. */
-import type { ExecutionEvent, ExecutionRecord } from '../local/engine.ts';
-import { AWS_DEFAULT_TPS, type FaultSettings } from '../local/iot/emulator.ts';
-import { claimStateDir, defaultStateDir, LocalStack, releaseStateDir, stackHolder, type StackHolder } from '../local/stack.ts';
-import { parseStartInput } from '../functions/core/source.ts';
-import { CliError, type Output } from './output.ts';
+import type { ExecutionEvent, ExecutionRecord } from '../../local/engine.ts';
+import { AWS_DEFAULT_TPS, type FaultSettings } from '../../local/iot/emulator.ts';
+import { claimStateDir, defaultStateDir, LocalStack, releaseStateDir, type StackHolder } from '../../local/stack.ts';
+import { parseStartInput } from '../../functions/core/source.ts';
+import { CliError, type Output } from '../output.ts';
 
 /** s3rver accepts only these; not a secret, and what `aws s3 …` needs against the local stack. */
 const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
@@ -158,24 +158,5 @@ export const up = async (options: UpOptions, out: Output): Promise<number> => {
     stopWithParent(resolve);
   });
   await stack.stop();
-  return 0;
-};
-
-/** `iot-ca down`: stops the `up` of this state directory and waits until it has stopped. */
-export const down = async (out: Output, timeoutMs = 60_000): Promise<number> => {
-  const stateDir = defaultStateDir();
-  const holder = stackHolder(stateDir);
-  if (!holder) {
-    out.result({ stopped: false, stateDir }, `no iot-ca up is running on ${stateDir}`);
-    return 0;
-  }
-  process.kill(holder.pid, 'SIGTERM');
-  const deadline = Date.now() + timeoutMs;
-  // It finishes running executions first, then frees the state directory.
-  while (stackHolder(stateDir)?.pid === holder.pid) {
-    if (Date.now() > deadline) throw new CliError('StopTimeoutError', `iot-ca up (pid ${holder.pid}) has not stopped within ${timeoutMs / 1000}s; executions may still be running.`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  out.result({ stopped: true, pid: holder.pid, stateDir }, `stopped iot-ca up (pid ${holder.pid}) on ${stateDir}`);
   return 0;
 };
