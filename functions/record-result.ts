@@ -3,10 +3,10 @@ import { readResultsPrefix } from './lambda/config.ts';
 import { isPipelineError } from './core/errors.ts';
 import { logger } from './lambda/logger.ts';
 import { step } from './lambda/middleware.ts';
-import { buildFailureReport, buildReceipt, type FailureReport, type FlowState, type Receipt } from './core/results.ts';
+import { buildFailureReport, buildReceipt, type FlowState } from './core/results.ts';
 import { createS3Client, findJson, putJson, resolveObject } from './aws/s3.ts';
 import { parseStartInput, resultKeyFor, type ObjectRef } from './core/source.ts';
-import { FailureReportSchema, ReceiptSchema, RecordResultInputSchema, RecordResultOutputSchema, type RecordResultInput, type RecordResultOutput } from './core/schemas.ts';
+import { FailureReportSchema, ReceiptSchema, RecordResultInputSchema, ResultDocumentSchema, RecordResultOutputSchema, type RecordResultInput, type RecordResultOutput } from './core/schemas.ts';
 
 export interface RecordResultDeps {
   s3: S3Client;
@@ -46,21 +46,22 @@ export const recordResult = async (deps: RecordResultDeps, event: RecordResultIn
     finishedAt: (deps.now?.() ?? new Date()).toISOString(),
   };
   const source = await sourceOf(deps.s3, state, event.input);
-  const failed = state.error !== undefined || !state.certificate || !state.registered;
   if (!source) {
     logger.error('flow failed on input that names no object; no report written', { errorName: state.error?.Error });
     return { outcome: 'FAILED' };
   }
   const resultKey = resultKeyFor(source.key, deps.resultsPrefix);
-  if (failed) {
-    const replaced = await findJson<Receipt | FailureReport>(deps.s3, source.bucket, resultKey);
-    const report = buildFailureReport(source, state.error ?? { Error: 'IncompleteFlowError' }, state.certificate, meta, replaced);
+  const { certificate, registered, error } = state;
+  if (error !== undefined || !certificate || !registered) {
+    // What it replaces, if that is a result at all (an object written by hand is not).
+    const replaced = ResultDocumentSchema.safeParse(await findJson<unknown>(deps.s3, source.bucket, resultKey));
+    const report = buildFailureReport(source, error ?? { Error: 'IncompleteFlowError' }, certificate, meta, replaced.success ? replaced.data : undefined);
     // The contract (schemas/result.schema.json) is checked before anything reads it.
     await putJson(deps.s3, source.bucket, resultKey, FailureReportSchema.parse(report));
     logger.warn('flow failed', { errorName: report.error.name, transient: report.error.transient, resultKey });
     return { outcome: 'FAILED', resultKey };
   }
-  const receipt = buildReceipt(state.certificate as NonNullable<FlowState['certificate']>, state.registered as NonNullable<FlowState['registered']>, meta);
+  const receipt = buildReceipt(certificate, registered, meta);
   await putJson(deps.s3, source.bucket, resultKey, ReceiptSchema.parse(receipt));
   logger.info('CA active', { certificateId: receipt.certificateId, resultKey });
   return { outcome: 'ACTIVE', resultKey };

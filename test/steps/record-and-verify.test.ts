@@ -120,6 +120,15 @@ describe('RecordResult', () => {
     expect(json(store, 'results/incoming/a.pem.json')).toMatchObject({ outcome: 'FAILED', previous });
   });
 
+  it('still writes its report when the object it replaces is no result (written by hand)', async () => {
+    const { store, client } = bucket();
+    store.set('results/incoming/a.pem.json', { body: JSON.stringify({ outcome: 'ACTIVE', note: 'hand-written' }) });
+    await recordResult({ s3: client, resultsPrefix: 'results/', now }, { input: { bucket: 'ca-bucket', key: 'incoming/a.pem' }, state: { error: { Error: 'NotACaError', Cause: '' } } });
+    const report = json(store, 'results/incoming/a.pem.json');
+    expect(report).toMatchObject({ outcome: 'FAILED', error: { name: 'NotACaError' } });
+    expect(report.previous).toBeUndefined();
+  });
+
   it('redacts any private-key block that reached an error cause', async () => {
     const { store, client } = bucket();
     const leaked = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----';
