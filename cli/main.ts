@@ -1,7 +1,13 @@
 /** `iot-ca`: the pipeline's CLI, against the deployed stack or (--local) the embedded one. */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { check, demo, list, reconcile, registrationCode, run, status } from './commands.ts';
+import { check } from './commands/check.ts';
+import { demo } from './commands/demo.ts';
+import { list } from './commands/list.ts';
+import { reconcile } from './commands/reconcile.ts';
+import { registrationCode } from './commands/registration-code.ts';
+import { run } from './commands/run.ts';
+import { status } from './commands/status.ts';
 import { drop } from './commands/drop.ts';
 import { result } from './commands/result.ts';
 import { createOutput, reportError } from './output.ts';

@@ -1,0 +1,80 @@
+/** `iot-ca check`: the pipeline's pre-flight checks on a CA file, offline. */
+import { checkVerification, daysLeft, inspectCaFile } from '../../functions/core/certificate.ts';
+import { isPipelineError, PipelineError, remedyFor } from '../../functions/core/errors.ts';
+import { parseCertificateMode } from '../../functions/core/options.ts';
+import { derKind } from '../../functions/core/pem.ts';
+import { readText } from '../files.ts';
+import type { Output } from '../output.ts';
+import { deploymentDefaults } from '../rule.ts';
+
+export interface CheckOptions {
+  verification?: string;
+  mode?: string;
+  registrationCode?: string;
+}
+
+/**
+ * What to do, for an offline check: nothing was uploaded, and a DER PKCS#7 bundle needs
+ * `openssl pkcs7`, not the `openssl x509` the pipeline's NotPemError remedy gives for DER.
+ */
+const checkRemedy = (name: string, text: string): string => {
+  if (name === 'PrivateKeyMaterialError') {
+    return 'Nothing was uploaded. Keep the key out of the file: give the certificate alone (openssl x509 -in <file> -out ca.pem writes only the certificate).';
+  }
+  if (name === 'NotPemError' && derKind(text) === 'pkcs7') {
+    return 'Extract the certificates from the PKCS#7 bundle first: openssl pkcs7 -inform der -print_certs -in <file> -out ca.pem';
+  }
+  return remedyFor(name);
+};
+
+export const check = (file: string, options: CheckOptions, out: Output): number => {
+  const text = readText(file, 'CA file');
+  // The mode a drop would get: the flag, else the deployment's default (serverless.yml params).
+  const mode = options.mode ? parseCertificateMode(options.mode, '--mode') : deploymentDefaults().certificateMode;
+  const notes: string[] = [];
+  try {
+    const inspection = inspectCaFile(text);
+    const verificationPem = options.verification ? readText(options.verification, 'verification file') : inspection.verificationPem;
+    if (mode === 'SNI_ONLY' && verificationPem) throw new PipelineError('VerificationNotAllowedError', 'SNI_ONLY mode takes no verification certificate.');
+    if (verificationPem) {
+      checkVerification(inspection.caPem, verificationPem, options.registrationCode);
+      if (!options.registrationCode) notes.push('The verification CN was not compared with a registration code (pass --registration-code).');
+    } else if (mode === 'DEFAULT') {
+      throw new PipelineError(
+        'VerificationCertificateMissingError',
+        `${options.mode ? '--mode DEFAULT' : 'DEFAULT mode (the default, as for drop)'} needs a verification certificate: pass --verification <file>, put it after the CA in ${file}, or check with --mode SNI_ONLY.`,
+      );
+    }
+    const verdict = {
+      verdict: 'PASS',
+      certificateId: inspection.certificateId,
+      certificateMode: mode,
+      subject: inspection.subject,
+      issuer: inspection.issuer,
+      key: inspection.key,
+      signatureAlgorithm: inspection.signatureAlgorithm,
+      notAfter: inspection.notAfter,
+      daysLeft: daysLeft(new Date(inspection.notAfter)),
+      verification: verificationPem ? 'checked' : 'none',
+      warnings: [...inspection.warnings, ...notes],
+    };
+    out.result(
+      verdict,
+      [
+        `PASS  ${inspection.certificateId}`,
+        `  subject   ${inspection.subject}`,
+        `  key       ${inspection.key}, ${inspection.signatureAlgorithm}`,
+        `  notAfter  ${inspection.notAfter} (${verdict.daysLeft} days)`,
+        `  mode      ${mode}, verification ${verdict.verification}`,
+        ...verdict.warnings.map((warning) => `  warning: ${warning}`),
+      ].join('\n'),
+    );
+    return 0;
+  } catch (error) {
+    if (!isPipelineError(error)) throw error;
+    const remedy = checkRemedy(error.name, text);
+    const failure = { verdict: 'FAIL', error: { name: error.name, message: error.message, remedy } };
+    out.result(failure, `FAIL  ${error.name}: ${error.message}\n  what to do: ${remedy}`);
+    return 1;
+  }
+};

@@ -1,0 +1,38 @@
+/** `iot-ca demo`: two demo CAs on the local stack, dropped and followed to their outcome. */
+import { GetRegistrationCodeCommand } from '@aws-sdk/client-iot';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { localTarget } from '../context.ts';
+import { describeFollowed, followedJson, followObject, type Followed } from '../flow.ts';
+import type { Output } from '../output.ts';
+
+export const demo = async (out: Output): Promise<number> => {
+  const { makeCa, makeLeaf, P256, RSA2048 } = await import('../../local/pki.ts');
+  const target = await localTarget({ onProgress: out.progress, onNotice: out.notice });
+  try {
+    const { registrationCode: code } = await target.iot.send(new GetRegistrationCodeCommand({}));
+    out.progress(`registration code ${code}`);
+    const stamp = new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14);
+    // Keys live only in this process's memory: the demo uploads certificates, never keys.
+    const defaultCa = await makeCa({ key: P256, subject: `CN=iot-ca demo DEFAULT CA ${stamp}, O=iot-ca-pipeline demo`, fresh: true });
+    const verification = await makeLeaf(defaultCa, `CN=${code}`);
+    const sniCa = await makeCa({ key: RSA2048, subject: `CN=iot-ca demo SNI_ONLY CA ${stamp}, O=iot-ca-pipeline demo`, fresh: true });
+    const drops = [
+      { key: `${target.incomingPrefix}demo-${stamp}-default.pem`, body: `${defaultCa.pem}${verification.pem}`, metadata: { 'certificate-mode': 'DEFAULT', tags: 'env=demo' } },
+      { key: `${target.incomingPrefix}demo-${stamp}-sni.pem`, body: sniCa.pem, metadata: { 'certificate-mode': 'SNI_ONLY', tags: 'env=demo' } },
+    ];
+    const since = new Date();
+    for (const item of drops) {
+      await target.s3.send(new PutObjectCommand({ Bucket: target.bucket, Key: item.key, Body: item.body, Metadata: item.metadata }));
+      out.progress(`dropped ${item.key} (${item.metadata['certificate-mode']})`);
+    }
+    const results: Followed[] = [];
+    for (const item of drops) results.push(await followObject(target, out, item.key, since));
+    out.result(
+      { active: results.every((r) => r.active), cas: results.map(followedJson) },
+      results.map((r) => `${r.key}\n${describeFollowed(target, r)}`).join('\n\n'),
+    );
+    return results.every((r) => r.active) ? 0 : 1;
+  } finally {
+    await target.close();
+  }
+};
