@@ -1,10 +1,10 @@
 /** What several commands share: acting on a target, and following one object's flow to its end. */
 import { describeCa } from '../functions/aws/iot.ts';
 import type { FailureReport, Receipt } from '../functions/core/results.ts';
-import { resultKeyFor } from '../functions/core/source.ts';
 import { resolveTarget, type GlobalOptions, type Target } from './context.ts';
-import { findExecution, followExecution, readResult, type ExecutionOutcome, type Step } from './follow.ts';
+import { findExecution, followExecution, readResult, type ExecutionOutcome } from './follow.ts';
 import type { Output } from './output.ts';
+import { shortId, stepLine } from './render.ts';
 
 export const withTarget = async <T>(options: GlobalOptions, out: Output, run: (target: Target) => Promise<T>): Promise<T> => {
   const target = await resolveTarget(options, { onProgress: out.progress, onNotice: out.notice });
@@ -14,11 +14,6 @@ export const withTarget = async <T>(options: GlobalOptions, out: Output, run: (t
     await target.close();
   }
 };
-
-export const stepMark = (outcome: Step['outcome']): string => (outcome === 'ok' ? '✓' : outcome === 'retried' ? '↻' : '✗');
-
-export const stepLine = (step: Step): string =>
-  `  ${stepMark(step.outcome)} ${step.name.padEnd(20)} ${String(step.ms).padStart(6)} ms${step.error ? `  ${step.error}${step.outcome === 'retried' ? ' (retried)' : ''}` : ''}`;
 
 export interface Followed {
   key: string;
@@ -40,30 +35,9 @@ export const settle = async (target: Target, key: string, execution: ExecutionOu
 /** Follows the flow of one object to its end, each step reported as it ends. */
 export const followObject = async (target: Target, out: Output, key: string, since: Date, executionArn?: string): Promise<Followed> => {
   const arn = executionArn ?? (await findExecution(target, key, since));
-  out.progress(`following ${arn.split(':').at(-1)} (${key})`);
+  out.progress(`following ${shortId(arn)} (${key})`);
   const execution = await followExecution(target, arn, (step) => out.progress(stepLine(step)));
   return settle(target, key, execution);
-};
-
-export const describeFollowed = (target: Target, followed: Followed): string => {
-  const { result, execution } = followed;
-  if (result?.outcome === 'ACTIVE' && followed.active) {
-    return [
-      `ACTIVE  ${result.certificateId}`,
-      `  mode ${result.certificateMode}, template ${result.templateName}${result.adopted ? ', adopted (already registered)' : ''}`,
-      `  receipt s3://${result.source.bucket}/${resultKeyFor(followed.key, target.resultsPrefix)}`,
-      ...result.warnings.map((warning) => `  warning: ${warning}`),
-    ].join('\n');
-  }
-  if (result?.outcome === 'FAILED') {
-    return [
-      `FAILED  ${result.error.name}: ${result.error.message}`,
-      `  what to do: ${result.error.remedy}`,
-      ...(result.previous ? [`  still live: CA ${result.previous.certificateId}, as the receipt this report replaced left it`] : []),
-      `  report s3://${result.source.bucket}/${resultKeyFor(followed.key, target.resultsPrefix)}`,
-    ].join('\n');
-  }
-  return `FAILED  ${execution.error ?? execution.status}: ${execution.cause ?? 'no result was written'}`;
 };
 
 export const followedJson = (followed: Followed) => ({

@@ -5,6 +5,7 @@ import { parseCertificateMode } from '../../functions/core/options.ts';
 import { derKind } from '../../functions/core/pem.ts';
 import { readText } from '../files.ts';
 import type { Output } from '../output.ts';
+import { checkFailText, checkPassText } from '../render.ts';
 import { deploymentDefaults } from '../rule.ts';
 
 export interface CheckOptions {
@@ -58,23 +59,13 @@ export const check = (file: string, options: CheckOptions, out: Output): number 
       verification: verificationPem ? 'checked' : 'none',
       warnings: [...inspection.warnings, ...notes],
     };
-    out.result(
-      verdict,
-      [
-        `PASS  ${inspection.certificateId}`,
-        `  subject   ${inspection.subject}`,
-        `  key       ${inspection.key}, ${inspection.signatureAlgorithm}`,
-        `  notAfter  ${inspection.notAfter} (${verdict.daysLeft} days)`,
-        `  mode      ${mode}, verification ${verdict.verification}`,
-        ...verdict.warnings.map((warning) => `  warning: ${warning}`),
-      ].join('\n'),
-    );
+    out.result(verdict, checkPassText(verdict));
     return 0;
   } catch (error) {
     if (!isPipelineError(error)) throw error;
     const remedy = checkRemedy(error.name, text);
     const failure = { verdict: 'FAIL', error: { name: error.name, message: error.message, remedy } };
-    out.result(failure, `FAIL  ${error.name}: ${error.message}\n  what to do: ${remedy}`);
+    out.result(failure, checkFailText(failure.error));
     return 1;
   }
 };

@@ -2,8 +2,9 @@
 import { GetRegistrationCodeCommand } from '@aws-sdk/client-iot';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { localTarget } from '../context.ts';
-import { describeFollowed, followedJson, followObject, type Followed } from '../flow.ts';
+import { followedJson, followObject, type Followed } from '../flow.ts';
 import type { Output } from '../output.ts';
+import { demoText } from '../render.ts';
 
 export const demo = async (out: Output): Promise<number> => {
   const { makeCa, makeLeaf, P256, RSA2048 } = await import('../../local/pki.ts');
@@ -29,7 +30,7 @@ export const demo = async (out: Output): Promise<number> => {
     for (const item of drops) results.push(await followObject(target, out, item.key, since));
     out.result(
       { active: results.every((r) => r.active), cas: results.map(followedJson) },
-      results.map((r) => `${r.key}\n${describeFollowed(target, r)}`).join('\n\n'),
+      demoText(target.resultsPrefix, results),
     );
     return results.every((r) => r.active) ? 0 : 1;
   } finally {

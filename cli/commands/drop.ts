@@ -14,9 +14,10 @@ import { describeCa, listTags } from '../../functions/aws/iot.ts';
 import { desiredTags, formatTags, parseCertificateMode, parseTemplateName, PROVENANCE_PREFIX, validateTag, type Tags } from '../../functions/core/options.ts';
 import { resultKeyFor } from '../../functions/core/source.ts';
 import type { GlobalOptions, Target } from '../context.ts';
-import { describeFollowed, followedJson, followObject, settle, withTarget, type Followed } from '../flow.ts';
+import { followedJson, followObject, settle, withTarget, type Followed } from '../flow.ts';
 import { EXECUTION_TIMEOUT_MS, ExecutionFinder, followExecution } from '../follow.ts';
-import { CliError, table, type Output } from '../output.ts';
+import { CliError, type Output } from '../output.ts';
+import { dropCountLine, dropOutcomeLine, dropSummaryText, dryRunText, followedText, planText, uploadedText, type PlanView } from '../render.ts';
 import { readText, refuseKeys } from '../files.ts';
 
 export interface DropOptions {
@@ -144,15 +145,9 @@ const untriggered = (target: Target, items: Prepared[]): CliError => {
 
 // ---- plan ----
 
-export interface Plan {
+/** What a drop will change on one CA (render.ts prints it), for the file it comes from. */
+export interface Plan extends PlanView {
   file: string;
-  key: string;
-  certificateId: string;
-  registered: boolean;
-  status?: string;
-  changes: string[];
-  /** Set when the drop cannot succeed on this CA (a mode conflict): the CA stays as it is. */
-  conflict?: string;
 }
 
 /**
@@ -189,14 +184,6 @@ const planFor = async (target: Target, item: Prepared, options: DropOptions, ope
       ? { conflict: `registered in ${currentMode} mode, this drop asks ${mode}: the flow will fail (CertificateModeConflictError) and leave the CA ${description.status} as it is` }
       : {}),
   };
-};
-
-const planText = (plan: Plan): string => {
-  if (!plan.registered) return `plan ${plan.key}: a new CA ${plan.certificateId.slice(0, 16)} will be registered`;
-  const head = `plan ${plan.key}: CA ${plan.certificateId.slice(0, 16)} is already registered (${plan.status})`;
-  if (plan.conflict) return `${head}\n  ! ${plan.conflict}`;
-  if (plan.changes.length === 0) return `${head}; in sync, nothing will change`;
-  return `${head}; this drop will change:\n${plan.changes.map((change) => `  ${change}`).join('\n')}`;
 };
 
 // ---- running many at once ----
@@ -305,13 +292,8 @@ export const drop = async (paths: string[], options: DropOptions, global: Global
     const plans = (await pMap(items, (item) => planFor(target, item, options, operatorTags), { concurrency: 4 })).filter((plan): plan is Plan => plan !== undefined);
     for (const plan of plans) if (plan.registered) out.progressEvent({ event: 'plan', ...plan }, planText(plan));
     if (options.dryRun) {
-      out.result(
-        { dryRun: true, files: items.map((item) => ({ file: item.file, key: item.key, plan: plans.find((plan) => plan.key === item.key) ?? null })) },
-        items.map((item) => {
-          const plan = plans.find((entry) => entry.key === item.key);
-          return plan ? planText(plan) : `plan ${item.key}: the pipeline will judge it (it does not pass the offline pre-flight: iot-ca check ${item.file})`;
-        }).join('\n'),
-      );
+      const files = items.map((item) => ({ file: item.file, key: item.key, plan: plans.find((plan) => plan.key === item.key) ?? null }));
+      out.result({ dryRun: true, files }, dryRunText(files));
       return 0;
     }
 
@@ -333,7 +315,7 @@ export const drop = async (paths: string[], options: DropOptions, global: Global
       const item = items[0] as Prepared;
       const followed = await followObject(target, out, item.key, since);
       const plan = plans.find((entry) => entry.key === item.key);
-      out.result({ ...followedJson(followed), ...(plan ? { plan } : {}) }, describeFollowed(target, followed));
+      out.result({ ...followedJson(followed), ...(plan ? { plan } : {}) }, followedText(target.resultsPrefix, followed));
       return followed.active ? 0 : 1;
     }
 
@@ -348,11 +330,7 @@ export const drop = async (paths: string[], options: DropOptions, global: Global
         plan: plans.find((plan) => plan.key === item.key) ?? null,
       }));
       progress.end();
-      const lines = rows.map(
-        (row) =>
-          `uploaded s3://${target.bucket}/${row.key}\n  execution ${row.executionArn ? row.executionArn.split(':').at(-1) : '(not started yet)'}\n  outcome: iot-ca${global.local ? ' --local' : ''} result ${row.key}  (written to s3://${target.bucket}/${row.resultKey})`,
-      );
-      out.result(bulk ? { bucket: target.bucket, files: rows } : { bucket: target.bucket, ...rows[0] }, lines.join('\n'));
+      out.result(bulk ? { bucket: target.bucket, files: rows } : { bucket: target.bucket, ...rows[0] }, uploadedText(target.bucket, global.local, rows));
       return 0;
     }
 
@@ -372,23 +350,19 @@ export const drop = async (paths: string[], options: DropOptions, global: Global
       const done = counts.ACTIVE + counts.FAILED;
       progress.line(
         { event: 'done', file: item.file, key: item.key, outcome: outcome.outcome, ...(outcome.certificateId ? { certificateId: outcome.certificateId } : {}), ...(outcome.error ? { error: outcome.error.name } : {}) },
-        `${outcome.outcome === 'ACTIVE' ? '✔' : '✖'} ${item.file}  ${outcome.outcome}  ${outcome.error ? outcome.error.name : (outcome.certificateId ?? '').slice(0, 16)}`,
+        dropOutcomeLine(outcome),
       );
-      progress.count({ event: 'progress', done, total: items.length, ...counts }, `${done}/${items.length} done: ${counts.ACTIVE} ACTIVE, ${counts.FAILED} FAILED`);
+      progress.count({ event: 'progress', done, total: items.length, ...counts }, dropCountLine(done, items.length, counts));
       return outcome;
     }, { concurrency });
     progress.end();
-    const rows = [
-      ['FILE', 'OUTCOME', 'CERTIFICATE ID / ERROR'],
-      ...outcomes.map((o) => [o.file, o.outcome, o.outcome === 'ACTIVE' ? (o.certificateId ?? '') : `${o.error?.name ?? ''}${o.certificateId ? ` (${o.certificateId.slice(0, 16)})` : ''}`]),
-    ];
     const summary = { total: outcomes.length, active: counts.ACTIVE, failed: counts.FAILED };
     out.result(
       {
         summary,
         files: outcomes.map(({ followed, ...o }) => ({ ...o, ...(followed ? { steps: followed.execution.steps, result: followed.result ?? null } : {}), plan: plans.find((plan) => plan.key === o.key) ?? null })),
       },
-      `${table(rows)}\n${summary.total} files: ${summary.active} ACTIVE, ${summary.failed} not ACTIVE${summary.failed ? ` (details: iot-ca${global.local ? ' --local' : ''} result <key>)` : ''}`,
+      dropSummaryText(outcomes, summary, global.local),
     );
     return counts.FAILED === 0 ? 0 : 1;
   });

@@ -3,9 +3,10 @@ import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { reconcileReportKeyFor } from '../../functions/core/source.ts';
 import type { ReconcileReport } from '../../functions/reconcile-report.ts';
 import type { GlobalOptions } from '../context.ts';
-import { stepLine, withTarget } from '../flow.ts';
+import { withTarget } from '../flow.ts';
 import { followExecution, readJson } from '../follow.ts';
 import { CliError, type Output } from '../output.ts';
+import { reconcileText, shortId, stepLine } from '../render.ts';
 
 export const reconcile = (options: { deep?: boolean }, global: GlobalOptions, out: Output): Promise<number> =>
   withTarget(global, out, async (target) => {
@@ -13,18 +14,13 @@ export const reconcile = (options: { deep?: boolean }, global: GlobalOptions, ou
       new StartExecutionCommand({ stateMachineArn: target.reconcileStateMachineArn, input: JSON.stringify({ bucket: target.bucket, deep: Boolean(options.deep) }) }),
     );
     const arn = started.executionArn as string;
-    out.progress(`reconciling (${options.deep ? 'deep' : 'shallow'}): ${arn.split(':').at(-1)}`);
+    out.progress(`reconciling (${options.deep ? 'deep' : 'shallow'}): ${shortId(arn)}`);
     const execution = await followExecution(target, arn, (step) => out.progress(stepLine(step)));
     if (execution.status !== 'SUCCEEDED') throw new CliError(execution.error ?? 'ReconcileFailedError', execution.cause ?? `reconcile ended ${execution.status}`);
-    const reportKey = reconcileReportKeyFor(arn.split(':').at(-1) as string, target.resultsPrefix);
+    const reportKey = reconcileReportKeyFor(shortId(arn), target.resultsPrefix);
     const report = await readJson<ReconcileReport>(target, reportKey);
     if (!report) throw new CliError('ReconcileFailedError', `reconcile succeeded but wrote no report at ${reportKey}`);
     const findings = (await readJson<Array<Record<string, unknown>>>(target, report.findingsKey)) ?? [];
-    const lines = [
-      Object.entries(report.counts).map(([name, value]) => `${name} ${value}`).join(', '),
-      `IoT calls: ${report.iotCallsTotal} (${Object.entries(report.iotCalls).map(([op, n]) => `${op} ${n}`).join(', ') || 'none'})`,
-      ...findings.map((finding) => `  ${String(finding.kind).padEnd(9)} ${String(finding.key)}  ${finding.drift ? (finding.drift as string[]).join('; ') : (finding.reason ?? finding.error ?? (finding.daysLeft !== undefined ? `${finding.daysLeft} days left` : ''))}${finding.outcome ? ` (${String(finding.outcome)})` : ''}`),
-    ];
-    out.result({ ...report, findings }, lines.join('\n'));
+    out.result({ ...report, findings }, reconcileText(report, findings));
     return report.counts.errors === 0 ? 0 : 1;
   });

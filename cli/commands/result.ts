@@ -6,9 +6,10 @@ import { basename } from 'node:path';
 import { resultKeyFor } from '../../functions/core/source.ts';
 import type { FailureReport, Receipt } from '../../functions/core/results.ts';
 import type { GlobalOptions, Target } from '../context.ts';
-import { stepLine, withTarget } from '../flow.ts';
+import { withTarget } from '../flow.ts';
 import { ExecutionFinder, readResult, snapshotExecution, type ExecutionOutcome } from '../follow.ts';
 import { CliError, type Output } from '../output.ts';
+import { resultText } from '../render.ts';
 
 /** How far back to look for a running execution of a key that has no result yet. */
 const LOOKBACK_MS = 86_400_000;
@@ -50,29 +51,9 @@ export const result = (reference: string, global: GlobalOptions, out: Output): P
     }
     const running = execution?.status === 'RUNNING';
     const outcome: Outcome = running || !written ? 'RUNNING' : written.outcome;
-    const lines = [
-      `${key}  ${outcome}${written?.outcome === 'ACTIVE' ? `  ${written.certificateId}` : ''}`,
-      ...(written
-        ? [
-            `  ${written.outcome === 'ACTIVE' ? 'receipt' : 'report '}   s3://${target.bucket}/${resultKey} (finished ${written.finishedAt})`,
-            ...(written.outcome === 'FAILED'
-              ? [
-                  `  error     ${written.error.name}: ${written.error.message}`,
-                  `  what to do: ${written.error.remedy}`,
-                  ...(written.previous ? [`  still live: CA ${written.previous.certificateId}, as the receipt this report replaced left it`] : []),
-                ]
-              : [`  mode ${written.certificateMode}, template ${written.templateName}${written.adopted ? ', adopted' : ''}`, ...written.warnings.map((w) => `  warning: ${w}`)]),
-          ]
-        : []),
-      executionArn
-        ? `  execution ${executionArn.split(':').at(-1)}  ${execution ? execution.status : '(no longer known: the local stack that ran it has stopped)'}`
-        : '  execution (not recorded)',
-      ...(execution?.steps.map(stepLine) ?? []),
-      ...(running && written ? [`  (the result above is from an earlier run; this one is still running)`] : []),
-    ];
     out.result(
       { key, resultKey, outcome, result: written ?? null, execution: execution ?? (executionArn ? { executionArn, status: null, steps: [] } : null) },
-      lines.join('\n'),
+      resultText({ key, bucket: target.bucket, resultKey, outcome, written, executionArn, execution }),
     );
     return outcome === 'ACTIVE' ? 0 : 1;
   });

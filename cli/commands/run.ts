@@ -2,8 +2,9 @@
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { GlobalOptions } from '../context.ts';
 import { readText } from '../files.ts';
-import { describeFollowed, followedJson, followObject, withTarget } from '../flow.ts';
+import { followedJson, followObject, withTarget } from '../flow.ts';
 import { CliError, type Output } from '../output.ts';
+import { followedText } from '../render.ts';
 
 export const run = (file: string, options: { wait?: boolean }, global: GlobalOptions, out: Output): Promise<number> => {
   const text = readText(file, 'input file');
@@ -23,7 +24,7 @@ export const run = (file: string, options: { wait?: boolean }, global: GlobalOpt
     }
     const key = typeof input === 'object' && input !== null && typeof (input as { key?: unknown }).key === 'string' ? (input as { key: string }).key : '';
     const followed = await followObject(target, out, key, new Date(), arn);
-    out.result(followedJson(followed), describeFollowed(target, followed));
+    out.result(followedJson(followed), followedText(target.resultsPrefix, followed));
     return followed.active ? 0 : 1;
   });
 };

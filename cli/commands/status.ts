@@ -3,22 +3,12 @@ import { resolveCaId, viewOf } from '../cas.ts';
 import type { GlobalOptions } from '../context.ts';
 import { withTarget } from '../flow.ts';
 import type { Output } from '../output.ts';
+import { statusText } from '../render.ts';
 
 export const status = (certificateId: string, global: GlobalOptions, out: Output): Promise<number> =>
   withTarget(global, out, async (target) => {
     const id = await resolveCaId(target, certificateId);
     const view = await viewOf(target, id);
-    out.result(
-      view,
-      [
-        `${view.certificateId}`,
-        `  status            ${view.status} (auto-registration ${view.autoRegistration})`,
-        `  mode              ${view.certificateMode}`,
-        `  template          ${view.templateName ?? '-'}`,
-        `  expires           ${view.notAfter ?? '-'} (${view.daysToExpiry ?? '?'} days)`,
-        `  source            ${view.source ?? '-'}`,
-        `  tags              ${Object.entries(view.tags).map(([k, v]) => `${k}=${v}`).join(', ') || '-'}`,
-      ].join('\n'),
-    );
+    out.result(view, statusText(view));
     return 0;
   });

@@ -4,6 +4,7 @@ import { AWS_DEFAULT_TPS, type FaultSettings } from '../../local/iot/emulator.ts
 import { claimStateDir, defaultStateDir, LocalStack, releaseStateDir, type StackHolder } from '../../local/stack.ts';
 import { parseStartInput } from '../../functions/core/source.ts';
 import { CliError, type Output } from '../output.ts';
+import { readyText, upLog } from '../render.ts';
 
 /** s3rver accepts only these; not a secret, and what `aws s3 …` needs against the local stack. */
 const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
@@ -72,7 +73,7 @@ const executionLogger = (out: Output, registerCaMachine: () => string) => {
     switch (event.type) {
       case 'ExecutionStarted': {
         const what = isRegisterCa ? keyOf(record.input) : `${machineOf(record.executionArn)} ${JSON.stringify(record.input)}`;
-        out.event({ event: 'started', execution, machine: machineOf(record.executionArn), ...(isRegisterCa ? { key: what } : { input: record.input }) }, `▶ ${id}  ${what}`);
+        out.event({ event: 'started', execution, machine: machineOf(record.executionArn), ...(isRegisterCa ? { key: what } : { input: record.input }) }, upLog.started(id, what));
         break;
       }
       case 'StateEntered':
@@ -83,7 +84,7 @@ const executionLogger = (out: Output, registerCaMachine: () => string) => {
         failed.set(at, event.Error ?? 'Error');
         break;
       case 'StateRetried':
-        out.event({ event: 'retry', execution, state, error: failed.get(at) ?? null }, `${id}  ↻ ${state} retried${failed.get(at) ? ` after ${failed.get(at)}` : ''}`);
+        out.event({ event: 'retry', execution, state, error: failed.get(at) ?? null }, upLog.retried(id, state, failed.get(at)));
         failed.delete(at);
         break;
       case 'StateExited': {
@@ -91,17 +92,17 @@ const executionLogger = (out: Output, registerCaMachine: () => string) => {
         const error = failed.get(at);
         out.event(
           { event: 'step', execution, state, ms, outcome: error ? 'failed' : 'ok', ...(error ? { error } : {}) },
-          `${id}  ${error ? '✗' : '✓'} ${String(state).padEnd(20)} ${String(ms).padStart(6)} ms${error ? `  ${error}` : ''}`,
+          upLog.step(id, { name: String(state), ms, outcome: error ? 'failed' : 'ok', ...(error ? { error } : {}) }),
         );
         entered.delete(at);
         failed.delete(at);
         break;
       }
       case 'ExecutionSucceeded':
-        out.event({ event: 'succeeded', execution }, `✔ ${id}  ${isRegisterCa ? `ACTIVE  ${keyOf(record.input)}` : 'SUCCEEDED'}`);
+        out.event({ event: 'succeeded', execution }, upLog.succeeded(id, isRegisterCa ? `ACTIVE  ${keyOf(record.input)}` : 'SUCCEEDED'));
         break;
       case 'ExecutionFailed':
-        out.event({ event: 'failed', execution, error: event.Error }, `✖ ${id}  FAILED ${event.Error ?? ''}${isRegisterCa ? `  ${keyOf(record.input)}` : ''}`);
+        out.event({ event: 'failed', execution, error: event.Error }, upLog.failed(id, event.Error, isRegisterCa ? keyOf(record.input) : undefined));
         break;
       default:
     }
@@ -142,15 +143,16 @@ export const up = async (options: UpOptions, out: Output): Promise<number> => {
   const info = stack.info();
   out.event(
     { ready: true, endpoints: info.endpoints, bucket: info.bucket, stateMachineArn: info.stateMachineArn, stateDir, pid: process.pid, credentials: LOCAL_CREDENTIALS },
-    [
-      `iot-ca local stack ready (state in ${stateDir}, pid ${process.pid})`,
-      `  s3   ${info.endpoints.s3}   bucket ${info.bucket}, drop CAs under ${info.incomingPrefix}`,
-      `       credentials ${LOCAL_CREDENTIALS.accessKeyId} / ${LOCAL_CREDENTIALS.secretAccessKey}: AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${info.endpoints.s3} s3 ls s3://${info.bucket}/`,
-      `  iot  ${info.endpoints.iot}`,
-      `  sfn  ${info.endpoints.sfn}   ${info.stateMachineArn}`,
-      ...(options.schedules !== false ? stack.schedules().map((rule) => `  schedule ${rule.name}: reconcile ${JSON.stringify(rule.input)} every ${rule.everyMs / 60_000} min`) : []),
-      'Ctrl-C (or iot-ca down) to stop.',
-    ].join('\n'),
+    readyText({
+      stateDir,
+      pid: process.pid,
+      endpoints: info.endpoints,
+      bucket: info.bucket,
+      incomingPrefix: info.incomingPrefix,
+      stateMachineArn: info.stateMachineArn,
+      credentials: LOCAL_CREDENTIALS,
+      schedules: options.schedules !== false ? stack.schedules() : [],
+    }),
   );
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

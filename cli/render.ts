@@ -1,0 +1,248 @@
+/**
+ * What the commands print for people: every text a command shows for its result (tables, summary
+ * lines, step lines) comes from here. Commands compute plain data and pass it in; with --json they
+ * print that data instead (output.ts), so nothing here changes a JSON document.
+ */
+import type { FailureReport, Receipt } from '../functions/core/results.ts';
+import { resultKeyFor } from '../functions/core/source.ts';
+import type { ReconcileReport } from '../functions/reconcile-report.ts';
+import type { CaView, FileView } from './cas.ts';
+import type { Followed } from './flow.ts';
+import type { ExecutionOutcome, Step } from './follow.ts';
+import { table } from './output.ts';
+
+// ---- shared pieces ----
+
+/** An execution's name, the last part of its ARN: what people are shown of it. */
+export const shortId = (executionArn: string): string => executionArn.split(':').at(-1) ?? '';
+
+/** The command line that reaches the same stack again (`iot-ca --local …` after a --local command). */
+export const commandLine = (local: boolean | undefined, rest: string): string => `iot-ca${local ? ' --local' : ''} ${rest}`;
+
+const stepMark = (outcome: Step['outcome']): string => (outcome === 'ok' ? '✓' : outcome === 'retried' ? '↻' : '✗');
+
+/** One state of an execution: mark, name, duration and error. Followed flows, `result` and `up`'s log print it. */
+const stepText = (step: Step): string =>
+  `${stepMark(step.outcome)} ${step.name.padEnd(20)} ${String(step.ms).padStart(6)} ms${step.error ? `  ${step.error}${step.outcome === 'retried' ? ' (retried)' : ''}` : ''}`;
+
+/** A step under the execution it belongs to. */
+export const stepLine = (step: Step): string => `  ${stepText(step)}`;
+
+const warningLines = (warnings: string[]): string[] => warnings.map((warning) => `  warning: ${warning}`);
+
+const whatToDo = (remedy: string): string => `  what to do: ${remedy}`;
+
+/** What to do about a failure report, and the CA that stays live when it replaced a receipt. */
+const remedyLines = (report: FailureReport): string[] => [
+  whatToDo(report.error.remedy),
+  ...(report.previous ? [`  still live: CA ${report.previous.certificateId}, as the receipt this report replaced left it`] : []),
+];
+
+const modeLine = (receipt: Receipt, adopted: string): string =>
+  `  mode ${receipt.certificateMode}, template ${receipt.templateName}${receipt.adopted ? `, ${adopted}` : ''}`;
+
+/** Files and their outcomes, one row each: `list --all` and `drop --wait` on many files. */
+const outcomeTable = (rows: Array<{ file: string; outcome: string; detail: string }>): string =>
+  table([['FILE', 'OUTCOME', 'CERTIFICATE ID / ERROR'], ...rows.map((row) => [row.file, row.outcome, row.detail])]);
+
+// ---- a followed flow (drop --wait, run, demo) ----
+
+export const followedText = (resultsPrefix: string, followed: Followed): string => {
+  const { result, execution } = followed;
+  if (result?.outcome === 'ACTIVE' && followed.active) {
+    return [
+      `ACTIVE  ${result.certificateId}`,
+      modeLine(result, 'adopted (already registered)'),
+      `  receipt s3://${result.source.bucket}/${resultKeyFor(followed.key, resultsPrefix)}`,
+      ...warningLines(result.warnings),
+    ].join('\n');
+  }
+  if (result?.outcome === 'FAILED') {
+    return [
+      `FAILED  ${result.error.name}: ${result.error.message}`,
+      ...remedyLines(result),
+      `  report s3://${result.source.bucket}/${resultKeyFor(followed.key, resultsPrefix)}`,
+    ].join('\n');
+  }
+  return `FAILED  ${execution.error ?? execution.status}: ${execution.cause ?? 'no result was written'}`;
+};
+
+export const demoText = (resultsPrefix: string, followed: Followed[]): string =>
+  followed.map((each) => `${each.key}\n${followedText(resultsPrefix, each)}`).join('\n\n');
+
+// ---- check ----
+
+export interface CheckVerdict {
+  certificateId: string;
+  certificateMode: string;
+  subject: string;
+  key: string;
+  signatureAlgorithm: string;
+  notAfter: string;
+  daysLeft: number;
+  verification: string;
+  warnings: string[];
+}
+
+export const checkPassText = (verdict: CheckVerdict): string =>
+  [
+    `PASS  ${verdict.certificateId}`,
+    `  subject   ${verdict.subject}`,
+    `  key       ${verdict.key}, ${verdict.signatureAlgorithm}`,
+    `  notAfter  ${verdict.notAfter} (${verdict.daysLeft} days)`,
+    `  mode      ${verdict.certificateMode}, verification ${verdict.verification}`,
+    ...warningLines(verdict.warnings),
+  ].join('\n');
+
+export const checkFailText = (error: { name: string; message: string; remedy: string }): string => `FAIL  ${error.name}: ${error.message}\n${whatToDo(error.remedy)}`;
+
+// ---- reconcile ----
+
+export const reconcileText = (report: ReconcileReport, findings: Array<Record<string, unknown>>): string =>
+  [
+    Object.entries(report.counts).map(([name, value]) => `${name} ${value}`).join(', '),
+    `IoT calls: ${report.iotCallsTotal} (${Object.entries(report.iotCalls).map(([op, n]) => `${op} ${n}`).join(', ') || 'none'})`,
+    ...findings.map((finding) => `  ${String(finding.kind).padEnd(9)} ${String(finding.key)}  ${finding.drift ? (finding.drift as string[]).join('; ') : (finding.reason ?? finding.error ?? (finding.daysLeft !== undefined ? `${finding.daysLeft} days left` : ''))}${finding.outcome ? ` (${String(finding.outcome)})` : ''}`),
+  ].join('\n');
+
+// ---- list / status ----
+
+export const casText = (views: CaView[]): string =>
+  views.length === 0
+    ? 'no CA certificates registered'
+    : table([
+        ['CERTIFICATE ID', 'STATUS', 'MODE', 'TEMPLATE', 'EXPIRES', 'SOURCE'],
+        ...views.map((v) => [v.certificateId.slice(0, 16), v.status, v.certificateMode, v.templateName ?? '-', v.daysToExpiry === null ? '-' : `${v.daysToExpiry}d`, v.source ?? '-']),
+      ]);
+
+export const filesText = (files: FileView[], incomingPrefix: string): string =>
+  files.length === 0
+    ? `no files under ${incomingPrefix}`
+    : outcomeTable(files.map((f) => ({ file: f.key, outcome: f.outcome, detail: f.outcome === 'FAILED' ? (f.error?.name ?? '') : (f.certificateId ?? '-').slice(0, 16) })));
+
+export const statusText = (view: CaView): string =>
+  [
+    `${view.certificateId}`,
+    `  status            ${view.status} (auto-registration ${view.autoRegistration})`,
+    `  mode              ${view.certificateMode}`,
+    `  template          ${view.templateName ?? '-'}`,
+    `  expires           ${view.notAfter ?? '-'} (${view.daysToExpiry ?? '?'} days)`,
+    `  source            ${view.source ?? '-'}`,
+    `  tags              ${Object.entries(view.tags).map(([k, v]) => `${k}=${v}`).join(', ') || '-'}`,
+  ].join('\n');
+
+// ---- result ----
+
+export interface ResultView {
+  key: string;
+  bucket: string;
+  resultKey: string;
+  outcome: string;
+  written: Receipt | FailureReport | undefined;
+  executionArn: string | undefined;
+  execution: ExecutionOutcome | undefined;
+}
+
+export const resultText = ({ key, bucket, resultKey, outcome, written, executionArn, execution }: ResultView): string =>
+  [
+    `${key}  ${outcome}${written?.outcome === 'ACTIVE' ? `  ${written.certificateId}` : ''}`,
+    ...(written
+      ? [
+          `  ${written.outcome === 'ACTIVE' ? 'receipt' : 'report '}   s3://${bucket}/${resultKey} (finished ${written.finishedAt})`,
+          ...(written.outcome === 'FAILED'
+            ? [`  error     ${written.error.name}: ${written.error.message}`, ...remedyLines(written)]
+            : [modeLine(written, 'adopted'), ...warningLines(written.warnings)]),
+        ]
+      : []),
+    executionArn
+      ? `  execution ${shortId(executionArn)}  ${execution ? execution.status : '(no longer known: the local stack that ran it has stopped)'}`
+      : '  execution (not recorded)',
+    ...(execution?.steps.map(stepLine) ?? []),
+    ...(execution?.status === 'RUNNING' && written ? [`  (the result above is from an earlier run; this one is still running)`] : []),
+  ].join('\n');
+
+// ---- drop ----
+
+export interface PlanView {
+  key: string;
+  certificateId: string;
+  registered: boolean;
+  status?: string;
+  changes: string[];
+  /** Set when the drop cannot succeed on this CA (a mode conflict): the CA stays as it is. */
+  conflict?: string;
+}
+
+export const planText = (plan: PlanView): string => {
+  if (!plan.registered) return `plan ${plan.key}: a new CA ${plan.certificateId.slice(0, 16)} will be registered`;
+  const head = `plan ${plan.key}: CA ${plan.certificateId.slice(0, 16)} is already registered (${plan.status})`;
+  if (plan.conflict) return `${head}\n  ! ${plan.conflict}`;
+  if (plan.changes.length === 0) return `${head}; in sync, nothing will change`;
+  return `${head}; this drop will change:\n${plan.changes.map((change) => `  ${change}`).join('\n')}`;
+};
+
+/** --dry-run: each file's plan, or why the pipeline will judge it instead. */
+export const dryRunText = (items: Array<{ file: string; key: string; plan: PlanView | null }>): string =>
+  items.map((item) => (item.plan ? planText(item.plan) : `plan ${item.key}: the pipeline will judge it (it does not pass the offline pre-flight: iot-ca check ${item.file})`)).join('\n');
+
+/** Without --wait: where each file went, its execution, and the command that shows its outcome later. */
+export const uploadedText = (bucket: string, local: boolean | undefined, rows: Array<{ key: string; executionArn: string | null; resultKey: string }>): string =>
+  rows
+    .map(
+      (row) =>
+        `uploaded s3://${bucket}/${row.key}\n  execution ${row.executionArn ? shortId(row.executionArn) : '(not started yet)'}\n  outcome: ${commandLine(local, `result ${row.key}`)}  (written to s3://${bucket}/${row.resultKey})`,
+    )
+    .join('\n');
+
+export interface DropOutcomeView {
+  file: string;
+  outcome: string;
+  certificateId?: string;
+  error?: { name: string };
+}
+
+/** A file's outcome as it ends, in a bulk drop's progress. */
+export const dropOutcomeLine = (o: DropOutcomeView): string => `${o.outcome === 'ACTIVE' ? '✔' : '✖'} ${o.file}  ${o.outcome}  ${o.error ? o.error.name : (o.certificateId ?? '').slice(0, 16)}`;
+
+export const dropCountLine = (done: number, total: number, counts: { ACTIVE: number; FAILED: number }): string =>
+  `${done}/${total} done: ${counts.ACTIVE} ACTIVE, ${counts.FAILED} FAILED`;
+
+/** --wait on many: one row per file, then the counts (and where the details are). */
+export const dropSummaryText = (outcomes: DropOutcomeView[], summary: { total: number; active: number; failed: number }, local: boolean | undefined): string =>
+  `${outcomeTable(outcomes.map((o) => ({ file: o.file, outcome: o.outcome, detail: o.outcome === 'ACTIVE' ? (o.certificateId ?? '') : `${o.error?.name ?? ''}${o.certificateId ? ` (${o.certificateId.slice(0, 16)})` : ''}` })))}\n${summary.total} files: ${summary.active} ACTIVE, ${summary.failed} not ACTIVE${summary.failed ? ` (details: ${commandLine(local, 'result <key>')})` : ''}`;
+
+// ---- up / down ----
+
+export interface ReadyView {
+  stateDir: string;
+  pid: number;
+  endpoints: { s3: string; iot: string; sfn: string };
+  bucket: string;
+  incomingPrefix: string;
+  stateMachineArn: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+  schedules: Array<{ name: string; input: unknown; everyMs: number }>;
+}
+
+export const readyText = (v: ReadyView): string =>
+  [
+    `iot-ca local stack ready (state in ${v.stateDir}, pid ${v.pid})`,
+    `  s3   ${v.endpoints.s3}   bucket ${v.bucket}, drop CAs under ${v.incomingPrefix}`,
+    `       credentials ${v.credentials.accessKeyId} / ${v.credentials.secretAccessKey}: AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${v.endpoints.s3} s3 ls s3://${v.bucket}/`,
+    `  iot  ${v.endpoints.iot}`,
+    `  sfn  ${v.endpoints.sfn}   ${v.stateMachineArn}`,
+    ...v.schedules.map((rule) => `  schedule ${rule.name}: reconcile ${JSON.stringify(rule.input)} every ${rule.everyMs / 60_000} min`),
+    'Ctrl-C (or iot-ca down) to stop.',
+  ].join('\n');
+
+/** `up`'s log of an execution: each line starts with the execution's first 8 characters. */
+export const upLog = {
+  started: (id: string, what: string): string => `▶ ${id}  ${what}`,
+  retried: (id: string, state: string | undefined, error: string | undefined): string => `${id}  ↻ ${state} retried${error ? ` after ${error}` : ''}`,
+  step: (id: string, step: Step): string => `${id}  ${stepText(step)}`,
+  succeeded: (id: string, what: string): string => `✔ ${id}  ${what}`,
+  failed: (id: string, error: string | undefined, key: string | undefined): string => `✖ ${id}  FAILED ${error ?? ''}${key !== undefined ? `  ${key}` : ''}`,
+};
+
+export const downText = (stateDir: string, pid: number | undefined): string =>
+  pid === undefined ? `no iot-ca up is running on ${stateDir}` : `stopped iot-ca up (pid ${pid}) on ${stateDir}`;
