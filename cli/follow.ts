@@ -1,5 +1,5 @@
 /** Finding and following register-ca executions, with the same SDK calls locally and on AWS. */
-import { DescribeExecutionCommand, ListExecutionsCommand, paginateGetExecutionHistory, type HistoryEvent } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, ListExecutionsCommand, type DescribeExecutionCommandOutput, paginateGetExecutionHistory, type HistoryEvent } from '@aws-sdk/client-sfn';
 import { paginateListObjectsV2 } from '@aws-sdk/client-s3';
 import { getJson, isMissingObject } from '../functions/aws/s3.ts';
 import { keyCandidates, parseStartInput, resultKeyFor } from '../functions/core/source.ts';
@@ -161,6 +161,15 @@ const history = async (target: Target, executionArn: string): Promise<HistoryEve
   return events;
 };
 
+/** An execution's status, error and cause as DescribeExecution gives them, with its steps. */
+const outcomeOf = (executionArn: string, described: DescribeExecutionCommandOutput, steps: Step[]): ExecutionOutcome => ({
+  executionArn,
+  status: described.status ?? 'UNKNOWN',
+  ...(described.error ? { error: described.error } : {}),
+  ...(described.cause ? { cause: described.cause } : {}),
+  steps,
+});
+
 /**
  * Follows an execution until it ends. With `onStep`, each state is reported as it ends (history
  * read on every poll); without, only the status is polled and the history read once at the end,
@@ -179,13 +188,7 @@ export const followExecution = async (target: Target, executionArn: string, onSt
     }
     if (done) {
       tracker.finish();
-      return {
-        executionArn,
-        status: described.status ?? 'UNKNOWN',
-        ...(described.error ? { error: described.error } : {}),
-        ...(described.cause ? { cause: described.cause } : {}),
-        steps: tracker.steps,
-      };
+      return outcomeOf(executionArn, described, tracker.steps);
     }
     await sleep(pollInterval(target));
   }
@@ -203,13 +206,7 @@ export const snapshotExecution = async (target: Target, executionArn: string): P
   const tracker = new StepTracker(() => undefined);
   for (const event of await history(target, executionArn)) tracker.add(event);
   if (described.status !== 'RUNNING') tracker.finish();
-  return {
-    executionArn,
-    status: described.status ?? 'UNKNOWN',
-    ...(described.error ? { error: described.error } : {}),
-    ...(described.cause ? { cause: described.cause } : {}),
-    steps: tracker.steps,
-  };
+  return outcomeOf(executionArn, described, tracker.steps);
 };
 
 /** A JSON object of the bucket; undefined when there is none. */
