@@ -196,7 +196,7 @@ export const followExecution = async (target: Target, executionArn: string, onSt
 
 /** An execution as it stands now (running or ended), with its steps so far; undefined when it is gone. */
 export const snapshotExecution = async (target: Target, executionArn: string): Promise<ExecutionOutcome | undefined> => {
-  let described;
+  let described: DescribeExecutionCommandOutput;
   try {
     described = await target.sfn.send(new DescribeExecutionCommand({ executionArn }));
   } catch (error) {
