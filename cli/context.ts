@@ -37,14 +37,6 @@ export interface Target {
   close: () => Promise<void>;
 }
 
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
 
 const reachable = async (url: string): Promise<boolean> => {
   try {
@@ -78,7 +70,7 @@ export interface LocalTargetOptions {
 }
 
 export const localTarget = async (options: LocalTargetOptions = {}): Promise<Target> => {
-  const { defaultStateDir, LocalStack, STACK_FILE } = await import('../local/stack.ts');
+  const { defaultStateDir, isAlive, LocalStack, STACK_FILE } = await import('../local/stack.ts');
   const stateDir = options.stateDir ?? defaultStateDir();
   const stackFile = join(stateDir, STACK_FILE);
   if (existsSync(stackFile)) {

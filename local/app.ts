@@ -156,3 +156,34 @@ export const loadApp = (root = PROJECT_ROOT, stage = 'local', overrides: Record<
     resolve: (text: string, refs?: Record<string, string>) => resolveVariables(text, config.service, stage, params, refs),
   };
 };
+
+/** One filter of an EventBridge rule's `detail.object.key` list, as content filtering matches it. */
+export type KeyFilter = string | { wildcard?: string; prefix?: string; suffix?: string };
+
+export interface KeyMatcher {
+  /** The filters as people read them (`incoming/*.pem`). */
+  patterns: string[];
+  matches: (key: string) => boolean;
+}
+
+const escapeRegex = (text: string): string => text.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+
+/** An EventBridge key filter list as EventBridge applies it; `fill` resolves its variables first. */
+export const keyMatcher = (filters: KeyFilter[], fill: (text: string) => string): KeyMatcher => {
+  const compiled = filters.map((filter) => {
+    if (typeof filter === 'string') return { pattern: fill(filter), regex: new RegExp(`^${escapeRegex(fill(filter))}$`) };
+    if (filter.wildcard !== undefined) {
+      const wildcard = fill(filter.wildcard);
+      return { pattern: wildcard, regex: new RegExp(`^${wildcard.split('*').map(escapeRegex).join('.*')}$`) };
+    }
+    if (filter.prefix !== undefined) return { pattern: `${fill(filter.prefix)}*`, regex: new RegExp(`^${escapeRegex(fill(filter.prefix))}`) };
+    const suffix = fill(filter.suffix ?? '');
+    return { pattern: `*${suffix}`, regex: new RegExp(`${escapeRegex(suffix)}$`) };
+  });
+  return { patterns: compiled.map((entry) => entry.pattern), matches: (key) => compiled.some((entry) => entry.regex.test(key)) };
+};
+
+/** The key filters of the rule that starts register-ca: the one Events rule with an object-key pattern. */
+export const uploadKeyFilters = (app: App): KeyFilter[] =>
+  Object.values(app.resources).find((resource) => resource.Type === 'AWS::Events::Rule' && resource.Properties.EventPattern?.detail?.object?.key)?.Properties
+    .EventPattern.detail.object.key ?? [];

@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
-import { LOCAL_ACCOUNT, LOCAL_REGION, loadApp, PROJECT_ROOT, type App, type StateMachineApp } from './app.ts';
+import { LOCAL_ACCOUNT, LOCAL_REGION, keyMatcher, loadApp, PROJECT_ROOT, uploadKeyFilters, type App, type StateMachineApp } from './app.ts';
 import { LocalEngine, type ExecutionEvent, type ExecutionRecord } from './engine.ts';
 import { IotEmulator, IotError, type FaultSettings } from './iot/emulator.ts';
 import { startIotServer, type RunningServer } from './iot/server.ts';
@@ -76,7 +76,8 @@ export const STACK_FILE = 'stack.json';
 /** Held by the one `iot-ca up` of a state directory: its pid, created exclusively. */
 export const LOCK_FILE = 'up.lock';
 
-const isAlive = (pid: number): boolean => {
+/** Whether a process lives (EPERM: it does, but belongs to someone else). */
+export const isAlive = (pid: number): boolean => {
   try {
     process.kill(pid, 0);
     return true;
@@ -140,21 +141,6 @@ export const releaseStateDir = (stateDir: string): void => {
   }
 };
 
-interface EventRule {
-  bucket: string;
-  keyPatterns: RegExp[];
-}
-
-/** The EventBridge rule serverless.yml declares (CaUploadedRule), as a matcher on object keys. */
-const uploadRule = (app: App): EventRule => {
-  const rule = Object.values(app.resources).find((resource) => resource.Type === 'AWS::Events::Rule' && resource.Properties.EventPattern);
-  const wildcards: Array<{ wildcard?: string }> = rule?.Properties.EventPattern?.detail?.object?.key ?? [];
-  const escapeRegex = (part: string) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
-  return {
-    bucket: LOCAL_BUCKET,
-    keyPatterns: wildcards.map(({ wildcard = '' }) => new RegExp(`^${app.resolve(wildcard).split('*').map(escapeRegex).join('.*')}$`)),
-  };
-};
 
 /** A schedule rule of serverless.yml: how often, and the input it starts the state machine with. */
 export interface ScheduleRule {
@@ -314,13 +300,14 @@ export class LocalStack {
     ensureDefaultTemplate(emulator, app.params.templateName ?? 'iot-ca-local-jitp', defaultTemplateBody(app));
 
     const stack = new LocalStack(app, stateDir, emulator, engine, reconcileEngine, endpoints, { s3, iot, sfn });
-    const rule = uploadRule(app);
+    // The EventBridge rule serverless.yml declares (CaUploadedRule), as EventBridge matches keys.
+    const rule = keyMatcher(uploadKeyFilters(app), (text) => app.resolve(text));
     s3.on('event', (notification) => {
       for (const record of notification.Records) {
         if (!stack.eventsEnabled || !record.eventName.startsWith('ObjectCreated:')) continue;
         // EventBridge matches the rule against the key as the event carries it.
         const key = eventKey(record.s3.object.key);
-        if (record.s3.bucket.name !== rule.bucket || !rule.keyPatterns.some((pattern) => pattern.test(key))) continue;
+        if (record.s3.bucket.name !== LOCAL_BUCKET || !rule.matches(key)) continue;
         engine.start(toEventBridge(record));
       }
     });
