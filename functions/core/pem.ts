@@ -9,7 +9,8 @@ export interface PemBlock {
 }
 
 const BEGIN = /-----BEGIN ([A-Z0-9 #-]+?)-----/g;
-const PRIVATE_KEY_LABEL = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----|PuTTY-User-Key-File-|-----BEGIN OPENSSH PRIVATE KEY-----/;
+const PRIVATE_KEY_LABEL =
+  /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----|PuTTY-User-Key-File-|-----BEGIN OPENSSH PRIVATE KEY-----/;
 const BASE64_BODY = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /**
@@ -22,14 +23,16 @@ export const containsPrivateKey = (text: string): boolean => PRIVATE_KEY_LABEL.t
 export const normalizeText = (text: string): string => text.replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n');
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: DER's first bytes are control characters; that is the test.
-const looksLikeDer = (text: string): boolean => text.charCodeAt(0) === 0x30 && /[\u0000-\u0008\u0080-\uFFFF]/.test(text.slice(0, 8));
+const BINARY = /[\u0000-\u0008\u0080-\uFFFF]/;
+const looksLikeDer = (text: string): boolean => text.charCodeAt(0) === 0x30 && BINARY.test(text.slice(0, 8));
 
 /**
  * The DER of OID 1.2.840.113549.1.7.2 (PKCS#7 signedData), what a `.p7b` bundle starts with; its
  * bytes over 0x7F read as themselves (latin1) or as U+FFFD (the file decoded as UTF-8).
  */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: the OID's DER bytes, control characters included.
-const PKCS7_SIGNED_DATA_OID = /\u0006\u0009\u002a[\u0086\uFFFD]\u0048[\u0086\uFFFD][\u00f7\uFFFD]\u000d\u0001\u0007\u0002/;
+const PKCS7_SIGNED_DATA_OID =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the OID's DER bytes, control characters included.
+  /\u0006\u0009\u002a[\u0086\uFFFD]\u0048[\u0086\uFFFD][\u00f7\uFFFD]\u000d\u0001\u0007\u0002/;
 
 /** What binary DER holds, as far as its first bytes tell; undefined when the text is not DER. */
 export const derKind = (raw: string): 'pkcs7' | 'der' | undefined => {
@@ -44,10 +47,16 @@ export const derKind = (raw: string): 'pkcs7' | 'der' | undefined => {
  */
 export const parsePemBlocks = (raw: string): PemBlock[] => {
   if (raw.length > MAX_PEM_CHARS) {
-    throw new PipelineError('ObjectTooLargeError', `The file has ${raw.length} characters; the limit is ${MAX_PEM_CHARS}.`);
+    throw new PipelineError(
+      'ObjectTooLargeError',
+      `The file has ${raw.length} characters; the limit is ${MAX_PEM_CHARS}.`,
+    );
   }
   if (containsPrivateKey(raw)) {
-    throw new PipelineError('PrivateKeyMaterialError', 'The file contains private-key material; it was refused and not stored anywhere.');
+    throw new PipelineError(
+      'PrivateKeyMaterialError',
+      'The file contains private-key material; it was refused and not stored anywhere.',
+    );
   }
   const text = normalizeText(raw);
   const blocks: PemBlock[] = [];
@@ -58,9 +67,15 @@ export const parsePemBlocks = (raw: string): PemBlock[] => {
     const end = text.indexOf(endMarker, bodyStart);
     const nextBegin = text.indexOf('-----BEGIN ', bodyStart);
     if (end < 0 || (nextBegin >= 0 && nextBegin < end)) {
-      throw new PipelineError('MalformedPemError', `The "${label}" PEM block has no matching END line (the file may be truncated).`);
+      throw new PipelineError(
+        'MalformedPemError',
+        `The "${label}" PEM block has no matching END line (the file may be truncated).`,
+      );
     }
-    const lines = text.slice(bodyStart, end).split('\n').map((line) => line.trim());
+    const lines = text
+      .slice(bodyStart, end)
+      .split('\n')
+      .map((line) => line.trim());
     // RFC 1421 headers (Proc-Type, DEK-Info) only occur in encrypted keys, already refused above.
     const body = lines.join('');
     if (body.length === 0 || !BASE64_BODY.test(body) || body.length % 4 === 1) {
