@@ -60,19 +60,32 @@ export const runBurst = async ({ count, tps, log = () => undefined }: BurstOptio
   const s3 = new S3Client({});
   try {
     log(`making ${count} CAs`);
-    const pkis = await Promise.all(Array.from({ length: count }, (_, i) => makeCa({ key: P256, subject: `CN=burst ${i}` })));
+    const pkis = await Promise.all(
+      Array.from({ length: count }, (_, i) => makeCa({ key: P256, subject: `CN=burst ${i}` })),
+    );
     const keys = pkis.map((_, i) => `incoming/burst/${i}.pem`);
     stack.emulator.resetQuotas();
     const t0 = performance.now();
     const progress = setInterval(() => {
       const done = stack.engine.list().filter((record) => record.status !== 'RUNNING').length;
-      log(`  ${Math.round((performance.now() - t0) / 1000)} s: ${stack.engine.list().length} started, ${done} ended, ${stack.emulator.admitted.get('UpdateCACertificate') ?? 0} activated`);
+      log(
+        `  ${Math.round((performance.now() - t0) / 1000)} s: ${stack.engine.list().length} started, ${done} ended, ${stack.emulator.admitted.get('UpdateCACertificate') ?? 0} activated`,
+      );
     }, 10_000);
     try {
       for (let i = 0; i < count; i += PUT_CONCURRENCY) {
         await Promise.all(
           pkis.slice(i, i + PUT_CONCURRENCY).map((pki, j) =>
-            retried(() => s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: keys[i + j], Body: pki.pem, Metadata: { 'certificate-mode': 'SNI_ONLY' } }))),
+            retried(() =>
+              s3.send(
+                new PutObjectCommand({
+                  Bucket: stack.bucket,
+                  Key: keys[i + j],
+                  Body: pki.pem,
+                  Metadata: { 'certificate-mode': 'SNI_ONLY' },
+                }),
+              ),
+            ),
           ),
         );
       }
@@ -101,10 +114,16 @@ export const runBurst = async ({ count, tps, log = () => undefined }: BurstOptio
       active,
       failed: flows.filter((flow) => flow.status !== 'SUCCEEDED').length,
       lost: count - active,
-      duplicates: [...perObject.values()].reduce((sum, n) => sum + n - 1, 0) + (cas.length - new Set(cas.map((ca) => ca.certificateId)).size) + Math.max(0, cas.length - count),
+      duplicates:
+        [...perObject.values()].reduce((sum, n) => sum + n - 1, 0) +
+        (cas.length - new Set(cas.map((ca) => ca.certificateId)).size) +
+        Math.max(0, cas.length - count),
       throttled: [...stack.emulator.calls].reduce((sum, [operation, n]) => sum + n - (admitted[operation] ?? 0), 0),
       admitted,
-      retries: flows.reduce((sum, flow) => sum + flow.events.filter((event) => event.type === 'StateRetried').length, 0),
+      retries: flows.reduce(
+        (sum, flow) => sum + flow.events.filter((event) => event.type === 'StateRetried').length,
+        0,
+      ),
     };
   } finally {
     s3.destroy();

@@ -54,11 +54,19 @@ const coldStart = async (): Promise<void> => {
   log('1/5 cold start: bundling each function as serverless.yml does');
   const out = mkdtempSync(join(tmpdir(), 'iot-ca-bench-bundles-'));
   const baselineEntry = join(out, 'baseline.ts');
-  writeFileSync(baselineEntry, "import { IoTClient } from '@aws-sdk/client-iot';\nconst iot = new IoTClient({});\nexport const handler = async () => iot.config.apiVersion;\n");
+  writeFileSync(
+    baselineEntry,
+    "import { IoTClient } from '@aws-sdk/client-iot';\nconst iot = new IoTClient({});\nexport const handler = async () => iot.config.apiVersion;\n",
+  );
   // The baseline is built exactly as the functions are (same options, same plugins), so the ratio
   // is what our code adds; the same baseline without the plugins shows what the plugins save.
-  const { files: bundles } = await bundleFunctions(PROJECT_ROOT, join(out, 'ours'), { extra: { baseline: baselineEntry } });
-  const { files: stock, exports } = await bundleFunctions(PROJECT_ROOT, join(out, 'stock'), { extra: { baseline: baselineEntry }, plugins: false });
+  const { files: bundles } = await bundleFunctions(PROJECT_ROOT, join(out, 'ours'), {
+    extra: { baseline: baselineEntry },
+  });
+  const { files: stock, exports } = await bundleFunctions(PROJECT_ROOT, join(out, 'stock'), {
+    extra: { baseline: baselineEntry },
+    plugins: false,
+  });
   bundles.stockBaseline = stock.baseline as string;
   const functionNames = Object.keys(exports);
   const env = {
@@ -94,7 +102,13 @@ const coldStart = async (): Promise<void> => {
   const [baselineKb, stockBaselineKb] = [kb(bundles.baseline), kb(stock.baseline)];
   const rows = functionNames.map((name) => {
     const init = median(samples[name] ?? []);
-    return { function: name, kb: kb(bundles[name]), stockKb: kb(stock[name]), initMs: round(init, 1), ratio: round(median(ratios[name] ?? [])) };
+    return {
+      function: name,
+      kb: kb(bundles[name]),
+      stockKb: kb(stock[name]),
+      initMs: round(init, 1),
+      ratio: round(median(ratios[name] ?? [])),
+    };
   });
   const stockBaselineMs = median(samples.stockBaseline ?? []);
   const stockRatio = median(ratios.stockBaseline ?? []);
@@ -113,7 +127,14 @@ const coldStart = async (): Promise<void> => {
     value: `${worstRatio}× (baseline ${round(baseline, 1)} ms; without the build plugins it takes ${round(stockBaselineMs, 1)} ms, ${round(stockRatio)}×)`,
     target: '≤ 1.25×',
     met: worstRatio <= 1.25,
-    detail: { rows, baselineInitMs: round(baseline, 1), stockBaselineInitMs: round(stockBaselineMs, 1), stockBaselineRatio: round(stockRatio), rounds, pairing: 'each run ÷ the baseline run just before it; median' },
+    detail: {
+      rows,
+      baselineInitMs: round(baseline, 1),
+      stockBaselineInitMs: round(stockBaselineMs, 1),
+      stockBaselineRatio: round(stockRatio),
+      rounds,
+      pairing: 'each run ÷ the baseline run just before it; median',
+    },
   });
 };
 
@@ -159,19 +180,25 @@ const overhead = async (): Promise<void> => {
   // pipeline's receipt (RecordResult) is written after that, and is reported beside it.
   const activeAt = new Map<string, number>();
   stack.emulator.onCaSaved = (record) => {
-    if (record.status === 'ACTIVE' && !activeAt.has(record.certificateId)) activeAt.set(record.certificateId, performance.now());
+    if (record.status === 'ACTIVE' && !activeAt.has(record.certificateId))
+      activeAt.set(record.certificateId, performance.now());
   };
   const pipeline: number[] = [];
   const pipelineEnd: number[] = [];
   const direct: number[] = [];
   for (let i = 0; i < rounds + 1; i++) {
     // A fresh CA each time for each path; round 0 warms up both (module loading, connections).
-    const [a, b] = await Promise.all([makeCa({ key: P256, subject: `CN=overhead a${i}` }), makeCa({ key: P256, subject: `CN=overhead b${i}` })]);
+    const [a, b] = await Promise.all([
+      makeCa({ key: P256, subject: `CN=overhead a${i}` }),
+      makeCa({ key: P256, subject: `CN=overhead b${i}` }),
+    ]);
     const [va, vb] = [(await makeLeaf(a, `CN=${code}`)).pem, (await makeLeaf(b, `CN=${code}`)).pem];
     const [idA, idB] = [inspectCaFile(a.pem).certificateId, inspectCaFile(b.pem).certificateId];
     const before = stack.engine.list().length;
     let t0 = performance.now();
-    await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: `incoming/overhead/${i}.pem`, Body: `${a.pem}${va}` }));
+    await s3.send(
+      new PutObjectCommand({ Bucket: stack.bucket, Key: `incoming/overhead/${i}.pem`, Body: `${a.pem}${va}` }),
+    );
     const [flow] = (await waitForFlows(stack, before + 1)).slice(before);
     if (flow?.status !== 'SUCCEEDED') throw new Error(`overhead flow ${flow?.status} ${flow?.error}`);
     const pipelineEndMs = performance.now() - t0;
@@ -189,7 +216,9 @@ const overhead = async (): Promise<void> => {
         tags: [{ Key: 'iot-ca:source-key', Value: `incoming/overhead/${i}.pem` }],
       }),
     );
-    await iot.send(new UpdateCACertificateCommand({ certificateId, newStatus: 'ACTIVE', newAutoRegistrationStatus: 'ENABLE' }));
+    await iot.send(
+      new UpdateCACertificateCommand({ certificateId, newStatus: 'ACTIVE', newAutoRegistrationStatus: 'ENABLE' }),
+    );
     const directMs = (activeAt.get(idB) as number) - t0;
     if (i > 0) {
       pipeline.push(pipelineMs);
@@ -223,9 +252,18 @@ const burst = async (): Promise<void> => {
   const tps = 100;
   log(`3/5 burst: ${count} CAs at once, every IoT operation limited to ${tps} TPS (AWS ×10), ${runs} runs`);
   const { stack, s3, close } = await startStack({ tps });
-  const results: Array<{ seconds: number; floor: number; failed: number; lost: number; throttled: number; admitted: Record<Operation, number> }> = [];
+  const results: Array<{
+    seconds: number;
+    floor: number;
+    failed: number;
+    lost: number;
+    throttled: number;
+    admitted: Record<Operation, number>;
+  }> = [];
   for (let run = 0; run < runs; run++) {
-    const pkis = await Promise.all(Array.from({ length: count }, (_, i) => makeCa({ key: P256, subject: `CN=burst ${run}-${i}` })));
+    const pkis = await Promise.all(
+      Array.from({ length: count }, (_, i) => makeCa({ key: P256, subject: `CN=burst ${run}-${i}` })),
+    );
     stack.emulator.resetQuotas();
     stack.emulator.calls.clear();
     stack.emulator.admitted.clear();
@@ -234,7 +272,14 @@ const burst = async (): Promise<void> => {
     for (let i = 0; i < count; i += 100) {
       await Promise.all(
         pkis.slice(i, i + 100).map((pki, j) =>
-          s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: `incoming/burst/${run}/${i + j}.pem`, Body: pki.pem, Metadata: { 'certificate-mode': 'SNI_ONLY' } })),
+          s3.send(
+            new PutObjectCommand({
+              Bucket: stack.bucket,
+              Key: `incoming/burst/${run}/${i + j}.pem`,
+              Body: pki.pem,
+              Metadata: { 'certificate-mode': 'SNI_ONLY' },
+            }),
+          ),
         ),
       );
     }
@@ -242,7 +287,9 @@ const burst = async (): Promise<void> => {
     const seconds = (performance.now() - t0) / 1000;
     const admitted = Object.fromEntries(stack.emulator.admitted) as Record<Operation, number>;
     const burstIds = new Set(pkis.map((pki) => inspectCaFile(pki.pem).certificateId));
-    const active = stack.emulator.snapshot().filter((ca) => burstIds.has(ca.certificateId) && ca.status === 'ACTIVE').length;
+    const active = stack.emulator
+      .snapshot()
+      .filter((ca) => burstIds.has(ca.certificateId) && ca.status === 'ACTIVE').length;
     results.push({
       seconds,
       floor: Math.max(...Object.values(admitted)) / tps,
@@ -262,7 +309,16 @@ const burst = async (): Promise<void> => {
     value: `${round(mid.seconds / mid.floor)}× (${round(mid.seconds, 1)} s vs floor ${round(mid.floor, 1)} s; median of ${runs} runs: ${results.map((r) => `${round(r.seconds / r.floor)}×`).join(', ')}; ${failed} failed, ${lost} lost)`,
     target: '≤ 1.3×, 0 lost, 0 failed',
     met: mid.seconds / mid.floor <= 1.3 && failed === 0 && lost === 0,
-    detail: { runs: results.map((r) => ({ seconds: round(r.seconds, 2), floorSeconds: round(r.floor, 2), admitted: r.admitted, throttledCalls: r.throttled, failed: r.failed, lost: r.lost })) },
+    detail: {
+      runs: results.map((r) => ({
+        seconds: round(r.seconds, 2),
+        floorSeconds: round(r.floor, 2),
+        admitted: r.admitted,
+        throttledCalls: r.throttled,
+        failed: r.failed,
+        lost: r.lost,
+      })),
+    },
   });
 };
 
@@ -270,7 +326,9 @@ const burst = async (): Promise<void> => {
 
 const burstAtQuota = async (): Promise<void> => {
   const count = quick ? 200 : 2000;
-  log(`3b burst at AWS's quota: ${count} CAs at once, every IoT operation held to 10 TPS, the ASL's real backoff (~${count / 10} s floor)`);
+  log(
+    `3b burst at AWS's quota: ${count} CAs at once, every IoT operation held to 10 TPS, the ASL's real backoff (~${count / 10} s floor)`,
+  );
   const result = await runBurst({ count, tps: 10, log });
   figures.push({
     name: `Burst at AWS's quota: ${count.toLocaleString('en')} CAs under 10 TPS per operation ÷ quota floor`,
@@ -285,23 +343,49 @@ const burstAtQuota = async (): Promise<void> => {
 
 let seeded = 0;
 /** Seeds CAs (registered, attached, ACTIVE) with their objects and receipts until `total` exist, then reconciles. */
-const reconcileAt = async (total: number): Promise<{ seconds: number; times: number[]; retries: string[]; report: ReconcileReport }> => {
+const reconcileAt = async (
+  total: number,
+): Promise<{ seconds: number; times: number[]; retries: string[]; report: ReconcileReport }> => {
   const { stack, s3 } = await startStack();
   stack.eventsEnabled = false;
   const template = 'iot-ca-local-jitp';
   while (seeded < total) {
-    const batch = await Promise.all(Array.from({ length: Math.min(200, total - seeded) }, (_, j) => makeCa({ key: P256, subject: `CN=scale ${seeded + j}` })));
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(200, total - seeded) }, (_, j) =>
+        makeCa({ key: P256, subject: `CN=scale ${seeded + j}` }),
+      ),
+    );
     await Promise.all(
       batch.map(async (pki, j) => {
-        const { certificateId, certificateArn } = stack.emulator.registerCaCertificate({ caCertificate: pki.pem, certificateMode: 'SNI_ONLY', setAsActive: true, allowAutoRegistration: true });
+        const { certificateId, certificateArn } = stack.emulator.registerCaCertificate({
+          caCertificate: pki.pem,
+          certificateMode: 'SNI_ONLY',
+          setAsActive: true,
+          allowAutoRegistration: true,
+        });
         stack.emulator.updateCaCertificate(certificateId, {}, { registrationConfig: { templateName: template } });
         const key = `incoming/scale/${seeded + j}.pem`;
         const receipt = {
-          schema: RESULT_SCHEMA, outcome: 'ACTIVE', source: { bucket: stack.bucket, key, etag: createHash('md5').update(pki.pem).digest('hex') }, certificateId, certificateArn,
-          certificateMode: 'SNI_ONLY', templateName: template, tags: {}, adopted: false, subject: pki.subject, notAfter: inspectCaFile(pki.pem).notAfter, warnings: [], finishedAt: '',
+          schema: RESULT_SCHEMA,
+          outcome: 'ACTIVE',
+          source: { bucket: stack.bucket, key, etag: createHash('md5').update(pki.pem).digest('hex') },
+          certificateId,
+          certificateArn,
+          certificateMode: 'SNI_ONLY',
+          templateName: template,
+          tags: {},
+          adopted: false,
+          subject: pki.subject,
+          notAfter: inspectCaFile(pki.pem).notAfter,
+          warnings: [],
+          finishedAt: '',
         };
         await retried(() => s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: pki.pem })));
-        await retried(() => s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: `results/${key}.json`, Body: JSON.stringify(receipt) })));
+        await retried(() =>
+          s3.send(
+            new PutObjectCommand({ Bucket: stack.bucket, Key: `results/${key}.json`, Body: JSON.stringify(receipt) }),
+          ),
+        );
       }),
     );
     await stack.emulator.flush();
@@ -321,7 +405,12 @@ const reconcileAt = async (total: number): Promise<{ seconds: number; times: num
     retries.push(
       ...record.events
         .filter((event) => event.type === 'StateFailed' || event.type === 'StateRetried')
-        .map((event) => `${event.type} ${event.state?.name}${event.Error ? `: ${event.Error} ${event.Cause ?? ''}` : ''}`.slice(0, 300)),
+        .map((event) =>
+          `${event.type} ${event.state?.name}${event.Error ? `: ${event.Error} ${event.Cause ?? ''}` : ''}`.slice(
+            0,
+            300,
+          ),
+        ),
     );
     report = (record.output as { report: ReconcileReport }).report;
   }
@@ -343,8 +432,20 @@ const reconcileScale = async (): Promise<void> => {
     target: '≤ 0.02',
     met: perCa <= 0.02 && b.report.counts.inSync === nb,
     detail: {
-      small: { count: na, inSync: a.report.counts.inSync, calls: a.report.iotCalls, seconds: a.times.map((t) => round(t, 2)), retries: a.retries },
-      large: { count: nb, inSync: b.report.counts.inSync, calls: b.report.iotCalls, seconds: b.times.map((t) => round(t, 2)), retries: b.retries },
+      small: {
+        count: na,
+        inSync: a.report.counts.inSync,
+        calls: a.report.iotCalls,
+        seconds: a.times.map((t) => round(t, 2)),
+        retries: a.retries,
+      },
+      large: {
+        count: nb,
+        inSync: b.report.counts.inSync,
+        calls: b.report.iotCalls,
+        seconds: b.times.map((t) => round(t, 2)),
+        retries: b.retries,
+      },
     },
   });
   const ratio = b.seconds / a.seconds;
@@ -365,8 +466,12 @@ const PRICE_PER_TRANSITION = 0.000025; // AWS Standard workflows, us-east-1: $0.
 const cost = (): void => {
   log('5/5 cost per registration, from the events of a DEFAULT execution');
   const events = costSample?.events ?? [];
-  const transitions = events.filter((event) => event.type === 'StateEntered').length + events.filter((event) => event.type === 'StateRetried').length;
-  const invocations = events.filter((event) => event.type === 'StateEntered' && event.state?.type === 'Task').length + events.filter((event) => event.type === 'StateRetried').length;
+  const transitions =
+    events.filter((event) => event.type === 'StateEntered').length +
+    events.filter((event) => event.type === 'StateRetried').length;
+  const invocations =
+    events.filter((event) => event.type === 'StateEntered' && event.state?.type === 'Task').length +
+    events.filter((event) => event.type === 'StateRetried').length;
   figures.push({
     name: 'Cost per registration (DEFAULT mode)',
     value: `${transitions} transitions, ${invocations} Lambda invocations, $${(transitions * PRICE_PER_TRANSITION * 1_000_000).toFixed(0)} per million CAs in transitions`,
@@ -396,9 +501,17 @@ const minutes = round((performance.now() - started) / 60_000, 1);
 const table = [
   '| figure | measured | target | met |',
   '| --- | --- | --- | --- |',
-  ...figures.map((figure) => `| ${figure.name} | ${figure.value} | ${figure.target} | ${figure.met ? 'yes' : '**no**'} |`),
+  ...figures.map(
+    (figure) => `| ${figure.name} | ${figure.value} | ${figure.target} | ${figure.met ? 'yes' : '**no**'} |`,
+  ),
 ].join('\n');
-const coldRows = (figures[0]?.detail.rows ?? []) as Array<{ function: string; kb: number; stockKb: number; initMs: number; ratio: number }>;
+const coldRows = (figures[0]?.detail.rows ?? []) as Array<{
+  function: string;
+  kb: number;
+  stockKb: number;
+  initMs: number;
+  ratio: number;
+}>;
 const perFunction = [
   '| function | bundle KB | KB without the build plugins | init ms (median) | ÷ baseline |',
   '| --- | --- | --- | --- | --- |',
@@ -410,7 +523,12 @@ const markdown = `# Benchmark results\n\n${machine}; the whole run took ${minute
 const full = !quick && !only;
 if (full) {
   mkdirSync(resolve(PROJECT_ROOT, 'bench'), { recursive: true });
-  writeFileSync(resolve(PROJECT_ROOT, 'bench/results.json'), `${JSON.stringify({ machine, minutes, figures }, null, 2)}\n`);
+  writeFileSync(
+    resolve(PROJECT_ROOT, 'bench/results.json'),
+    `${JSON.stringify({ machine, minutes, figures }, null, 2)}\n`,
+  );
   writeFileSync(resolve(PROJECT_ROOT, 'bench/results.md'), markdown);
 }
-process.stdout.write(`\n${table}\n\n${perFunction}\n\n(${machine}; ${minutes} min)${full ? ' → bench/results.json, bench/results.md' : ''}\n`);
+process.stdout.write(
+  `\n${table}\n\n${perFunction}\n\n(${machine}; ${minutes} min)${full ? ' → bench/results.json, bench/results.md' : ''}\n`,
+);

@@ -8,7 +8,9 @@ const { join } = require('node:path');
 const lambdaCredentials = {
   name: 'lambda-credentials',
   setup(build) {
-    build.onResolve({ filter: /^@aws-sdk\/credential-provider-node$/ }, () => ({ path: join(__dirname, 'lambda-credentials.ts') }));
+    build.onResolve({ filter: /^@aws-sdk\/credential-provider-node$/ }, () => ({
+      path: join(__dirname, 'lambda-credentials.ts'),
+    }));
   },
 };
 
@@ -26,7 +28,8 @@ const treeShakeableSchemas = {
     build.onLoad({ filter: /[\\/]@aws-sdk[\\/].+[\\/]schemas[\\/]schemas_\d+\.js$/ }, async ({ path }) => {
       const source = await readFile(path, 'utf8');
       const constants = new Map();
-      for (const match of source.matchAll(/^const (_\w+) = ("(?:[^"\\\n]|\\.)*");$/gm)) constants.set(match[1], match[2]);
+      for (const match of source.matchAll(/^const (_\w+) = ("(?:[^"\\\n]|\\.)*");$/gm))
+        constants.set(match[1], match[2]);
       const contents = source.replace(/\[(_\w+)\]:/g, (whole, name) => constants.get(name)?.concat(':') ?? whole);
       return { contents, loader: 'js' };
     });

@@ -10,8 +10,16 @@ import { PROJECT_ROOT } from '../local/app.ts';
 import { ReconcileReportSchema, ResultDocumentSchema } from '../functions/core/schemas.ts';
 
 export const CONTRACTS = {
-  'schemas/result.schema.json': { schema: ResultDocumentSchema, id: 'iot-ca-pipeline/result@1', title: 'A receipt or failure report: results/<source key>.json' },
-  'schemas/reconcile-report.schema.json': { schema: ReconcileReportSchema, id: 'iot-ca-pipeline/reconcile@1', title: 'A reconciliation report: results/reconcile/<run>.json' },
+  'schemas/result.schema.json': {
+    schema: ResultDocumentSchema,
+    id: 'iot-ca-pipeline/result@1',
+    title: 'A receipt or failure report: results/<source key>.json',
+  },
+  'schemas/reconcile-report.schema.json': {
+    schema: ReconcileReportSchema,
+    id: 'iot-ca-pipeline/reconcile@1',
+    title: 'A reconciliation report: results/reconcile/<run>.json',
+  },
 } as const;
 
 export const contractJson = (file: keyof typeof CONTRACTS): string => {

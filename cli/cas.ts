@@ -40,7 +40,8 @@ export const viewOf = async (target: Target, certificateId: string): Promise<CaV
 
 export const listCaIds = async (target: Target): Promise<string[]> => {
   const certificates: CACertificate[] = [];
-  for await (const page of paginateListCACertificates({ client: target.iot, pageSize: 250 }, { ascendingOrder: true })) certificates.push(...(page.certificates ?? []));
+  for await (const page of paginateListCACertificates({ client: target.iot, pageSize: 250 }, { ascendingOrder: true }))
+    certificates.push(...(page.certificates ?? []));
   return certificates.map((ca) => ca.certificateId as string);
 };
 
@@ -56,16 +57,20 @@ export interface FileView {
 export const fileViews = async (target: Target): Promise<FileView[]> => {
   const keys = await listKeys(target, target.incomingPrefix);
   const dropped = keys.filter((key) => target.rule.matches(key));
-  return pMap(dropped, async (key): Promise<FileView> => {
-    const result = await readResult(target, key);
-    return {
-      key,
-      outcome: result?.outcome ?? 'PENDING',
-      certificateId: result && 'certificateId' in result ? (result.certificateId ?? null) : null,
-      error: result?.outcome === 'FAILED' ? result.error : null,
-      finishedAt: result?.finishedAt ?? null,
-    };
-  }, { concurrency: 8 });
+  return pMap(
+    dropped,
+    async (key): Promise<FileView> => {
+      const result = await readResult(target, key);
+      return {
+        key,
+        outcome: result?.outcome ?? 'PENDING',
+        certificateId: result && 'certificateId' in result ? (result.certificateId ?? null) : null,
+        error: result?.outcome === 'FAILED' ? result.error : null,
+        finishedAt: result?.finishedAt ?? null,
+      };
+    },
+    { concurrency: 8 },
+  );
 };
 
 /**
@@ -74,12 +79,16 @@ export const fileViews = async (target: Target): Promise<FileView[]> => {
  */
 export const resolveCaId = async (target: Target, id: string): Promise<string> => {
   const wanted = id.trim().toLowerCase();
-  if (!/^[0-9a-f]{1,64}$/.test(wanted)) throw new CliError('CaNotFoundError', `"${id}" is not a certificate id (hexadecimal, as list prints it).`);
+  if (!/^[0-9a-f]{1,64}$/.test(wanted))
+    throw new CliError('CaNotFoundError', `"${id}" is not a certificate id (hexadecimal, as list prints it).`);
   if (wanted.length === 64) return wanted;
   const matches = (await listCaIds(target)).filter((candidate) => candidate.startsWith(wanted));
   if (matches.length === 0) throw new CliError('CaNotFoundError', `No CA certificate id starts with ${wanted}.`);
   if (matches.length > 1) {
-    throw new CliError('AmbiguousIdError', `${matches.length} CA certificates start with ${wanted}: ${matches.map((match) => match.slice(0, 16)).join(', ')}; give more characters.`);
+    throw new CliError(
+      'AmbiguousIdError',
+      `${matches.length} CA certificates start with ${wanted}: ${matches.map((match) => match.slice(0, 16)).join(', ')}; give more characters.`,
+    );
   }
   return matches[0] as string;
 };

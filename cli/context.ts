@@ -37,7 +37,6 @@ export interface Target {
   close: () => Promise<void>;
 }
 
-
 const reachable = async (url: string): Promise<boolean> => {
   try {
     await fetch(url, { signal: AbortSignal.timeout(1000) });
@@ -50,7 +49,13 @@ const reachable = async (url: string): Promise<boolean> => {
 const localClients = (endpoints: { s3: string; iot: string; sfn: string }, region: string) => {
   const common = { region, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, maxAttempts: 3 };
   return {
-    s3: new S3Client({ ...common, endpoint: endpoints.s3, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }),
+    s3: new S3Client({
+      ...common,
+      endpoint: endpoints.s3,
+      forcePathStyle: true,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    }),
     iot: new IoTClient({ ...common, endpoint: endpoints.iot }),
     sfn: new SFNClient({ ...common, endpoint: endpoints.sfn }),
   };
@@ -93,7 +98,9 @@ export const localTarget = async (options: LocalTargetOptions = {}): Promise<Tar
   }
   if (!existsSync(stateDir)) {
     // Run from another folder, a command would otherwise silently start over with a new account.
-    options.onNotice?.(`created a new local state directory ${stateDir} (a new registration code, no CAs); set IOT_CA_HOME to use an existing one`);
+    options.onNotice?.(
+      `created a new local state directory ${stateDir} (a new registration code, no CAs); set IOT_CA_HOME to use an existing one`,
+    );
   }
   options.onProgress?.(`starting the local stack in ${stateDir}`);
   const stack = await LocalStack.start({ stateDir });
@@ -124,16 +131,27 @@ export const deployedTarget = async (options: GlobalOptions): Promise<Target> =>
   let outputs: Record<string, string>;
   try {
     const response = await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }));
-    outputs = Object.fromEntries((response.Stacks?.[0]?.Outputs ?? []).map((output) => [output.OutputKey ?? '', output.OutputValue ?? '']));
+    outputs = Object.fromEntries(
+      (response.Stacks?.[0]?.Outputs ?? []).map((output) => [output.OutputKey ?? '', output.OutputValue ?? '']),
+    );
   } catch (error) {
     const name = (error as Error).name;
     if (/Region is missing/i.test((error as Error).message)) {
-      throw new CliError('NoRegionError', 'No AWS Region: pass --region or set AWS_REGION (or use --local for the embedded stack).');
+      throw new CliError(
+        'NoRegionError',
+        'No AWS Region: pass --region or set AWS_REGION (or use --local for the embedded stack).',
+      );
     }
     if (name === 'CredentialsProviderError' || /credential/i.test((error as Error).message)) {
-      throw new CliError('NoCredentialsError', 'No AWS credentials found; configure them, or use --local for the embedded stack.');
+      throw new CliError(
+        'NoCredentialsError',
+        'No AWS credentials found; configure them, or use --local for the embedded stack.',
+      );
     }
-    throw new CliError('StackNotFoundError', `Cannot read stack ${stackName}: ${(error as Error).message} (deploy with npx serverless deploy --stage ${stage}, or use --local).`);
+    throw new CliError(
+      'StackNotFoundError',
+      `Cannot read stack ${stackName}: ${(error as Error).message} (deploy with npx serverless deploy --stage ${stage}, or use --local).`,
+    );
   } finally {
     cloudFormation.destroy();
   }
@@ -160,5 +178,7 @@ export const deployedTarget = async (options: GlobalOptions): Promise<Target> =>
   };
 };
 
-export const resolveTarget = (options: GlobalOptions, tell: Pick<LocalTargetOptions, 'onProgress' | 'onNotice'> = {}): Promise<Target> =>
-  options.local ? localTarget(tell) : deployedTarget(options);
+export const resolveTarget = (
+  options: GlobalOptions,
+  tell: Pick<LocalTargetOptions, 'onProgress' | 'onNotice'> = {},
+): Promise<Target> => (options.local ? localTarget(tell) : deployedTarget(options));

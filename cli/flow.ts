@@ -6,7 +6,11 @@ import { findExecution, followExecution, readResult, type ExecutionOutcome } fro
 import type { Output } from './output.ts';
 import { shortId, stepLine } from './render.ts';
 
-export const withTarget = async <T>(options: GlobalOptions, out: Output, run: (target: Target) => Promise<T>): Promise<T> => {
+export const withTarget = async <T>(
+  options: GlobalOptions,
+  out: Output,
+  run: (target: Target) => Promise<T>,
+): Promise<T> => {
   const target = await resolveTarget(options, { onProgress: out.progress, onNotice: out.notice });
   try {
     return await run(target);
@@ -33,7 +37,13 @@ export const settle = async (target: Target, key: string, execution: ExecutionOu
 };
 
 /** Follows the flow of one object to its end, each step reported as it ends. */
-export const followObject = async (target: Target, out: Output, key: string, since: Date, executionArn?: string): Promise<Followed> => {
+export const followObject = async (
+  target: Target,
+  out: Output,
+  key: string,
+  since: Date,
+  executionArn?: string,
+): Promise<Followed> => {
   const arn = executionArn ?? (await findExecution(target, key, since));
   out.progress(`following ${shortId(arn)} (${key})`);
   const execution = await followExecution(target, arn, (step) => out.progress(stepLine(step)));

@@ -1,5 +1,11 @@
 /** Finding and following register-ca executions, with the same SDK calls locally and on AWS. */
-import { DescribeExecutionCommand, ListExecutionsCommand, type DescribeExecutionCommandOutput, paginateGetExecutionHistory, type HistoryEvent } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  ListExecutionsCommand,
+  type DescribeExecutionCommandOutput,
+  paginateGetExecutionHistory,
+  type HistoryEvent,
+} from '@aws-sdk/client-sfn';
 import { paginateListObjectsV2 } from '@aws-sdk/client-s3';
 import { getJson, isMissingObject } from '../functions/aws/s3.ts';
 import { keyCandidates, parseStartInput, resultKeyFor } from '../functions/core/source.ts';
@@ -29,19 +35,28 @@ export class ExecutionFinder {
     let nextToken: string | undefined;
     do {
       const listed = await this.target.sfn.send(
-        new ListExecutionsCommand({ stateMachineArn: this.target.stateMachineArn, maxResults: 100, ...(nextToken ? { nextToken } : {}) }),
+        new ListExecutionsCommand({
+          stateMachineArn: this.target.stateMachineArn,
+          maxResults: 100,
+          ...(nextToken ? { nextToken } : {}),
+        }),
       );
       nextToken = listed.nextToken;
       for (const execution of listed.executions ?? []) {
         const arn = execution.executionArn as string;
         // Newest first: once older than the upload, the rest are too.
         if (execution.startDate && execution.startDate.getTime() < this.since.getTime() - 5_000) nextToken = undefined;
-        if (this.checked.has(arn) || (execution.startDate && execution.startDate.getTime() < this.since.getTime() - 5_000)) continue;
+        if (
+          this.checked.has(arn) ||
+          (execution.startDate && execution.startDate.getTime() < this.since.getTime() - 5_000)
+        )
+          continue;
         this.checked.add(arn);
         const described = await this.target.sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
         try {
           // The newest execution for a key is the one listed first.
-          for (const key of keyCandidates(parseStartInput(JSON.parse(described.input ?? '{}')).key)) if (!this.found.has(key)) this.found.set(key, arn);
+          for (const key of keyCandidates(parseStartInput(JSON.parse(described.input ?? '{}')).key))
+            if (!this.found.has(key)) this.found.set(key, arn);
         } catch {
           // an execution with another input shape is not ours
         }
@@ -64,7 +79,12 @@ export class ExecutionFinder {
 export const EXECUTION_TIMEOUT_MS = 120_000;
 
 /** The execution that S3's event started for `key`. */
-export const findExecution = async (target: Target, key: string, since: Date, timeoutMs = EXECUTION_TIMEOUT_MS): Promise<string> => {
+export const findExecution = async (
+  target: Target,
+  key: string,
+  since: Date,
+  timeoutMs = EXECUTION_TIMEOUT_MS,
+): Promise<string> => {
   const arn = (await new ExecutionFinder(target, since).waitFor([key], timeoutMs)).get(key);
   if (arn) return arn;
   throw new CliError(
@@ -88,7 +108,8 @@ export interface ExecutionOutcome {
   steps: Step[];
 }
 
-const stateName = (event: HistoryEvent): string | undefined => event.stateEnteredEventDetails?.name ?? event.stateExitedEventDetails?.name;
+const stateName = (event: HistoryEvent): string | undefined =>
+  event.stateEnteredEventDetails?.name ?? event.stateExitedEventDetails?.name;
 
 /**
  * Turns history events into one line per state, decided when the state exits: failed (✗) when
@@ -121,7 +142,12 @@ export class StepTracker {
       const index = this.open.lastIndexOf(name);
       if (index >= 0) this.open.splice(index, 1);
       const error = this.lastError.get(name);
-      this.emit({ name, ms: at - (this.entered.get(name) ?? at), outcome: error ? 'failed' : 'ok', ...(error ? { error } : {}) });
+      this.emit({
+        name,
+        ms: at - (this.entered.get(name) ?? at),
+        outcome: error ? 'failed' : 'ok',
+        ...(error ? { error } : {}),
+      });
       this.lastError.delete(name);
     } else if (event.type === 'TaskFailed' && event.taskFailedEventDetails) {
       const details = event.taskFailedEventDetails;
@@ -130,7 +156,12 @@ export class StepTracker {
       if (details.error === 'Retried') {
         const error = this.lastError.get(state);
         this.lastError.delete(state);
-        this.emit({ name: state, ms: at - (this.entered.get(state) ?? at), outcome: 'retried', ...(error ? { error } : {}) });
+        this.emit({
+          name: state,
+          ms: at - (this.entered.get(state) ?? at),
+          outcome: 'retried',
+          ...(error ? { error } : {}),
+        });
       } else {
         this.lastError.set(state, details.error ?? 'TaskFailed');
       }
@@ -140,7 +171,8 @@ export class StepTracker {
       const error = this.lastError.get(state);
       if (error) {
         this.lastError.delete(state);
-        if (event.type === 'TaskScheduled') this.emit({ name: state, ms: at - (this.entered.get(state) ?? at), outcome: 'retried', error });
+        if (event.type === 'TaskScheduled')
+          this.emit({ name: state, ms: at - (this.entered.get(state) ?? at), outcome: 'retried', error });
       }
     }
   }
@@ -149,7 +181,8 @@ export class StepTracker {
   finish(): void {
     for (const state of [...this.open]) {
       const error = this.lastError.get(state);
-      if (error) this.emit({ name: state, ms: Date.now() - (this.entered.get(state) ?? Date.now()), outcome: 'failed', error });
+      if (error)
+        this.emit({ name: state, ms: Date.now() - (this.entered.get(state) ?? Date.now()), outcome: 'failed', error });
     }
     this.open.length = 0;
   }
@@ -157,12 +190,17 @@ export class StepTracker {
 
 const history = async (target: Target, executionArn: string): Promise<HistoryEvent[]> => {
   const events: HistoryEvent[] = [];
-  for await (const page of paginateGetExecutionHistory({ client: target.sfn, pageSize: 1000 }, { executionArn })) events.push(...(page.events ?? []));
+  for await (const page of paginateGetExecutionHistory({ client: target.sfn, pageSize: 1000 }, { executionArn }))
+    events.push(...(page.events ?? []));
   return events;
 };
 
 /** An execution's status, error and cause as DescribeExecution gives them, with its steps. */
-const outcomeOf = (executionArn: string, described: DescribeExecutionCommandOutput, steps: Step[]): ExecutionOutcome => ({
+const outcomeOf = (
+  executionArn: string,
+  described: DescribeExecutionCommandOutput,
+  steps: Step[],
+): ExecutionOutcome => ({
   executionArn,
   status: described.status ?? 'UNKNOWN',
   ...(described.error ? { error: described.error } : {}),
@@ -175,7 +213,11 @@ const outcomeOf = (executionArn: string, described: DescribeExecutionCommandOutp
  * read on every poll); without, only the status is polled and the history read once at the end,
  * which is what many executions followed at once can afford.
  */
-export const followExecution = async (target: Target, executionArn: string, onStep?: (step: Step) => void): Promise<ExecutionOutcome> => {
+export const followExecution = async (
+  target: Target,
+  executionArn: string,
+  onStep?: (step: Step) => void,
+): Promise<ExecutionOutcome> => {
   const tracker = new StepTracker(onStep ?? (() => undefined));
   let seen = 0;
   for (;;) {
@@ -195,7 +237,10 @@ export const followExecution = async (target: Target, executionArn: string, onSt
 };
 
 /** An execution as it stands now (running or ended), with its steps so far; undefined when it is gone. */
-export const snapshotExecution = async (target: Target, executionArn: string): Promise<ExecutionOutcome | undefined> => {
+export const snapshotExecution = async (
+  target: Target,
+  executionArn: string,
+): Promise<ExecutionOutcome | undefined> => {
   let described: DescribeExecutionCommandOutput;
   try {
     described = await target.sfn.send(new DescribeExecutionCommand({ executionArn }));
@@ -211,7 +256,9 @@ export const snapshotExecution = async (target: Target, executionArn: string): P
 
 /** A JSON object of the bucket; undefined when there is none. */
 export const readJson = <T>(target: Target, key: string): Promise<T | undefined> =>
-  getJson<T>(target.s3, target.bucket, key).catch((error: unknown) => (isMissingObject(error) ? undefined : Promise.reject(error)));
+  getJson<T>(target.s3, target.bucket, key).catch((error: unknown) =>
+    isMissingObject(error) ? undefined : Promise.reject(error),
+  );
 
 /** Every key under a prefix. */
 export const listKeys = async (target: Target, prefix: string): Promise<string[]> => {

@@ -13,7 +13,9 @@ import { result } from './commands/result.ts';
 import { createOutput, reportError } from './output.ts';
 import type { GlobalOptions } from './context.ts';
 
-const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 
 const program = new Command('iot-ca')
   .description('Registers X.509 CA certificates with AWS IoT Core for just-in-time provisioning.')
@@ -43,7 +45,9 @@ program
   .option('--latency-ms <ms>', 'latency added to each IoT call')
   .option('--retry-interval-ms <ms>', "fixed pause between retries instead of the ASL's backoff")
   .option('--no-schedules', "don't run the reconcile schedules serverless.yml declares")
-  .action(action(async (options) => (await import('./commands/up.ts')).up(options, createOutput(Boolean(globals().json)))));
+  .action(
+    action(async (options) => (await import('./commands/up.ts')).up(options, createOutput(Boolean(globals().json)))),
+  );
 
 program
   .command('down')
@@ -71,7 +75,10 @@ program
 program
   .command('drop <files...>')
   .description('upload CA files (or folders of them) with their options; --wait follows each flow to its outcome')
-  .option('--verification <file>', 'verification certificate for a single CA, uploaded in the same object after it (in folders: <name>.verification.pem)')
+  .option(
+    '--verification <file>',
+    'verification certificate for a single CA, uploaded in the same object after it (in folders: <name>.verification.pem)',
+  )
   .option('--mode <mode>', 'DEFAULT or SNI_ONLY')
   .option('--template <name>', 'JITP provisioning template')
   .option('--tag <k=v>', 'one tag for the CA (repeat for more)', collect)
@@ -83,7 +90,7 @@ program
 
 program
   .command('result <file-or-key>')
-  .description("what became of a dropped file: its receipt or failure report, the execution and its steps")
+  .description('what became of a dropped file: its receipt or failure report, the execution and its steps')
   .action(action((reference: string) => result(reference, globals(), createOutput(Boolean(globals().json)))));
 
 program
@@ -94,7 +101,9 @@ program
 
 program
   .command('reconcile')
-  .description('compare the bucket with IoT now: repair drift, register what is missing, report orphans and expiring CAs')
+  .description(
+    'compare the bucket with IoT now: repair drift, register what is missing, report orphans and expiring CAs',
+  )
   .option('--deep', 'also check each CA (auto-registration, mode, tags), rate-limited under the IoT quota')
   .action(action((options) => reconcile(options, globals(), createOutput(Boolean(globals().json)))));
 

@@ -17,7 +17,8 @@ import { table } from './output.ts';
 export const shortId = (executionArn: string): string => executionArn.split(':').at(-1) ?? '';
 
 /** The command line that reaches the same stack again (`iot-ca --local …` after a --local command). */
-export const commandLine = (local: boolean | undefined, rest: string): string => `iot-ca${local ? ' --local' : ''} ${rest}`;
+export const commandLine = (local: boolean | undefined, rest: string): string =>
+  `iot-ca${local ? ' --local' : ''} ${rest}`;
 
 const stepMark = (outcome: Step['outcome']): string => (outcome === 'ok' ? '✓' : outcome === 'retried' ? '↻' : '✗');
 
@@ -35,7 +36,9 @@ const whatToDo = (remedy: string): string => `  what to do: ${remedy}`;
 /** What to do about a failure report, and the CA that stays live when it replaced a receipt. */
 const remedyLines = (report: FailureReport): string[] => [
   whatToDo(report.error.remedy),
-  ...(report.previous ? [`  still live: CA ${report.previous.certificateId}, as the receipt this report replaced left it`] : []),
+  ...(report.previous
+    ? [`  still live: CA ${report.previous.certificateId}, as the receipt this report replaced left it`]
+    : []),
 ];
 
 const modeLine = (receipt: Receipt, adopted: string): string =>
@@ -94,15 +97,25 @@ export const checkPassText = (verdict: CheckVerdict): string =>
     ...warningLines(verdict.warnings),
   ].join('\n');
 
-export const checkFailText = (error: { name: string; message: string; remedy: string }): string => `FAIL  ${error.name}: ${error.message}\n${whatToDo(error.remedy)}`;
+export const checkFailText = (error: { name: string; message: string; remedy: string }): string =>
+  `FAIL  ${error.name}: ${error.message}\n${whatToDo(error.remedy)}`;
 
 // ---- reconcile ----
 
 export const reconcileText = (report: ReconcileReport, findings: Array<Record<string, unknown>>): string =>
   [
-    Object.entries(report.counts).map(([name, value]) => `${name} ${value}`).join(', '),
-    `IoT calls: ${report.iotCallsTotal} (${Object.entries(report.iotCalls).map(([op, n]) => `${op} ${n}`).join(', ') || 'none'})`,
-    ...findings.map((finding) => `  ${String(finding.kind).padEnd(9)} ${String(finding.key)}  ${finding.drift ? (finding.drift as string[]).join('; ') : (finding.reason ?? finding.error ?? (finding.daysLeft !== undefined ? `${finding.daysLeft} days left` : ''))}${finding.outcome ? ` (${String(finding.outcome)})` : ''}`),
+    Object.entries(report.counts)
+      .map(([name, value]) => `${name} ${value}`)
+      .join(', '),
+    `IoT calls: ${report.iotCallsTotal} (${
+      Object.entries(report.iotCalls)
+        .map(([op, n]) => `${op} ${n}`)
+        .join(', ') || 'none'
+    })`,
+    ...findings.map(
+      (finding) =>
+        `  ${String(finding.kind).padEnd(9)} ${String(finding.key)}  ${finding.drift ? (finding.drift as string[]).join('; ') : (finding.reason ?? finding.error ?? (finding.daysLeft !== undefined ? `${finding.daysLeft} days left` : ''))}${finding.outcome ? ` (${String(finding.outcome)})` : ''}`,
+    ),
   ].join('\n');
 
 // ---- list / status ----
@@ -112,13 +125,26 @@ export const casText = (views: CaView[]): string =>
     ? 'no CA certificates registered'
     : table([
         ['CERTIFICATE ID', 'STATUS', 'MODE', 'TEMPLATE', 'EXPIRES', 'SOURCE'],
-        ...views.map((v) => [v.certificateId.slice(0, 16), v.status, v.certificateMode, v.templateName ?? '-', v.daysToExpiry === null ? '-' : `${v.daysToExpiry}d`, v.source ?? '-']),
+        ...views.map((v) => [
+          v.certificateId.slice(0, 16),
+          v.status,
+          v.certificateMode,
+          v.templateName ?? '-',
+          v.daysToExpiry === null ? '-' : `${v.daysToExpiry}d`,
+          v.source ?? '-',
+        ]),
       ]);
 
 export const filesText = (files: FileView[], incomingPrefix: string): string =>
   files.length === 0
     ? `no files under ${incomingPrefix}`
-    : outcomeTable(files.map((f) => ({ file: f.key, outcome: f.outcome, detail: f.outcome === 'FAILED' ? (f.error?.name ?? '') : (f.certificateId ?? '-').slice(0, 16) })));
+    : outcomeTable(
+        files.map((f) => ({
+          file: f.key,
+          outcome: f.outcome,
+          detail: f.outcome === 'FAILED' ? (f.error?.name ?? '') : (f.certificateId ?? '-').slice(0, 16),
+        })),
+      );
 
 export const statusText = (view: CaView): string =>
   [
@@ -128,7 +154,11 @@ export const statusText = (view: CaView): string =>
     `  template          ${view.templateName ?? '-'}`,
     `  expires           ${view.notAfter ?? '-'} (${view.daysToExpiry ?? '?'} days)`,
     `  source            ${view.source ?? '-'}`,
-    `  tags              ${Object.entries(view.tags).map(([k, v]) => `${k}=${v}`).join(', ') || '-'}`,
+    `  tags              ${
+      Object.entries(view.tags)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ') || '-'
+    }`,
   ].join('\n');
 
 // ---- result ----
@@ -158,7 +188,9 @@ export const resultText = ({ key, bucket, resultKey, outcome, written, execution
       ? `  execution ${shortId(executionArn)}  ${execution ? execution.status : '(no longer known: the local stack that ran it has stopped)'}`
       : '  execution (not recorded)',
     ...(execution?.steps.map(stepLine) ?? []),
-    ...(execution?.status === 'RUNNING' && written ? [`  (the result above is from an earlier run; this one is still running)`] : []),
+    ...(execution?.status === 'RUNNING' && written
+      ? [`  (the result above is from an earlier run; this one is still running)`]
+      : []),
   ].join('\n');
 
 // ---- drop ----
@@ -183,10 +215,20 @@ export const planText = (plan: PlanView): string => {
 
 /** --dry-run: each file's plan, or why the pipeline will judge it instead. */
 export const dryRunText = (items: Array<{ file: string; key: string; plan: PlanView | null }>): string =>
-  items.map((item) => (item.plan ? planText(item.plan) : `plan ${item.key}: the pipeline will judge it (it does not pass the offline pre-flight: iot-ca check ${item.file})`)).join('\n');
+  items
+    .map((item) =>
+      item.plan
+        ? planText(item.plan)
+        : `plan ${item.key}: the pipeline will judge it (it does not pass the offline pre-flight: iot-ca check ${item.file})`,
+    )
+    .join('\n');
 
 /** Without --wait: where each file went, its execution, and the command that shows its outcome later. */
-export const uploadedText = (bucket: string, local: boolean | undefined, rows: Array<{ key: string; executionArn: string | null; resultKey: string }>): string =>
+export const uploadedText = (
+  bucket: string,
+  local: boolean | undefined,
+  rows: Array<{ key: string; executionArn: string | null; resultKey: string }>,
+): string =>
   rows
     .map(
       (row) =>
@@ -202,13 +244,18 @@ export interface DropOutcomeView {
 }
 
 /** A file's outcome as it ends, in a bulk drop's progress. */
-export const dropOutcomeLine = (o: DropOutcomeView): string => `${o.outcome === 'ACTIVE' ? '✔' : '✖'} ${o.file}  ${o.outcome}  ${o.error ? o.error.name : (o.certificateId ?? '').slice(0, 16)}`;
+export const dropOutcomeLine = (o: DropOutcomeView): string =>
+  `${o.outcome === 'ACTIVE' ? '✔' : '✖'} ${o.file}  ${o.outcome}  ${o.error ? o.error.name : (o.certificateId ?? '').slice(0, 16)}`;
 
 export const dropCountLine = (done: number, total: number, counts: { ACTIVE: number; FAILED: number }): string =>
   `${done}/${total} done: ${counts.ACTIVE} ACTIVE, ${counts.FAILED} FAILED`;
 
 /** --wait on many: one row per file, then the counts (and where the details are). */
-export const dropSummaryText = (outcomes: DropOutcomeView[], summary: { total: number; active: number; failed: number }, local: boolean | undefined): string =>
+export const dropSummaryText = (
+  outcomes: DropOutcomeView[],
+  summary: { total: number; active: number; failed: number },
+  local: boolean | undefined,
+): string =>
   `${outcomeTable(outcomes.map((o) => ({ file: o.file, outcome: o.outcome, detail: o.outcome === 'ACTIVE' ? (o.certificateId ?? '') : `${o.error?.name ?? ''}${o.certificateId ? ` (${o.certificateId.slice(0, 16)})` : ''}` })))}\n${summary.total} files: ${summary.active} ACTIVE, ${summary.failed} not ACTIVE${summary.failed ? ` (details: ${commandLine(local, 'result <key>')})` : ''}`;
 
 // ---- up / down ----
@@ -231,17 +278,21 @@ export const readyText = (v: ReadyView): string =>
     `       credentials ${v.credentials.accessKeyId} / ${v.credentials.secretAccessKey}: AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${v.endpoints.s3} s3 ls s3://${v.bucket}/`,
     `  iot  ${v.endpoints.iot}`,
     `  sfn  ${v.endpoints.sfn}   ${v.stateMachineArn}`,
-    ...v.schedules.map((rule) => `  schedule ${rule.name}: reconcile ${JSON.stringify(rule.input)} every ${rule.everyMs / 60_000} min`),
+    ...v.schedules.map(
+      (rule) => `  schedule ${rule.name}: reconcile ${JSON.stringify(rule.input)} every ${rule.everyMs / 60_000} min`,
+    ),
     'Ctrl-C (or iot-ca down) to stop.',
   ].join('\n');
 
 /** `up`'s log of an execution: each line starts with the execution's first 8 characters. */
 export const upLog = {
   started: (id: string, what: string): string => `▶ ${id}  ${what}`,
-  retried: (id: string, state: string | undefined, error: string | undefined): string => `${id}  ↻ ${state} retried${error ? ` after ${error}` : ''}`,
+  retried: (id: string, state: string | undefined, error: string | undefined): string =>
+    `${id}  ↻ ${state} retried${error ? ` after ${error}` : ''}`,
   step: (id: string, step: Step): string => `${id}  ${stepText(step)}`,
   succeeded: (id: string, what: string): string => `✔ ${id}  ${what}`,
-  failed: (id: string, error: string | undefined, key: string | undefined): string => `✖ ${id}  FAILED ${error ?? ''}${key !== undefined ? `  ${key}` : ''}`,
+  failed: (id: string, error: string | undefined, key: string | undefined): string =>
+    `✖ ${id}  FAILED ${error ?? ''}${key !== undefined ? `  ${key}` : ''}`,
 };
 
 export const downText = (stateDir: string, pid: number | undefined): string =>

@@ -10,4 +10,6 @@ export const activate = async (iot: IoTClient, event: ActivateInput): Promise<Ac
 };
 
 const iot = createIotClient();
-export const handler = step({ input: ActivateInputSchema, output: ActivateOutputSchema }, (event) => activate(iot, event));
+export const handler = step({ input: ActivateInputSchema, output: ActivateOutputSchema }, (event) =>
+  activate(iot, event),
+);

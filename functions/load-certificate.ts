@@ -6,8 +6,21 @@ import { logger } from './lambda/logger.ts';
 import { step } from './lambda/middleware.ts';
 import { desiredTags, resolveOptions, type Defaults } from './core/options.ts';
 import { createS3Client, getSmallObject, type SmallObject } from './aws/s3.ts';
-import { bareEtag, caKeysForVerification, isVerificationKey, keyCandidates, parseStartInput, verificationKeyFor, type ObjectRef } from './core/source.ts';
-import { LoadCertificateInputSchema, LoadedCertificateSchema, type LoadCertificateInput, type LoadedCertificate } from './core/schemas.ts';
+import {
+  bareEtag,
+  caKeysForVerification,
+  isVerificationKey,
+  keyCandidates,
+  parseStartInput,
+  verificationKeyFor,
+  type ObjectRef,
+} from './core/source.ts';
+import {
+  LoadCertificateInputSchema,
+  LoadedCertificateSchema,
+  type LoadCertificateInput,
+  type LoadedCertificate,
+} from './core/schemas.ts';
 
 export interface LoadCertificateDeps {
   s3: S3Client;
@@ -18,7 +31,10 @@ export interface LoadCertificateDeps {
 }
 
 /** The object an event names: its key as written, else URL-decoded (see keyCandidates). */
-const findObject = async (s3: S3Client, start: ObjectRef): Promise<{ ref: ObjectRef; object: SmallObject } | undefined> => {
+const findObject = async (
+  s3: S3Client,
+  start: ObjectRef,
+): Promise<{ ref: ObjectRef; object: SmallObject } | undefined> => {
   for (const key of keyCandidates(start.key)) {
     const ref = { ...start, key };
     const object = await getSmallObject(s3, ref);
@@ -28,10 +44,17 @@ const findObject = async (s3: S3Client, start: ObjectRef): Promise<{ ref: Object
 };
 
 /** An upload of `ca.verification.pem` re-runs the flow for the CA it belongs to. */
-const locateCa = async (s3: S3Client, start: ObjectRef): Promise<{ ca: ObjectRef; object: SmallObject; verification?: ObjectRef }> => {
+const locateCa = async (
+  s3: S3Client,
+  start: ObjectRef,
+): Promise<{ ca: ObjectRef; object: SmallObject; verification?: ObjectRef }> => {
   if (!isVerificationKey(start.key)) {
     const found = await findObject(s3, start);
-    if (!found) throw new PipelineError('ObjectNotFoundError', `s3://${start.bucket}/${start.key} does not exist (deleted after upload?).`);
+    if (!found)
+      throw new PipelineError(
+        'ObjectNotFoundError',
+        `s3://${start.bucket}/${start.key} does not exist (deleted after upload?).`,
+      );
     return { ca: found.ref, object: found.object };
   }
   const verification = (await findObject(s3, start))?.ref ?? start;
@@ -48,19 +71,30 @@ const locateCa = async (s3: S3Client, start: ObjectRef): Promise<{ ca: ObjectRef
 };
 
 /** Reads the CA file, pre-flights it and resolves its options: nothing here calls AWS IoT. */
-export const loadCertificate = async (deps: LoadCertificateDeps, event: LoadCertificateInput): Promise<LoadedCertificate> => {
+export const loadCertificate = async (
+  deps: LoadCertificateDeps,
+  event: LoadCertificateInput,
+): Promise<LoadedCertificate> => {
   const now = deps.now?.() ?? new Date();
   const located = await locateCa(deps.s3, parseStartInput(event.input));
   const { ca, object } = located;
   const etag = bareEtag(object.etag);
-  const source: ObjectRef = { bucket: ca.bucket, key: ca.key, ...(object.versionId ? { versionId: object.versionId } : {}), ...(etag ? { etag } : {}) };
+  const source: ObjectRef = {
+    bucket: ca.bucket,
+    key: ca.key,
+    ...(object.versionId ? { versionId: object.versionId } : {}),
+    ...(etag ? { etag } : {}),
+  };
   const inspection = inspectCaFile(object.text, now, deps.expiryWarningDays);
   const options = resolveOptions(object.metadata, deps.defaults);
 
   let verificationPem = inspection.verificationPem;
   let verificationSource: LoadedCertificate['verificationSource'] = verificationPem ? 'same-file' : undefined;
   if (options.certificateMode === 'SNI_ONLY' && verificationPem) {
-    throw new PipelineError('VerificationNotAllowedError', 'The file holds a verification certificate, but SNI_ONLY mode takes none.');
+    throw new PipelineError(
+      'VerificationNotAllowedError',
+      'The file holds a verification certificate, but SNI_ONLY mode takes none.',
+    );
   }
   if (options.certificateMode === 'DEFAULT' && !verificationPem) {
     const sibling = located.verification ?? { bucket: ca.bucket, key: verificationKeyFor(ca.key) };
@@ -74,7 +108,8 @@ export const loadCertificate = async (deps: LoadCertificateDeps, event: LoadCert
     verificationPem = readVerificationFile(siblingObject.text);
     verificationSource = 'sibling';
   }
-  for (const warning of inspection.warnings) logger.warn('pre-flight warning', { certificateId: inspection.certificateId, warning });
+  for (const warning of inspection.warnings)
+    logger.warn('pre-flight warning', { certificateId: inspection.certificateId, warning });
 
   return {
     source,
@@ -90,5 +125,11 @@ export const loadCertificate = async (deps: LoadCertificateDeps, event: LoadCert
   };
 };
 
-const deps: LoadCertificateDeps = { s3: createS3Client(), defaults: readDefaults(), expiryWarningDays: readExpiryWarningDays() };
-export const handler = step({ input: LoadCertificateInputSchema, output: LoadedCertificateSchema }, (event) => loadCertificate(deps, event));
+const deps: LoadCertificateDeps = {
+  s3: createS3Client(),
+  defaults: readDefaults(),
+  expiryWarningDays: readExpiryWarningDays(),
+};
+export const handler = step({ input: LoadCertificateInputSchema, output: LoadedCertificateSchema }, (event) =>
+  loadCertificate(deps, event),
+);

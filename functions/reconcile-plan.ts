@@ -1,14 +1,29 @@
 import { logger } from './lambda/logger.ts';
 import { step } from './lambda/middleware.ts';
 import { addCounts, emptyCounts, planShallow, type DeepCandidate } from './core/reconcile.ts';
-import { actOn, countCalls, createReconcileDeps, listCaObjects, listCas, readResults, type FindingOutcome, type ReconcileDeps } from './aws/reconcile.ts';
+import {
+  actOn,
+  countCalls,
+  createReconcileDeps,
+  listCaObjects,
+  listCas,
+  readResults,
+  type FindingOutcome,
+  type ReconcileDeps,
+} from './aws/reconcile.ts';
 import { putJson } from './aws/s3.ts';
 import { reconcilePrefixFor } from './core/source.ts';
-import { ReconcilePlanInputSchema, ReconcilePlanOutputSchema, type ReconcilePlanInput, type ReconcilePlanOutput } from './core/schemas.ts';
+import {
+  ReconcilePlanInputSchema,
+  ReconcilePlanOutputSchema,
+  type ReconcilePlanInput,
+  type ReconcilePlanOutput,
+} from './core/schemas.ts';
 
 export type { ReconcilePlanOutput } from './core/schemas.ts';
 
-const chunk = <T>(items: T[], size: number): T[][] => Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
+const chunk = <T>(items: T[], size: number): T[][] =>
+  Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
 
 /**
  * The shallow pass of reconciliation: bulk listings only, repairs started, orphans handled,
@@ -23,11 +38,21 @@ export const reconcilePlan = async (deps: ReconcileDeps, event: ReconcilePlanInp
     readResults(deps.s3, bucket, deps.resultsPrefix),
     listCas(deps.iot),
   ]);
-  const templates = new Set([...results.values()].flatMap((result) => (result.outcome === 'ACTIVE' ? [result.templateName] : [])));
+  const templates = new Set(
+    [...results.values()].flatMap((result) => (result.outcome === 'ACTIVE' ? [result.templateName] : [])),
+  );
   const templateMembers = new Map<string, Set<string>>();
   for (const template of templates) templateMembers.set(template, new Set((await listCas(deps.iot, template)).keys()));
 
-  const plan = planShallow({ objects, results, cas, templateMembers, now, expiryWarningDays: deps.config.expiryWarningDays, graceMinutes: deps.config.graceMinutes });
+  const plan = planShallow({
+    objects,
+    results,
+    cas,
+    templateMembers,
+    now,
+    expiryWarningDays: deps.config.expiryWarningDays,
+    graceMinutes: deps.config.graceMinutes,
+  });
   let counts = addCounts(emptyCounts(), { objects: objects.length, inSync: event.deep ? 0 : plan.inSync.length });
   const outcomes: FindingOutcome[] = [];
   for (const finding of plan.findings) {
@@ -54,4 +79,6 @@ export const reconcilePlan = async (deps: ReconcileDeps, event: ReconcilePlanInp
 };
 
 const deps = createReconcileDeps();
-export const handler = step({ input: ReconcilePlanInputSchema, output: ReconcilePlanOutputSchema }, (event) => reconcilePlan(deps, event));
+export const handler = step({ input: ReconcilePlanInputSchema, output: ReconcilePlanOutputSchema }, (event) =>
+  reconcilePlan(deps, event),
+);

@@ -6,13 +6,19 @@ import { step } from './lambda/middleware.ts';
 import { addCounts } from './core/reconcile.ts';
 import { createS3Client, putJson } from './aws/s3.ts';
 import { reconcileReportKeyFor } from './core/source.ts';
-import { ReconcileReportInputSchema, ReconcileReportSchema, type ReconcileReport, type ReconcileReportInput } from './core/schemas.ts';
+import {
+  ReconcileReportInputSchema,
+  ReconcileReportSchema,
+  type ReconcileReport,
+  type ReconcileReportInput,
+} from './core/schemas.ts';
 
 export type { ReconcileReport } from './core/schemas.ts';
 
 const mergeCalls = (all: Array<Record<string, number>>): Record<string, number> => {
   const merged: Record<string, number> = {};
-  for (const calls of all) for (const [operation, count] of Object.entries(calls)) merged[operation] = (merged[operation] ?? 0) + count;
+  for (const calls of all)
+    for (const [operation, count] of Object.entries(calls)) merged[operation] = (merged[operation] ?? 0) + count;
   return merged;
 };
 
@@ -37,8 +43,13 @@ export const reconcileReport = async (
     finishedAt: (deps.now?.() ?? new Date()).toISOString(),
   };
   await putJson(deps.s3, plan.bucket, reconcileReportKeyFor(plan.runId, deps.resultsPrefix), report);
-  const summary = Object.entries(counts).map(([name, value]) => `${name}=${value}`).join(' ');
-  logger.info(`reconcile ${plan.deep ? 'deep' : 'shallow'}: ${summary} iotCalls=${report.iotCallsTotal}`, { counts, iotCalls });
+  const summary = Object.entries(counts)
+    .map(([name, value]) => `${name}=${value}`)
+    .join(' ');
+  logger.info(`reconcile ${plan.deep ? 'deep' : 'shallow'}: ${summary} iotCalls=${report.iotCallsTotal}`, {
+    counts,
+    iotCalls,
+  });
   deps.metrics.addMetric('CasExpiring', MetricUnit.Count, counts.expiring);
   deps.metrics.addMetric('CasRepaired', MetricUnit.Count, counts.repaired + counts.registered);
   deps.metrics.addMetric('CasOrphaned', MetricUnit.Count, counts.orphaned);
@@ -52,4 +63,6 @@ const deps = {
   resultsPrefix: readResultsPrefix(),
   metrics: new Metrics({ namespace: 'IotCaPipeline', serviceName: 'iot-ca-pipeline' }),
 };
-export const handler = step({ input: ReconcileReportInputSchema, output: ReconcileReportSchema }, (event) => reconcileReport(deps, event));
+export const handler = step({ input: ReconcileReportInputSchema, output: ReconcileReportSchema }, (event) =>
+  reconcileReport(deps, event),
+);

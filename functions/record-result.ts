@@ -6,7 +6,15 @@ import { step } from './lambda/middleware.ts';
 import { buildFailureReport, buildReceipt, type FlowState } from './core/results.ts';
 import { createS3Client, findJson, putJson, resolveObject } from './aws/s3.ts';
 import { parseStartInput, resultKeyFor, type ObjectRef } from './core/source.ts';
-import { FailureReportSchema, ReceiptSchema, RecordResultInputSchema, ResultDocumentSchema, RecordResultOutputSchema, type RecordResultInput, type RecordResultOutput } from './core/schemas.ts';
+import {
+  FailureReportSchema,
+  ReceiptSchema,
+  RecordResultInputSchema,
+  ResultDocumentSchema,
+  RecordResultOutputSchema,
+  type RecordResultInput,
+  type RecordResultOutput,
+} from './core/schemas.ts';
 
 export interface RecordResultDeps {
   s3: S3Client;
@@ -55,7 +63,13 @@ export const recordResult = async (deps: RecordResultDeps, event: RecordResultIn
   if (error !== undefined || !certificate || !registered) {
     // What it replaces, if that is a result at all (an object written by hand is not).
     const replaced = ResultDocumentSchema.safeParse(await findJson<unknown>(deps.s3, source.bucket, resultKey));
-    const report = buildFailureReport(source, error ?? { Error: 'IncompleteFlowError' }, certificate, meta, replaced.success ? replaced.data : undefined);
+    const report = buildFailureReport(
+      source,
+      error ?? { Error: 'IncompleteFlowError' },
+      certificate,
+      meta,
+      replaced.success ? replaced.data : undefined,
+    );
     // The contract (schemas/result.schema.json) is checked before anything reads it.
     await putJson(deps.s3, source.bucket, resultKey, FailureReportSchema.parse(report));
     logger.warn('flow failed', { errorName: report.error.name, transient: report.error.transient, resultKey });
@@ -68,4 +82,6 @@ export const recordResult = async (deps: RecordResultDeps, event: RecordResultIn
 };
 
 const deps: RecordResultDeps = { s3: createS3Client(), resultsPrefix: readResultsPrefix() };
-export const handler = step({ input: RecordResultInputSchema, output: RecordResultOutputSchema }, (event) => recordResult(deps, event));
+export const handler = step({ input: RecordResultInputSchema, output: RecordResultOutputSchema }, (event) =>
+  recordResult(deps, event),
+);

@@ -20,4 +20,6 @@ export const registerCa = async (iot: IoTClient, event: RegisterCaInput): Promis
 };
 
 const iot = createIotClient();
-export const handler = step({ input: RegisterCaInputSchema, output: RegisteredCaSchema }, (event) => registerCa(iot, event));
+export const handler = step({ input: RegisterCaInputSchema, output: RegisteredCaSchema }, (event) =>
+  registerCa(iot, event),
+);

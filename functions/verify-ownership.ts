@@ -3,22 +3,41 @@ import { checkVerification } from './core/certificate.ts';
 import { PipelineError } from './core/errors.ts';
 import { createIotClient, getRegistrationCode } from './aws/iot.ts';
 import { step } from './lambda/middleware.ts';
-import { VerifyOwnershipInputSchema, VerifyOwnershipOutputSchema, type VerifyOwnershipInput, type VerifyOwnershipOutput } from './core/schemas.ts';
+import {
+  VerifyOwnershipInputSchema,
+  VerifyOwnershipOutputSchema,
+  type VerifyOwnershipInput,
+  type VerifyOwnershipOutput,
+} from './core/schemas.ts';
 
 /**
  * DEFAULT mode's proof of possession, checked locally so that a wrong CN or signature is a clear
  * named error before AWS IoT is asked (and before anything is registered). The registration code
  * is fetched here, where it is used: SNI_ONLY flows never ask for it.
  */
-export const verifyOwnership = async (iot: IoTClient, event: VerifyOwnershipInput, now: Date = new Date()): Promise<VerifyOwnershipOutput> => {
+export const verifyOwnership = async (
+  iot: IoTClient,
+  event: VerifyOwnershipInput,
+  now: Date = new Date(),
+): Promise<VerifyOwnershipOutput> => {
   const { certificate } = event;
   if (!certificate.verificationPem) {
-    throw new PipelineError('VerificationCertificateMissingError', 'DEFAULT mode needs a verification certificate and none was loaded.');
+    throw new PipelineError(
+      'VerificationCertificateMissingError',
+      'DEFAULT mode needs a verification certificate and none was loaded.',
+    );
   }
   const registrationCode = await getRegistrationCode(iot);
   const result = checkVerification(certificate.caPem, certificate.verificationPem, registrationCode, now);
-  return { verified: true, registrationCode, verificationCertificateId: result.certificateId, verificationSubject: result.subject };
+  return {
+    verified: true,
+    registrationCode,
+    verificationCertificateId: result.certificateId,
+    verificationSubject: result.subject,
+  };
 };
 
 const iot = createIotClient();
-export const handler = step({ input: VerifyOwnershipInputSchema, output: VerifyOwnershipOutputSchema }, (event) => verifyOwnership(iot, event));
+export const handler = step({ input: VerifyOwnershipInputSchema, output: VerifyOwnershipOutputSchema }, (event) =>
+  verifyOwnership(iot, event),
+);

@@ -61,7 +61,13 @@ interface ServerlessConfig {
 const lambdaLogicalId = (functionKey: string): string =>
   `${functionKey.charAt(0).toUpperCase()}${functionKey.slice(1).replace(/-/g, 'Dash').replace(/_/g, 'Underscore')}LambdaFunction`;
 
-const resolveVariables = (value: string, service: string, stage: string, params: Record<string, string>, refs: Record<string, string> = {}): string =>
+const resolveVariables = (
+  value: string,
+  service: string,
+  stage: string,
+  params: Record<string, string>,
+  refs: Record<string, string> = {},
+): string =>
   value.replace(/\$\{([^}]+)\}/g, (whole, expression: string) => {
     if (expression in refs) return refs[expression] as string;
     const [source, ...rest] = expression.split(':');
@@ -83,7 +89,7 @@ const allStates = (states: States): Array<[string, States[string]]> =>
   Object.entries(states).flatMap(([name, body]) => {
     const nested = [
       ...((body.ItemProcessor ?? body.Iterator) ? [(body.ItemProcessor ?? body.Iterator) as { States: States }] : []),
-      ...(((body.Branches as Array<{ States: States }> | undefined) ?? [])),
+      ...((body.Branches as Array<{ States: States }> | undefined) ?? []),
     ];
     return [[name, body] as [string, States[string]], ...nested.flatMap((machine) => allStates(machine.States))];
   });
@@ -98,7 +104,8 @@ export const loadApp = (root = PROJECT_ROOT, stage = 'local', overrides: Record<
   const rawParams = config.params?.default ?? {};
   const params: Record<string, string> = {};
   for (const [key, value] of Object.entries({ ...rawParams, ...overrides })) params[key] = String(value);
-  for (const [key, value] of Object.entries(params)) params[key] = resolveVariables(value, config.service, stage, params);
+  for (const [key, value] of Object.entries(params))
+    params[key] = resolveVariables(value, config.service, stage, params);
   // Lambda gives each function the provider's environment plus its own; one process hosts them
   // all locally, so the union is what every handler sees (names do not collide by design).
   const fileRef = (value: unknown): unknown => {
@@ -106,13 +113,18 @@ export const loadApp = (root = PROJECT_ROOT, stage = 'local', overrides: Record<
     return file ? parse(readFileSync(join(root, file), 'utf8'), { logLevel: 'silent' }) : value;
   };
   const environment: Record<string, string> = {};
-  for (const source of [config.provider?.environment, ...Object.values(config.functions).map((fn) => fileRef(fn.environment))]) {
+  for (const source of [
+    config.provider?.environment,
+    ...Object.values(config.functions).map((fn) => fileRef(fn.environment)),
+  ]) {
     for (const [key, value] of Object.entries((source ?? {}) as Record<string, unknown>)) {
       environment[key] = resolveVariables(String(value ?? ''), config.service, stage, params);
     }
   }
 
-  const functionsByLogicalId = new Map(Object.entries(config.functions).map(([key, fn]) => [lambdaLogicalId(key), { key, ...fn }]));
+  const functionsByLogicalId = new Map(
+    Object.entries(config.functions).map(([key, fn]) => [lambdaLogicalId(key), { key, ...fn }]),
+  );
   const stateMachines: Record<string, StateMachineApp> = {};
   for (const [logicalId, resource] of Object.entries(config.resources?.Resources ?? {})) {
     if (resource.Type !== 'AWS::StepFunctions::StateMachine') continue;
@@ -121,18 +133,27 @@ export const loadApp = (root = PROJECT_ROOT, stage = 'local', overrides: Record<
     if (!definitionRef) throw new Error(`serverless.yml: ${logicalId}.Definition must be \${file(<asl.json>)}`);
     const substitutions = (properties.DefinitionSubstitutions ?? {}) as Record<string, string>;
     const bindings: Record<string, TaskBinding> = {};
-    const functionFor = (variable: string) => functionsByLogicalId.get((substitutions[variable] ?? '').replace(/\.Arn$/, ''));
+    const functionFor = (variable: string) =>
+      functionsByLogicalId.get((substitutions[variable] ?? '').replace(/\.Arn$/, ''));
     // What CloudFormation does at deploy: each ${XFunctionArn} becomes that function's ARN.
-    const text = readFileSync(join(root, definitionRef[1] as string), 'utf8').replace(/\$\{(\w+)\}/g, (whole, variable: string) => {
-      const fn = functionFor(variable);
-      return fn ? `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${config.service}-${stage}-${fn.key}` : whole;
-    });
+    const text = readFileSync(join(root, definitionRef[1] as string), 'utf8').replace(
+      /\$\{(\w+)\}/g,
+      (whole, variable: string) => {
+        const fn = functionFor(variable);
+        return fn
+          ? `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${config.service}-${stage}-${fn.key}`
+          : whole;
+      },
+    );
     const definition = JSON.parse(text) as StateMachineApp['definition'];
     for (const [state, body] of allStates(definition.States)) {
       if (body.Type !== 'Task') continue;
-      const fnKey = /:function:[^:]+$/.test(body.Resource ?? '') ? (body.Resource as string).split(`-${stage}-`).at(-1) : undefined;
+      const fnKey = /:function:[^:]+$/.test(body.Resource ?? '')
+        ? (body.Resource as string).split(`-${stage}-`).at(-1)
+        : undefined;
       const fn = fnKey ? config.functions[fnKey] : undefined;
-      if (!fn || !fnKey) throw new Error(`serverless.yml: Task ${state} (${body.Resource}) does not lead to a function`);
+      if (!fn || !fnKey)
+        throw new Error(`serverless.yml: Task ${state} (${body.Resource}) does not lead to a function`);
       const dot = fn.handler.lastIndexOf('.');
       bindings[state] = {
         state,
@@ -153,7 +174,8 @@ export const loadApp = (root = PROJECT_ROOT, stage = 'local', overrides: Record<
     params,
     stateMachines,
     resources: config.resources?.Resources ?? {},
-    resolve: (text: string, refs?: Record<string, string>) => resolveVariables(text, config.service, stage, params, refs),
+    resolve: (text: string, refs?: Record<string, string>) =>
+      resolveVariables(text, config.service, stage, params, refs),
   };
 };
 
@@ -171,19 +193,25 @@ const escapeRegex = (text: string): string => text.replace(/[.+?^${}()|[\]\\]/g,
 /** An EventBridge key filter list as EventBridge applies it; `fill` resolves its variables first. */
 export const keyMatcher = (filters: KeyFilter[], fill: (text: string) => string): KeyMatcher => {
   const compiled = filters.map((filter) => {
-    if (typeof filter === 'string') return { pattern: fill(filter), regex: new RegExp(`^${escapeRegex(fill(filter))}$`) };
+    if (typeof filter === 'string')
+      return { pattern: fill(filter), regex: new RegExp(`^${escapeRegex(fill(filter))}$`) };
     if (filter.wildcard !== undefined) {
       const wildcard = fill(filter.wildcard);
       return { pattern: wildcard, regex: new RegExp(`^${wildcard.split('*').map(escapeRegex).join('.*')}$`) };
     }
-    if (filter.prefix !== undefined) return { pattern: `${fill(filter.prefix)}*`, regex: new RegExp(`^${escapeRegex(fill(filter.prefix))}`) };
+    if (filter.prefix !== undefined)
+      return { pattern: `${fill(filter.prefix)}*`, regex: new RegExp(`^${escapeRegex(fill(filter.prefix))}`) };
     const suffix = fill(filter.suffix ?? '');
     return { pattern: `*${suffix}`, regex: new RegExp(`${escapeRegex(suffix)}$`) };
   });
-  return { patterns: compiled.map((entry) => entry.pattern), matches: (key) => compiled.some((entry) => entry.regex.test(key)) };
+  return {
+    patterns: compiled.map((entry) => entry.pattern),
+    matches: (key) => compiled.some((entry) => entry.regex.test(key)),
+  };
 };
 
 /** The key filters of the rule that starts register-ca: the one Events rule with an object-key pattern. */
 export const uploadKeyFilters = (app: App): KeyFilter[] =>
-  Object.values(app.resources).find((resource) => resource.Type === 'AWS::Events::Rule' && resource.Properties.EventPattern?.detail?.object?.key)?.Properties
-    .EventPattern.detail.object.key ?? [];
+  Object.values(app.resources).find(
+    (resource) => resource.Type === 'AWS::Events::Rule' && resource.Properties.EventPattern?.detail?.object?.key,
+  )?.Properties.EventPattern.detail.object.key ?? [];

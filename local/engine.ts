@@ -91,7 +91,10 @@ export class LocalEngine {
     this.stateMachineArn = `arn:aws:states:${region}:${account}:stateMachine:${app.name}`;
     this.machine = new StateMachine(app.definition as never);
     const pause = options.retryIntervalMs;
-    this.retryIntervalOverrides = pause === undefined ? undefined : Object.fromEntries(Object.values(app.bindings).map((binding) => [binding.state, pause]));
+    this.retryIntervalOverrides =
+      pause === undefined
+        ? undefined
+        : Object.fromEntries(Object.values(app.bindings).map((binding) => [binding.state, pause]));
   }
 
   private handlerFor(binding: TaskBinding): Promise<Handler> {
@@ -135,7 +138,10 @@ export class LocalEngine {
    * Starts an execution. As in Step Functions, a name already used fails with
    * ExecutionAlreadyExists (deterministic names are how duplicate starts are refused).
    */
-  start(input: unknown, name: string = randomUUID()): { record: ExecutionRecord; done: Promise<ExecutionRecord>; abort: () => void } {
+  start(
+    input: unknown,
+    name: string = randomUUID(),
+  ): { record: ExecutionRecord; done: Promise<ExecutionRecord>; abort: () => void } {
     const executionArn = `${this.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
     if (this.executions.has(executionArn)) {
       throw Object.assign(new Error(`Execution already exists: '${executionArn}'`), { name: 'ExecutionAlreadyExists' });
@@ -147,8 +153,13 @@ export class LocalEngine {
     for (const binding of Object.values(this.app.bindings)) overrides[binding.state] = this.invoke(binding, record);
     const retryIntervalOverrides = this.retryIntervalOverrides;
     const execution = this.machine.run(input as never, {
-      overrides: { taskResourceLocalHandlers: overrides as never, ...(retryIntervalOverrides ? { retryIntervalOverrides } : {}) },
-      context: { Execution: { Id: executionArn, Name: name, Input: input as never, StartTime: startDate, RoleArn: 'local' } },
+      overrides: {
+        taskResourceLocalHandlers: overrides as never,
+        ...(retryIntervalOverrides ? { retryIntervalOverrides } : {}),
+      },
+      context: {
+        Execution: { Id: executionArn, Name: name, Input: input as never, StartTime: startDate, RoleArn: 'local' },
+      },
     });
     const follow = (async () => {
       for await (const event of execution.eventLogs as AsyncIterable<ExecutionEvent>) {

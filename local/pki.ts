@@ -47,7 +47,10 @@ const keyCache = new Map<string, Promise<CryptoKeyPair>>();
 export const keyPair = (spec: KeySpec, hash = 'SHA-256', fresh = false): Promise<CryptoKeyPair> => {
   const id = `${JSON.stringify(spec)}/${hash}`;
   if (!fresh && keyCache.has(id)) return keyCache.get(id) as Promise<CryptoKeyPair>;
-  const pair = webcrypto.subtle.generateKey(algorithmFor(spec, hash) as RsaHashedKeyGenParams, true, ['sign', 'verify']) as Promise<CryptoKeyPair>;
+  const pair = webcrypto.subtle.generateKey(algorithmFor(spec, hash) as RsaHashedKeyGenParams, true, [
+    'sign',
+    'verify',
+  ]) as Promise<CryptoKeyPair>;
   if (!fresh) keyCache.set(id, pair);
   return pair;
 };
@@ -87,7 +90,11 @@ export interface CaOptions {
 
 export const makeCa = async (options: CaOptions = {}): Promise<Pki> => {
   const spec = options.key ?? RSA2048;
-  const keys = await keyPair(spec, spec.type === 'rsa' || spec.type === 'rsa-pss' ? (options.hash ?? 'SHA-256') : 'SHA-256', options.fresh);
+  const keys = await keyPair(
+    spec,
+    spec.type === 'rsa' || spec.type === 'rsa-pss' ? (options.hash ?? 'SHA-256') : 'SHA-256',
+    options.fresh,
+  );
   const subject = options.subject ?? `CN=Test CA ${nextSerial()}, O=iot-ca-pipeline tests`;
   const extensions: x509.Extension[] = [];
   if (options.ca !== null) extensions.push(new x509.BasicConstraintsExtension(options.ca ?? true, undefined, true));
@@ -138,7 +145,10 @@ export const makeLeaf = async (ca: Pki, name: string, options: LeafOptions = {})
 export const foreignSpki = (curve: string): Uint8Array =>
   new Uint8Array(generateKeyPairSync('ec', { namedCurve: curve }).publicKey.export({ format: 'der', type: 'spki' }));
 
-export const privateKeyPem = async (pair: CryptoKeyPair, format: 'pkcs8' | 'pkcs1' | 'sec1' | 'encrypted' = 'pkcs8'): Promise<string> => {
+export const privateKeyPem = async (
+  pair: CryptoKeyPair,
+  format: 'pkcs8' | 'pkcs1' | 'sec1' | 'encrypted' = 'pkcs8',
+): Promise<string> => {
   const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', pair.privateKey));
   const { createPrivateKey } = await import('node:crypto');
   const key = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });

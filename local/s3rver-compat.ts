@@ -30,7 +30,12 @@ const FilesystemStore = require('s3rver/lib/stores/filesystem') as {
   prototype: {
     getResourcePath(bucket: string, key: string, resource: string): string;
     putMetadata(bucket: string, key: string, metadata: unknown, md5: string): Promise<void>;
-    putObject(object: { bucket: string; key: string; content: Buffer | Readable; metadata: unknown }): Promise<{ size: number; md5: string }>;
+    putObject(object: {
+      bucket: string;
+      key: string;
+      content: Buffer | Readable;
+      metadata: unknown;
+    }): Promise<{ size: number; md5: string }>;
     getMetadata(bucket: string, key: string): Promise<Record<string, string>>;
     getObject(bucket: string, key: string, options?: { start?: number; end?: number }): Promise<unknown>;
     getSubresource(bucket: string, key: string | undefined, type: string): Promise<unknown>;
@@ -45,7 +50,8 @@ if (!registry[patched]) {
   registry[patched] = true;
 
   const passThrough = () => ({
-    update: (data: string | Buffer, encoding?: BufferEncoding) => (typeof data === 'string' ? Buffer.from(data, encoding) : Buffer.from(data)),
+    update: (data: string | Buffer, encoding?: BufferEncoding) =>
+      typeof data === 'string' ? Buffer.from(data, encoding) : Buffer.from(data),
     final: () => Buffer.alloc(0),
   });
   const { createCipheriv, createDecipheriv } = crypto;

@@ -8,7 +8,16 @@ import { mkdirSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
-import { LOCAL_ACCOUNT, LOCAL_REGION, keyMatcher, loadApp, PROJECT_ROOT, uploadKeyFilters, type App, type StateMachineApp } from './app.ts';
+import {
+  LOCAL_ACCOUNT,
+  LOCAL_REGION,
+  keyMatcher,
+  loadApp,
+  PROJECT_ROOT,
+  uploadKeyFilters,
+  type App,
+  type StateMachineApp,
+} from './app.ts';
 import { LocalEngine, type ExecutionEvent, type ExecutionRecord } from './engine.ts';
 import { IotEmulator, IotError, type FaultSettings } from './iot/emulator.ts';
 import { startIotServer, type RunningServer } from './iot/server.ts';
@@ -16,7 +25,9 @@ import { startSfnServer } from './sfn/server.ts';
 import { writeFileAtomic } from './iot/store.ts';
 import './s3rver-compat.ts';
 
-const S3rver = createRequire(import.meta.url)('s3rver') as new (options: Record<string, unknown>) => {
+const S3rver = createRequire(import.meta.url)('s3rver') as new (
+  options: Record<string, unknown>,
+) => {
   run(): Promise<{ port: number }>;
   close(): Promise<void>;
   on(event: 'event', listener: (event: S3Notification) => void): void;
@@ -24,7 +35,11 @@ const S3rver = createRequire(import.meta.url)('s3rver') as new (options: Record<
 };
 
 interface S3Notification {
-  Records: Array<{ eventName: string; eventTime: string; s3: { bucket: { name: string }; object: { key: string; size?: number; eTag?: string; sequencer?: string } } }>;
+  Records: Array<{
+    eventName: string;
+    eventTime: string;
+    s3: { bucket: { name: string }; object: { key: string; size?: number; eTag?: string; sequencer?: string } };
+  }>;
 }
 
 /** The local stack's bucket, in the place of the stack's generated CA bucket. */
@@ -141,7 +156,6 @@ export const releaseStateDir = (stateDir: string): void => {
   }
 };
 
-
 /** A schedule rule of serverless.yml: how often, and the input it starts the state machine with. */
 export interface ScheduleRule {
   name: string;
@@ -150,7 +164,14 @@ export interface ScheduleRule {
   input: unknown;
 }
 
-const RATE_UNITS: Record<string, number> = { minute: 60_000, minutes: 60_000, hour: 3_600_000, hours: 3_600_000, day: 86_400_000, days: 86_400_000 };
+const RATE_UNITS: Record<string, number> = {
+  minute: 60_000,
+  minutes: 60_000,
+  hour: 3_600_000,
+  hours: 3_600_000,
+  day: 86_400_000,
+  days: 86_400_000,
+};
 
 /** `rate(1 hour)` → milliseconds; cron() expressions are not run locally. */
 export const rateToMs = (expression: string): number | undefined => {
@@ -161,15 +182,20 @@ export const rateToMs = (expression: string): number | undefined => {
 
 const scheduleRules = (app: App, bucket: string): ScheduleRule[] =>
   Object.entries(app.resources).flatMap(([name, resource]) => {
-    const expression: string | undefined = resource.Type === 'AWS::Events::Rule' ? resource.Properties.ScheduleExpression : undefined;
+    const expression: string | undefined =
+      resource.Type === 'AWS::Events::Rule' ? resource.Properties.ScheduleExpression : undefined;
     const everyMs = expression ? rateToMs(app.resolve(expression)) : undefined;
     const input: string | undefined = resource.Properties.Targets?.[0]?.Input;
-    return everyMs && input ? [{ name, everyMs, input: JSON.parse(app.resolve(input, { CaBucket: bucket })) as unknown }] : [];
+    return everyMs && input
+      ? [{ name, everyMs, input: JSON.parse(app.resolve(input, { CaBucket: bucket })) as unknown }]
+      : [];
   });
 
 /** The default JITP template as the deployment creates it (DefaultProvisioningTemplate). */
 const defaultTemplateBody = (app: App): string =>
-  app.resolve(String(app.resources.DefaultProvisioningTemplate?.Properties.TemplateBody), { DevicePolicy: 'iot-ca-local-device' });
+  app.resolve(String(app.resources.DefaultProvisioningTemplate?.Properties.TemplateBody), {
+    DevicePolicy: 'iot-ca-local-device',
+  });
 
 export class LocalStack {
   private constructor(
@@ -218,7 +244,12 @@ export class LocalStack {
     await this.servers.iot.close();
     // What was acknowledged is on disk; what the old emulator was still writing lands first.
     await this.iotEmulator.flush();
-    this.iotEmulator = new IotEmulator({ stateDir: this.stateDir, region: LOCAL_REGION, account: LOCAL_ACCOUNT, faults });
+    this.iotEmulator = new IotEmulator({
+      stateDir: this.stateDir,
+      region: LOCAL_REGION,
+      account: LOCAL_ACCOUNT,
+      faults,
+    });
     this.servers.iot = await startIotServer(this.iotEmulator, port);
   }
 
@@ -240,9 +271,15 @@ export class LocalStack {
     const app = loadApp(PROJECT_ROOT, 'local', options.params);
     const machine = app.stateMachines.RegisterCaStateMachine;
     const reconcileMachine = app.stateMachines.ReconcileStateMachine;
-    if (!machine || !reconcileMachine) throw new Error('serverless.yml must declare RegisterCaStateMachine and ReconcileStateMachine');
+    if (!machine || !reconcileMachine)
+      throw new Error('serverless.yml must declare RegisterCaStateMachine and ReconcileStateMachine');
 
-    const emulator = new IotEmulator({ stateDir, region: LOCAL_REGION, account: LOCAL_ACCOUNT, ...(options.faults ? { faults: options.faults } : {}) });
+    const emulator = new IotEmulator({
+      stateDir,
+      region: LOCAL_REGION,
+      account: LOCAL_ACCOUNT,
+      ...(options.faults ? { faults: options.faults } : {}),
+    });
     const iot = await startIotServer(emulator, options.ports?.iot ?? 0);
     const s3 = new S3rver({
       address: '127.0.0.1',
@@ -352,7 +389,8 @@ export class LocalStack {
     const stackFile = join(this.stateDir, STACK_FILE);
     if (existsSync(stackFile)) {
       try {
-        if ((JSON.parse(readFileSync(stackFile, 'utf8')) as StackInfo).pid === process.pid) rmSync(stackFile, { force: true });
+        if ((JSON.parse(readFileSync(stackFile, 'utf8')) as StackInfo).pid === process.pid)
+          rmSync(stackFile, { force: true });
       } catch {
         rmSync(stackFile, { force: true });
       }

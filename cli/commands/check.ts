@@ -35,11 +35,15 @@ export const check = (file: string, options: CheckOptions, out: Output): number 
   const notes: string[] = [];
   try {
     const inspection = inspectCaFile(text);
-    const verificationPem = options.verification ? readText(options.verification, 'verification file') : inspection.verificationPem;
-    if (mode === 'SNI_ONLY' && verificationPem) throw new PipelineError('VerificationNotAllowedError', 'SNI_ONLY mode takes no verification certificate.');
+    const verificationPem = options.verification
+      ? readText(options.verification, 'verification file')
+      : inspection.verificationPem;
+    if (mode === 'SNI_ONLY' && verificationPem)
+      throw new PipelineError('VerificationNotAllowedError', 'SNI_ONLY mode takes no verification certificate.');
     if (verificationPem) {
       checkVerification(inspection.caPem, verificationPem, options.registrationCode);
-      if (!options.registrationCode) notes.push('The verification CN was not compared with a registration code (pass --registration-code).');
+      if (!options.registrationCode)
+        notes.push('The verification CN was not compared with a registration code (pass --registration-code).');
     } else if (mode === 'DEFAULT') {
       throw new PipelineError(
         'VerificationCertificateMissingError',

@@ -12,18 +12,39 @@ export const demo = async (out: Output): Promise<number> => {
   try {
     const { registrationCode: code } = await target.iot.send(new GetRegistrationCodeCommand({}));
     out.progress(`registration code ${code}`);
-    const stamp = new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14);
+    const stamp = new Date()
+      .toISOString()
+      .replace(/[-:.TZ]/g, '')
+      .slice(0, 14);
     // Keys live only in this process's memory: the demo uploads certificates, never keys.
-    const defaultCa = await makeCa({ key: P256, subject: `CN=iot-ca demo DEFAULT CA ${stamp}, O=iot-ca-pipeline demo`, fresh: true });
+    const defaultCa = await makeCa({
+      key: P256,
+      subject: `CN=iot-ca demo DEFAULT CA ${stamp}, O=iot-ca-pipeline demo`,
+      fresh: true,
+    });
     const verification = await makeLeaf(defaultCa, `CN=${code}`);
-    const sniCa = await makeCa({ key: RSA2048, subject: `CN=iot-ca demo SNI_ONLY CA ${stamp}, O=iot-ca-pipeline demo`, fresh: true });
+    const sniCa = await makeCa({
+      key: RSA2048,
+      subject: `CN=iot-ca demo SNI_ONLY CA ${stamp}, O=iot-ca-pipeline demo`,
+      fresh: true,
+    });
     const drops = [
-      { key: `${target.incomingPrefix}demo-${stamp}-default.pem`, body: `${defaultCa.pem}${verification.pem}`, metadata: { 'certificate-mode': 'DEFAULT', tags: 'env=demo' } },
-      { key: `${target.incomingPrefix}demo-${stamp}-sni.pem`, body: sniCa.pem, metadata: { 'certificate-mode': 'SNI_ONLY', tags: 'env=demo' } },
+      {
+        key: `${target.incomingPrefix}demo-${stamp}-default.pem`,
+        body: `${defaultCa.pem}${verification.pem}`,
+        metadata: { 'certificate-mode': 'DEFAULT', tags: 'env=demo' },
+      },
+      {
+        key: `${target.incomingPrefix}demo-${stamp}-sni.pem`,
+        body: sniCa.pem,
+        metadata: { 'certificate-mode': 'SNI_ONLY', tags: 'env=demo' },
+      },
     ];
     const since = new Date();
     for (const item of drops) {
-      await target.s3.send(new PutObjectCommand({ Bucket: target.bucket, Key: item.key, Body: item.body, Metadata: item.metadata }));
+      await target.s3.send(
+        new PutObjectCommand({ Bucket: target.bucket, Key: item.key, Body: item.body, Metadata: item.metadata }),
+      );
       out.progress(`dropped ${item.key} (${item.metadata['certificate-mode']})`);
     }
     const results: Followed[] = [];

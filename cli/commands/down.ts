@@ -15,7 +15,11 @@ export const down = async (out: Output, timeoutMs = 60_000): Promise<number> => 
   const deadline = Date.now() + timeoutMs;
   // It finishes running executions first, then frees the state directory.
   while (stackHolder(stateDir)?.pid === holder.pid) {
-    if (Date.now() > deadline) throw new CliError('StopTimeoutError', `iot-ca up (pid ${holder.pid}) has not stopped within ${timeoutMs / 1000}s; executions may still be running.`);
+    if (Date.now() > deadline)
+      throw new CliError(
+        'StopTimeoutError',
+        `iot-ca up (pid ${holder.pid}) has not stopped within ${timeoutMs / 1000}s; executions may still be running.`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   out.result({ stopped: true, pid: holder.pid, stateDir }, downText(stateDir, holder.pid));

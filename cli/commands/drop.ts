@@ -11,13 +11,30 @@ import pMap from 'p-map';
 import { inspectCaFile } from '../../functions/core/certificate.ts';
 import { PipelineError } from '../../functions/core/errors.ts';
 import { describeCa, listTags } from '../../functions/aws/iot.ts';
-import { desiredTags, formatTags, parseCertificateMode, parseTemplateName, PROVENANCE_PREFIX, validateTag, type Tags } from '../../functions/core/options.ts';
+import {
+  desiredTags,
+  formatTags,
+  parseCertificateMode,
+  parseTemplateName,
+  PROVENANCE_PREFIX,
+  validateTag,
+  type Tags,
+} from '../../functions/core/options.ts';
 import { resultKeyFor } from '../../functions/core/source.ts';
 import type { GlobalOptions, Target } from '../context.ts';
 import { followedJson, followObject, settle, withTarget, type Followed } from '../flow.ts';
 import { EXECUTION_TIMEOUT_MS, ExecutionFinder, followExecution } from '../follow.ts';
 import { CliError, type Output } from '../output.ts';
-import { dropCountLine, dropOutcomeLine, dropSummaryText, dryRunText, followedText, planText, uploadedText, type PlanView } from '../render.ts';
+import {
+  dropCountLine,
+  dropOutcomeLine,
+  dropSummaryText,
+  dryRunText,
+  followedText,
+  planText,
+  uploadedText,
+  type PlanView,
+} from '../render.ts';
 import { readText, refuseKeys } from '../files.ts';
 
 export interface DropOptions {
@@ -60,18 +77,28 @@ export const parseTagFlags = (values: string[] = []): Tags => {
     const value = flag.slice(eq + 1).trim();
     const inKey = badChars(key);
     if (inKey.length > 0) {
-      throw new PipelineError('InvalidOptionsError', `--tag "${flag}": the key "${key}" has ${inKey.map((c) => `"${c}"`).join(' ')}, which AWS does not accept in tags (${TAG_CHARS_TEXT}).`);
+      throw new PipelineError(
+        'InvalidOptionsError',
+        `--tag "${flag}": the key "${key}" has ${inKey.map((c) => `"${c}"`).join(' ')}, which AWS does not accept in tags (${TAG_CHARS_TEXT}).`,
+      );
     }
     const inValue = badChars(value);
     if (inValue.length > 0) {
-      const hint = inValue.includes('&') || inValue.includes(',') ? ' Give each tag its own --tag (--tag team=factory --tag env=prod).' : '';
+      const hint =
+        inValue.includes('&') || inValue.includes(',')
+          ? ' Give each tag its own --tag (--tag team=factory --tag env=prod).'
+          : '';
       throw new PipelineError(
         'InvalidOptionsError',
         `--tag "${flag}": the value "${value}" of tag "${key}" has ${inValue.map((c) => `"${c}"`).join(' ')}, which AWS does not accept in tags (${TAG_CHARS_TEXT}).${hint}`,
       );
     }
     if (key in tags) throw new PipelineError('InvalidOptionsError', `--tag: tag "${key}" is given twice.`);
-    if (key.startsWith(PROVENANCE_PREFIX)) throw new PipelineError('InvalidOptionsError', `--tag: tag keys starting with "${PROVENANCE_PREFIX}" are the pipeline's own.`);
+    if (key.startsWith(PROVENANCE_PREFIX))
+      throw new PipelineError(
+        'InvalidOptionsError',
+        `--tag: tag keys starting with "${PROVENANCE_PREFIX}" are the pipeline's own.`,
+      );
     validateTag(key, value, '--tag');
     tags[key] = value;
   }
@@ -93,19 +120,25 @@ export const expandPaths = (paths: string[], out: Output): DropFile[] => {
     try {
       isFolder = statSync(path).isDirectory();
     } catch (error) {
-      throw new CliError('FileNotFoundError', `Cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      throw new CliError(
+        'FileNotFoundError',
+        `Cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      );
     }
     if (!isFolder) {
       files.push(path);
       continue;
     }
-    const entries = readdirSync(path, { withFileTypes: true }).filter((entry) => entry.isFile() && !entry.name.startsWith('.'));
+    const entries = readdirSync(path, { withFileTypes: true }).filter(
+      (entry) => entry.isFile() && !entry.name.startsWith('.'),
+    );
     const taken = entries.filter((entry) => CERTIFICATE_FILE.test(entry.name)).map((entry) => join(path, entry.name));
     const skipped = entries.filter((entry) => !CERTIFICATE_FILE.test(entry.name)).map((entry) => entry.name);
     if (skipped.length > 0) out.progress(`skipped in ${path}: ${skipped.join(', ')} (not .pem, .crt, .cer or .der)`);
     files.push(...taken.sort());
   }
-  const stem = (path: string) => join(dirname(path), basename(path).replace(VERIFICATION_FILE, '').replace(CERTIFICATE_FILE, ''));
+  const stem = (path: string) =>
+    join(dirname(path), basename(path).replace(VERIFICATION_FILE, '').replace(CERTIFICATE_FILE, ''));
   const cas = files.filter((path) => !VERIFICATION_FILE.test(path));
   const result: DropFile[] = cas.map((path) => ({ path }));
   for (const verification of files.filter((path) => VERIFICATION_FILE.test(path))) {
@@ -154,18 +187,29 @@ export interface Plan extends PlanView {
  * What a drop will change on a CA that is already registered: the object states the desired
  * template and tags (the pipeline owns the CA's tags), so a re-drop without a tag removes it.
  */
-const planFor = async (target: Target, item: Prepared, options: DropOptions, operatorTags: Tags): Promise<Plan | undefined> => {
+const planFor = async (
+  target: Target,
+  item: Prepared,
+  options: DropOptions,
+  operatorTags: Tags,
+): Promise<Plan | undefined> => {
   if (!item.certificateId) return undefined;
   const description = await describeCa(target.iot, item.certificateId);
-  if (!description) return { file: item.file, key: item.key, certificateId: item.certificateId, registered: false, changes: [] };
+  if (!description)
+    return { file: item.file, key: item.key, certificateId: item.certificateId, registered: false, changes: [] };
   const current = await listTags(target.iot, description.certificateArn);
-  const desired = desiredTags({ ...target.defaults.tags, ...operatorTags }, { bucket: target.bucket, key: item.key }, item.certificateId);
+  const desired = desiredTags(
+    { ...target.defaults.tags, ...operatorTags },
+    { bucket: target.bucket, key: item.key },
+    item.certificateId,
+  );
   const changes: string[] = [];
   for (const [key, value] of Object.entries(desired)) {
     if (!(key in current)) changes.push(`+ tag ${key}=${value}`);
     else if (current[key] !== value) changes.push(`~ tag ${key}: ${current[key]} -> ${value}`);
   }
-  for (const [key, value] of Object.entries(current)) if (!(key in desired)) changes.push(`- tag ${key}=${value} (not in this drop: removed)`);
+  for (const [key, value] of Object.entries(current))
+    if (!(key in desired)) changes.push(`- tag ${key}=${value} (not in this drop: removed)`);
   const template = options.template ?? target.defaults.templateName;
   const currentTemplate = description.templateName;
   if (currentTemplate !== template) changes.push(`~ template: ${currentTemplate ?? '(none)'} -> ${template}`);
@@ -181,7 +225,9 @@ const planFor = async (target: Target, item: Prepared, options: DropOptions, ope
     status: description.status,
     changes,
     ...(currentMode !== mode
-      ? { conflict: `registered in ${currentMode} mode, this drop asks ${mode}: the flow will fail (CertificateModeConflictError) and leave the CA ${description.status} as it is` }
+      ? {
+          conflict: `registered in ${currentMode} mode, this drop asks ${mode}: the flow will fail (CertificateModeConflictError) and leave the CA ${description.status} as it is`,
+        }
       : {}),
   };
 };
@@ -233,25 +279,50 @@ interface FileOutcome {
 const outcomeOf = (file: string, key: string, followed: Followed): FileOutcome => {
   const { result } = followed;
   const base = { file, key, executionArn: followed.execution.executionArn, followed };
-  if (result?.outcome === 'ACTIVE' && followed.active) return { ...base, outcome: 'ACTIVE', certificateId: result.certificateId };
+  if (result?.outcome === 'ACTIVE' && followed.active)
+    return { ...base, outcome: 'ACTIVE', certificateId: result.certificateId };
   if (result?.outcome === 'FAILED') {
-    return { ...base, outcome: 'FAILED', ...(result.certificateId ? { certificateId: result.certificateId } : {}), error: { name: result.error.name, message: result.error.message } };
+    return {
+      ...base,
+      outcome: 'FAILED',
+      ...(result.certificateId ? { certificateId: result.certificateId } : {}),
+      error: { name: result.error.name, message: result.error.message },
+    };
   }
-  return { ...base, outcome: 'FAILED', error: { name: followed.execution.error ?? followed.execution.status, message: followed.execution.cause ?? 'no result was written' } };
+  return {
+    ...base,
+    outcome: 'FAILED',
+    error: {
+      name: followed.execution.error ?? followed.execution.status,
+      message: followed.execution.cause ?? 'no result was written',
+    },
+  };
 };
 
 // ---- the command ----
 
-export const drop = async (paths: string[], options: DropOptions, global: GlobalOptions, out: Output): Promise<number> => {
+export const drop = async (
+  paths: string[],
+  options: DropOptions,
+  global: GlobalOptions,
+  out: Output,
+): Promise<number> => {
   const bulk = paths.length > 1 || paths.some((path) => statSync(path, { throwIfNoEntry: false })?.isDirectory());
   const files = expandPaths(paths, out);
-  if (files.length === 0) throw new CliError('NoFilesError', `No certificate files (.pem, .crt, .cer, .der) in ${paths.join(', ')}.`);
-  if (files.length > 1 && options.key) throw new CliError('UsageError', '--key names one object; it cannot be used with several files.', 2);
+  if (files.length === 0)
+    throw new CliError('NoFilesError', `No certificate files (.pem, .crt, .cer, .der) in ${paths.join(', ')}.`);
+  if (files.length > 1 && options.key)
+    throw new CliError('UsageError', '--key names one object; it cannot be used with several files.', 2);
   if (files.length > 1 && options.verification) {
-    throw new CliError('UsageError', '--verification belongs to one CA; for several, put each beside its CA as <name>.verification.pem (or after the CA in its file).', 2);
+    throw new CliError(
+      'UsageError',
+      '--verification belongs to one CA; for several, put each beside its CA as <name>.verification.pem (or after the CA in its file).',
+      2,
+    );
   }
   const concurrency = options.concurrency === undefined ? DEFAULT_CONCURRENCY : Number(options.concurrency);
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new CliError('UsageError', '--concurrency must be a whole number of at least 1.', 2);
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new CliError('UsageError', '--concurrency must be a whole number of at least 1.', 2);
 
   // Everything local is checked before the target is even reached: nothing half-uploaded.
   const metadata: Record<string, string> = {};
@@ -278,21 +349,36 @@ export const drop = async (paths: string[], options: DropOptions, global: Global
       } catch {
         // The pipeline will say what is wrong, in a report beside the file.
       }
-      return { file, key: options.key ?? `${target.incomingPrefix}${basename(file)}`, body: Buffer.from(text, 'utf8'), ...(certificateId ? { certificateId } : {}) };
+      return {
+        file,
+        key: options.key ?? `${target.incomingPrefix}${basename(file)}`,
+        body: Buffer.from(text, 'utf8'),
+        ...(certificateId ? { certificateId } : {}),
+      };
     });
     const seen = new Map<string, string>();
     for (const item of items) {
       const other = seen.get(item.key);
-      if (other) throw new CliError('DuplicateKeyError', `${other} and ${item.file} would both be uploaded as ${item.key}; rename one. Nothing was uploaded.`);
+      if (other)
+        throw new CliError(
+          'DuplicateKeyError',
+          `${other} and ${item.file} would both be uploaded as ${item.key}; rename one. Nothing was uploaded.`,
+        );
       seen.set(item.key, item.file);
     }
     const ignored = items.filter((item) => !target.rule.matches(item.key));
     if (ignored.length > 0) throw untriggered(target, ignored);
 
-    const plans = (await pMap(items, (item) => planFor(target, item, options, operatorTags), { concurrency: 4 })).filter((plan): plan is Plan => plan !== undefined);
+    const plans = (
+      await pMap(items, (item) => planFor(target, item, options, operatorTags), { concurrency: 4 })
+    ).filter((plan): plan is Plan => plan !== undefined);
     for (const plan of plans) if (plan.registered) out.progressEvent({ event: 'plan', ...plan }, planText(plan));
     if (options.dryRun) {
-      const files = items.map((item) => ({ file: item.file, key: item.key, plan: plans.find((plan) => plan.key === item.key) ?? null }));
+      const files = items.map((item) => ({
+        file: item.file,
+        key: item.key,
+        plan: plans.find((plan) => plan.key === item.key) ?? null,
+      }));
       out.result({ dryRun: true, files }, dryRunText(files));
       return 0;
     }
@@ -300,28 +386,49 @@ export const drop = async (paths: string[], options: DropOptions, global: Global
     const progress = new Progress(out);
     const since = new Date();
     let uploaded = 0;
-    await pMap(items, async (item) => {
-      // A Buffer has a known length: the SDK streams nothing of unknown size (and warns of none).
-      await target.s3.send(
-        new PutObjectCommand({ Bucket: target.bucket, Key: item.key, Body: item.body, ContentLength: item.body.length, ContentType: 'application/x-pem-file', Metadata: metadata }),
-      );
-      uploaded += 1;
-      if (bulk) progress.count({ event: 'uploaded', file: item.file, key: item.key, uploaded, total: items.length }, `uploaded ${uploaded}/${items.length}  ${item.key}`);
-      else out.progress(`uploaded s3://${target.bucket}/${item.key}`);
-    }, { concurrency });
+    await pMap(
+      items,
+      async (item) => {
+        // A Buffer has a known length: the SDK streams nothing of unknown size (and warns of none).
+        await target.s3.send(
+          new PutObjectCommand({
+            Bucket: target.bucket,
+            Key: item.key,
+            Body: item.body,
+            ContentLength: item.body.length,
+            ContentType: 'application/x-pem-file',
+            Metadata: metadata,
+          }),
+        );
+        uploaded += 1;
+        if (bulk)
+          progress.count(
+            { event: 'uploaded', file: item.file, key: item.key, uploaded, total: items.length },
+            `uploaded ${uploaded}/${items.length}  ${item.key}`,
+          );
+        else out.progress(`uploaded s3://${target.bucket}/${item.key}`);
+      },
+      { concurrency },
+    );
     const finder = new ExecutionFinder(target, since);
 
     if (!bulk && options.wait) {
       const item = items[0] as Prepared;
       const followed = await followObject(target, out, item.key, since);
       const plan = plans.find((entry) => entry.key === item.key);
-      out.result({ ...followedJson(followed), ...(plan ? { plan } : {}) }, followedText(target.resultsPrefix, followed));
+      out.result(
+        { ...followedJson(followed), ...(plan ? { plan } : {}) },
+        followedText(target.resultsPrefix, followed),
+      );
       return followed.active ? 0 : 1;
     }
 
     if (!options.wait) {
       // The execution ids, when the trigger has started them by now; `iot-ca result` finds them later.
-      const found = await finder.waitFor(items.map((item) => item.key), target.kind === 'deployed' ? 15_000 : 5_000);
+      const found = await finder.waitFor(
+        items.map((item) => item.key),
+        target.kind === 'deployed' ? 15_000 : 5_000,
+      );
       const rows = items.map((item) => ({
         file: item.file,
         key: item.key,
@@ -330,41 +437,70 @@ export const drop = async (paths: string[], options: DropOptions, global: Global
         plan: plans.find((plan) => plan.key === item.key) ?? null,
       }));
       progress.end();
-      out.result(bulk ? { bucket: target.bucket, files: rows } : { bucket: target.bucket, ...rows[0] }, uploadedText(target.bucket, global.local, rows));
+      out.result(
+        bulk ? { bucket: target.bucket, files: rows } : { bucket: target.bucket, ...rows[0] },
+        uploadedText(target.bucket, global.local, rows),
+      );
       return 0;
     }
 
     // --wait on many: follow each (statuses polled, history read once at its end), then a summary.
     const counts = { ACTIVE: 0, FAILED: 0 };
-    const outcomes = await pMap(items, async (item): Promise<FileOutcome> => {
-      const found = await finder.waitFor([item.key], EXECUTION_TIMEOUT_MS);
-      const arn = found.get(item.key);
-      let outcome: FileOutcome;
-      if (!arn) {
-        outcome = { file: item.file, key: item.key, executionArn: null, outcome: 'NOT_STARTED', error: { name: 'ExecutionNotFoundError', message: `no execution started within ${EXECUTION_TIMEOUT_MS / 1000}s` } };
-      } else {
-        const execution = await followExecution(target, arn);
-        outcome = outcomeOf(item.file, item.key, await settle(target, item.key, execution));
-      }
-      counts[outcome.outcome === 'ACTIVE' ? 'ACTIVE' : 'FAILED'] += 1;
-      const done = counts.ACTIVE + counts.FAILED;
-      progress.line(
-        { event: 'done', file: item.file, key: item.key, outcome: outcome.outcome, ...(outcome.certificateId ? { certificateId: outcome.certificateId } : {}), ...(outcome.error ? { error: outcome.error.name } : {}) },
-        dropOutcomeLine(outcome),
-      );
-      progress.count({ event: 'progress', done, total: items.length, ...counts }, dropCountLine(done, items.length, counts));
-      return outcome;
-    }, { concurrency });
+    const outcomes = await pMap(
+      items,
+      async (item): Promise<FileOutcome> => {
+        const found = await finder.waitFor([item.key], EXECUTION_TIMEOUT_MS);
+        const arn = found.get(item.key);
+        let outcome: FileOutcome;
+        if (!arn) {
+          outcome = {
+            file: item.file,
+            key: item.key,
+            executionArn: null,
+            outcome: 'NOT_STARTED',
+            error: {
+              name: 'ExecutionNotFoundError',
+              message: `no execution started within ${EXECUTION_TIMEOUT_MS / 1000}s`,
+            },
+          };
+        } else {
+          const execution = await followExecution(target, arn);
+          outcome = outcomeOf(item.file, item.key, await settle(target, item.key, execution));
+        }
+        counts[outcome.outcome === 'ACTIVE' ? 'ACTIVE' : 'FAILED'] += 1;
+        const done = counts.ACTIVE + counts.FAILED;
+        progress.line(
+          {
+            event: 'done',
+            file: item.file,
+            key: item.key,
+            outcome: outcome.outcome,
+            ...(outcome.certificateId ? { certificateId: outcome.certificateId } : {}),
+            ...(outcome.error ? { error: outcome.error.name } : {}),
+          },
+          dropOutcomeLine(outcome),
+        );
+        progress.count(
+          { event: 'progress', done, total: items.length, ...counts },
+          dropCountLine(done, items.length, counts),
+        );
+        return outcome;
+      },
+      { concurrency },
+    );
     progress.end();
     const summary = { total: outcomes.length, active: counts.ACTIVE, failed: counts.FAILED };
     out.result(
       {
         summary,
-        files: outcomes.map(({ followed, ...o }) => ({ ...o, ...(followed ? { steps: followed.execution.steps, result: followed.result ?? null } : {}), plan: plans.find((plan) => plan.key === o.key) ?? null })),
+        files: outcomes.map(({ followed, ...o }) => ({
+          ...o,
+          ...(followed ? { steps: followed.execution.steps, result: followed.result ?? null } : {}),
+          plan: plans.find((plan) => plan.key === o.key) ?? null,
+        })),
       },
       dropSummaryText(outcomes, summary, global.local),
     );
     return counts.FAILED === 0 ? 0 : 1;
   });
 };
-

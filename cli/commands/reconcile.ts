@@ -11,12 +11,19 @@ import { reconcileText, shortId, stepLine } from '../render.ts';
 export const reconcile = (options: { deep?: boolean }, global: GlobalOptions, out: Output): Promise<number> =>
   withTarget(global, out, async (target) => {
     const started = await target.sfn.send(
-      new StartExecutionCommand({ stateMachineArn: target.reconcileStateMachineArn, input: JSON.stringify({ bucket: target.bucket, deep: Boolean(options.deep) }) }),
+      new StartExecutionCommand({
+        stateMachineArn: target.reconcileStateMachineArn,
+        input: JSON.stringify({ bucket: target.bucket, deep: Boolean(options.deep) }),
+      }),
     );
     const arn = started.executionArn as string;
     out.progress(`reconciling (${options.deep ? 'deep' : 'shallow'}): ${shortId(arn)}`);
     const execution = await followExecution(target, arn, (step) => out.progress(stepLine(step)));
-    if (execution.status !== 'SUCCEEDED') throw new CliError(execution.error ?? 'ReconcileFailedError', execution.cause ?? `reconcile ended ${execution.status}`);
+    if (execution.status !== 'SUCCEEDED')
+      throw new CliError(
+        execution.error ?? 'ReconcileFailedError',
+        execution.cause ?? `reconcile ended ${execution.status}`,
+      );
     const reportKey = reconcileReportKeyFor(shortId(arn), target.resultsPrefix);
     const report = await readJson<ReconcileReport>(target, reportKey);
     if (!report) throw new CliError('ReconcileFailedError', `reconcile succeeded but wrote no report at ${reportKey}`);

@@ -19,7 +19,8 @@ export const keyFor = (target: Target, reference: string): string => {
   if (reference.startsWith('s3://')) {
     const rest = reference.slice('s3://'.length);
     const slash = rest.indexOf('/');
-    if (slash < 0 || rest.slice(0, slash) !== target.bucket) throw new CliError('UsageError', `${reference} is not in the CA bucket ${target.bucket}.`, 2);
+    if (slash < 0 || rest.slice(0, slash) !== target.bucket)
+      throw new CliError('UsageError', `${reference} is not in the CA bucket ${target.bucket}.`, 2);
     return rest.slice(slash + 1);
   }
   return reference.startsWith(target.incomingPrefix) ? reference : `${target.incomingPrefix}${basename(reference)}`;
@@ -52,7 +53,13 @@ export const result = (reference: string, global: GlobalOptions, out: Output): P
     const running = execution?.status === 'RUNNING';
     const outcome: Outcome = running || !written ? 'RUNNING' : written.outcome;
     out.result(
-      { key, resultKey, outcome, result: written ?? null, execution: execution ?? (executionArn ? { executionArn, status: null, steps: [] } : null) },
+      {
+        key,
+        resultKey,
+        outcome,
+        result: written ?? null,
+        execution: execution ?? (executionArn ? { executionArn, status: null, steps: [] } : null),
+      },
       resultText({ key, bucket: target.bucket, resultKey, outcome, written, executionArn, execution }),
     );
     return outcome === 'ACTIVE' ? 0 : 1;

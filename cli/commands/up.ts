@@ -28,7 +28,8 @@ const fraction = (value: string | undefined, flag: string): number | undefined =
 
 export const faultsFrom = (options: UpOptions): FaultSettings => {
   const faults: FaultSettings = {};
-  if (options.iotQuota !== undefined && options.iotQuota !== false) faults.tps = options.iotQuota === true ? AWS_DEFAULT_TPS : Number(options.iotQuota);
+  if (options.iotQuota !== undefined && options.iotQuota !== false)
+    faults.tps = options.iotQuota === true ? AWS_DEFAULT_TPS : Number(options.iotQuota);
   const throttleRate = fraction(options.throttleRate, '--throttle-rate');
   const faultRate = fraction(options.faultRate, '--fault-rate');
   if (throttleRate !== undefined) faults.throttleRate = throttleRate;
@@ -72,8 +73,18 @@ const executionLogger = (out: Output, registerCaMachine: () => string) => {
     const at = `${execution}/${state}`;
     switch (event.type) {
       case 'ExecutionStarted': {
-        const what = isRegisterCa ? keyOf(record.input) : `${machineOf(record.executionArn)} ${JSON.stringify(record.input)}`;
-        out.event({ event: 'started', execution, machine: machineOf(record.executionArn), ...(isRegisterCa ? { key: what } : { input: record.input }) }, upLog.started(id, what));
+        const what = isRegisterCa
+          ? keyOf(record.input)
+          : `${machineOf(record.executionArn)} ${JSON.stringify(record.input)}`;
+        out.event(
+          {
+            event: 'started',
+            execution,
+            machine: machineOf(record.executionArn),
+            ...(isRegisterCa ? { key: what } : { input: record.input }),
+          },
+          upLog.started(id, what),
+        );
         break;
       }
       case 'StateEntered':
@@ -84,7 +95,10 @@ const executionLogger = (out: Output, registerCaMachine: () => string) => {
         failed.set(at, event.Error ?? 'Error');
         break;
       case 'StateRetried':
-        out.event({ event: 'retry', execution, state, error: failed.get(at) ?? null }, upLog.retried(id, state, failed.get(at)));
+        out.event(
+          { event: 'retry', execution, state, error: failed.get(at) ?? null },
+          upLog.retried(id, state, failed.get(at)),
+        );
         failed.delete(at);
         break;
       case 'StateExited': {
@@ -99,10 +113,16 @@ const executionLogger = (out: Output, registerCaMachine: () => string) => {
         break;
       }
       case 'ExecutionSucceeded':
-        out.event({ event: 'succeeded', execution }, upLog.succeeded(id, isRegisterCa ? `ACTIVE  ${keyOf(record.input)}` : 'SUCCEEDED'));
+        out.event(
+          { event: 'succeeded', execution },
+          upLog.succeeded(id, isRegisterCa ? `ACTIVE  ${keyOf(record.input)}` : 'SUCCEEDED'),
+        );
         break;
       case 'ExecutionFailed':
-        out.event({ event: 'failed', execution, error: event.Error }, upLog.failed(id, event.Error, isRegisterCa ? keyOf(record.input) : undefined));
+        out.event(
+          { event: 'failed', execution, error: event.Error },
+          upLog.failed(id, event.Error, isRegisterCa ? keyOf(record.input) : undefined),
+        );
         break;
       default:
     }
@@ -142,7 +162,15 @@ export const up = async (options: UpOptions, out: Output): Promise<number> => {
   await stack.advertise();
   const info = stack.info();
   out.event(
-    { ready: true, endpoints: info.endpoints, bucket: info.bucket, stateMachineArn: info.stateMachineArn, stateDir, pid: process.pid, credentials: LOCAL_CREDENTIALS },
+    {
+      ready: true,
+      endpoints: info.endpoints,
+      bucket: info.bucket,
+      stateMachineArn: info.stateMachineArn,
+      stateDir,
+      pid: process.pid,
+      credentials: LOCAL_CREDENTIALS,
+    },
     readyText({
       stateDir,
       pid: process.pid,

@@ -18,7 +18,8 @@ import type { RegisteredCa } from '../core/schemas.ts';
 export const createIotClient = (): IoTClient => new IoTClient({ maxAttempts: SDK_MAX_ATTEMPTS });
 
 /** Tags as IoT's API takes them. */
-const toTagList = (tags: Tags): Array<{ Key: string; Value: string }> => Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+const toTagList = (tags: Tags): Array<{ Key: string; Value: string }> =>
+  Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
 
 export const getRegistrationCode = async (iot: IoTClient): Promise<string> => {
   const response = await awsCall('GetRegistrationCode', () => iot.send(new GetRegistrationCodeCommand({})));
@@ -41,7 +42,9 @@ export interface CaDescription {
 export const describeCa = async (iot: IoTClient, certificateId: string): Promise<CaDescription | undefined> => {
   let response: DescribeCACertificateCommandOutput;
   try {
-    response = await awsCall('DescribeCACertificate', () => iot.send(new DescribeCACertificateCommand({ certificateId })));
+    response = await awsCall('DescribeCACertificate', () =>
+      iot.send(new DescribeCACertificateCommand({ certificateId })),
+    );
   } catch (error) {
     if (awsErrorName(error) === 'ResourceNotFoundException') return undefined;
     throw error;
@@ -110,16 +113,23 @@ export const registerCaCertificate = async (iot: IoTClient, request: RegisterReq
       return adopt(iot, resourceId, request.certificateMode);
     }
     const mapped = REGISTER_ERRORS[name];
-    if (mapped) throw new PipelineError(mapped, `AWS IoT refused the CA: ${(error as Error).message}`, { cause: error });
+    if (mapped)
+      throw new PipelineError(mapped, `AWS IoT refused the CA: ${(error as Error).message}`, { cause: error });
     throw error;
   }
 };
 
-const adopt = async (iot: IoTClient, certificateId: string | undefined, mode: CertificateMode): Promise<RegisteredCa> => {
-  if (!certificateId) throw new PipelineError('ServiceFaultError', 'RegisterCACertificate said the CA exists but named no resourceId.');
+const adopt = async (
+  iot: IoTClient,
+  certificateId: string | undefined,
+  mode: CertificateMode,
+): Promise<RegisteredCa> => {
+  if (!certificateId)
+    throw new PipelineError('ServiceFaultError', 'RegisterCACertificate said the CA exists but named no resourceId.');
   const existing = await describeCa(iot, certificateId);
   // Deleted between the two calls: a retry registers it afresh.
-  if (!existing) throw new PipelineError('ServiceFaultError', `CA ${certificateId} was reported as existing but is gone.`);
+  if (!existing)
+    throw new PipelineError('ServiceFaultError', `CA ${certificateId} was reported as existing but is gone.`);
   const existingMode = existing.certificateMode;
   if (existingMode !== mode) {
     throw new PipelineError(
@@ -146,12 +156,17 @@ export const checkJitpTemplate = async (iot: IoTClient, templateName: string): P
     type = template.type ?? 'FLEET_PROVISIONING';
   } catch (error) {
     if (awsErrorName(error) === 'ResourceNotFoundException') {
-      throw new PipelineError('TemplateNotFoundError', `Provisioning template "${templateName}" does not exist.`, { cause: error });
+      throw new PipelineError('TemplateNotFoundError', `Provisioning template "${templateName}" does not exist.`, {
+        cause: error,
+      });
     }
     throw error;
   }
   if (type !== 'JITP') {
-    throw new PipelineError('TemplateNotJitpError', `Provisioning template "${templateName}" is of type ${type}, not JITP.`);
+    throw new PipelineError(
+      'TemplateNotJitpError',
+      `Provisioning template "${templateName}" is of type ${type}, not JITP.`,
+    );
   }
 };
 
@@ -163,13 +178,18 @@ export const setCaTemplate = async (iot: IoTClient, certificateId: string, templ
 
 export const activateCa = async (iot: IoTClient, certificateId: string): Promise<void> => {
   await awsCall('UpdateCACertificate', () =>
-    iot.send(new UpdateCACertificateCommand({ certificateId, newStatus: 'ACTIVE', newAutoRegistrationStatus: 'ENABLE' })),
+    iot.send(
+      new UpdateCACertificateCommand({ certificateId, newStatus: 'ACTIVE', newAutoRegistrationStatus: 'ENABLE' }),
+    ),
   );
 };
 
 export const listTags = async (iot: IoTClient, resourceArn: string): Promise<Tags> => {
   const tags: Tags = {};
-  for await (const page of awsPages('ListTagsForResource', paginateListTagsForResource({ client: iot }, { resourceArn }))) {
+  for await (const page of awsPages(
+    'ListTagsForResource',
+    paginateListTagsForResource({ client: iot }, { resourceArn }),
+  )) {
     for (const tag of page.tags ?? []) if (tag.Key) tags[tag.Key] = tag.Value ?? '';
   }
   return tags;

@@ -7,15 +7,33 @@ import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { awsCall, awsErrorName, awsPages, SDK_MAX_ATTEMPTS } from './sdk-errors.ts';
 import { createIotClient, describeCa, listTags } from './iot.ts';
 import { readIncomingPrefix, readReconcileConfig, readResultsPrefix, type ReconcileConfig } from '../lambda/config.ts';
-import { deepDrift, repairExecutionName, type CaDetail, type DeepCandidate, type Finding, type ListedCa, type ListedObject, type ReconcileCounts, type ResultDocument } from '../core/reconcile.ts';
+import {
+  deepDrift,
+  repairExecutionName,
+  type CaDetail,
+  type DeepCandidate,
+  type Finding,
+  type ListedCa,
+  type ListedObject,
+  type ReconcileCounts,
+  type ResultDocument,
+} from '../core/reconcile.ts';
 import { createS3Client, getJson } from './s3.ts';
 import { bareEtag, isCaKey, reconcilePrefixFor } from '../core/source.ts';
 
 const listKeys = async (s3: S3Client, bucket: string, prefix: string): Promise<ListedObject[]> => {
   const objects: ListedObject[] = [];
-  for await (const page of awsPages('ListObjectsV2', paginateListObjectsV2({ client: s3 }, { Bucket: bucket, Prefix: prefix }))) {
+  for await (const page of awsPages(
+    'ListObjectsV2',
+    paginateListObjectsV2({ client: s3 }, { Bucket: bucket, Prefix: prefix }),
+  )) {
     for (const object of page.Contents ?? []) {
-      if (object.Key) objects.push({ key: object.Key, etag: bareEtag(object.ETag) ?? '', ...(object.LastModified ? { lastModified: object.LastModified } : {}) });
+      if (object.Key)
+        objects.push({
+          key: object.Key,
+          etag: bareEtag(object.ETag) ?? '',
+          ...(object.LastModified ? { lastModified: object.LastModified } : {}),
+        });
     }
   }
   return objects;
@@ -26,13 +44,21 @@ export const listCaObjects = async (s3: S3Client, bucket: string, incomingPrefix
   (await listKeys(s3, bucket, incomingPrefix)).filter((object) => isCaKey(object.key));
 
 /** Every receipt and report RecordResult wrote, by source key (reconcile reports excluded). */
-export const readResults = async (s3: S3Client, bucket: string, resultsPrefix: string): Promise<Map<string, ResultDocument>> => {
+export const readResults = async (
+  s3: S3Client,
+  bucket: string,
+  resultsPrefix: string,
+): Promise<Map<string, ResultDocument>> => {
   const keys = (await listKeys(s3, bucket, resultsPrefix)).filter(
     (object) => object.key.endsWith('.json') && !object.key.startsWith(reconcilePrefixFor(resultsPrefix)),
   );
   // A result that is not JSON (written by hand?) is no receipt: skipped, not fatal.
-  const documents = await pMap(keys, ({ key }) =>
-    getJson<ResultDocument>(s3, bucket, key).catch((error: unknown) => (error instanceof SyntaxError ? undefined : Promise.reject(error))),
+  const documents = await pMap(
+    keys,
+    ({ key }) =>
+      getJson<ResultDocument>(s3, bucket, key).catch((error: unknown) =>
+        error instanceof SyntaxError ? undefined : Promise.reject(error),
+      ),
     { concurrency: 16 },
   );
   const results = new Map<string, ResultDocument>();
@@ -46,23 +72,45 @@ export const listCas = async (iot: IoTClient, templateName?: string): Promise<Ma
   const pages = paginateListCACertificates({ client: iot, pageSize: 250 }, templateName ? { templateName } : {});
   for await (const page of awsPages('ListCACertificates', pages)) {
     for (const ca of page.certificates ?? []) {
-      if (ca.certificateId) cas.set(ca.certificateId, { certificateId: ca.certificateId, certificateArn: ca.certificateArn ?? '', status: ca.status ?? 'INACTIVE' });
+      if (ca.certificateId)
+        cas.set(ca.certificateId, {
+          certificateId: ca.certificateId,
+          certificateArn: ca.certificateArn ?? '',
+          status: ca.status ?? 'INACTIVE',
+        });
     }
   }
   return cas;
 };
 
-export const readCaDetail = async (iot: IoTClient, certificateId: string, certificateArn: string): Promise<CaDetail | undefined> => {
+export const readCaDetail = async (
+  iot: IoTClient,
+  certificateId: string,
+  certificateArn: string,
+): Promise<CaDetail | undefined> => {
   const described = await describeCa(iot, certificateId);
   if (!described) return undefined;
   const { status, autoRegistrationStatus, certificateMode, templateName } = described;
-  return { status, autoRegistrationStatus, certificateMode, ...(templateName ? { templateName } : {}), tags: await listTags(iot, certificateArn) };
+  return {
+    status,
+    autoRegistrationStatus,
+    certificateMode,
+    ...(templateName ? { templateName } : {}),
+    tags: await listTags(iot, certificateArn),
+  };
 };
 
 /** Starts a register-ca flow; a name already used means another run started this repair. */
-export const startFlow = async (sfn: SFNClient, stateMachineArn: string, input: { bucket: string; key: string }, name: string): Promise<'started' | 'already'> => {
+export const startFlow = async (
+  sfn: SFNClient,
+  stateMachineArn: string,
+  input: { bucket: string; key: string },
+  name: string,
+): Promise<'started' | 'already'> => {
   try {
-    await awsCall('StartExecution', () => sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) })));
+    await awsCall('StartExecution', () =>
+      sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) })),
+    );
     return 'started';
   } catch (error) {
     if (awsErrorName(error) === 'ExecutionAlreadyExists') return 'already';
@@ -109,9 +157,19 @@ export const createReconcileDeps = (): ReconcileDeps => ({
 export const windowStart = (now: Date, minutes: number): number => Math.floor(now.getTime() / (minutes * 60_000));
 
 /** Starts the register-ca flow that repairs or registers one object; named once per window. */
-export const startRepair = async (deps: ReconcileDeps, bucket: string, key: string, etag: string, desired: string): Promise<'started' | 'already'> =>
-  startFlow(deps.sfn, deps.config.registerCaStateMachineArn, { bucket, key }, repairExecutionName(key, etag, desired, windowStart(deps.now?.() ?? new Date(), deps.config.windowMinutes)));
-
+export const startRepair = async (
+  deps: ReconcileDeps,
+  bucket: string,
+  key: string,
+  etag: string,
+  desired: string,
+): Promise<'started' | 'already'> =>
+  startFlow(
+    deps.sfn,
+    deps.config.registerCaStateMachineArn,
+    { bucket, key },
+    repairExecutionName(key, etag, desired, windowStart(deps.now?.() ?? new Date(), deps.config.windowMinutes)),
+  );
 
 /** A finding of the shallow plan and what was done about it. */
 export type FindingOutcome = Finding & { outcome?: string };
@@ -121,12 +179,29 @@ export type FindingOutcome = Finding & { outcome?: string };
  * drifted, or failed transiently), deactivate an orphan under that policy, or only count it.
  * `count` is told each count as it happens, so a failed action still leaves what it had counted.
  */
-export const actOn = async (deps: ReconcileDeps, bucket: string, finding: Finding, count: (counts: Partial<ReconcileCounts>) => void): Promise<FindingOutcome> => {
+export const actOn = async (
+  deps: ReconcileDeps,
+  bucket: string,
+  finding: Finding,
+  count: (counts: Partial<ReconcileCounts>) => void,
+): Promise<FindingOutcome> => {
   switch (finding.kind) {
     case 'register':
     case 'repair': {
-      const started = await startRepair(deps, bucket, finding.key, finding.etag, finding.kind === 'repair' ? finding.drift.join(';') : finding.reason);
-      count(started === 'already' ? { alreadyStarted: 1 } : finding.kind === 'register' ? { registered: 1 } : { repaired: 1 });
+      const started = await startRepair(
+        deps,
+        bucket,
+        finding.key,
+        finding.etag,
+        finding.kind === 'repair' ? finding.drift.join(';') : finding.reason,
+      );
+      count(
+        started === 'already'
+          ? { alreadyStarted: 1 }
+          : finding.kind === 'register'
+            ? { registered: 1 }
+            : { repaired: 1 },
+      );
       return { ...finding, outcome: started };
     }
     case 'retry': {
@@ -137,8 +212,11 @@ export const actOn = async (deps: ReconcileDeps, bucket: string, finding: Findin
     }
     case 'orphan': {
       count({ orphaned: 1 });
-      if (deps.config.orphanPolicy !== 'deactivate' || finding.status !== 'ACTIVE') return { ...finding, outcome: 'reported' };
-      await awsCall('UpdateCACertificate', () => deps.iot.send(new UpdateCACertificateCommand({ certificateId: finding.certificateId, newStatus: 'INACTIVE' })));
+      if (deps.config.orphanPolicy !== 'deactivate' || finding.status !== 'ACTIVE')
+        return { ...finding, outcome: 'reported' };
+      await awsCall('UpdateCACertificate', () =>
+        deps.iot.send(new UpdateCACertificateCommand({ certificateId: finding.certificateId, newStatus: 'INACTIVE' })),
+      );
       count({ deactivated: 1 });
       return { ...finding, outcome: 'deactivated' };
     }
@@ -170,7 +248,10 @@ export const deepChecker = (deps: ReconcileDeps, bucket: string) => {
   const readDetail = pThrottle({ limit: 1, interval: 1000 / deps.config.deepCheckTps })((candidate: DeepCandidate) =>
     readCaDetail(deps.iot, candidate.certificateId, candidate.certificateArn),
   );
-  return async (candidate: DeepCandidate, count: (counts: Partial<ReconcileCounts>) => void): Promise<DeepRepair | undefined> => {
+  return async (
+    candidate: DeepCandidate,
+    count: (counts: Partial<ReconcileCounts>) => void,
+  ): Promise<DeepRepair | undefined> => {
     const detail = await readDetail(candidate);
     const drift = detail ? deepDrift(candidate, detail) : ['missing in IoT'];
     count({ deepChecked: 1 });

@@ -1,4 +1,10 @@
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, type GetObjectCommandOutput } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  type GetObjectCommandOutput,
+} from '@aws-sdk/client-s3';
 import { awsCall, awsErrorName, SDK_MAX_ATTEMPTS } from './sdk-errors.ts';
 import { PipelineError } from '../core/errors.ts';
 import { MAX_PEM_CHARS } from '../core/pem.ts';
@@ -35,7 +41,12 @@ export const getSmallObject = async (s3: S3Client, ref: ObjectRef): Promise<Smal
   try {
     response = await awsCall('GetObject', () =>
       s3.send(
-        new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, Range: `bytes=0-${MAX_OBJECT_BYTES}`, ...(ref.versionId ? { VersionId: ref.versionId } : {}) }),
+        new GetObjectCommand({
+          Bucket: ref.bucket,
+          Key: ref.key,
+          Range: `bytes=0-${MAX_OBJECT_BYTES}`,
+          ...(ref.versionId ? { VersionId: ref.versionId } : {}),
+        }),
       ),
     );
   } catch (error) {
@@ -47,7 +58,10 @@ export const getSmallObject = async (s3: S3Client, ref: ObjectRef): Promise<Smal
   const size = Number(/\/(\d+)$/.exec(response.ContentRange ?? '')?.[1] ?? response.ContentLength ?? 0);
   if (size > MAX_OBJECT_BYTES) {
     await response.Body?.transformToByteArray().catch(() => undefined);
-    throw new PipelineError('ObjectTooLargeError', `s3://${ref.bucket}/${ref.key} is ${size} bytes; the limit is ${MAX_PEM_CHARS} characters.`);
+    throw new PipelineError(
+      'ObjectTooLargeError',
+      `s3://${ref.bucket}/${ref.key} is ${size} bytes; the limit is ${MAX_PEM_CHARS} characters.`,
+    );
   }
   const bytes = (await response.Body?.transformToByteArray()) ?? new Uint8Array();
   return {
@@ -67,7 +81,13 @@ export const resolveObject = async (s3: S3Client, ref: ObjectRef): Promise<Objec
   for (const key of keyCandidates(ref.key)) {
     try {
       const head = await awsCall('HeadObject', () =>
-        s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: key, ...(ref.versionId ? { VersionId: ref.versionId } : {}) })),
+        s3.send(
+          new HeadObjectCommand({
+            Bucket: ref.bucket,
+            Key: key,
+            ...(ref.versionId ? { VersionId: ref.versionId } : {}),
+          }),
+        ),
       );
       const etag = bareEtag(head.ETag);
       const versionId = head.VersionId ?? ref.versionId;
@@ -86,12 +106,19 @@ export const getJson = async <T>(s3: S3Client, bucket: string, key: string): Pro
 
 /** A JSON object of the bucket; undefined when it does not exist or is not JSON (not ours to read). */
 export const findJson = <T>(s3: S3Client, bucket: string, key: string): Promise<T | undefined> =>
-  getJson<T>(s3, bucket, key).catch((error: unknown) => (isMissingObject(error) || error instanceof SyntaxError ? undefined : Promise.reject(error)));
+  getJson<T>(s3, bucket, key).catch((error: unknown) =>
+    isMissingObject(error) || error instanceof SyntaxError ? undefined : Promise.reject(error),
+  );
 
 export const putJson = async (s3: S3Client, bucket: string, key: string, body: unknown): Promise<void> => {
   await awsCall('PutObject', () =>
     s3.send(
-      new PutObjectCommand({ Bucket: bucket, Key: key, Body: `${JSON.stringify(body, null, 2)}\n`, ContentType: 'application/json' }),
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: `${JSON.stringify(body, null, 2)}\n`,
+        ContentType: 'application/json',
+      }),
     ),
   );
 };

@@ -135,9 +135,13 @@ export const parseCertificate = (block: PemBlock, role = 'certificate'): ParsedC
   try {
     node = new NodeX509(block.der);
   } catch (cause) {
-    throw new PipelineError('MalformedPemError', `The ${role} is not a well-formed X.509 certificate (its DER does not parse).`, {
-      cause,
-    });
+    throw new PipelineError(
+      'MalformedPemError',
+      `The ${role} is not a well-formed X.509 certificate (its DER does not parse).`,
+      {
+        cause,
+      },
+    );
   }
   let publicKey: KeyObject | undefined;
   try {
@@ -172,13 +176,20 @@ export interface KeyDescription {
 /** RSA ≥ 2048 bits, or ECDSA P-256/P-384 (P-521 with a warning): AWS-IOT-RULES.md. */
 export const checkKey = (cert: ParsedCertificate, role = 'CA certificate'): KeyDescription => {
   const key = cert.publicKey;
-  if (!key) throw new PipelineError('UnsupportedKeyError', `The ${role}'s public key algorithm is not one AWS IoT accepts (RSA or ECDSA).`);
+  if (!key)
+    throw new PipelineError(
+      'UnsupportedKeyError',
+      `The ${role}'s public key algorithm is not one AWS IoT accepts (RSA or ECDSA).`,
+    );
   const type = key.asymmetricKeyType;
   const details = key.asymmetricKeyDetails ?? {};
   if (type === 'rsa' || type === 'rsa-pss') {
     const bits = details.modulusLength ?? 0;
     if (bits < 2048) {
-      throw new PipelineError('UnsupportedKeyError', `The ${role} has a ${bits}-bit RSA key; AWS IoT requires at least 2048 bits.`);
+      throw new PipelineError(
+        'UnsupportedKeyError',
+        `The ${role} has a ${bits}-bit RSA key; AWS IoT requires at least 2048 bits.`,
+      );
     }
     return { description: `RSA-${bits}`, warnings: [] };
   }
@@ -192,7 +203,10 @@ export const checkKey = (cert: ParsedCertificate, role = 'CA certificate'): KeyD
     }
     return { description: `EC-${curve.name}`, warnings: curve.warning ? [curve.warning] : [] };
   }
-  throw new PipelineError('UnsupportedKeyError', `The ${role} has a ${type ?? 'unknown'} key; AWS IoT accepts RSA (2048 bits or more) and ECDSA P-256/P-384.`);
+  throw new PipelineError(
+    'UnsupportedKeyError',
+    `The ${role} has a ${type ?? 'unknown'} key; AWS IoT accepts RSA (2048 bits or more) and ECDSA P-256/P-384.`,
+  );
 };
 
 export const checkSignatureAlgorithm = (cert: ParsedCertificate, role = 'CA certificate'): string => {
@@ -246,7 +260,11 @@ const certificateBlocks = (blocks: PemBlock[]): PemBlock[] => {
  * optionally followed by one non-CA verification certificate; CA:TRUE; within validity; an
  * accepted key and signature algorithm. Throws the named error of the first rule broken.
  */
-export const inspectCaFile = (text: string, now: Date = new Date(), expiryWarningDays: number = DEFAULT_EXPIRY_WARNING_DAYS): CaInspection => {
+export const inspectCaFile = (
+  text: string,
+  now: Date = new Date(),
+  expiryWarningDays: number = DEFAULT_EXPIRY_WARNING_DAYS,
+): CaInspection => {
   const certificates = certificateBlocks(parsePemBlocks(text)).map((block, index) =>
     parseCertificate(block, index === 0 ? 'CA certificate' : `certificate #${index + 1}`),
   );
@@ -279,7 +297,9 @@ export const inspectCaFile = (text: string, now: Date = new Date(), expiryWarnin
   const signatureAlgorithm = checkSignatureAlgorithm(ca);
   const selfSigned = ca.subject === ca.issuer;
   if (selfSigned && !isSignedBy(ca, ca.publicKey)) {
-    warnings.push('The CA is self-issued but its signature does not verify with its own key; the file may be corrupted.');
+    warnings.push(
+      'The CA is self-issued but its signature does not verify with its own key; the file may be corrupted.',
+    );
   }
   const verification = others[0];
   return {
@@ -297,7 +317,13 @@ export const inspectCaFile = (text: string, now: Date = new Date(), expiryWarnin
   };
 };
 
-const checkValidity = (cert: ParsedCertificate, now: Date, role: 'CA certificate' | 'verification certificate', warnings: string[], expiryWarningDays = DEFAULT_EXPIRY_WARNING_DAYS): void => {
+const checkValidity = (
+  cert: ParsedCertificate,
+  now: Date,
+  role: 'CA certificate' | 'verification certificate',
+  warnings: string[],
+  expiryWarningDays = DEFAULT_EXPIRY_WARNING_DAYS,
+): void => {
   const isCa = role === 'CA certificate';
   if (now < cert.notBefore) {
     throw new PipelineError(
@@ -312,7 +338,9 @@ const checkValidity = (cert: ParsedCertificate, now: Date, role: 'CA certificate
     );
   }
   if (isCa && expiresWithin(cert.notAfter, expiryWarningDays, now)) {
-    warnings.push(`The CA certificate expires in ${daysLeft(cert.notAfter, now)} days (${cert.notAfter.toISOString()}).`);
+    warnings.push(
+      `The CA certificate expires in ${daysLeft(cert.notAfter, now)} days (${cert.notAfter.toISOString()}).`,
+    );
   }
 };
 
@@ -320,7 +348,10 @@ const checkValidity = (cert: ParsedCertificate, now: Date, role: 'CA certificate
 const singleCertificate = (text: string, role: string): ParsedCertificate => {
   const certificates = certificateBlocks(parsePemBlocks(text));
   if (certificates.length !== 1) {
-    throw new PipelineError('TooManyCertificatesError', `The ${role} file holds ${certificates.length} certificates; expected one.`);
+    throw new PipelineError(
+      'TooManyCertificatesError',
+      `The ${role} file holds ${certificates.length} certificates; expected one.`,
+    );
   }
   return parseCertificate(certificates[0] as PemBlock, role);
 };
@@ -376,4 +407,5 @@ const checkRegistrationCode = (verification: ParsedCertificate, registrationCode
 };
 
 /** A verification certificate file (the sibling object) as one canonical PEM block. */
-export const readVerificationFile = (text: string): string => toPem(singleCertificate(text, 'verification certificate').der);
+export const readVerificationFile = (text: string): string =>
+  toPem(singleCertificate(text, 'verification certificate').der);

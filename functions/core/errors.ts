@@ -41,7 +41,8 @@ export const ERROR_SPECS = {
   },
   NotPemError: {
     kind: 'business',
-    remedy: 'Upload a PEM file (-----BEGIN CERTIFICATE-----). From DER: openssl x509 -inform der -in ca.der -out ca.pem',
+    remedy:
+      'Upload a PEM file (-----BEGIN CERTIFICATE-----). From DER: openssl x509 -inform der -in ca.der -out ca.pem',
   },
   MalformedPemError: {
     kind: 'business',
@@ -74,7 +75,8 @@ export const ERROR_SPECS = {
   },
   UnsupportedKeyError: {
     kind: 'business',
-    remedy: 'AWS IoT accepts RSA keys of 2048 bits or more and ECDSA P-256 or P-384 keys; issue the CA with one of them.',
+    remedy:
+      'AWS IoT accepts RSA keys of 2048 bits or more and ECDSA P-256 or P-384 keys; issue the CA with one of them.',
   },
   UnsupportedSignatureAlgorithmError: {
     kind: 'business',
@@ -97,7 +99,8 @@ export const ERROR_SPECS = {
   },
   VerificationSignatureError: {
     kind: 'business',
-    remedy: 'Sign the verification certificate with the private key of this CA (openssl x509 -req -CA ca.pem -CAkey ca.key ...).',
+    remedy:
+      'Sign the verification certificate with the private key of this CA (openssl x509 -req -CA ca.pem -CAkey ca.key ...).',
   },
   VerificationCertificateExpiredError: {
     kind: 'business',
@@ -136,11 +139,13 @@ export const ERROR_SPECS = {
   // Transient: retried by the state machine with backoff and jitter, never caught as a result
   ThrottledError: {
     kind: 'transient',
-    remedy: 'Nothing to do: the next reconciliation runs the flow again. If it keeps happening, raise the AWS IoT quota or drop fewer CAs at once.',
+    remedy:
+      'Nothing to do: the next reconciliation runs the flow again. If it keeps happening, raise the AWS IoT quota or drop fewer CAs at once.',
   },
   ServiceFaultError: {
     kind: 'transient',
-    remedy: 'Nothing to do: the next reconciliation runs the flow again. If it keeps happening, check the AWS Health Dashboard.',
+    remedy:
+      'Nothing to do: the next reconciliation runs the flow again. If it keeps happening, check the AWS Health Dashboard.',
   },
 } as const satisfies Record<string, ErrorSpec>;
 
@@ -185,11 +190,17 @@ export const LAMBDA_SERVICE_ERRORS = [
  * naming one of these is marked `transient` and the next reconciliation runs the flow again;
  * any other failure is final until the object changes.
  */
-export const TRANSIENT_FLOW_ERRORS: readonly string[] = [...TRANSIENT_ERRORS, ...LAMBDA_SERVICE_ERRORS, 'States.Timeout', 'Sandbox.Timedout'];
+export const TRANSIENT_FLOW_ERRORS: readonly string[] = [
+  ...TRANSIENT_ERRORS,
+  ...LAMBDA_SERVICE_ERRORS,
+  'States.Timeout',
+  'Sandbox.Timedout',
+];
 
 export const isTransientFailure = (name: string): boolean => TRANSIENT_FLOW_ERRORS.includes(name);
 
-const TRANSIENT_REMEDY = 'Nothing to do: the next reconciliation runs the flow again. If it keeps failing, check the AWS Health Dashboard and the function logs.';
+const TRANSIENT_REMEDY =
+  'Nothing to do: the next reconciliation runs the flow again. If it keeps failing, check the AWS Health Dashboard and the function logs.';
 
 export const isPipelineError = (error: unknown, name?: PipelineErrorName): error is PipelineError =>
   error instanceof PipelineError && (name === undefined || error.name === name);

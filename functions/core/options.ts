@@ -46,9 +46,12 @@ export const parseTemplateName = (value: string, source: string): string => {
 export const validateTag = (key: string, value: string, source: string): void => {
   if (key.length < 1 || key.length > 128) throw invalid(`${source}: tag key "${key}" must be 1-128 characters.`);
   if (value.length > 256) throw invalid(`${source}: the value of tag "${key}" is longer than 256 characters.`);
-  if (key.toLowerCase().startsWith('aws:')) throw invalid(`${source}: tag keys starting with "aws:" are reserved by AWS.`);
+  if (key.toLowerCase().startsWith('aws:'))
+    throw invalid(`${source}: tag keys starting with "aws:" are reserved by AWS.`);
   if (!TAG_CHARS.test(key) || !TAG_CHARS.test(value)) {
-    throw invalid(`${source}: tag "${key}" has characters AWS does not accept (letters, digits, spaces and _ . : / = + - @).`);
+    throw invalid(
+      `${source}: tag "${key}" has characters AWS does not accept (letters, digits, spaces and _ . : / = + - @).`,
+    );
   }
 };
 
@@ -73,7 +76,8 @@ export const parseTags = (value: string, source: string): Tags => {
     }
     if (key in tags) throw invalid(`${source}: tag "${key}" is given twice.`);
     validateTag(key, tagValue, source);
-    if (key.startsWith(PROVENANCE_PREFIX)) throw invalid(`${source}: tag keys starting with "${PROVENANCE_PREFIX}" are the pipeline's own.`);
+    if (key.startsWith(PROVENANCE_PREFIX))
+      throw invalid(`${source}: tag keys starting with "${PROVENANCE_PREFIX}" are the pipeline's own.`);
     tags[key] = tagValue;
   }
   return tags;
@@ -99,7 +103,9 @@ export const resolveOptions = (metadata: Record<string, string | undefined>, def
   const known = Object.values(METADATA_KEYS) as string[];
   const unknown = Object.keys(metadata).filter((key) => !known.includes(key.toLowerCase()));
   if (unknown.length > 0) {
-    throw invalid(`Unknown object metadata ${unknown.map((key) => `"${key}"`).join(', ')}; accepted: ${known.join(', ')}.`);
+    throw invalid(
+      `Unknown object metadata ${unknown.map((key) => `"${key}"`).join(', ')}; accepted: ${known.join(', ')}.`,
+    );
   }
   const get = (key: string): string | undefined => {
     const entry = Object.entries(metadata).find(([name]) => name.toLowerCase() === key);
@@ -110,8 +116,10 @@ export const resolveOptions = (metadata: Record<string, string | undefined>, def
   const tags = get(METADATA_KEYS.tags);
   const merged = { ...defaults.tags, ...(tags === undefined ? {} : parseTags(tags, 'metadata "tags"')) };
   return {
-    certificateMode: mode === undefined ? defaults.certificateMode : parseCertificateMode(mode, 'metadata "certificate-mode"'),
-    templateName: template === undefined ? defaults.templateName : parseTemplateName(template, 'metadata "template-name"'),
+    certificateMode:
+      mode === undefined ? defaults.certificateMode : parseCertificateMode(mode, 'metadata "certificate-mode"'),
+    templateName:
+      template === undefined ? defaults.templateName : parseTemplateName(template, 'metadata "template-name"'),
     tags: merged,
   };
 };
@@ -129,8 +137,13 @@ const sha256Hex = (text: string): string => createHash('sha256').update(text).di
  * The operator's tags plus provenance. An S3 key may be longer than a tag value or use characters
  * tags refuse; then its SHA-256 stands in for it, still comparable by reconciliation.
  */
-export const desiredTags = (operatorTags: Tags, source: { bucket: string; key: string }, certificateId: string): Tags => {
-  const keyValue = source.key.length <= 256 && TAG_CHARS.test(source.key) ? source.key : `sha256:${sha256Hex(source.key)}`;
+export const desiredTags = (
+  operatorTags: Tags,
+  source: { bucket: string; key: string },
+  certificateId: string,
+): Tags => {
+  const keyValue =
+    source.key.length <= 256 && TAG_CHARS.test(source.key) ? source.key : `sha256:${sha256Hex(source.key)}`;
   const tags = {
     ...operatorTags,
     [PROVENANCE_TAGS.bucket]: source.bucket,

@@ -63,7 +63,6 @@ export interface ShallowPlan {
   inSync: DeepCandidate[];
 }
 
-
 export interface PlanInput {
   objects: ListedObject[];
   /** Receipts by source key, including those whose object is gone (orphan candidates). */
@@ -95,8 +94,14 @@ export const planShallow = (input: PlanInput): ShallowPlan => {
     const result = input.results.get(object.key);
     if (!result || result.source.etag !== object.etag) {
       const reason = result ? 'changed' : 'never-registered';
-      const young = object.lastModified !== undefined && input.now.getTime() - object.lastModified.getTime() < input.graceMinutes * 60_000;
-      findings.push(young ? { kind: 'pending', key: object.key, reason } : { kind: 'register', key: object.key, etag: object.etag, reason });
+      const young =
+        object.lastModified !== undefined &&
+        input.now.getTime() - object.lastModified.getTime() < input.graceMinutes * 60_000;
+      findings.push(
+        young
+          ? { kind: 'pending', key: object.key, reason }
+          : { kind: 'register', key: object.key, etag: object.etag, reason },
+      );
       continue;
     }
     if (result.outcome === 'FAILED') {
@@ -115,11 +120,18 @@ export const planShallow = (input: PlanInput): ShallowPlan => {
     }
     const notAfter = new Date(result.notAfter);
     if (expiresWithin(notAfter, input.expiryWarningDays, input.now)) {
-      findings.push({ kind: 'expiring', key: object.key, certificateId: ca.certificateId, notAfter: result.notAfter, daysLeft: daysLeft(notAfter, input.now) });
+      findings.push({
+        kind: 'expiring',
+        key: object.key,
+        certificateId: ca.certificateId,
+        notAfter: result.notAfter,
+        daysLeft: daysLeft(notAfter, input.now),
+      });
     }
     const drift: string[] = [];
     if (ca.status !== 'ACTIVE') drift.push(`status ${ca.status}`);
-    if (!input.templateMembers.get(result.templateName)?.has(ca.certificateId)) drift.push(`template not ${result.templateName}`);
+    if (!input.templateMembers.get(result.templateName)?.has(ca.certificateId))
+      drift.push(`template not ${result.templateName}`);
     if (drift.length > 0) {
       findings.push({ kind: 'repair', key: object.key, etag: object.etag, certificateId: ca.certificateId, drift });
       continue;
@@ -155,7 +167,8 @@ export const deepDrift = (candidate: DeepCandidate, detail: CaDetail): string[] 
   const drift: string[] = [];
   if (detail.status !== 'ACTIVE') drift.push(`status ${detail.status}`);
   if (detail.autoRegistrationStatus !== 'ENABLE') drift.push('auto-registration off');
-  if (detail.certificateMode !== candidate.certificateMode) drift.push(`mode ${detail.certificateMode}, wanted ${candidate.certificateMode}`);
+  if (detail.certificateMode !== candidate.certificateMode)
+    drift.push(`mode ${detail.certificateMode}, wanted ${candidate.certificateMode}`);
   if (detail.templateName !== candidate.templateName) drift.push(`template not ${candidate.templateName}`);
   if (!sameTags(detail.tags, candidate.tags)) drift.push('tags differ');
   return drift;
@@ -188,4 +201,6 @@ export const emptyCounts = (): ReconcileCounts => ({
 });
 
 export const addCounts = (a: ReconcileCounts, b: Partial<ReconcileCounts>): ReconcileCounts =>
-  Object.fromEntries(Object.entries(a).map(([key, value]) => [key, value + (b[key as keyof ReconcileCounts] ?? 0)])) as unknown as ReconcileCounts;
+  Object.fromEntries(
+    Object.entries(a).map(([key, value]) => [key, value + (b[key as keyof ReconcileCounts] ?? 0)]),
+  ) as unknown as ReconcileCounts;

@@ -1,6 +1,14 @@
 import { isTransientFailure, remedyFor } from './errors.ts';
 import { redactKeyMaterial } from './redact.ts';
-import { RESULT_SCHEMA, type FailureReport, type LoadedCertificate, type ObjectRef, type PreviousReceipt, type Receipt, type RegisteredCa } from './schemas.ts';
+import {
+  RESULT_SCHEMA,
+  type FailureReport,
+  type LoadedCertificate,
+  type ObjectRef,
+  type PreviousReceipt,
+  type Receipt,
+  type RegisteredCa,
+} from './schemas.ts';
 
 export { RESULT_SCHEMA } from './schemas.ts';
 export type { FailureReport, FlowState, PreviousReceipt, Receipt, ResultDocument } from './schemas.ts';
@@ -63,5 +71,11 @@ export const buildFailureReport = (
  */
 const previousReceipt = (replaced: Receipt | FailureReport): PreviousReceipt | undefined =>
   replaced.outcome === 'ACTIVE'
-    ? { outcome: 'ACTIVE', certificateId: replaced.certificateId, certificateArn: replaced.certificateArn, source: replaced.source, finishedAt: replaced.finishedAt }
+    ? {
+        outcome: 'ACTIVE',
+        certificateId: replaced.certificateId,
+        certificateArn: replaced.certificateArn,
+        source: replaced.source,
+        finishedAt: replaced.finishedAt,
+      }
     : replaced.previous;

@@ -13,7 +13,9 @@ z.config(en());
 
 /** What zod found wrong, as `path: message` pairs: names fields, never quotes their values. */
 export const describeIssues = (error: z.core.$ZodError): string =>
-  error.issues.map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(input)'}: ${issue.message}`).join('; ');
+  error.issues
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(input)'}: ${issue.message}`)
+    .join('; ');
 
 const hex64 = z.string().check(z.regex(/^[0-9a-f]{64}$/));
 const isoDate = z.string();
@@ -34,10 +36,19 @@ export const ObjectRefSchema = z.object({
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const bucketName = z.string().check(z.regex(BUCKET_NAME, '"bucket" must be an S3 bucket name'));
-const objectKey = z.string().check(z.minLength(1, '"key" must be an object key of 1-1024 characters'), z.maxLength(1024, '"key" must be an object key of 1-1024 characters'));
+const objectKey = z
+  .string()
+  .check(
+    z.minLength(1, '"key" must be an object key of 1-1024 characters'),
+    z.maxLength(1024, '"key" must be an object key of 1-1024 characters'),
+  );
 
 /** `StartExecution` with `{"bucket", "key"}` (optionally `versionId`); nothing else. */
-export const ManualInputSchema = z.strictObject({ bucket: bucketName, key: objectKey, versionId: z.optional(z.nullable(z.string())) });
+export const ManualInputSchema = z.strictObject({
+  bucket: bucketName,
+  key: objectKey,
+  versionId: z.optional(z.nullable(z.string())),
+});
 
 /** The EventBridge `Object Created` event S3 sends (the fields the pipeline reads; the rest pass). */
 export const S3ObjectCreatedSchema = z.object({
@@ -45,7 +56,12 @@ export const S3ObjectCreatedSchema = z.object({
   'detail-type': z.literal('Object Created'),
   detail: z.object({
     bucket: z.object({ name: bucketName }),
-    object: z.object({ key: objectKey, etag: z.optional(z.string()), 'version-id': z.optional(z.nullable(z.string())), size: z.optional(z.number()) }),
+    object: z.object({
+      key: objectKey,
+      etag: z.optional(z.string()),
+      'version-id': z.optional(z.nullable(z.string())),
+      size: z.optional(z.number()),
+    }),
   }),
 });
 
@@ -100,7 +116,10 @@ export const AttachTemplateOutputSchema = z.object({ templateName: z.string() })
 export const TagCaInputSchema = step({ certificateArn: z.string().check(z.minLength(1)), tags: TagsSchema });
 export const TagCaOutputSchema = z.object({ set: z.array(z.string()), removed: z.array(z.string()) });
 export const ActivateInputSchema = step({ certificateId: hex64 });
-export const ActivateOutputSchema = z.object({ status: z.literal('ACTIVE'), autoRegistrationStatus: z.literal('ENABLE') });
+export const ActivateOutputSchema = z.object({
+  status: z.literal('ACTIVE'),
+  autoRegistrationStatus: z.literal('ENABLE'),
+});
 
 /** What the state machine has accumulated when it reaches RecordResult/RecordFailure. */
 export const FlowStateSchema = z.looseObject({

@@ -7,7 +7,8 @@ const VERIFICATION_SUFFIX = '.verification.pem';
 /** The CA file endings the trigger takes, as the EventBridge rule lists them (lower and upper case). */
 const CA_SUFFIXES = ['.pem', '.crt', '.PEM', '.CRT'] as const;
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * Accepts the two ways a flow starts: the manual contract `{"bucket", "key"}` (optionally
@@ -19,15 +20,26 @@ export const parseStartInput = (input: unknown): ObjectRef => {
   if (input['detail-type'] !== undefined || input.source === 'aws.s3') {
     const event = S3ObjectCreatedSchema.safeParse(input);
     if (!event.success) {
-      throw new PipelineError('InvalidInputError', `EventBridge event "${String(input['detail-type'])}" is not an S3 "Object Created" event (${describeIssues(event.error)}).`);
+      throw new PipelineError(
+        'InvalidInputError',
+        `EventBridge event "${String(input['detail-type'])}" is not an S3 "Object Created" event (${describeIssues(event.error)}).`,
+      );
     }
     const { bucket, object } = event.data.detail;
     const etag = bareEtag(object.etag);
-    return { bucket: bucket.name, key: object.key, ...(object['version-id'] ? { versionId: object['version-id'] } : {}), ...(etag ? { etag } : {}) };
+    return {
+      bucket: bucket.name,
+      key: object.key,
+      ...(object['version-id'] ? { versionId: object['version-id'] } : {}),
+      ...(etag ? { etag } : {}),
+    };
   }
   const manual = ManualInputSchema.safeParse(input);
   if (!manual.success) {
-    throw new PipelineError('InvalidInputError', `Input: ${describeIssues(manual.error)}; expected {"bucket": "...", "key": "..."}.`);
+    throw new PipelineError(
+      'InvalidInputError',
+      `Input: ${describeIssues(manual.error)}; expected {"bucket": "...", "key": "..."}.`,
+    );
   }
   const { bucket, key, versionId } = manual.data;
   return { bucket, key, ...(versionId ? { versionId } : {}) };
@@ -50,7 +62,8 @@ export const keyCandidates = (key: string): string[] => {
 };
 
 /** Whether the key ends as a CA file the trigger takes (`.pem`/`.crt`, either case), verification siblings excluded. */
-export const isCaKey = (key: string): boolean => CA_SUFFIXES.some((suffix) => key.endsWith(suffix)) && !isVerificationKey(key);
+export const isCaKey = (key: string): boolean =>
+  CA_SUFFIXES.some((suffix) => key.endsWith(suffix)) && !isVerificationKey(key);
 
 export const isVerificationKey = (key: string): boolean => key.toLowerCase().endsWith(VERIFICATION_SUFFIX);
 
@@ -71,7 +84,8 @@ export const resultKeyFor = (sourceKey: string, resultsPrefix: string): string =
 
 /** Where reconciliation writes (contract): `results/reconcile/<run>.json`, and its run's working objects under `results/reconcile/<run>/`. */
 export const reconcilePrefixFor = (resultsPrefix: string): string => `${resultsPrefix}reconcile/`;
-export const reconcileReportKeyFor = (runId: string, resultsPrefix: string): string => `${reconcilePrefixFor(resultsPrefix)}${runId}.json`;
+export const reconcileReportKeyFor = (runId: string, resultsPrefix: string): string =>
+  `${reconcilePrefixFor(resultsPrefix)}${runId}.json`;
 
 /** S3 quotes ETags in some responses and not others; compare them bare. */
 export const bareEtag = (etag: string | undefined): string | undefined => etag?.replace(/^"|"$/g, '');

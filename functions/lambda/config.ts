@@ -46,7 +46,10 @@ export interface ReconcileConfig {
 const positive = (name: string, fallback: string, zero = false): number => {
   const value = Number(env(name, fallback));
   if (!(value > 0 || (zero && value === 0))) {
-    throw new PipelineError('InvalidOptionsError', `Environment variable ${name} must be a ${zero ? 'non-negative' : 'positive'} number.`);
+    throw new PipelineError(
+      'InvalidOptionsError',
+      `Environment variable ${name} must be a ${zero ? 'non-negative' : 'positive'} number.`,
+    );
   }
   return value;
 };
@@ -54,7 +57,10 @@ const positive = (name: string, fallback: string, zero = false): number => {
 export const readReconcileConfig = (): ReconcileConfig => {
   const orphanPolicy = env('ORPHAN_POLICY', 'report');
   if (orphanPolicy !== 'report' && orphanPolicy !== 'deactivate') {
-    throw new PipelineError('InvalidOptionsError', `ORPHAN_POLICY is "${orphanPolicy}"; expected report or deactivate.`);
+    throw new PipelineError(
+      'InvalidOptionsError',
+      `ORPHAN_POLICY is "${orphanPolicy}"; expected report or deactivate.`,
+    );
   }
   return {
     registerCaStateMachineArn: env('REGISTER_CA_STATE_MACHINE_ARN'),

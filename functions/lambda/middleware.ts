@@ -39,14 +39,22 @@ export interface StepSchemas<I extends z.ZodMiniType, O extends z.ZodMiniType> {
  * parsed by its schema (a wiring mistake in the ASL is an InvalidInputError naming the field),
  * and so is the output, so the next step and the result contract get what they were promised.
  */
-export const step = <I extends z.ZodMiniType, O extends z.ZodMiniType>(schemas: StepSchemas<I, O>, main: (input: z.infer<I>) => Promise<z.infer<O>>) =>
+export const step = <I extends z.ZodMiniType, O extends z.ZodMiniType>(
+  schemas: StepSchemas<I, O>,
+  main: (input: z.infer<I>) => Promise<z.infer<O>>,
+) =>
   middy<unknown, z.infer<O>, Error, Context>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(stepErrors() as MiddlewareObj<unknown, z.infer<O>, Error, Context>)
     .handler(async (event: unknown) => {
       const input = schemas.input.safeParse(event);
-      if (!input.success) throw new PipelineError('InvalidInputError', `The step input is not what this step takes: ${describeIssues(input.error)}.`);
+      if (!input.success)
+        throw new PipelineError(
+          'InvalidInputError',
+          `The step input is not what this step takes: ${describeIssues(input.error)}.`,
+        );
       const output = schemas.output.safeParse(await main(input.data));
-      if (!output.success) throw new StepOutputError(`The step's output breaks its schema: ${describeIssues(output.error)}.`);
+      if (!output.success)
+        throw new StepOutputError(`The step's output breaks its schema: ${describeIssues(output.error)}.`);
       return output.data;
     });

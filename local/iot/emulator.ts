@@ -6,7 +6,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { writeFileAtomic, RecordStore } from './store.ts';
-import { checkKey, checkSignatureAlgorithm, isSignedBy, parseCertificate, type ParsedCertificate } from '../../functions/core/certificate.ts';
+import {
+  checkKey,
+  checkSignatureAlgorithm,
+  isSignedBy,
+  parseCertificate,
+  type ParsedCertificate,
+} from '../../functions/core/certificate.ts';
 import { parsePemBlocks } from '../../functions/core/pem.ts';
 import { isPipelineError } from '../../functions/core/errors.ts';
 import { readFileSync, existsSync, mkdirSync } from 'node:fs';
@@ -103,9 +109,16 @@ const MAX_CAS_PER_SUBJECT = 10;
 const MAX_TAGS = 50;
 const TEMPLATE_NAME = /^[0-9A-Za-z_-]{1,36}$/;
 const JITP_PARAMETERS = new Set(
-  ['Country', 'Organization', 'OrganizationalUnit', 'DistinguishedNameQualifier', 'StateName', 'CommonName', 'SerialNumber', 'Id'].map(
-    (name) => `AWS::IoT::Certificate::${name}`,
-  ),
+  [
+    'Country',
+    'Organization',
+    'OrganizationalUnit',
+    'DistinguishedNameQualifier',
+    'StateName',
+    'CommonName',
+    'SerialNumber',
+    'Id',
+  ].map((name) => `AWS::IoT::Certificate::${name}`),
 );
 const TEMPLATE_RESOURCE_TYPES = new Set(['AWS::IoT::Thing', 'AWS::IoT::Certificate', 'AWS::IoT::Policy']);
 
@@ -164,7 +177,9 @@ export class IotEmulator {
     this.templates = this.templateStore.loadAll();
     this.sequence = Math.max(0, ...[...this.cas.values()].map((ca) => ca.sequence));
     this.codePath = join(dir, 'registration-code.json');
-    this.registrationCode = existsSync(this.codePath) ? (JSON.parse(readFileSync(this.codePath, 'utf8')) as { code: string }).code : undefined;
+    this.registrationCode = existsSync(this.codePath)
+      ? (JSON.parse(readFileSync(this.codePath, 'utf8')) as { code: string }).code
+      : undefined;
   }
 
   // ---- Persistence: the state in memory is the truth; the disk follows, write by write ----
@@ -208,7 +223,8 @@ export class IotEmulator {
       this.quotas.set(operation, quota);
       if (!quota.take(Date.now())) throw new IotError('ThrottlingException', 400, `Rate exceeded for ${operation}`);
     }
-    if (throttleRate > 0 && this.random() < throttleRate) throw new IotError('ThrottlingException', 400, 'Rate exceeded (injected)');
+    if (throttleRate > 0 && this.random() < throttleRate)
+      throw new IotError('ThrottlingException', 400, 'Rate exceeded (injected)');
     if (faultRate > 0 && this.random() < faultRate) {
       throw this.random() < 0.5
         ? new IotError('ServiceUnavailableException', 503, 'Service unavailable (injected)')
@@ -256,9 +272,14 @@ export class IotEmulator {
     try {
       blocks = parsePemBlocks(pem).filter((block) => block.label === 'CERTIFICATE');
     } catch (error) {
-      throw new IotError('CertificateValidationException', 400, `The ${role} is not a valid certificate: ${isPipelineError(error) ? error.message : 'unparseable'}`);
+      throw new IotError(
+        'CertificateValidationException',
+        400,
+        `The ${role} is not a valid certificate: ${isPipelineError(error) ? error.message : 'unparseable'}`,
+      );
     }
-    if (blocks.length !== 1) throw new IotError('CertificateValidationException', 400, `The ${role} must contain exactly one certificate.`);
+    if (blocks.length !== 1)
+      throw new IotError('CertificateValidationException', 400, `The ${role} must contain exactly one certificate.`);
     try {
       return parseCertificate(blocks[0] as never, role);
     } catch {
@@ -271,7 +292,8 @@ export class IotEmulator {
     if (!TEMPLATE_NAME.test(config.templateName)) throw invalid(`Invalid templateName: ${config.templateName}`);
     const template = this.templates.get(config.templateName);
     if (!template) throw notFound(`The provisioning template ${config.templateName} does not exist.`);
-    if (template.type !== 'JITP') throw invalid(`The provisioning template ${config.templateName} is not a JITP template.`);
+    if (template.type !== 'JITP')
+      throw invalid(`The provisioning template ${config.templateName} is not a JITP template.`);
   }
 
   private validateTags(tags: Record<string, string>): void {
@@ -294,13 +316,24 @@ export class IotEmulator {
   }): { certificateArn: string; certificateId: string } {
     const caPem = input.caCertificate ?? '';
     if (caPem.length < 1 || caPem.length > MAX_CERT_CHARS) throw invalid('caCertificate must be 1-65536 characters.');
-    if ((input.verificationCertificate ?? '').length > MAX_CERT_CHARS) throw invalid('verificationCertificate must be at most 65536 characters.');
+    if ((input.verificationCertificate ?? '').length > MAX_CERT_CHARS)
+      throw invalid('verificationCertificate must be at most 65536 characters.');
     const mode = input.certificateMode ?? 'DEFAULT';
     if (mode !== 'DEFAULT' && mode !== 'SNI_ONLY') throw invalid(`Invalid certificateMode: ${mode}`);
     const ca = this.parseOne(caPem, 'CA certificate');
     const now = this.now();
-    if (now < ca.notBefore || now > ca.notAfter) throw new IotError('CertificateValidationException', 400, 'The CA certificate is not within its validity period.');
-    if (!ca.isCa) throw new IotError('CertificateValidationException', 400, 'The certificate is not a CA certificate (basicConstraints CA:TRUE).');
+    if (now < ca.notBefore || now > ca.notAfter)
+      throw new IotError(
+        'CertificateValidationException',
+        400,
+        'The CA certificate is not within its validity period.',
+      );
+    if (!ca.isCa)
+      throw new IotError(
+        'CertificateValidationException',
+        400,
+        'The certificate is not a CA certificate (basicConstraints CA:TRUE).',
+      );
     try {
       checkKey(ca);
       checkSignatureAlgorithm(ca);
@@ -312,13 +345,25 @@ export class IotEmulator {
       const verification = this.parseOne(input.verificationCertificate, 'verification certificate');
       const cn = verification.subjectAttributes.find((attr) => attr.name === 'CN')?.value;
       if (!this.registrationCode || cn !== this.registrationCode) {
-        throw new IotError('RegistrationCodeValidationException', 400, 'The verification certificate CN does not match the registration code.');
+        throw new IotError(
+          'RegistrationCodeValidationException',
+          400,
+          'The verification certificate CN does not match the registration code.',
+        );
       }
       if (!isSignedBy(verification, ca.publicKey)) {
-        throw new IotError('CertificateValidationException', 400, 'The verification certificate is not signed by the CA certificate.');
+        throw new IotError(
+          'CertificateValidationException',
+          400,
+          'The verification certificate is not signed by the CA certificate.',
+        );
       }
       if (now < verification.notBefore || now > verification.notAfter) {
-        throw new IotError('CertificateValidationException', 400, 'The verification certificate is not within its validity period.');
+        throw new IotError(
+          'CertificateValidationException',
+          400,
+          'The verification certificate is not within its validity period.',
+        );
       }
     } else if (input.verificationCertificate) {
       throw invalid('verificationCertificate must not be provided in SNI_ONLY mode.');
@@ -332,7 +377,11 @@ export class IotEmulator {
     }
     const sameSubject = [...this.cas.values()].filter((record) => record.subject === ca.subject).length;
     if (sameSubject >= MAX_CAS_PER_SUBJECT) {
-      throw new IotError('LimitExceededException', 410, `At most ${MAX_CAS_PER_SUBJECT} CA certificates with the same subject may be registered.`);
+      throw new IotError(
+        'LimitExceededException',
+        410,
+        `At most ${MAX_CAS_PER_SUBJECT} CA certificates with the same subject may be registered.`,
+      );
     }
     this.checkTemplateForCa(input.registrationConfig);
     const tags = Object.fromEntries((input.tags ?? []).map((tag) => [tag.Key ?? '', tag.Value ?? '']));
@@ -400,16 +449,23 @@ export class IotEmulator {
   ): Record<string, never> {
     const ca = this.ca(certificateId);
     if (query.newStatus === 'REGISTER_INACTIVE') throw invalid('REGISTER_INACTIVE is deprecated and not accepted.');
-    if (query.newStatus !== undefined && query.newStatus !== 'ACTIVE' && query.newStatus !== 'INACTIVE') throw invalid(`Invalid newStatus: ${query.newStatus}`);
-    if (query.newAutoRegistrationStatus !== undefined && !['ENABLE', 'DISABLE'].includes(query.newAutoRegistrationStatus)) {
+    if (query.newStatus !== undefined && query.newStatus !== 'ACTIVE' && query.newStatus !== 'INACTIVE')
+      throw invalid(`Invalid newStatus: ${query.newStatus}`);
+    if (
+      query.newAutoRegistrationStatus !== undefined &&
+      !['ENABLE', 'DISABLE'].includes(query.newAutoRegistrationStatus)
+    ) {
       throw invalid(`Invalid newAutoRegistrationStatus: ${query.newAutoRegistrationStatus}`);
     }
-    if (body.registrationConfig && body.removeAutoRegistration) throw invalid('registrationConfig and removeAutoRegistration are exclusive.');
+    if (body.registrationConfig && body.removeAutoRegistration)
+      throw invalid('registrationConfig and removeAutoRegistration are exclusive.');
     this.checkTemplateForCa(body.registrationConfig);
     const updated: CaRecord = {
       ...ca,
       ...(query.newStatus ? { status: query.newStatus as CaRecord['status'] } : {}),
-      ...(query.newAutoRegistrationStatus ? { autoRegistrationStatus: query.newAutoRegistrationStatus as CaRecord['autoRegistrationStatus'] } : {}),
+      ...(query.newAutoRegistrationStatus
+        ? { autoRegistrationStatus: query.newAutoRegistrationStatus as CaRecord['autoRegistrationStatus'] }
+        : {}),
       ...(body.registrationConfig ? { registrationConfig: body.registrationConfig } : {}),
       customerVersion: ca.customerVersion + 1,
       generationId: randomUUID(),
@@ -422,7 +478,12 @@ export class IotEmulator {
 
   deleteCaCertificate(certificateId: string): Record<string, never> {
     const ca = this.ca(certificateId);
-    if (ca.status === 'ACTIVE') throw new IotError('CertificateStateException', 406, 'An ACTIVE CA certificate cannot be deleted; set it INACTIVE first.');
+    if (ca.status === 'ACTIVE')
+      throw new IotError(
+        'CertificateStateException',
+        406,
+        'An ACTIVE CA certificate cannot be deleted; set it INACTIVE first.',
+      );
     this.track(this.caStore.delete(certificateId));
     this.cas.delete(certificateId);
     return {};
@@ -448,7 +509,10 @@ export class IotEmulator {
 
   // ---- Tags ----
 
-  private tagged(resourceArn: string | undefined): { tags: Record<string, string>; save: (tags: Record<string, string>) => void } {
+  private tagged(resourceArn: string | undefined): {
+    tags: Record<string, string>;
+    save: (tags: Record<string, string>) => void;
+  } {
     const arn = resourceArn ?? '';
     const ca = /:cacert\/([0-9a-f]{64})$/.exec(arn);
     if (ca && arn === this.caArn(ca[1] as string)) {
@@ -579,7 +643,10 @@ const decodeMarker = (marker: string): number => {
 /** One page of `items` after an opaque offset token, and the token of the page after it, if any. */
 const pageOf = <T>(items: T[], token: string | undefined, size: number): { page: T[]; next: string | undefined } => {
   const start = token ? decodeMarker(token) : 0;
-  return { page: items.slice(start, start + size), next: start + size < items.length ? encodeMarker(start + size) : undefined };
+  return {
+    page: items.slice(start, start + size),
+    next: start + size < items.length ? encodeMarker(start + size) : undefined,
+  };
 };
 
 /** A page-size parameter: 25 when absent, else an integer from 1 to 250. */
@@ -592,24 +659,31 @@ const pageSizeOf = (value: string | undefined, name: string): number => {
 /** The provisioning-template body rules of AWS-IOT-RULES.md. */
 export const validateTemplateBody = (text: string, type: string): void => {
   if (text.length < 1 || text.length > 10240) throw invalid('templateBody must be 1-10240 characters.');
-  let body: { Parameters?: Record<string, unknown>; Resources?: Record<string, { Type?: string; Properties?: Record<string, unknown> }> };
+  let body: {
+    Parameters?: Record<string, unknown>;
+    Resources?: Record<string, { Type?: string; Properties?: Record<string, unknown> }>;
+  };
   try {
     body = JSON.parse(text);
   } catch {
     throw invalid('templateBody is not valid JSON.');
   }
-  if (typeof body !== 'object' || body === null || typeof body.Resources !== 'object') throw invalid('templateBody must have Resources.');
+  if (typeof body !== 'object' || body === null || typeof body.Resources !== 'object')
+    throw invalid('templateBody must have Resources.');
   if (type === 'JITP') {
     for (const parameter of Object.keys(body.Parameters ?? {})) {
-      if (!JITP_PARAMETERS.has(parameter)) throw invalid(`JITP templates may only use AWS::IoT::Certificate:: parameters; got ${parameter}.`);
+      if (!JITP_PARAMETERS.has(parameter))
+        throw invalid(`JITP templates may only use AWS::IoT::Certificate:: parameters; got ${parameter}.`);
     }
   }
   for (const [name, resource] of Object.entries(body.Resources ?? {})) {
-    if (!TEMPLATE_RESOURCE_TYPES.has(resource?.Type ?? '')) throw invalid(`Resource ${name} has unsupported type ${resource?.Type}.`);
+    if (!TEMPLATE_RESOURCE_TYPES.has(resource?.Type ?? ''))
+      throw invalid(`Resource ${name} has unsupported type ${resource?.Type}.`);
     if (resource.Type === 'AWS::IoT::Policy') {
       const hasName = resource.Properties?.PolicyName !== undefined;
       const hasDocument = resource.Properties?.PolicyDocument !== undefined;
-      if (hasName === hasDocument) throw invalid(`Policy ${name} must have exactly one of PolicyName and PolicyDocument.`);
+      if (hasName === hasDocument)
+        throw invalid(`Policy ${name} must have exactly one of PolicyName and PolicyDocument.`);
     }
   }
 };

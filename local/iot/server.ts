@@ -8,7 +8,12 @@ import { type IotEmulator, IotError, type Operation } from './emulator.ts';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
-type Handler = (emulator: IotEmulator, params: Record<string, string>, query: Record<string, string>, body: any) => unknown;
+type Handler = (
+  emulator: IotEmulator,
+  params: Record<string, string>,
+  query: Record<string, string>,
+  body: any,
+) => unknown;
 
 interface Route {
   method: string;
@@ -18,23 +23,83 @@ interface Route {
 }
 
 const routes: Route[] = [
-  { method: 'GET', pattern: /^\/registrationcode$/, operation: 'GetRegistrationCode', handler: (e) => e.getRegistrationCode() },
-  { method: 'DELETE', pattern: /^\/registrationcode$/, operation: 'DeleteRegistrationCode', handler: (e) => e.deleteRegistrationCode() },
+  {
+    method: 'GET',
+    pattern: /^\/registrationcode$/,
+    operation: 'GetRegistrationCode',
+    handler: (e) => e.getRegistrationCode(),
+  },
+  {
+    method: 'DELETE',
+    pattern: /^\/registrationcode$/,
+    operation: 'DeleteRegistrationCode',
+    handler: (e) => e.deleteRegistrationCode(),
+  },
   {
     method: 'POST',
     pattern: /^\/cacertificate$/,
     operation: 'RegisterCACertificate',
-    handler: (e, _p, q, body) => e.registerCaCertificate({ ...body, setAsActive: q.setAsActive === 'true', allowAutoRegistration: q.allowAutoRegistration === 'true' }),
+    handler: (e, _p, q, body) =>
+      e.registerCaCertificate({
+        ...body,
+        setAsActive: q.setAsActive === 'true',
+        allowAutoRegistration: q.allowAutoRegistration === 'true',
+      }),
   },
-  { method: 'GET', pattern: /^\/cacertificate\/(?<id>[^/]+)$/, operation: 'DescribeCACertificate', handler: (e, p) => e.describeCaCertificate(p.id as string) },
-  { method: 'PUT', pattern: /^\/cacertificate\/(?<id>[^/]+)$/, operation: 'UpdateCACertificate', handler: (e, p, q, body) => e.updateCaCertificate(p.id as string, q, body ?? {}) },
-  { method: 'DELETE', pattern: /^\/cacertificate\/(?<id>[^/]+)$/, operation: 'DeleteCACertificate', handler: (e, p) => e.deleteCaCertificate(p.id as string) },
-  { method: 'GET', pattern: /^\/cacertificates$/, operation: 'ListCACertificates', handler: (e, _p, q) => e.listCaCertificates(q) },
-  { method: 'POST', pattern: /^\/tags$/, operation: 'TagResource', handler: (e, _p, _q, body) => e.tagResource(body ?? {}) },
-  { method: 'POST', pattern: /^\/untag$/, operation: 'UntagResource', handler: (e, _p, _q, body) => e.untagResource(body ?? {}) },
-  { method: 'GET', pattern: /^\/tags$/, operation: 'ListTagsForResource', handler: (e, _p, q) => e.listTagsForResource(q) },
-  { method: 'POST', pattern: /^\/provisioning-templates$/, operation: 'CreateProvisioningTemplate', handler: (e, _p, _q, body) => e.createProvisioningTemplate(body ?? {}) },
-  { method: 'GET', pattern: /^\/provisioning-templates$/, operation: 'ListProvisioningTemplates', handler: (e, _p, q) => e.listProvisioningTemplates(q) },
+  {
+    method: 'GET',
+    pattern: /^\/cacertificate\/(?<id>[^/]+)$/,
+    operation: 'DescribeCACertificate',
+    handler: (e, p) => e.describeCaCertificate(p.id as string),
+  },
+  {
+    method: 'PUT',
+    pattern: /^\/cacertificate\/(?<id>[^/]+)$/,
+    operation: 'UpdateCACertificate',
+    handler: (e, p, q, body) => e.updateCaCertificate(p.id as string, q, body ?? {}),
+  },
+  {
+    method: 'DELETE',
+    pattern: /^\/cacertificate\/(?<id>[^/]+)$/,
+    operation: 'DeleteCACertificate',
+    handler: (e, p) => e.deleteCaCertificate(p.id as string),
+  },
+  {
+    method: 'GET',
+    pattern: /^\/cacertificates$/,
+    operation: 'ListCACertificates',
+    handler: (e, _p, q) => e.listCaCertificates(q),
+  },
+  {
+    method: 'POST',
+    pattern: /^\/tags$/,
+    operation: 'TagResource',
+    handler: (e, _p, _q, body) => e.tagResource(body ?? {}),
+  },
+  {
+    method: 'POST',
+    pattern: /^\/untag$/,
+    operation: 'UntagResource',
+    handler: (e, _p, _q, body) => e.untagResource(body ?? {}),
+  },
+  {
+    method: 'GET',
+    pattern: /^\/tags$/,
+    operation: 'ListTagsForResource',
+    handler: (e, _p, q) => e.listTagsForResource(q),
+  },
+  {
+    method: 'POST',
+    pattern: /^\/provisioning-templates$/,
+    operation: 'CreateProvisioningTemplate',
+    handler: (e, _p, _q, body) => e.createProvisioningTemplate(body ?? {}),
+  },
+  {
+    method: 'GET',
+    pattern: /^\/provisioning-templates$/,
+    operation: 'ListProvisioningTemplates',
+    handler: (e, _p, q) => e.listProvisioningTemplates(q),
+  },
   {
     method: 'GET',
     pattern: /^\/provisioning-templates\/(?<name>[^/]+)$/,
@@ -76,12 +141,22 @@ const readBody = (request: IncomingMessage): Promise<string> =>
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export const handleRequest = async (emulator: IotEmulator, request: IncomingMessage, response: ServerResponse): Promise<void> => {
+export const handleRequest = async (
+  emulator: IotEmulator,
+  request: IncomingMessage,
+  response: ServerResponse,
+): Promise<void> => {
   try {
     const url = new URL(request.url ?? '/', 'http://127.0.0.1');
-    const route = routes.find((candidate) => candidate.method === request.method && candidate.pattern.test(url.pathname));
+    const route = routes.find(
+      (candidate) => candidate.method === request.method && candidate.pattern.test(url.pathname),
+    );
     if (!route) {
-      throw new IotError('NotImplementedException', 501, `The local IoT emulator does not implement ${request.method} ${url.pathname}.`);
+      throw new IotError(
+        'NotImplementedException',
+        501,
+        `The local IoT emulator does not implement ${request.method} ${url.pathname}.`,
+      );
     }
     // The SDK always signs; an unsigned request is what AWS refuses as unauthorized.
     if (!/^AWS4-HMAC-SHA256 /.test(request.headers.authorization ?? '')) {
@@ -96,14 +171,17 @@ export const handleRequest = async (emulator: IotEmulator, request: IncomingMess
     }
     if (emulator.faults.latencyMs) await sleep(emulator.faults.latencyMs);
     emulator.admit(route.operation);
-    const params = Object.fromEntries(Object.entries(route.pattern.exec(url.pathname)?.groups ?? {}).map(([k, v]) => [k, decodeURIComponent(v)]));
+    const params = Object.fromEntries(
+      Object.entries(route.pattern.exec(url.pathname)?.groups ?? {}).map(([k, v]) => [k, decodeURIComponent(v)]),
+    );
     const query = Object.fromEntries(url.searchParams.entries());
     const result = route.handler(emulator, params, query, body);
     await Promise.all(emulator.takeWrites());
     send(response, 200, result);
   } catch (error) {
     if (error instanceof IotError) sendError(response, error);
-    else sendError(response, new IotError('InternalFailureException', 500, `Emulator error: ${(error as Error).message}`));
+    else
+      sendError(response, new IotError('InternalFailureException', 500, `Emulator error: ${(error as Error).message}`));
   }
 };
 
@@ -114,7 +192,10 @@ export interface RunningServer {
 }
 
 /** Listens on 127.0.0.1 (port 0 = any free port). */
-export const listen = (handler: (request: IncomingMessage, response: ServerResponse) => void, port = 0): Promise<RunningServer> =>
+export const listen = (
+  handler: (request: IncomingMessage, response: ServerResponse) => void,
+  port = 0,
+): Promise<RunningServer> =>
   new Promise((resolve, reject) => {
     const server = createServer(handler);
     server.keepAliveTimeout = 5_000;

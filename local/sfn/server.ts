@@ -18,7 +18,16 @@ class SfnError extends Error {
 
 const epoch = (iso: string | undefined): number | undefined => (iso ? Date.parse(iso) / 1000 : undefined);
 
-const STATE_EVENT_TYPE: Record<string, string> = { Task: 'Task', Choice: 'Choice', Fail: 'Fail', Succeed: 'Succeed', Pass: 'Pass', Wait: 'Wait', Map: 'Map', Parallel: 'Parallel' };
+const STATE_EVENT_TYPE: Record<string, string> = {
+  Task: 'Task',
+  Choice: 'Choice',
+  Fail: 'Fail',
+  Succeed: 'Succeed',
+  Pass: 'Pass',
+  Wait: 'Wait',
+  Map: 'Map',
+  Parallel: 'Parallel',
+};
 
 /** Engine events in the shape of GetExecutionHistory's HistoryEvent. */
 const historyEvents = (record: ExecutionRecord): Array<Record<string, unknown>> =>
@@ -27,19 +36,51 @@ const historyEvents = (record: ExecutionRecord): Array<Record<string, unknown>> 
     const prefix = STATE_EVENT_TYPE[event.state?.type ?? ''] ?? 'Task';
     switch (event.type) {
       case 'ExecutionStarted':
-        return [{ ...base, type: 'ExecutionStarted', executionStartedEventDetails: { input: JSON.stringify(record.input) } }];
+        return [
+          { ...base, type: 'ExecutionStarted', executionStartedEventDetails: { input: JSON.stringify(record.input) } },
+        ];
       case 'ExecutionSucceeded':
-        return [{ ...base, type: 'ExecutionSucceeded', executionSucceededEventDetails: { output: JSON.stringify(record.output ?? null) } }];
+        return [
+          {
+            ...base,
+            type: 'ExecutionSucceeded',
+            executionSucceededEventDetails: { output: JSON.stringify(record.output ?? null) },
+          },
+        ];
       case 'ExecutionFailed':
-        return [{ ...base, type: 'ExecutionFailed', executionFailedEventDetails: { error: event.Error, cause: event.Cause } }];
+        return [
+          { ...base, type: 'ExecutionFailed', executionFailedEventDetails: { error: event.Error, cause: event.Cause } },
+        ];
       case 'StateEntered':
         return [{ ...base, type: `${prefix}StateEntered`, stateEnteredEventDetails: { name: event.state?.name } }];
       case 'StateExited':
         return [{ ...base, type: `${prefix}StateExited`, stateExitedEventDetails: { name: event.state?.name } }];
       case 'StateFailed':
-        return [{ ...base, type: 'TaskFailed', taskFailedEventDetails: { resourceType: 'lambda', resource: event.state?.name, error: event.Error, cause: event.Cause } }];
+        return [
+          {
+            ...base,
+            type: 'TaskFailed',
+            taskFailedEventDetails: {
+              resourceType: 'lambda',
+              resource: event.state?.name,
+              error: event.Error,
+              cause: event.Cause,
+            },
+          },
+        ];
       case 'StateRetried':
-        return [{ ...base, type: 'TaskFailed', taskFailedEventDetails: { resourceType: 'lambda', resource: event.state?.name, error: 'Retried', cause: `attempt ${event.retry?.attempt ?? ''}` } }];
+        return [
+          {
+            ...base,
+            type: 'TaskFailed',
+            taskFailedEventDetails: {
+              resourceType: 'lambda',
+              resource: event.state?.name,
+              error: 'Retried',
+              cause: `attempt ${event.retry?.attempt ?? ''}`,
+            },
+          },
+        ];
       default:
         return [];
     }
@@ -71,7 +112,11 @@ const machineEngine = (engines: LocalEngine[], arn: unknown): LocalEngine => {
 
 /** The engine that ran an execution: its ARN is the state machine's with `execution` for `stateMachine`. */
 const executionEngine = (engines: LocalEngine[], arn: unknown): LocalEngine => {
-  const engine = engines.find((candidate) => typeof arn === 'string' && arn.startsWith(`${candidate.stateMachineArn.replace(':stateMachine:', ':execution:')}:`));
+  const engine = engines.find(
+    (candidate) =>
+      typeof arn === 'string' &&
+      arn.startsWith(`${candidate.stateMachineArn.replace(':stateMachine:', ':execution:')}:`),
+  );
   if (!engine) throw new SfnError('ExecutionDoesNotExist', `Execution does not exist: '${String(arn)}'`);
   return engine;
 };
@@ -89,7 +134,8 @@ const operations: Record<string, (engines: LocalEngine[], body: Record<string, a
       const { record } = engine.start(input, body.name);
       return { executionArn: record.executionArn, startDate: epoch(record.startDate) };
     } catch (error) {
-      if ((error as Error).name === 'ExecutionAlreadyExists') throw new SfnError('ExecutionAlreadyExists', (error as Error).message);
+      if ((error as Error).name === 'ExecutionAlreadyExists')
+        throw new SfnError('ExecutionAlreadyExists', (error as Error).message);
       throw error;
     }
   },
@@ -108,7 +154,13 @@ const operations: Record<string, (engines: LocalEngine[], body: Record<string, a
     const page = all.slice(start, start + max);
     return {
       executions: page.map((record) => {
-        const { input: _input, output: _output, error: _error, cause: _cause, ...summary } = describe(engine, record) as Record<string, unknown>;
+        const {
+          input: _input,
+          output: _output,
+          error: _error,
+          cause: _cause,
+          ...summary
+        } = describe(engine, record) as Record<string, unknown>;
         return summary;
       }),
       ...(start + max < all.length ? { nextToken: String(start + max) } : {}),
@@ -120,7 +172,15 @@ const operations: Record<string, (engines: LocalEngine[], body: Record<string, a
   },
   DescribeStateMachine: (engines, body) => {
     const engine = machineEngine(engines, body.stateMachineArn);
-    return { stateMachineArn: engine.stateMachineArn, name: engine.stateMachineArn.split(':').at(-1), status: 'ACTIVE', type: 'STANDARD', definition: '{}', roleArn: 'local', creationDate: 0 };
+    return {
+      stateMachineArn: engine.stateMachineArn,
+      name: engine.stateMachineArn.split(':').at(-1),
+      status: 'ACTIVE',
+      type: 'STANDARD',
+      definition: '{}',
+      roleArn: 'local',
+      creationDate: 0,
+    };
   },
 };
 
@@ -133,7 +193,10 @@ const readJson = async (request: IncomingMessage): Promise<Record<string, any>> 
 
 const send = (response: ServerResponse, status: number, body: unknown): void => {
   const text = JSON.stringify(body);
-  response.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(text) });
+  response.writeHead(status, {
+    'content-type': 'application/x-amz-json-1.0',
+    'content-length': Buffer.byteLength(text),
+  });
   response.end(text);
 };
 
@@ -142,10 +205,16 @@ export const startSfnServer = (engines: LocalEngine[], port = 0): Promise<Runnin
     try {
       const target = String(request.headers['x-amz-target'] ?? '');
       const operation = operations[target.replace(/^AWSStepFunctions\./, '')];
-      if (!operation) throw new SfnError('UnknownOperationException', `The local Step Functions endpoint does not implement ${target || 'this request'}.`, 501);
+      if (!operation)
+        throw new SfnError(
+          'UnknownOperationException',
+          `The local Step Functions endpoint does not implement ${target || 'this request'}.`,
+          501,
+        );
       send(response, 200, operation(engines, await readJson(request)));
     } catch (error) {
-      const failure = error instanceof SfnError ? error : new SfnError('InternalServerError', (error as Error).message, 500);
+      const failure =
+        error instanceof SfnError ? error : new SfnError('InternalServerError', (error as Error).message, 500);
       send(response, failure.status, { __type: `com.amazonaws.states#${failure.name}`, message: failure.message });
     }
   }, port);

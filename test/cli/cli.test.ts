@@ -22,7 +22,11 @@ const iotCa = (...args: string[]): Promise<Run> =>
     execFile(
       process.execPath,
       [BIN, ...args],
-      { cwd: home, env: { ...process.env, IOT_CA_HOME: join(home, 'state'), IOT_CA_LOG_LEVEL: 'SILENT' }, timeout: 120_000 },
+      {
+        cwd: home,
+        env: { ...process.env, IOT_CA_HOME: join(home, 'state'), IOT_CA_LOG_LEVEL: 'SILENT' },
+        timeout: 120_000,
+      },
       (error, stdout, stderr) => done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -48,7 +52,10 @@ describe('iot-ca check', () => {
     const leaf = await makeCa({ ca: false });
     const run = await iotCa('check', file('leaf.pem', leaf.pem), '--json');
     expect(run.code).toBe(1);
-    expect(JSON.parse(run.stdout)).toMatchObject({ verdict: 'FAIL', error: { name: 'NotACaError', remedy: expect.any(String) } });
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      verdict: 'FAIL',
+      error: { name: 'NotACaError', remedy: expect.any(String) },
+    });
   });
 
   it('reports a missing file as one named line, no stack trace', async () => {
@@ -74,14 +81,43 @@ describe('iot-ca on the local stack', () => {
   it('drop --wait exits 0 when the CA ends ACTIVE, with each step in --json', async () => {
     const code = (await iotCa('--local', 'registration-code')).stdout.trim();
     const verification = await makeLeaf(ca, `CN=${code}`);
-    const run = await iotCa('--local', '--json', 'drop', file('factory.pem', ca.pem), '--verification', file('factory-verification.pem', verification.pem), '--tag', 'team=factory', '--wait');
+    const run = await iotCa(
+      '--local',
+      '--json',
+      'drop',
+      file('factory.pem', ca.pem),
+      '--verification',
+      file('factory-verification.pem', verification.pem),
+      '--tag',
+      'team=factory',
+      '--wait',
+    );
     expect(run.code).toBe(0);
     const output = JSON.parse(run.stdout);
-    expect(output).toMatchObject({ key: 'incoming/factory.pem', status: 'SUCCEEDED', active: true, result: { outcome: 'ACTIVE', tags: { team: 'factory' } } });
+    expect(output).toMatchObject({
+      key: 'incoming/factory.pem',
+      status: 'SUCCEEDED',
+      active: true,
+      result: { outcome: 'ACTIVE', tags: { team: 'factory' } },
+    });
     const steps = output.steps.map((step: { name: string }) => step.name);
-    expect(steps).toEqual(['LoadCertificate', 'CertificateMode', 'VerifyOwnership', 'RegisterCa', 'NeedsConfiguration', 'Activate', 'RecordResult']);
+    expect(steps).toEqual([
+      'LoadCertificate',
+      'CertificateMode',
+      'VerifyOwnership',
+      'RegisterCa',
+      'NeedsConfiguration',
+      'Activate',
+      'RecordResult',
+    ]);
     const list = JSON.parse((await iotCa('--local', '--json', 'list')).stdout);
-    expect(list).toContainEqual(expect.objectContaining({ certificateId: output.result.certificateId, status: 'ACTIVE', certificateMode: 'DEFAULT' }));
+    expect(list).toContainEqual(
+      expect.objectContaining({
+        certificateId: output.result.certificateId,
+        status: 'ACTIVE',
+        certificateMode: 'DEFAULT',
+      }),
+    );
     const status = await iotCa('--local', 'status', output.result.certificateId);
     expect(status.stdout).toMatch(/status\s+ACTIVE/);
   });
@@ -102,19 +138,43 @@ describe('iot-ca on the local stack', () => {
   });
 
   it('run starts a manual execution and follows it; a bad input ends in the named error', async () => {
-    const good = await iotCa('--local', '--json', 'run', file('manual.json', JSON.stringify({ bucket: 'iot-ca-local', key: 'incoming/factory.pem' })));
+    const good = await iotCa(
+      '--local',
+      '--json',
+      'run',
+      file('manual.json', JSON.stringify({ bucket: 'iot-ca-local', key: 'incoming/factory.pem' })),
+    );
     expect(good.code).toBe(0);
-    expect(JSON.parse(good.stdout)).toMatchObject({ status: 'SUCCEEDED', active: true, result: { outcome: 'ACTIVE', adopted: true } });
-    const bad = await iotCa('--local', '--json', 'run', file('bad-input.json', JSON.stringify({ Bucket: 'x', Key: 'y' })));
+    expect(JSON.parse(good.stdout)).toMatchObject({
+      status: 'SUCCEEDED',
+      active: true,
+      result: { outcome: 'ACTIVE', adopted: true },
+    });
+    const bad = await iotCa(
+      '--local',
+      '--json',
+      'run',
+      file('bad-input.json', JSON.stringify({ Bucket: 'x', Key: 'y' })),
+    );
     expect(bad.code).toBe(1);
-    expect(JSON.parse(bad.stdout)).toMatchObject({ status: 'FAILED', error: 'InvalidInputError', active: false, result: null });
+    expect(JSON.parse(bad.stdout)).toMatchObject({
+      status: 'FAILED',
+      error: 'InvalidInputError',
+      active: false,
+      result: null,
+    });
   });
 
   it('reconcile reports counts and the IoT calls it made', async () => {
     const run = await iotCa('--local', '--json', 'reconcile');
     expect(run.code).toBe(0);
     const report = JSON.parse(run.stdout);
-    expect(report).toMatchObject({ schema: 'iot-ca-pipeline/reconcile@1', deep: false, counts: { errors: 0 }, iotCalls: { ListCACertificates: expect.any(Number) } });
+    expect(report).toMatchObject({
+      schema: 'iot-ca-pipeline/reconcile@1',
+      deep: false,
+      counts: { errors: 0 },
+      iotCalls: { ListCACertificates: expect.any(Number) },
+    });
     expect(report.counts.inSync).toBeGreaterThanOrEqual(1);
   });
 
@@ -127,15 +187,27 @@ describe('iot-ca on the local stack', () => {
 
 describe('iot-ca up', () => {
   it('announces itself as JSON, serves other --local commands, and stops cleanly on SIGINT', async () => {
-    const child = spawn(process.execPath, [BIN, '--json', 'up'], { cwd: home, env: { ...process.env, IOT_CA_HOME: join(home, 'up-state'), IOT_CA_LOG_LEVEL: 'SILENT' } });
+    const child = spawn(process.execPath, [BIN, '--json', 'up'], {
+      cwd: home,
+      env: { ...process.env, IOT_CA_HOME: join(home, 'up-state'), IOT_CA_LOG_LEVEL: 'SILENT' },
+    });
     const lines = createInterface({ input: child.stdout });
     const first = await new Promise<string>((done) => lines.once('line', done));
     const ready = JSON.parse(first);
-    expect(ready).toMatchObject({ ready: true, endpoints: { s3: expect.stringMatching(/^http:\/\/127\.0\.0\.1:/), iot: expect.stringMatching(/^http:\/\/127\.0\.0\.1:/) } });
+    expect(ready).toMatchObject({
+      ready: true,
+      endpoints: {
+        s3: expect.stringMatching(/^http:\/\/127\.0\.0\.1:/),
+        iot: expect.stringMatching(/^http:\/\/127\.0\.0\.1:/),
+      },
+    });
     expect(existsSync(join(home, 'up-state', 'stack.json'))).toBe(true);
     const viaUp = await new Promise<Run>((done) =>
-      execFile(process.execPath, [BIN, '--local', '--json', 'list'], { cwd: home, env: { ...process.env, IOT_CA_HOME: join(home, 'up-state') } }, (error, stdout, stderr) =>
-        done({ code: error ? 1 : 0, stdout, stderr }),
+      execFile(
+        process.execPath,
+        [BIN, '--local', '--json', 'list'],
+        { cwd: home, env: { ...process.env, IOT_CA_HOME: join(home, 'up-state') } },
+        (error, stdout, stderr) => done({ code: error ? 1 : 0, stdout, stderr }),
       ),
     );
     expect(viaUp.code).toBe(0);

@@ -32,7 +32,12 @@ interface Run {
 
 const exec = (args: string[], options: { cwd?: string; env?: Record<string, string | undefined> } = {}): Promise<Run> =>
   new Promise((done) => {
-    const env: Record<string, string | undefined> = { ...process.env, IOT_CA_HOME: state, IOT_CA_LOG_LEVEL: 'SILENT', ...options.env };
+    const env: Record<string, string | undefined> = {
+      ...process.env,
+      IOT_CA_HOME: state,
+      IOT_CA_LOG_LEVEL: 'SILENT',
+      ...options.env,
+    };
     for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name];
     execFile(
       process.execPath,
@@ -53,12 +58,22 @@ const json = <T = any>(run: Run): T => JSON.parse(run.stdout) as T;
 const triggerPatterns = (): string[] => {
   const config = parse(readFileSync(join(ROOT, 'serverless.yml'), 'utf8'), { logLevel: 'silent' }) as any;
   const prefix: string = config.params.default.incomingPrefix;
-  const rule = Object.values(config.resources.Resources as Record<string, any>).find((r) => r.Type === 'AWS::Events::Rule' && r.Properties.EventPattern);
-  return rule.Properties.EventPattern.detail.object.key.map((filter: { wildcard: string }) => filter.wildcard.replace('${param:incomingPrefix}', prefix));
+  const rule = Object.values(config.resources.Resources as Record<string, any>).find(
+    (r) => r.Type === 'AWS::Events::Rule' && r.Properties.EventPattern,
+  );
+  return rule.Properties.EventPattern.detail.object.key.map((filter: { wildcard: string }) =>
+    filter.wildcard.replace('${param:incomingPrefix}', prefix),
+  );
 };
 
-const startUp = (env: Record<string, string>, args: string[] = []): { child: ChildProcess; lines: string[]; ready: Promise<string> } => {
-  const child = spawn(process.execPath, [BIN, 'up', '--no-schedules', ...args], { cwd: home, env: { ...process.env, IOT_CA_LOG_LEVEL: 'SILENT', ...env } });
+const startUp = (
+  env: Record<string, string>,
+  args: string[] = [],
+): { child: ChildProcess; lines: string[]; ready: Promise<string> } => {
+  const child = spawn(process.execPath, [BIN, 'up', '--no-schedules', ...args], {
+    cwd: home,
+    env: { ...process.env, IOT_CA_LOG_LEVEL: 'SILENT', ...env },
+  });
   const lines: string[] = [];
   const ready = new Promise<string>((done, fail) => {
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
@@ -116,22 +131,46 @@ describe('1. keys the trigger ignores are refused before uploading', () => {
     // Nothing was uploaded: no result and no execution for it.
     expect((await iotCa('--local', 'result', 'root-ca.cer')).stderr).toMatch(/ResultNotFoundError/);
     // The key it suggests works.
-    const renamed = await iotCa('--local', '--json', 'drop', 'root-ca.cer', '--key', 'incoming/root-ca.pem', '--mode', 'SNI_ONLY', '--wait');
+    const renamed = await iotCa(
+      '--local',
+      '--json',
+      'drop',
+      'root-ca.cer',
+      '--key',
+      'incoming/root-ca.pem',
+      '--mode',
+      'SNI_ONLY',
+      '--wait',
+    );
     expect(renamed.code).toBe(0);
     expect(json(renamed)).toMatchObject({ key: 'incoming/root-ca.pem', active: true });
   });
 
   it('refuses --key outside the incoming prefix', async () => {
     const ca = await freshCa('Elsewhere CA');
-    const run = await iotCa('--local', '--json', 'drop', file('elsewhere.pem', ca.pem), '--key', 'elsewhere/ca.pem', '--mode', 'SNI_ONLY', '--wait');
+    const run = await iotCa(
+      '--local',
+      '--json',
+      'drop',
+      file('elsewhere.pem', ca.pem),
+      '--key',
+      'elsewhere/ca.pem',
+      '--mode',
+      'SNI_ONLY',
+      '--wait',
+    );
     expect(run.code).toBe(1);
-    expect(json(run).error).toMatchObject({ name: 'UntriggeredKeyError', message: expect.stringContaining('put it under incoming/') });
+    expect(json(run).error).toMatchObject({
+      name: 'UntriggeredKeyError',
+      message: expect.stringContaining('put it under incoming/'),
+    });
   });
 });
 
 describe('2. many CAs at once', () => {
   it('drops a folder of 20 PEMs with one command and ends with 20 outcomes, exit 0', async () => {
-    for (let i = 0; i < 20; i++) file(`fleet/ca-${String(i).padStart(2, '0')}.pem`, (await freshCa(`Fleet CA ${i}`)).pem);
+    for (let i = 0; i < 20; i++)
+      file(`fleet/ca-${String(i).padStart(2, '0')}.pem`, (await freshCa(`Fleet CA ${i}`)).pem);
     file('fleet/README.txt', 'not a certificate');
     const run = await iotCa('--local', 'drop', 'fleet', '--mode', 'SNI_ONLY', '--wait');
     expect(run.code).toBe(0);
@@ -156,13 +195,29 @@ describe('2. many CAs at once', () => {
     const output = json(run);
     expect(output.summary).toEqual({ total: 2, active: 1, failed: 1 });
     expect(output.files).toEqual([
-      expect.objectContaining({ file: 'mixed/paired.pem', outcome: 'ACTIVE', certificateId: expect.stringMatching(/^[0-9a-f]{64}$/) }),
-      expect.objectContaining({ file: 'leaf.pem', outcome: 'FAILED', error: expect.objectContaining({ name: 'NotACaError' }) }),
+      expect.objectContaining({
+        file: 'mixed/paired.pem',
+        outcome: 'ACTIVE',
+        certificateId: expect.stringMatching(/^[0-9a-f]{64}$/),
+      }),
+      expect.objectContaining({
+        file: 'leaf.pem',
+        outcome: 'FAILED',
+        error: expect.objectContaining({ name: 'NotACaError' }),
+      }),
     ]);
     // With --json, progress is JSON lines on stderr; stdout stays one document.
-    const events = run.stderr.trim().split('\n').map((line) => JSON.parse(line));
+    const events = run.stderr
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(events.filter((event) => event.event === 'uploaded')).toHaveLength(2);
-    expect(events.filter((event) => event.event === 'done').map((event) => event.outcome).sort()).toEqual(['ACTIVE', 'FAILED']);
+    expect(
+      events
+        .filter((event) => event.event === 'done')
+        .map((event) => event.outcome)
+        .sort(),
+    ).toEqual(['ACTIVE', 'FAILED']);
   }, 60_000);
 });
 
@@ -171,10 +226,15 @@ describe('2. (on a terminal)', () => {
   const hasScript = existsSync('/usr/bin/script');
   it.skipIf(!hasScript)('rewrites one progress line in place on a terminal, then prints the summary', async () => {
     for (let i = 0; i < 3; i++) file(`tty/ca-${i}.pem`, (await freshCa(`Tty CA ${i}`)).pem);
-    const command = [process.execPath, BIN, '--local', 'drop', 'tty', '--mode', 'SNI_ONLY', '--wait'].map((part) => `'${part}'`).join(' ');
+    const command = [process.execPath, BIN, '--local', 'drop', 'tty', '--mode', 'SNI_ONLY', '--wait']
+      .map((part) => `'${part}'`)
+      .join(' ');
     const run = await new Promise<Run>((done) =>
-      execFile('/usr/bin/script', ['-qec', command, '/dev/null'], { cwd: home, env: { ...process.env, IOT_CA_HOME: state, IOT_CA_LOG_LEVEL: 'SILENT' }, timeout: 60_000 }, (error, stdout, stderr) =>
-        done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      execFile(
+        '/usr/bin/script',
+        ['-qec', command, '/dev/null'],
+        { cwd: home, env: { ...process.env, IOT_CA_HOME: state, IOT_CA_LOG_LEVEL: 'SILENT' }, timeout: 60_000 },
+        (error, stdout, stderr) => done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
       ),
     );
     expect(run.code).toBe(0);
@@ -190,7 +250,11 @@ describe('3. results you can find', () => {
     const run = await iotCa('--local', '--json', 'drop', file('nowait.pem', ca.pem), '--mode', 'SNI_ONLY');
     expect(run.code).toBe(0);
     const output = json(run);
-    expect(output).toMatchObject({ key: 'incoming/nowait.pem', resultKey: 'results/incoming/nowait.pem.json', executionArn: expect.stringMatching(/:execution:.+:.+/) });
+    expect(output).toMatchObject({
+      key: 'incoming/nowait.pem',
+      resultKey: 'results/incoming/nowait.pem.json',
+      executionArn: expect.stringMatching(/:execution:.+:.+/),
+    });
     let shown: Run | undefined;
     await waitFor(async () => {
       shown = await iotCa('--local', '--json', 'result', 'nowait.pem');
@@ -200,7 +264,11 @@ describe('3. results you can find', () => {
     expect(json(shown as Run)).toMatchObject({
       outcome: 'ACTIVE',
       result: { outcome: 'ACTIVE', certificateId: expect.any(String) },
-      execution: { executionArn: output.executionArn, status: 'SUCCEEDED', steps: expect.arrayContaining([expect.objectContaining({ name: 'RecordResult' })]) },
+      execution: {
+        executionArn: output.executionArn,
+        status: 'SUCCEEDED',
+        steps: expect.arrayContaining([expect.objectContaining({ name: 'RecordResult' })]),
+      },
     });
   });
 
@@ -215,7 +283,13 @@ describe('3. results you can find', () => {
     expect(shown.stdout).toMatch(/what to do: .*CA:TRUE/);
     expect(shown.stdout).toMatch(/✗ LoadCertificate/);
     const all = json(await iotCa('--local', '--json', 'list', '--all'));
-    expect(all.files).toContainEqual(expect.objectContaining({ key: 'incoming/failed-leaf.pem', outcome: 'FAILED', error: expect.objectContaining({ name: 'NotACaError' }) }));
+    expect(all.files).toContainEqual(
+      expect.objectContaining({
+        key: 'incoming/failed-leaf.pem',
+        outcome: 'FAILED',
+        error: expect.objectContaining({ name: 'NotACaError' }),
+      }),
+    );
     expect(all.files).toContainEqual(expect.objectContaining({ key: 'incoming/nowait.pem', outcome: 'ACTIVE' }));
     const plain = json(await iotCa('--local', '--json', 'list'));
     expect(Array.isArray(plain)).toBe(true);
@@ -230,7 +304,9 @@ describe('3. results you can find', () => {
     for (const key of receipts) {
       expect(key).toMatch(/^results\/incoming\/demo-.*\.pem\.json$/);
       // The receipt is where the line says: `result` reads it back, long after the demo's stack stopped.
-      const shown = await exec(['--local', '--json', 'result', key.replace(/^results\//, '').replace(/\.json$/, '')], { env: { IOT_CA_HOME: demoState } });
+      const shown = await exec(['--local', '--json', 'result', key.replace(/^results\//, '').replace(/\.json$/, '')], {
+        env: { IOT_CA_HOME: demoState },
+      });
       expect(json(shown)).toMatchObject({ resultKey: key, outcome: 'ACTIVE', result: { outcome: 'ACTIVE' } });
     }
   }, 60_000);
@@ -239,7 +315,10 @@ describe('3. results you can find', () => {
 describe('4. ids as list prints them', () => {
   it('status takes the 16-character id list prints, and names the CAs an ambiguous prefix matches', async () => {
     const list = await iotCa('--local', 'list');
-    const ids = list.stdout.split('\n').slice(1).map((line) => line.split(/\s+/)[0] as string);
+    const ids = list.stdout
+      .split('\n')
+      .slice(1)
+      .map((line) => line.split(/\s+/)[0] as string);
     expect(ids.length).toBeGreaterThan(16);
     const status = await iotCa('--local', '--json', 'status', ids[0] as string);
     expect(status.code).toBe(0);
@@ -248,7 +327,10 @@ describe('4. ids as list prints them', () => {
     const shared = ids.find((id, index) => ids.some((other, j) => j !== index && other[0] === id[0]))?.[0] as string;
     const ambiguous = await iotCa('--local', '--json', 'status', shared);
     expect(ambiguous.code).toBe(1);
-    expect(json(ambiguous).error).toMatchObject({ name: 'AmbiguousIdError', message: expect.stringMatching(new RegExp(`start with ${shared}: [0-9a-f]{16}, [0-9a-f]{16}`)) });
+    expect(json(ambiguous).error).toMatchObject({
+      name: 'AmbiguousIdError',
+      message: expect.stringMatching(new RegExp(`start with ${shared}: [0-9a-f]{16}, [0-9a-f]{16}`)),
+    });
     const unknown = await iotCa('--local', '--json', 'status', 'ffffffffffffffffff'.slice(0, 17));
     expect(json(unknown).error.name).toMatch(/CaNotFoundError/);
   });
@@ -257,7 +339,15 @@ describe('4. ids as list prints them', () => {
 describe('5. step output that agrees with itself', () => {
   it('drop --wait on a leaf reports LoadCertificate once, as failed', async () => {
     const leaf = await freshCa('Step leaf', { ca: false });
-    const run = await iotCa('--local', '--json', 'drop', file('step-leaf.pem', leaf.pem), '--mode', 'SNI_ONLY', '--wait');
+    const run = await iotCa(
+      '--local',
+      '--json',
+      'drop',
+      file('step-leaf.pem', leaf.pem),
+      '--mode',
+      'SNI_ONLY',
+      '--wait',
+    );
     const load = json(run).steps.filter((step: { name: string }) => step.name === 'LoadCertificate');
     expect(load).toEqual([expect.objectContaining({ outcome: 'failed', error: 'NotACaError' })]);
     const text = await iotCa('--local', 'drop', 'step-leaf.pem', '--mode', 'SNI_ONLY', '--wait');
@@ -273,11 +363,19 @@ describe('5. step output that agrees with itself', () => {
     const id = started.split(/\s+/)[1] as string;
     await waitFor(() => upLines.some((line) => line.startsWith(`✖ ${id}`)));
     const mine = upLines.filter((line) => line.includes(id));
-    expect(mine.filter((line) => line.includes('LoadCertificate'))).toEqual([expect.stringMatching(new RegExp(`^${id} {2}✗ LoadCertificate .*NotACaError`))]);
+    expect(mine.filter((line) => line.includes('LoadCertificate'))).toEqual([
+      expect.stringMatching(new RegExp(`^${id} {2}✗ LoadCertificate .*NotACaError`)),
+    ]);
     expect(mine.at(-1)).toMatch(new RegExp(`^✖ ${id} {2}FAILED`));
     const reconcile = await iotCa('--local', 'reconcile');
     expect(reconcile.code).toBe(0);
-    await waitFor(() => upLines.some((line) => /^▶ \S+ {2}\S*reconcile /.test(line) && upLines.some((other) => other.startsWith(`✔ ${line.split(/\s+/)[1]}`))));
+    await waitFor(() =>
+      upLines.some(
+        (line) =>
+          /^▶ \S+ {2}\S*reconcile /.test(line) &&
+          upLines.some((other) => other.startsWith(`✔ ${line.split(/\s+/)[1]}`)),
+      ),
+    );
     const run = upLines.find((line) => /^▶ \S+ {2}\S*reconcile /.test(line)) as string;
     const runId = run.split(/\s+/)[1] as string;
     expect(run).not.toContain('(invalid input)');
@@ -290,9 +388,21 @@ describe('5. step output that agrees with itself', () => {
 describe('6. tags without surprises', () => {
   it('refuses "&" and "," in a tag, naming the value and how to give two tags', async () => {
     const ca = await freshCa('Tag CA');
-    const amp = await iotCa('--local', '--json', 'drop', file('tagged.pem', ca.pem), '--mode', 'SNI_ONLY', '--tag', 'team=factory&env=prod');
+    const amp = await iotCa(
+      '--local',
+      '--json',
+      'drop',
+      file('tagged.pem', ca.pem),
+      '--mode',
+      'SNI_ONLY',
+      '--tag',
+      'team=factory&env=prod',
+    );
     expect(amp.code).toBe(1);
-    expect(json(amp).error).toMatchObject({ name: 'InvalidOptionsError', message: expect.stringContaining('the value "factory&env=prod" of tag "team"') });
+    expect(json(amp).error).toMatchObject({
+      name: 'InvalidOptionsError',
+      message: expect.stringContaining('the value "factory&env=prod" of tag "team"'),
+    });
     expect(json(amp).error.message).toContain('--tag team=factory --tag env=prod');
     const comma = await iotCa('--local', '--json', 'drop', 'tagged.pem', '--mode', 'SNI_ONLY', '--tag', 'team=a,b');
     expect(json(comma).error.message).toContain('the value "a,b" of tag "team" has ","');
@@ -300,7 +410,19 @@ describe('6. tags without surprises', () => {
   });
 
   it('keeps "+", "=" and spaces in a value as typed', async () => {
-    const run = await iotCa('--local', '--json', 'drop', 'tagged.pem', '--mode', 'SNI_ONLY', '--tag', 'formula=a+b=c', '--tag', 'owner=Factory Team', '--wait');
+    const run = await iotCa(
+      '--local',
+      '--json',
+      'drop',
+      'tagged.pem',
+      '--mode',
+      'SNI_ONLY',
+      '--tag',
+      'formula=a+b=c',
+      '--tag',
+      'owner=Factory Team',
+      '--wait',
+    );
     expect(run.code).toBe(0);
     const { tags } = json(run).result;
     expect({ formula: tags.formula, owner: tags.owner }).toEqual({ formula: 'a+b=c', owner: 'Factory Team' });
@@ -311,14 +433,32 @@ describe('6. tags without surprises', () => {
     expect(dry.code).toBe(0);
     const plan = json(dry).files[0].plan;
     expect(plan).toMatchObject({ registered: true, status: 'ACTIVE' });
-    expect(plan.changes).toEqual(expect.arrayContaining(['- tag formula=a+b=c (not in this drop: removed)', '- tag owner=Factory Team (not in this drop: removed)']));
-    const same = await iotCa('--local', 'drop', 'tagged.pem', '--mode', 'SNI_ONLY', '--tag', 'formula=a+b=c', '--tag', 'owner=Factory Team', '--wait');
+    expect(plan.changes).toEqual(
+      expect.arrayContaining([
+        '- tag formula=a+b=c (not in this drop: removed)',
+        '- tag owner=Factory Team (not in this drop: removed)',
+      ]),
+    );
+    const same = await iotCa(
+      '--local',
+      'drop',
+      'tagged.pem',
+      '--mode',
+      'SNI_ONLY',
+      '--tag',
+      'formula=a+b=c',
+      '--tag',
+      'owner=Factory Team',
+      '--wait',
+    );
     expect(same.code).toBe(0);
     const planLine = same.stderr.indexOf('in sync, nothing will change');
     expect(planLine).toBeGreaterThanOrEqual(0);
     expect(planLine).toBeLessThan(same.stderr.indexOf('uploaded s3://'));
     const conflict = await iotCa('--local', 'drop', 'tagged.pem', '--mode', 'DEFAULT', '--dry-run');
-    expect(conflict.stdout).toMatch(/registered in SNI_ONLY mode, this drop asks DEFAULT: the flow will fail \(CertificateModeConflictError\)/);
+    expect(conflict.stdout).toMatch(
+      /registered in SNI_ONLY mode, this drop asks DEFAULT: the flow will fail \(CertificateModeConflictError\)/,
+    );
   });
 });
 
@@ -363,10 +503,27 @@ describe('7. a stack you can stop', () => {
     // Stands in for npm exec: a parent that sets npm's variables and dies on SIGTERM without passing it on.
     const parent = spawn(
       process.execPath,
-      ['-e', `require('child_process').spawn(process.execPath, ${JSON.stringify([BIN, 'up', '--no-schedules'])}, { stdio: 'inherit' }); setInterval(() => {}, 1000);`],
-      { cwd: home, env: { ...process.env, IOT_CA_HOME: npxState, IOT_CA_LOG_LEVEL: 'SILENT', npm_command: 'exec', npm_execpath: '/usr/lib/node_modules/npm/bin/npm-cli.js' } },
+      [
+        '-e',
+        `require('child_process').spawn(process.execPath, ${JSON.stringify([BIN, 'up', '--no-schedules'])}, { stdio: 'inherit' }); setInterval(() => {}, 1000);`,
+      ],
+      {
+        cwd: home,
+        env: {
+          ...process.env,
+          IOT_CA_HOME: npxState,
+          IOT_CA_LOG_LEVEL: 'SILENT',
+          npm_command: 'exec',
+          npm_execpath: '/usr/lib/node_modules/npm/bin/npm-cli.js',
+        },
+      },
     );
-    await new Promise<void>((done) => createInterface({ input: parent.stdout }).on('line', (line) => line.startsWith('iot-ca local stack ready') && done()));
+    await new Promise<void>((done) =>
+      createInterface({ input: parent.stdout }).on(
+        'line',
+        (line) => line.startsWith('iot-ca local stack ready') && done(),
+      ),
+    );
     const { endpoints } = JSON.parse(readFileSync(join(npxState, 'stack.json'), 'utf8'));
     parent.kill('SIGTERM');
     await waitFor(() => !existsSync(join(npxState, 'up.lock')), 20_000);
@@ -381,8 +538,13 @@ describe('8. outside the clone', () => {
     symlinkSync(BIN, join(globalBin, 'iot-ca'));
     const pki = mkdtempSync(join(home, 'operator-pki-'));
     const run = await new Promise<Run>((done) =>
-      execFile(join(globalBin, 'iot-ca'), ['--json', 'check', file('linked.pem', 'not a certificate')].map((arg) => (arg === 'linked.pem' ? join(home, arg) : arg)), { cwd: pki }, (error, stdout, stderr) =>
-        done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      execFile(
+        join(globalBin, 'iot-ca'),
+        ['--json', 'check', file('linked.pem', 'not a certificate')].map((arg) =>
+          arg === 'linked.pem' ? join(home, arg) : arg,
+        ),
+        { cwd: pki },
+        (error, stdout, stderr) => done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
       ),
     );
     expect(run.code).toBe(1);
@@ -394,10 +556,18 @@ describe('8. outside the clone', () => {
     const first = await exec(['--local', 'registration-code'], { cwd: elsewhere, env: { IOT_CA_HOME: undefined } });
     expect(first.code).toBe(0);
     expect(first.stderr).toContain(`created a new local state directory ${join(elsewhere, '.iot-ca')}`);
-    const second = await exec(['--local', '--json', 'registration-code'], { cwd: elsewhere, env: { IOT_CA_HOME: undefined } });
+    const second = await exec(['--local', '--json', 'registration-code'], {
+      cwd: elsewhere,
+      env: { IOT_CA_HOME: undefined },
+    });
     expect(second.stderr).not.toContain('created a new local state directory');
-    const third = await exec(['--local', '--json', 'registration-code'], { cwd: elsewhere, env: { IOT_CA_HOME: join(elsewhere, 'other') } });
-    expect(JSON.parse(third.stderr.split('\n')[0] as string)).toEqual({ notice: expect.stringContaining(join(elsewhere, 'other')) });
+    const third = await exec(['--local', '--json', 'registration-code'], {
+      cwd: elsewhere,
+      env: { IOT_CA_HOME: join(elsewhere, 'other') },
+    });
+    expect(JSON.parse(third.stderr.split('\n')[0] as string)).toEqual({
+      notice: expect.stringContaining(join(elsewhere, 'other')),
+    });
   });
 });
 
@@ -406,13 +576,22 @@ describe('9. check that matches drop', () => {
     const ca = await freshCa('Check CA');
     const run = await iotCa('--json', 'check', file('check-ca.pem', ca.pem));
     expect(run.code).toBe(1);
-    expect(json(run)).toMatchObject({ verdict: 'FAIL', error: { name: 'VerificationCertificateMissingError', message: expect.stringContaining('DEFAULT mode (the default, as for drop)') } });
+    expect(json(run)).toMatchObject({
+      verdict: 'FAIL',
+      error: {
+        name: 'VerificationCertificateMissingError',
+        message: expect.stringContaining('DEFAULT mode (the default, as for drop)'),
+      },
+    });
   });
 
   it('refuses the CA given as its own verification certificate', async () => {
     const run = await iotCa('--json', 'check', 'check-ca.pem', '--verification', 'check-ca.pem');
     expect(run.code).toBe(1);
-    expect(json(run).error).toMatchObject({ name: 'VerificationSignatureError', message: expect.stringContaining('the CA certificate itself') });
+    expect(json(run).error).toMatchObject({
+      name: 'VerificationSignatureError',
+      message: expect.stringContaining('the CA certificate itself'),
+    });
   });
 
   it('speaks of no bucket for a private key, and gives the openssl pkcs7 command for a DER PKCS#7 bundle', async () => {
@@ -449,7 +628,9 @@ describe('10. small things', () => {
 
   it('every relative link in the README leads to a file of the repository, the IoT rules included', () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    const links = [...readme.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)].map((match) => match[1] as string).filter((link) => !/^[a-z]+:/.test(link));
+    const links = [...readme.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)]
+      .map((match) => match[1] as string)
+      .filter((link) => !/^[a-z]+:/.test(link));
     expect(links).toContain('docs/aws-iot-rules.md');
     for (const link of links) expect(existsSync(join(ROOT, link)), link).toBe(true);
   });
@@ -464,7 +645,12 @@ describe('10. small things', () => {
     const ready = upLines.find((line) => line.includes('credentials')) as string;
     const [, accessKeyId, secretAccessKey] = /credentials (\S+) \/ (\S+):/.exec(ready) ?? [];
     const { endpoints, bucket } = JSON.parse(readFileSync(join(state, 'stack.json'), 'utf8'));
-    const s3 = new S3Client({ region: 'us-east-1', endpoint: endpoints.s3, forcePathStyle: true, credentials: { accessKeyId: accessKeyId as string, secretAccessKey: secretAccessKey as string } });
+    const s3 = new S3Client({
+      region: 'us-east-1',
+      endpoint: endpoints.s3,
+      forcePathStyle: true,
+      credentials: { accessKeyId: accessKeyId as string, secretAccessKey: secretAccessKey as string },
+    });
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'incoming/' }));
     s3.destroy();
     expect(listed.Contents?.map((object) => object.Key)).toContain('incoming/tagged.pem');

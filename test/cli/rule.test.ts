@@ -6,14 +6,18 @@ import { deploymentDefaults, triggerRule } from '../../cli/rule.ts';
 
 const declared = (): string[] => {
   const config = parse(readFileSync('serverless.yml', 'utf8'), { logLevel: 'silent' }) as any;
-  const rule = Object.values(config.resources.Resources as Record<string, any>).find((r) => r.Type === 'AWS::Events::Rule' && r.Properties.EventPattern);
+  const rule = Object.values(config.resources.Resources as Record<string, any>).find(
+    (r) => r.Type === 'AWS::Events::Rule' && r.Properties.EventPattern,
+  );
   return rule.Properties.EventPattern.detail.object.key.map((filter: { wildcard: string }) => filter.wildcard);
 };
 
 describe('the trigger rule the CLI reads', () => {
   it("fills in a deployed stack's incoming prefix (its stack output), whatever serverless.yml's default", () => {
     const rule = triggerRule('ca-drop/v2/');
-    expect(rule.patterns).toEqual(declared().map((wildcard) => wildcard.replace('${param:incomingPrefix}', 'ca-drop/v2/')));
+    expect(rule.patterns).toEqual(
+      declared().map((wildcard) => wildcard.replace('${param:incomingPrefix}', 'ca-drop/v2/')),
+    );
     const suffix = (declared()[0] as string).split('*').at(-1) as string;
     expect(rule.matches(`ca-drop/v2/root${suffix}`)).toBe(true);
     expect(rule.matches(`ca-drop/v2/sub/dir/root${suffix}`)).toBe(true);

@@ -58,7 +58,8 @@ describe('the deployable bundles', () => {
     const activate = readFileSync(files.activate as string, 'utf8');
     expect(activate).toContain('/cacertificate/{certificateId}');
     // An operation no function calls: its HTTP binding must not be in any bundle.
-    for (const [name, file] of Object.entries(files)) expect(readFileSync(file, 'utf8'), name).not.toContain('/thing-groups/updateThingGroupsForThing');
+    for (const [name, file] of Object.entries(files))
+      expect(readFileSync(file, 'utf8'), name).not.toContain('/thing-groups/updateThingGroupsForThing');
   });
 
   it('register a CA end to end (DEFAULT mode), write its receipt, and reconcile it', async () => {
@@ -71,8 +72,12 @@ describe('the deployable bundles', () => {
     const registered = stack.emulator.snapshot().find((entry) => entry.certificateId === id);
     expect(registered).toMatchObject({ status: 'ACTIVE', autoRegistrationStatus: 'ENABLE' });
     expect(registered?.tags).toMatchObject({ team: 'bundles', 'iot-ca:source-key': 'incoming/bundled.pem' });
-    const receipt = await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'results/incoming/bundled.pem.json' }));
-    expect(JSON.parse(await (receipt.Body as { transformToString(): Promise<string> }).transformToString())).toMatchObject({
+    const receipt = await s3.send(
+      new GetObjectCommand({ Bucket: stack.bucket, Key: 'results/incoming/bundled.pem.json' }),
+    );
+    expect(
+      JSON.parse(await (receipt.Body as { transformToString(): Promise<string> }).transformToString()),
+    ).toMatchObject({
       outcome: 'ACTIVE',
       certificateId: id,
     });

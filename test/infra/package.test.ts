@@ -19,7 +19,9 @@ let packageLog: string;
 const ofType = (type: string) => Object.entries(resources).filter(([, resource]) => resource.Type === type);
 const actions = (statement: Statement): string[] => [statement.Action].flat();
 const policyStatements = (role: Resource): Statement[] =>
-  (role.Properties.Policies ?? []).flatMap((policy: { PolicyDocument: { Statement: Statement[] } }) => policy.PolicyDocument.Statement);
+  (role.Properties.Policies ?? []).flatMap(
+    (policy: { PolicyDocument: { Statement: Statement[] } }) => policy.PolicyDocument.Statement,
+  );
 const roleOf = (fn: Resource): string => fn.Properties.Role['Fn::GetAtt'][0];
 
 beforeAll(async () => {
@@ -32,7 +34,11 @@ beforeAll(async () => {
     AWS_CONFIG_FILE: join(out, 'none'),
     AWS_SHARED_CREDENTIALS_FILE: join(out, 'none'),
   };
-  const { stdout, stderr } = await promisify(execFile)('npx', ['serverless', 'package', '--stage', 'test', '--package', out], { env, timeout: 240_000 });
+  const { stdout, stderr } = await promisify(execFile)(
+    'npx',
+    ['serverless', 'package', '--stage', 'test', '--package', out],
+    { env, timeout: 240_000 },
+  );
   packageLog = `${stdout}${stderr}`;
   resources = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')).Resources;
 }, 300_000);
@@ -46,7 +52,9 @@ describe('serverless package (offline)', () => {
   it('deploys the ASL file itself as the register-ca state machine, bound to its own functions', () => {
     const machine = resources.RegisterCaStateMachine as Resource;
     expect(machine.Properties.StateMachineName).toBe('iot-ca-pipeline-test-register-ca');
-    expect(machine.Properties.Definition).toEqual(JSON.parse(readFileSync('statemachines/register-ca.asl.json', 'utf8')));
+    expect(machine.Properties.Definition).toEqual(
+      JSON.parse(readFileSync('statemachines/register-ca.asl.json', 'utf8')),
+    );
     for (const [variable, value] of Object.entries(machine.Properties.DefinitionSubstitutions as Record<string, any>)) {
       expect(resources[value['Fn::GetAtt'][0]]?.Type, variable).toBe('AWS::Lambda::Function');
     }
@@ -57,7 +65,17 @@ describe('serverless package (offline)', () => {
     expect(rule.Properties.EventPattern).toEqual({
       source: ['aws.s3'],
       'detail-type': ['Object Created'],
-      detail: { bucket: { name: [{ Ref: 'CaBucket' }] }, object: { key: [{ wildcard: 'incoming/*.pem' }, { wildcard: 'incoming/*.crt' }, { wildcard: 'incoming/*.PEM' }, { wildcard: 'incoming/*.CRT' }] } },
+      detail: {
+        bucket: { name: [{ Ref: 'CaBucket' }] },
+        object: {
+          key: [
+            { wildcard: 'incoming/*.pem' },
+            { wildcard: 'incoming/*.crt' },
+            { wildcard: 'incoming/*.PEM' },
+            { wildcard: 'incoming/*.CRT' },
+          ],
+        },
+      },
     });
     expect(rule.Properties.Targets[0].Arn).toEqual({ Ref: 'RegisterCaStateMachine' });
   });
@@ -67,7 +85,9 @@ describe('serverless package (offline)', () => {
     expect(schedules.map(([, r]) => r.Properties.ScheduleExpression).sort()).toEqual(['rate(1 day)', 'rate(1 hour)']);
     for (const [, rule] of schedules) {
       expect(rule.Properties.Targets[0].Arn).toEqual({ Ref: 'ReconcileStateMachine' });
-      expect(rule.Properties.Targets[0].Input['Fn::Sub']).toMatch(/^\{"bucket": "\$\{CaBucket\}", "deep": (true|false)\}$/);
+      expect(rule.Properties.Targets[0].Input['Fn::Sub']).toMatch(
+        /^\{"bucket": "\$\{CaBucket\}", "deep": (true|false)\}$/,
+      );
     }
     const machine = resources.ReconcileStateMachine as Resource;
     expect(machine.Properties.Definition).toEqual(JSON.parse(readFileSync('statemachines/reconcile.asl.json', 'utf8')));
@@ -76,13 +96,25 @@ describe('serverless package (offline)', () => {
   it('hardens the CA bucket: events on, public access blocked, encrypted, versioned, TLS only', () => {
     const bucket = resources.CaBucket as Resource;
     expect(bucket.Properties.NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled).toBe(true);
-    expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
-    expect(bucket.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toMatch(/AES256|aws:kms/);
+    expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    expect(
+      bucket.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault
+        .SSEAlgorithm,
+    ).toMatch(/AES256|aws:kms/);
     expect(bucket.Properties.VersioningConfiguration.Status).toBe('Enabled');
     const policy = resources.CaBucketPolicy as Resource;
     expect(policy.Properties.Bucket).toEqual({ Ref: 'CaBucket' });
     expect(policy.Properties.PolicyDocument.Statement).toContainEqual(
-      expect.objectContaining({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+      expect.objectContaining({
+        Effect: 'Deny',
+        Action: 's3:*',
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      }),
     );
   });
 
@@ -91,9 +123,15 @@ describe('serverless package (offline)', () => {
     expect(template.Properties.TemplateType).toBe('JITP');
     expect(template.Properties.TemplateName).toBe('iot-ca-test-jitp');
     const body = JSON.parse(String(template.Properties.TemplateBody['Fn::Sub']).replace('${DevicePolicy}', 'p'));
-    expect(Object.values(body.Resources).map((r: any) => r.Type).sort()).toEqual(['AWS::IoT::Certificate', 'AWS::IoT::Policy', 'AWS::IoT::Thing']);
+    expect(
+      Object.values(body.Resources)
+        .map((r: any) => r.Type)
+        .sort(),
+    ).toEqual(['AWS::IoT::Certificate', 'AWS::IoT::Policy', 'AWS::IoT::Thing']);
     const role = resources[template.Properties.ProvisioningRoleArn['Fn::GetAtt'][0]] as Resource;
-    expect(role.Properties.ManagedPolicyArns).toEqual([{ 'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/service-role/AWSIoTThingsRegistration' }]);
+    expect(role.Properties.ManagedPolicyArns).toEqual([
+      { 'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/service-role/AWSIoTThingsRegistration' },
+    ]);
   });
 
   it('runs every function on nodejs22.x arm64 with a role of its own', () => {
@@ -108,11 +146,16 @@ describe('serverless package (offline)', () => {
   });
 
   it('grants no wildcard actions, and Resource "*" only to IoT actions that take no resource ARN', () => {
-    const allowed = ofType('AWS::IAM::Role').flatMap(([, role]) => policyStatements(role)).filter((s) => s.Effect === 'Allow');
+    const allowed = ofType('AWS::IAM::Role')
+      .flatMap(([, role]) => policyStatements(role))
+      .filter((s) => s.Effect === 'Allow');
     expect(allowed.length).toBeGreaterThan(0);
     for (const statement of allowed) {
       for (const action of actions(statement)) expect(action).not.toContain('*');
-      if (statement.Resource === '*') expect(actions(statement)).toEqual([expect.stringMatching(/^iot:(GetRegistrationCode|RegisterCACertificate|ListCACertificates)$/)]);
+      if (statement.Resource === '*')
+        expect(actions(statement)).toEqual([
+          expect.stringMatching(/^iot:(GetRegistrationCode|RegisterCACertificate|ListCACertificates)$/),
+        ]);
     }
   });
 
@@ -127,22 +170,43 @@ describe('serverless package (offline)', () => {
     expect([bucket.DeletionPolicy, bucket.UpdateReplacePolicy]).toEqual(['Retain', 'Retain']);
   });
 
-  it("gives each function only the actions it calls", () => {
+  it('gives each function only the actions it calls', () => {
     const expected: Record<string, string[]> = {
       LoadCertificate: ['s3:GetObject', 's3:GetObjectVersion', 's3:ListBucket'],
       VerifyOwnership: ['iot:GetRegistrationCode'],
-      RegisterCa: ['iam:PassRole', 'iot:DescribeCACertificate', 'iot:DescribeProvisioningTemplate', 'iot:RegisterCACertificate', 'iot:TagResource'],
+      RegisterCa: [
+        'iam:PassRole',
+        'iot:DescribeCACertificate',
+        'iot:DescribeProvisioningTemplate',
+        'iot:RegisterCACertificate',
+        'iot:TagResource',
+      ],
       AttachTemplate: ['iam:PassRole', 'iot:DescribeProvisioningTemplate', 'iot:UpdateCACertificate'],
       TagCa: ['iot:ListTagsForResource', 'iot:TagResource', 'iot:UntagResource'],
       Activate: ['iot:UpdateCACertificate'],
       RecordResult: ['s3:GetObject', 's3:GetObjectVersion', 's3:ListBucket', 's3:PutObject'],
-      ReconcilePlan: ['iot:ListCACertificates', 'iot:UpdateCACertificate', 's3:GetObject', 's3:ListBucket', 's3:PutObject', 'states:StartExecution'],
-      ReconcileDeep: ['iot:DescribeCACertificate', 'iot:ListTagsForResource', 's3:GetObject', 's3:PutObject', 'states:StartExecution'],
+      ReconcilePlan: [
+        'iot:ListCACertificates',
+        'iot:UpdateCACertificate',
+        's3:GetObject',
+        's3:ListBucket',
+        's3:PutObject',
+        'states:StartExecution',
+      ],
+      ReconcileDeep: [
+        'iot:DescribeCACertificate',
+        'iot:ListTagsForResource',
+        's3:GetObject',
+        's3:PutObject',
+        'states:StartExecution',
+      ],
       ReconcileReport: ['s3:PutObject'],
     };
     for (const [name, wanted] of Object.entries(expected)) {
       const fn = resources[`${name}LambdaFunction`] as Resource;
-      const granted = policyStatements(resources[roleOf(fn)] as Resource).flatMap(actions).filter((action) => !action.startsWith('logs:'));
+      const granted = policyStatements(resources[roleOf(fn)] as Resource)
+        .flatMap(actions)
+        .filter((action) => !action.startsWith('logs:'));
       expect(granted.sort(), name).toEqual(wanted);
     }
   });
@@ -153,8 +217,12 @@ describe('serverless package (offline)', () => {
       const role = resources[properties.RoleArn['Fn::GetAtt'][0]] as Resource;
       const [statement] = policyStatements(role);
       expect(actions(statement as Statement)).toEqual(['lambda:InvokeFunction']);
-      const targets = ((statement?.Resource ?? []) as Array<{ 'Fn::GetAtt': [string, string] }>).map((r) => r['Fn::GetAtt'][0]).sort();
-      const own = Object.values(properties.DefinitionSubstitutions as Record<string, { 'Fn::GetAtt': [string] }>).map((v) => v['Fn::GetAtt'][0]);
+      const targets = ((statement?.Resource ?? []) as Array<{ 'Fn::GetAtt': [string, string] }>)
+        .map((r) => r['Fn::GetAtt'][0])
+        .sort();
+      const own = Object.values(properties.DefinitionSubstitutions as Record<string, { 'Fn::GetAtt': [string] }>).map(
+        (v) => v['Fn::GetAtt'][0],
+      );
       expect(targets).toEqual([...new Set(own)].sort());
     }
   });
@@ -162,7 +230,8 @@ describe('serverless package (offline)', () => {
   it('starts repairs only on register-ca, with its ARN built at deploy time', () => {
     const variables = (resources.ReconcilePlanLambdaFunction as Resource).Properties.Environment.Variables;
     expect(variables.REGISTER_CA_STATE_MACHINE_ARN).toEqual({
-      'Fn::Sub': 'arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:iot-ca-pipeline-test-register-ca',
+      'Fn::Sub':
+        'arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:iot-ca-pipeline-test-register-ca',
     });
     expect(variables.ORPHAN_POLICY).toBe('report');
   });

@@ -15,7 +15,12 @@ it(`${COUNT} CAs dropped at once at ${TPS} TPS per IoT operation: all ACTIVE, no
     `burst: ${result.count} CAs in ${result.seconds.toFixed(1)} s, quota floor ${result.floorSeconds.toFixed(1)} s: ${result.ratio.toFixed(2)}x; ` +
       `${result.throttled} throttled calls, ${result.retries} Task retries (${(result.retries / result.count).toFixed(1)} per CA)\n`,
   );
-  expect({ active: result.active, failed: result.failed, lost: result.lost, duplicates: result.duplicates }).toEqual({ active: COUNT, failed: 0, lost: 0, duplicates: 0 });
+  expect({ active: result.active, failed: result.failed, lost: result.lost, duplicates: result.duplicates }).toEqual({
+    active: COUNT,
+    failed: 0,
+    lost: 0,
+    duplicates: 0,
+  });
   // The quota was the constraint: without throttling this would prove nothing about bursts.
   expect(result.throttled).toBeGreaterThan(COUNT);
 }, 1_800_000);

@@ -26,10 +26,16 @@ import { inspectCaFile } from '../../functions/core/certificate.ts';
 import { makeCa, makeLeaf, type Pki } from '../fixtures/pki.ts';
 
 const JITP_BODY = JSON.stringify({
-  Parameters: { 'AWS::IoT::Certificate::CommonName': { Type: 'String' }, 'AWS::IoT::Certificate::Id': { Type: 'String' } },
+  Parameters: {
+    'AWS::IoT::Certificate::CommonName': { Type: 'String' },
+    'AWS::IoT::Certificate::Id': { Type: 'String' },
+  },
   Resources: {
     thing: { Type: 'AWS::IoT::Thing', Properties: { ThingName: { Ref: 'AWS::IoT::Certificate::CommonName' } } },
-    certificate: { Type: 'AWS::IoT::Certificate', Properties: { CertificateId: { Ref: 'AWS::IoT::Certificate::Id' }, Status: 'ACTIVE' } },
+    certificate: {
+      Type: 'AWS::IoT::Certificate',
+      Properties: { CertificateId: { Ref: 'AWS::IoT::Certificate::Id' }, Status: 'ACTIVE' },
+    },
     policy: { Type: 'AWS::IoT::Policy', Properties: { PolicyName: 'device' } },
   },
 });
@@ -44,7 +50,12 @@ let ca: Pki;
 const start = async () => {
   emulator = new IotEmulator({ stateDir });
   server = await startIotServer(emulator);
-  iot = new IoTClient({ region: 'us-east-1', endpoint: server.url, maxAttempts: 1, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  iot = new IoTClient({
+    region: 'us-east-1',
+    endpoint: server.url,
+    maxAttempts: 1,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
 };
 const stop = async () => {
   iot.destroy();
@@ -53,8 +64,18 @@ const stop = async () => {
 const code = async () => (await iot.send(new GetRegistrationCodeCommand({}))).registrationCode as string;
 const verificationFor = async (pki: Pki) => (await makeLeaf(pki, `CN=${await code()}`)).pem;
 const registerDefault = async (pki: Pki) =>
-  iot.send(new RegisterCACertificateCommand({ caCertificate: pki.pem, verificationCertificate: await verificationFor(pki), certificateMode: 'DEFAULT' }));
-const errorOf = (promise: Promise<unknown>) => promise.then(() => expect.unreachable('expected an error'), (error: Error & { $metadata: { httpStatusCode: number } }) => error);
+  iot.send(
+    new RegisterCACertificateCommand({
+      caCertificate: pki.pem,
+      verificationCertificate: await verificationFor(pki),
+      certificateMode: 'DEFAULT',
+    }),
+  );
+const errorOf = (promise: Promise<unknown>) =>
+  promise.then(
+    () => expect.unreachable('expected an error'),
+    (error: Error & { $metadata: { httpStatusCode: number } }) => error,
+  );
 
 beforeAll(async () => {
   ca = await makeCa();
@@ -85,23 +106,43 @@ describe('RegisterCACertificate', () => {
   it('registers INACTIVE with auto-registration off, certificateId = SHA-256 of the DER, AWS ARN form', async () => {
     const response = await registerDefault(ca);
     const id = inspectCaFile(ca.pem).certificateId;
-    expect(response).toMatchObject({ certificateId: id, certificateArn: `arn:aws:iot:us-east-1:000000000000:cacert/${id}` });
+    expect(response).toMatchObject({
+      certificateId: id,
+      certificateArn: `arn:aws:iot:us-east-1:000000000000:cacert/${id}`,
+    });
     const { certificateDescription: d } = await iot.send(new DescribeCACertificateCommand({ certificateId: id }));
-    expect(d).toMatchObject({ status: 'INACTIVE', autoRegistrationStatus: 'DISABLE', certificateMode: 'DEFAULT', customerVersion: 1, ownedBy: '000000000000' });
+    expect(d).toMatchObject({
+      status: 'INACTIVE',
+      autoRegistrationStatus: 'DISABLE',
+      certificateMode: 'DEFAULT',
+      customerVersion: 1,
+      ownedBy: '000000000000',
+    });
     expect(d?.validity?.notAfter?.toISOString()).toBe(inspectCaFile(ca.pem).notAfter);
     expect(d?.creationDate).toBeInstanceOf(Date);
   });
 
   it('honours setAsActive and allowAutoRegistration', async () => {
     const sni = await makeCa();
-    await iot.send(new RegisterCACertificateCommand({ caCertificate: sni.pem, certificateMode: 'SNI_ONLY', setAsActive: true, allowAutoRegistration: true }));
-    const { certificateDescription: d } = await iot.send(new DescribeCACertificateCommand({ certificateId: inspectCaFile(sni.pem).certificateId }));
+    await iot.send(
+      new RegisterCACertificateCommand({
+        caCertificate: sni.pem,
+        certificateMode: 'SNI_ONLY',
+        setAsActive: true,
+        allowAutoRegistration: true,
+      }),
+    );
+    const { certificateDescription: d } = await iot.send(
+      new DescribeCACertificateCommand({ certificateId: inspectCaFile(sni.pem).certificateId }),
+    );
     expect(d).toMatchObject({ status: 'ACTIVE', autoRegistrationStatus: 'ENABLE', certificateMode: 'SNI_ONLY' });
   });
 
   it('refuses a verification CN that is not the registration code (400 RegistrationCodeValidationException)', async () => {
     const wrong = await makeLeaf(ca, 'CN=wrong');
-    const error = await errorOf(iot.send(new RegisterCACertificateCommand({ caCertificate: ca.pem, verificationCertificate: wrong.pem })));
+    const error = await errorOf(
+      iot.send(new RegisterCACertificateCommand({ caCertificate: ca.pem, verificationCertificate: wrong.pem })),
+    );
     expect(error.name).toBe('RegistrationCodeValidationException');
     expect(error.$metadata.httpStatusCode).toBe(400);
   });
@@ -109,13 +150,23 @@ describe('RegisterCACertificate', () => {
   it('refuses a verification certificate signed by another key (CertificateValidationException)', async () => {
     const other = await makeCa({ fresh: true, subject: ca.subject });
     const forged = await makeLeaf(other, `CN=${await code()}`);
-    const error = await errorOf(iot.send(new RegisterCACertificateCommand({ caCertificate: ca.pem, verificationCertificate: forged.pem })));
+    const error = await errorOf(
+      iot.send(new RegisterCACertificateCommand({ caCertificate: ca.pem, verificationCertificate: forged.pem })),
+    );
     expect(error.name).toBe('CertificateValidationException');
   });
 
   it('refuses DEFAULT without verification and SNI_ONLY with one (InvalidRequestException)', async () => {
-    expect((await errorOf(iot.send(new RegisterCACertificateCommand({ caCertificate: ca.pem })))).name).toBe('InvalidRequestException');
-    const withVerification = iot.send(new RegisterCACertificateCommand({ caCertificate: ca.pem, certificateMode: 'SNI_ONLY', verificationCertificate: await verificationFor(ca) }));
+    expect((await errorOf(iot.send(new RegisterCACertificateCommand({ caCertificate: ca.pem })))).name).toBe(
+      'InvalidRequestException',
+    );
+    const withVerification = iot.send(
+      new RegisterCACertificateCommand({
+        caCertificate: ca.pem,
+        certificateMode: 'SNI_ONLY',
+        verificationCertificate: await verificationFor(ca),
+      }),
+    );
     expect((await errorOf(withVerification)).name).toBe('InvalidRequestException');
   });
 
@@ -128,14 +179,20 @@ describe('RegisterCACertificate', () => {
       'not a certificate',
     ];
     for (const pem of cases) {
-      const error = await errorOf(iot.send(new RegisterCACertificateCommand({ caCertificate: pem, certificateMode: 'SNI_ONLY' })));
+      const error = await errorOf(
+        iot.send(new RegisterCACertificateCommand({ caCertificate: pem, certificateMode: 'SNI_ONLY' })),
+      );
       expect(error.name).toBe('CertificateValidationException');
     }
   });
 
   it('answers a duplicate with 409 ResourceAlreadyExistsException carrying resourceId and resourceArn', async () => {
     const { certificateId, certificateArn } = await registerDefault(ca);
-    const error = (await errorOf(registerDefault(ca))) as Error & { resourceId?: string; resourceArn?: string; $metadata: { httpStatusCode: number } };
+    const error = (await errorOf(registerDefault(ca))) as Error & {
+      resourceId?: string;
+      resourceArn?: string;
+      $metadata: { httpStatusCode: number };
+    };
     expect(error.name).toBe('ResourceAlreadyExistsException');
     expect(error.$metadata.httpStatusCode).toBe(409);
     expect(error).toMatchObject({ resourceId: certificateId, resourceArn: certificateArn });
@@ -148,7 +205,9 @@ describe('RegisterCACertificate', () => {
       await iot.send(new RegisterCACertificateCommand({ caCertificate: twin.pem, certificateMode: 'SNI_ONLY' }));
     }
     const eleventh = await makeCa({ subject });
-    const error = await errorOf(iot.send(new RegisterCACertificateCommand({ caCertificate: eleventh.pem, certificateMode: 'SNI_ONLY' })));
+    const error = await errorOf(
+      iot.send(new RegisterCACertificateCommand({ caCertificate: eleventh.pem, certificateMode: 'SNI_ONLY' })),
+    );
     expect(error.name).toBe('LimitExceededException');
     expect(error.$metadata.httpStatusCode).toBe(410);
   });
@@ -156,20 +215,42 @@ describe('RegisterCACertificate', () => {
 
 describe('UpdateCACertificate, DeleteCACertificate and templates', () => {
   beforeEach(async () => {
-    await iot.send(new CreateProvisioningTemplateCommand({ templateName: 'jitp', templateBody: JITP_BODY, provisioningRoleArn: ROLE, type: 'JITP', enabled: true }));
-    await iot.send(new CreateProvisioningTemplateCommand({ templateName: 'fleet', templateBody: JITP_BODY, provisioningRoleArn: ROLE }));
+    await iot.send(
+      new CreateProvisioningTemplateCommand({
+        templateName: 'jitp',
+        templateBody: JITP_BODY,
+        provisioningRoleArn: ROLE,
+        type: 'JITP',
+        enabled: true,
+      }),
+    );
+    await iot.send(
+      new CreateProvisioningTemplateCommand({
+        templateName: 'fleet',
+        templateBody: JITP_BODY,
+        provisioningRoleArn: ROLE,
+      }),
+    );
   });
 
   it('attaches a JITP template, moves status both ways and bumps customerVersion and generationId', async () => {
     const { certificateId } = await registerDefault(ca);
     const before = (await iot.send(new DescribeCACertificateCommand({ certificateId }))).certificateDescription;
     await iot.send(new UpdateCACertificateCommand({ certificateId, registrationConfig: { templateName: 'jitp' } }));
-    await iot.send(new UpdateCACertificateCommand({ certificateId, newStatus: 'ACTIVE', newAutoRegistrationStatus: 'ENABLE' }));
+    await iot.send(
+      new UpdateCACertificateCommand({ certificateId, newStatus: 'ACTIVE', newAutoRegistrationStatus: 'ENABLE' }),
+    );
     const after = await iot.send(new DescribeCACertificateCommand({ certificateId }));
-    expect(after.certificateDescription).toMatchObject({ status: 'ACTIVE', autoRegistrationStatus: 'ENABLE', customerVersion: 3 });
+    expect(after.certificateDescription).toMatchObject({
+      status: 'ACTIVE',
+      autoRegistrationStatus: 'ENABLE',
+      customerVersion: 3,
+    });
     expect(after.certificateDescription?.generationId).not.toBe(before?.generationId);
     expect(after.registrationConfig).toEqual({ templateName: 'jitp' });
-    await iot.send(new UpdateCACertificateCommand({ certificateId, newStatus: 'INACTIVE', removeAutoRegistration: true }));
+    await iot.send(
+      new UpdateCACertificateCommand({ certificateId, newStatus: 'INACTIVE', removeAutoRegistration: true }),
+    );
     const reverted = await iot.send(new DescribeCACertificateCommand({ certificateId }));
     expect(reverted.certificateDescription?.status).toBe('INACTIVE');
     expect(reverted.registrationConfig).toBeUndefined();
@@ -177,9 +258,27 @@ describe('UpdateCACertificate, DeleteCACertificate and templates', () => {
 
   it('refuses a FLEET_PROVISIONING template, a missing template and REGISTER_INACTIVE', async () => {
     const { certificateId } = await registerDefault(ca);
-    expect((await errorOf(iot.send(new UpdateCACertificateCommand({ certificateId, registrationConfig: { templateName: 'fleet' } })))).name).toBe('InvalidRequestException');
-    expect((await errorOf(iot.send(new UpdateCACertificateCommand({ certificateId, registrationConfig: { templateName: 'nope' } })))).name).toBe('ResourceNotFoundException');
-    expect((await errorOf(iot.send(new UpdateCACertificateCommand({ certificateId, newStatus: 'REGISTER_INACTIVE' as never })))).name).toBe('InvalidRequestException');
+    expect(
+      (
+        await errorOf(
+          iot.send(new UpdateCACertificateCommand({ certificateId, registrationConfig: { templateName: 'fleet' } })),
+        )
+      ).name,
+    ).toBe('InvalidRequestException');
+    expect(
+      (
+        await errorOf(
+          iot.send(new UpdateCACertificateCommand({ certificateId, registrationConfig: { templateName: 'nope' } })),
+        )
+      ).name,
+    ).toBe('ResourceNotFoundException');
+    expect(
+      (
+        await errorOf(
+          iot.send(new UpdateCACertificateCommand({ certificateId, newStatus: 'REGISTER_INACTIVE' as never })),
+        )
+      ).name,
+    ).toBe('InvalidRequestException');
   });
 
   it('cannot delete an ACTIVE CA (406 CertificateStateException), can once INACTIVE', async () => {
@@ -190,37 +289,99 @@ describe('UpdateCACertificate, DeleteCACertificate and templates', () => {
     expect(error.$metadata.httpStatusCode).toBe(406);
     await iot.send(new UpdateCACertificateCommand({ certificateId, newStatus: 'INACTIVE' }));
     await iot.send(new DeleteCACertificateCommand({ certificateId }));
-    expect((await errorOf(iot.send(new DescribeCACertificateCommand({ certificateId })))).name).toBe('ResourceNotFoundException');
+    expect((await errorOf(iot.send(new DescribeCACertificateCommand({ certificateId })))).name).toBe(
+      'ResourceNotFoundException',
+    );
   });
 
   it('describes and lists templates with their type; refuses bad bodies and duplicates', async () => {
-    expect(await iot.send(new DescribeProvisioningTemplateCommand({ templateName: 'jitp' }))).toMatchObject({ type: 'JITP', enabled: true });
-    expect((await errorOf(iot.send(new DescribeProvisioningTemplateCommand({ templateName: 'nope' })))).name).toBe('ResourceNotFoundException');
+    expect(await iot.send(new DescribeProvisioningTemplateCommand({ templateName: 'jitp' }))).toMatchObject({
+      type: 'JITP',
+      enabled: true,
+    });
+    expect((await errorOf(iot.send(new DescribeProvisioningTemplateCommand({ templateName: 'nope' })))).name).toBe(
+      'ResourceNotFoundException',
+    );
     const listed = await iot.send(new ListProvisioningTemplatesCommand({ maxResults: 1 }));
     expect(listed.templates?.map((t) => t.templateName)).toEqual(['fleet']);
     const rest = await iot.send(new ListProvisioningTemplatesCommand({ maxResults: 1, nextToken: listed.nextToken }));
     expect(rest.templates?.map((t) => [t.templateName, t.type])).toEqual([['jitp', 'JITP']]);
     const badParameter = JSON.stringify({ Parameters: { ThingName: { Type: 'String' } }, Resources: {} });
-    expect((await errorOf(iot.send(new CreateProvisioningTemplateCommand({ templateName: 'bad', templateBody: badParameter, provisioningRoleArn: ROLE, type: 'JITP' })))).name).toBe('InvalidRequestException');
-    const bothPolicy = JSON.stringify({ Resources: { p: { Type: 'AWS::IoT::Policy', Properties: { PolicyName: 'a', PolicyDocument: '{}' } } } });
-    expect((await errorOf(iot.send(new CreateProvisioningTemplateCommand({ templateName: 'bad2', templateBody: bothPolicy, provisioningRoleArn: ROLE, type: 'JITP' })))).name).toBe('InvalidRequestException');
-    expect((await errorOf(iot.send(new CreateProvisioningTemplateCommand({ templateName: 'jitp', templateBody: JITP_BODY, provisioningRoleArn: ROLE, type: 'JITP' })))).name).toBe('ResourceAlreadyExistsException');
+    expect(
+      (
+        await errorOf(
+          iot.send(
+            new CreateProvisioningTemplateCommand({
+              templateName: 'bad',
+              templateBody: badParameter,
+              provisioningRoleArn: ROLE,
+              type: 'JITP',
+            }),
+          ),
+        )
+      ).name,
+    ).toBe('InvalidRequestException');
+    const bothPolicy = JSON.stringify({
+      Resources: { p: { Type: 'AWS::IoT::Policy', Properties: { PolicyName: 'a', PolicyDocument: '{}' } } },
+    });
+    expect(
+      (
+        await errorOf(
+          iot.send(
+            new CreateProvisioningTemplateCommand({
+              templateName: 'bad2',
+              templateBody: bothPolicy,
+              provisioningRoleArn: ROLE,
+              type: 'JITP',
+            }),
+          ),
+        )
+      ).name,
+    ).toBe('InvalidRequestException');
+    expect(
+      (
+        await errorOf(
+          iot.send(
+            new CreateProvisioningTemplateCommand({
+              templateName: 'jitp',
+              templateBody: JITP_BODY,
+              provisioningRoleArn: ROLE,
+              type: 'JITP',
+            }),
+          ),
+        )
+      ).name,
+    ).toBe('ResourceAlreadyExistsException');
   });
 });
 
 describe('ListCACertificates', () => {
   it('pages up to 250, in creation order either way, and filters by template', async () => {
-    await iot.send(new CreateProvisioningTemplateCommand({ templateName: 'jitp', templateBody: JITP_BODY, provisioningRoleArn: ROLE, type: 'JITP' }));
+    await iot.send(
+      new CreateProvisioningTemplateCommand({
+        templateName: 'jitp',
+        templateBody: JITP_BODY,
+        provisioningRoleArn: ROLE,
+        type: 'JITP',
+      }),
+    );
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
       const pki = await makeCa();
-      ids.push((await iot.send(new RegisterCACertificateCommand({ caCertificate: pki.pem, certificateMode: 'SNI_ONLY' }))).certificateId as string);
+      ids.push(
+        (await iot.send(new RegisterCACertificateCommand({ caCertificate: pki.pem, certificateMode: 'SNI_ONLY' })))
+          .certificateId as string,
+      );
     }
-    await iot.send(new UpdateCACertificateCommand({ certificateId: ids[1], registrationConfig: { templateName: 'jitp' } }));
+    await iot.send(
+      new UpdateCACertificateCommand({ certificateId: ids[1], registrationConfig: { templateName: 'jitp' } }),
+    );
     const seen: string[] = [];
     let marker: string | undefined;
     do {
-      const page = await iot.send(new ListCACertificatesCommand({ pageSize: 2, ascendingOrder: true, ...(marker ? { marker } : {}) }));
+      const page = await iot.send(
+        new ListCACertificatesCommand({ pageSize: 2, ascendingOrder: true, ...(marker ? { marker } : {}) }),
+      );
       expect(page.certificates?.length).toBeLessThanOrEqual(2);
       seen.push(...(page.certificates ?? []).map((c) => c.certificateId as string));
       marker = page.nextMarker;
@@ -230,7 +391,9 @@ describe('ListCACertificates', () => {
     expect(descending.certificates?.map((c) => c.certificateId)).toEqual([...ids].reverse());
     const filtered = await iot.send(new ListCACertificatesCommand({ templateName: 'jitp' }));
     expect(filtered.certificates?.map((c) => c.certificateId)).toEqual([ids[1]]);
-    expect((await errorOf(iot.send(new ListCACertificatesCommand({ pageSize: 251 })))).name).toBe('InvalidRequestException');
+    expect((await errorOf(iot.send(new ListCACertificatesCommand({ pageSize: 251 })))).name).toBe(
+      'InvalidRequestException',
+    );
   });
 });
 
@@ -240,18 +403,46 @@ describe('tags', () => {
     const tags = Array.from({ length: 30 }, (_, i) => ({ Key: `k${i}`, Value: `v${i}` }));
     await iot.send(new TagResourceCommand({ resourceArn: certificateArn, tags }));
     const first = await iot.send(new ListTagsForResourceCommand({ resourceArn: certificateArn }));
-    const second = await iot.send(new ListTagsForResourceCommand({ resourceArn: certificateArn, nextToken: first.nextToken }));
+    const second = await iot.send(
+      new ListTagsForResourceCommand({ resourceArn: certificateArn, nextToken: first.nextToken }),
+    );
     expect([...(first.tags ?? []), ...(second.tags ?? [])]).toHaveLength(30);
     await iot.send(new UntagResourceCommand({ resourceArn: certificateArn, tagKeys: ['k0', 'k1'] }));
     const remaining = await iot.send(new ListTagsForResourceCommand({ resourceArn: certificateArn }));
     expect(remaining.tags?.some((t) => t.Key === 'k0')).toBe(false);
     const tooMany = Array.from({ length: 23 }, (_, i) => ({ Key: `x${i}`, Value: '' }));
-    expect((await errorOf(iot.send(new TagResourceCommand({ resourceArn: certificateArn, tags: tooMany })))).name).toBe('InvalidRequestException');
-    expect((await errorOf(iot.send(new TagResourceCommand({ resourceArn: certificateArn, tags: [{ Key: 'aws:x', Value: '' }] })))).name).toBe('InvalidRequestException');
-    expect((await errorOf(iot.send(new TagResourceCommand({ resourceArn: certificateArn, tags: [{ Key: 'k'.repeat(129), Value: '' }] })))).name).toBe('InvalidRequestException');
-    expect((await errorOf(iot.send(new TagResourceCommand({ resourceArn: certificateArn, tags: [{ Key: 'k', Value: 'v'.repeat(257) }] })))).name).toBe('InvalidRequestException');
+    expect((await errorOf(iot.send(new TagResourceCommand({ resourceArn: certificateArn, tags: tooMany })))).name).toBe(
+      'InvalidRequestException',
+    );
+    expect(
+      (
+        await errorOf(
+          iot.send(new TagResourceCommand({ resourceArn: certificateArn, tags: [{ Key: 'aws:x', Value: '' }] })),
+        )
+      ).name,
+    ).toBe('InvalidRequestException');
+    expect(
+      (
+        await errorOf(
+          iot.send(
+            new TagResourceCommand({ resourceArn: certificateArn, tags: [{ Key: 'k'.repeat(129), Value: '' }] }),
+          ),
+        )
+      ).name,
+    ).toBe('InvalidRequestException');
+    expect(
+      (
+        await errorOf(
+          iot.send(
+            new TagResourceCommand({ resourceArn: certificateArn, tags: [{ Key: 'k', Value: 'v'.repeat(257) }] }),
+          ),
+        )
+      ).name,
+    ).toBe('InvalidRequestException');
     const unknown = certificateArn?.replace(/cacert\/\w+/, `cacert/${'0'.repeat(64)}`);
-    expect((await errorOf(iot.send(new ListTagsForResourceCommand({ resourceArn: unknown })))).name).toBe('ResourceNotFoundException');
+    expect((await errorOf(iot.send(new ListTagsForResourceCommand({ resourceArn: unknown })))).name).toBe(
+      'ResourceNotFoundException',
+    );
   });
 });
 
@@ -259,7 +450,9 @@ describe('settings, persistence and the wire', () => {
   it('enforces a per-operation TPS quota with ThrottlingException', async () => {
     emulator.faults = { tps: { GetRegistrationCode: 3 } };
     const results = await Promise.allSettled(Array.from({ length: 6 }, () => code()));
-    const throttled = results.filter((r) => r.status === 'rejected' && (r.reason as Error).name === 'ThrottlingException');
+    const throttled = results.filter(
+      (r) => r.status === 'rejected' && (r.reason as Error).name === 'ThrottlingException',
+    );
     expect(throttled.length).toBeGreaterThanOrEqual(3);
     expect(results.filter((r) => r.status === 'fulfilled').length).toBeGreaterThanOrEqual(1);
   });
@@ -285,8 +478,12 @@ describe('settings, persistence and the wire', () => {
     await stop();
     writeFileSync(join(stateDir, 'iot', 'cacertificates', `${certificateId}.json.123.0.tmp`), '{"torn');
     await start();
-    expect((await iot.send(new DescribeCACertificateCommand({ certificateId }))).certificateDescription?.certificateId).toBe(certificateId);
-    expect((await iot.send(new ListTagsForResourceCommand({ resourceArn: certificateArn }))).tags).toEqual([{ Key: 'team', Value: 'a' }]);
+    expect(
+      (await iot.send(new DescribeCACertificateCommand({ certificateId }))).certificateDescription?.certificateId,
+    ).toBe(certificateId);
+    expect((await iot.send(new ListTagsForResourceCommand({ resourceArn: certificateArn }))).tags).toEqual([
+      { Key: 'team', Value: 'a' },
+    ]);
     expect(readdirSync(join(stateDir, 'iot', 'cacertificates')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 

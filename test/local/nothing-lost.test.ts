@@ -26,7 +26,8 @@ const flowsFor = (key: string, since = 0) =>
     .slice(since)
     .filter((record) => JSON.stringify(record.input).includes(JSON.stringify(key).slice(1, -1)));
 const md5 = (text: string) => createHash('md5').update(text).digest('hex');
-const statusOf = (pem: string) => local.stack.emulator.describeCaCertificate(inspectCaFile(pem).certificateId).certificateDescription.status;
+const statusOf = (pem: string) =>
+  local.stack.emulator.describeCaCertificate(inspectCaFile(pem).certificateId).certificateDescription.status;
 
 describe('a failure on the file itself is final until the object changes', () => {
   it('a leaf certificate refused by LoadCertificate is not registered again by two reconciliations', async () => {
@@ -34,7 +35,11 @@ describe('a failure on the file itself is final until the object changes', () =>
     await put('incoming/leaf.pem', leaf.pem, { 'certificate-mode': 'SNI_ONLY' });
     await settle();
     const report = await resultOf('incoming/leaf.pem');
-    expect(report).toMatchObject({ outcome: 'FAILED', error: { name: 'NotACaError', transient: false }, source: { key: 'incoming/leaf.pem', etag: md5(leaf.pem) } });
+    expect(report).toMatchObject({
+      outcome: 'FAILED',
+      error: { name: 'NotACaError', transient: false },
+      source: { key: 'incoming/leaf.pem', etag: md5(leaf.pem) },
+    });
     const before = local.stack.engine.list().length;
     const first = await reconcile();
     const second = await reconcile();
@@ -51,7 +56,10 @@ describe('a failure on the file itself is final until the object changes', () =>
     await settle();
     local.stack.eventsEnabled = true;
     await local.stack.engine.run({ bucket: local.stack.bucket, key: 'incoming/manual-leaf.pem' });
-    expect(await resultOf('incoming/manual-leaf.pem')).toMatchObject({ outcome: 'FAILED', source: { etag: md5(leaf.pem) } });
+    expect(await resultOf('incoming/manual-leaf.pem')).toMatchObject({
+      outcome: 'FAILED',
+      source: { etag: md5(leaf.pem) },
+    });
     const before = local.stack.engine.list().length;
     await reconcile();
     await reconcile();
@@ -92,7 +100,8 @@ describe('a transient failure is never final', () => {
     const pki = await makeCa({ key: P256, subject: `CN=${name}` });
     const key = `incoming/${name}.pem`;
     local.stack.engine.beforeTask = (state, record) => {
-      if (state === 'RegisterCa' && JSON.stringify(record.input).includes(name)) throw Object.assign(new Error('Rate exceeded'), { name: errorName });
+      if (state === 'RegisterCa' && JSON.stringify(record.input).includes(name))
+        throw Object.assign(new Error('Rate exceeded'), { name: errorName });
     };
     try {
       await put(key, pki.pem, { 'certificate-mode': 'SNI_ONLY' });
@@ -100,9 +109,16 @@ describe('a transient failure is never final', () => {
     } finally {
       local.stack.engine.beforeTask = undefined;
     }
-    expect(await resultOf(key)).toMatchObject({ outcome: 'FAILED', error: { name: errorName, transient: true }, source: { etag: md5(pki.pem) } });
+    expect(await resultOf(key)).toMatchObject({
+      outcome: 'FAILED',
+      error: { name: errorName, transient: true },
+      source: { etag: md5(pki.pem) },
+    });
     const before = local.stack.engine.list().length;
-    const runs = await Promise.all([local.stack.reconcileEngine.run({ bucket: local.stack.bucket, deep: false }), local.stack.reconcileEngine.run({ bucket: local.stack.bucket, deep: false })]);
+    const runs = await Promise.all([
+      local.stack.reconcileEngine.run({ bucket: local.stack.bucket, deep: false }),
+      local.stack.reconcileEngine.run({ bucket: local.stack.bucket, deep: false }),
+    ]);
     await local.stack.idle();
     const counts = runs.map((run) => (run.output as { report: ReconcileReport }).report.counts);
     expect(counts.reduce((sum, c) => sum + c.retried, 0)).toBe(1);
@@ -145,10 +161,19 @@ describe('object keys as users write them', () => {
     const pki = await makeCa({ key: P256, subject: `CN=${key.slice(9, 40)}` });
     await put(key, pki.pem, { 'certificate-mode': 'SNI_ONLY' });
     await settle();
-    expect(await resultOf(key)).toMatchObject({ outcome: 'ACTIVE', source: { key, etag: md5(pki.pem) }, tags: expect.any(Object) });
+    expect(await resultOf(key)).toMatchObject({
+      outcome: 'ACTIVE',
+      source: { key, etag: md5(pki.pem) },
+      tags: expect.any(Object),
+    });
     expect(statusOf(pki.pem)).toBe('ACTIVE');
     const before = local.stack.engine.list().length;
     await reconcile();
-    expect(local.stack.engine.list().slice(before).filter((record) => record.name.startsWith('reconcile-'))).toHaveLength(0);
+    expect(
+      local.stack.engine
+        .list()
+        .slice(before)
+        .filter((record) => record.name.startsWith('reconcile-')),
+    ).toHaveLength(0);
   });
 });

@@ -27,7 +27,11 @@ const reconcile = async (deep = false): Promise<ReconcileReport> => {
 };
 const ca = (certificateId: string) => local.stack.emulator.describeCaCertificate(certificateId);
 const tagsOf = (certificateId: string) =>
-  Object.fromEntries((local.stack.emulator.listTagsForResource({ resourceArn: local.stack.emulator.caArn(certificateId) }).tags ?? []).map((t) => [t.Key, t.Value]));
+  Object.fromEntries(
+    (
+      local.stack.emulator.listTagsForResource({ resourceArn: local.stack.emulator.caArn(certificateId) }).tags ?? []
+    ).map((t) => [t.Key, t.Value]),
+  );
 const repairFlows = () => local.stack.engine.list().filter((record) => record.name.startsWith('reconcile-'));
 
 describe('reconcile repairs drift', () => {
@@ -52,7 +56,15 @@ describe('reconcile repairs drift', () => {
     await local.iot.send(new UpdateCACertificateCommand({ certificateId: id, newAutoRegistrationStatus: 'DISABLE' }));
     const arn = local.stack.emulator.caArn(id);
     await local.iot.send(new UntagResourceCommand({ resourceArn: arn, tagKeys: ['iot-ca:fingerprint'] }));
-    await local.iot.send(new TagResourceCommand({ resourceArn: arn, tags: [{ Key: 'iot-ca:source-key', Value: 'tampered' }, { Key: 'stray', Value: 'x' }] }));
+    await local.iot.send(
+      new TagResourceCommand({
+        resourceArn: arn,
+        tags: [
+          { Key: 'iot-ca:source-key', Value: 'tampered' },
+          { Key: 'stray', Value: 'x' },
+        ],
+      }),
+    );
     const shallow = await reconcile(false);
     expect(shallow.counts.deepChecked).toBe(0);
     expect(ca(id).certificateDescription.autoRegistrationStatus).toBe('DISABLE');
@@ -81,8 +93,14 @@ describe('reconcile repairs drift', () => {
     await drop('incoming/expiring.pem', await makeCa({ key: P256, notAfter: new Date(Date.now() + 10 * 86_400_000) }));
     const report = await reconcile();
     expect(report.counts.expiring).toBeGreaterThanOrEqual(1);
-    const findings = JSON.parse(await (await local.s3.send(new GetObjectCommand({ Bucket: local.stack.bucket, Key: report.findingsKey }))).Body!.transformToString());
-    expect(findings).toContainEqual(expect.objectContaining({ kind: 'expiring', key: 'incoming/expiring.pem', daysLeft: expect.any(Number) }));
+    const findings = JSON.parse(
+      await (
+        await local.s3.send(new GetObjectCommand({ Bucket: local.stack.bucket, Key: report.findingsKey }))
+      ).Body!.transformToString(),
+    );
+    expect(findings).toContainEqual(
+      expect.objectContaining({ kind: 'expiring', key: 'incoming/expiring.pem', daysLeft: expect.any(Number) }),
+    );
   });
 
   it('reports an orphan by default, and deactivates it under the deactivate policy', async () => {
@@ -100,7 +118,15 @@ describe('reconcile repairs drift', () => {
         s3: local.s3,
         iot: local.iot,
         sfn,
-        config: { registerCaStateMachineArn: local.stack.engine.stateMachineArn, expiryWarningDays: 30, orphanPolicy: 'deactivate', windowMinutes: 60, deepCheckTps: 50, deepChunkSize: 100, graceMinutes: 0 },
+        config: {
+          registerCaStateMachineArn: local.stack.engine.stateMachineArn,
+          expiryWarningDays: 30,
+          orphanPolicy: 'deactivate',
+          windowMinutes: 60,
+          deepCheckTps: 50,
+          deepChunkSize: 100,
+          graceMinutes: 0,
+        },
         incomingPrefix: 'incoming/',
         resultsPrefix: 'results/',
       },
@@ -116,12 +142,17 @@ describe('reconcile repairs drift', () => {
     const id = await drop('incoming/race.pem', await makeCa());
     await local.iot.send(new UpdateCACertificateCommand({ certificateId: id, newStatus: 'INACTIVE' }));
     const before = repairFlows().length;
-    const runs = await Promise.all([local.stack.reconcileEngine.start({ bucket: local.stack.bucket, deep: false }).done, local.stack.reconcileEngine.start({ bucket: local.stack.bucket, deep: false }).done]);
+    const runs = await Promise.all([
+      local.stack.reconcileEngine.start({ bucket: local.stack.bucket, deep: false }).done,
+      local.stack.reconcileEngine.start({ bucket: local.stack.bucket, deep: false }).done,
+    ]);
     await local.stack.idle();
     const reports = runs.map((run) => (run.output as { report: ReconcileReport }).report);
     expect(reports.reduce((sum, r) => sum + r.counts.repaired, 0)).toBe(1);
     expect(reports.reduce((sum, r) => sum + r.counts.alreadyStarted, 0)).toBe(1);
-    const started = repairFlows().slice(before).filter((record) => JSON.stringify(record.input).includes('race.pem'));
+    const started = repairFlows()
+      .slice(before)
+      .filter((record) => JSON.stringify(record.input).includes('race.pem'));
     expect(started).toHaveLength(1);
     expect(ca(id).certificateDescription.status).toBe('ACTIVE');
   });
@@ -155,15 +186,33 @@ describe('reconcile at scale', () => {
     local.stack.eventsEnabled = false;
     const emulator = local.stack.emulator;
     const template = 'iot-ca-local-jitp';
-    const pkis = await Promise.all(Array.from({ length: 1000 }, (_, i) => makeCa({ key: P256, subject: `CN=scale ${i}` })));
+    const pkis = await Promise.all(
+      Array.from({ length: 1000 }, (_, i) => makeCa({ key: P256, subject: `CN=scale ${i}` })),
+    );
     const seeded = pkis.map((pki, i) => {
-      const { certificateId, certificateArn } = emulator.registerCaCertificate({ caCertificate: pki.pem, certificateMode: 'SNI_ONLY', setAsActive: true, allowAutoRegistration: true });
+      const { certificateId, certificateArn } = emulator.registerCaCertificate({
+        caCertificate: pki.pem,
+        certificateMode: 'SNI_ONLY',
+        setAsActive: true,
+        allowAutoRegistration: true,
+      });
       emulator.updateCaCertificate(certificateId, {}, { registrationConfig: { templateName: template } });
       const key = `incoming/scale/${i}.pem`;
       const etag = createHash('md5').update(pki.pem).digest('hex');
       const receipt = {
-        schema: RESULT_SCHEMA, outcome: 'ACTIVE', source: { bucket: local.stack.bucket, key, etag }, certificateId, certificateArn, certificateMode: 'SNI_ONLY',
-        templateName: template, tags: {}, adopted: false, subject: `CN=scale ${i}`, notAfter: inspectCaFile(pki.pem).notAfter, warnings: [], finishedAt: new Date().toISOString(),
+        schema: RESULT_SCHEMA,
+        outcome: 'ACTIVE',
+        source: { bucket: local.stack.bucket, key, etag },
+        certificateId,
+        certificateArn,
+        certificateMode: 'SNI_ONLY',
+        templateName: template,
+        tags: {},
+        adopted: false,
+        subject: `CN=scale ${i}`,
+        notAfter: inspectCaFile(pki.pem).notAfter,
+        warnings: [],
+        finishedAt: new Date().toISOString(),
       };
       return { key, pem: pki.pem, receipt };
     });
@@ -172,7 +221,13 @@ describe('reconcile at scale', () => {
       await Promise.all(
         seeded.slice(i, i + 50).flatMap(({ key, pem, receipt }) => [
           put(key, pem),
-          local.s3.send(new PutObjectCommand({ Bucket: local.stack.bucket, Key: `results/${key}.json`, Body: JSON.stringify(receipt) })),
+          local.s3.send(
+            new PutObjectCommand({
+              Bucket: local.stack.bucket,
+              Key: `results/${key}.json`,
+              Body: JSON.stringify(receipt),
+            }),
+          ),
         ]),
       );
     }

@@ -1,7 +1,16 @@
 /** The whole flow through S3 uploads on the embedded stack: s3rver → rule → engine → handlers → IoT emulator. */
 import { describe, expect, it } from 'vitest';
-import { DeleteBucketCorsCommand, GetBucketCorsCommand, GetObjectCommand, PutBucketCorsCommand } from '@aws-sdk/client-s3';
-import { DescribeCACertificateCommand, ListCACertificatesCommand, ListTagsForResourceCommand } from '@aws-sdk/client-iot';
+import {
+  DeleteBucketCorsCommand,
+  GetBucketCorsCommand,
+  GetObjectCommand,
+  PutBucketCorsCommand,
+} from '@aws-sdk/client-s3';
+import {
+  DescribeCACertificateCommand,
+  ListCACertificatesCommand,
+  ListTagsForResourceCommand,
+} from '@aws-sdk/client-iot';
 import { useLocalStack } from '../fixtures/stack.ts';
 import { inspectCaFile } from '../../functions/core/certificate.ts';
 import { makeCa, makeLeaf, type Pki } from '../fixtures/pki.ts';
@@ -12,7 +21,9 @@ const { put, settle, resultOf } = local;
 const caState = async (pki: Pki) => {
   const certificateId = inspectCaFile(pki.pem).certificateId;
   const described = await local.iot.send(new DescribeCACertificateCommand({ certificateId }));
-  const tags = await local.iot.send(new ListTagsForResourceCommand({ resourceArn: described.certificateDescription?.certificateArn }));
+  const tags = await local.iot.send(
+    new ListTagsForResourceCommand({ resourceArn: described.certificateDescription?.certificateArn }),
+  );
   return {
     status: described.certificateDescription?.status,
     autoRegistration: described.certificateDescription?.autoRegistrationStatus,
@@ -21,7 +32,8 @@ const caState = async (pki: Pki) => {
     tags: Object.fromEntries((tags.tags ?? []).map((t) => [t.Key, t.Value])),
   };
 };
-const countCas = async () => (await local.iot.send(new ListCACertificatesCommand({ pageSize: 250 }))).certificates?.length ?? 0;
+const countCas = async () =>
+  (await local.iot.send(new ListCACertificatesCommand({ pageSize: 250 }))).certificates?.length ?? 0;
 
 describe('the embedded stack, driven by S3 uploads', () => {
   it('DEFAULT with the verification certificate in the same file ends ACTIVE with template and tags', async () => {
@@ -34,7 +46,11 @@ describe('the embedded stack, driven by S3 uploads', () => {
       autoRegistration: 'ENABLE',
       mode: 'DEFAULT',
       template: 'iot-ca-local-jitp',
-      tags: { team: 'factory', 'iot-ca:source-key': 'incoming/same-file.pem', 'iot-ca:source-bucket': local.stack.bucket },
+      tags: {
+        team: 'factory',
+        'iot-ca:source-key': 'incoming/same-file.pem',
+        'iot-ca:source-bucket': local.stack.bucket,
+      },
     });
     expect(await resultOf('incoming/same-file.pem')).toMatchObject({ outcome: 'ACTIVE', certificateMode: 'DEFAULT' });
   });
@@ -53,7 +69,10 @@ describe('the embedded stack, driven by S3 uploads', () => {
     const ca = await makeCa();
     await put('incoming/late.crt', ca.pem);
     await settle();
-    expect(await resultOf('incoming/late.crt')).toMatchObject({ outcome: 'FAILED', error: { name: 'VerificationCertificateMissingError' } });
+    expect(await resultOf('incoming/late.crt')).toMatchObject({
+      outcome: 'FAILED',
+      error: { name: 'VerificationCertificateMissingError' },
+    });
     await put('incoming/late.verification.pem', (await makeLeaf(ca, `CN=${local.code}`)).pem);
     await settle();
     expect(await resultOf('incoming/late.crt')).toMatchObject({ outcome: 'ACTIVE' });
@@ -64,7 +83,12 @@ describe('the embedded stack, driven by S3 uploads', () => {
     const ca = await makeCa({ key: { type: 'ec', curve: 'P-256' } });
     await put('incoming/sni.pem', ca.pem, { 'certificate-mode': 'SNI_ONLY', tags: 'env=prod' });
     await settle();
-    expect(await caState(ca)).toMatchObject({ status: 'ACTIVE', mode: 'SNI_ONLY', template: 'iot-ca-local-jitp', tags: { env: 'prod' } });
+    expect(await caState(ca)).toMatchObject({
+      status: 'ACTIVE',
+      mode: 'SNI_ONLY',
+      template: 'iot-ca-local-jitp',
+      tags: { env: 'prod' },
+    });
   });
 
   it('a wrong-CN verification ends in a named failure report and registers nothing', async () => {
@@ -108,7 +132,9 @@ describe('the embedded stack, driven by S3 uploads', () => {
       Array.from({ length: 40 }, async (_, i) => {
         if (i % 2 === 0) await put('race/object.pem', bodies[(i / 2) % 2] as string);
         else {
-          const response = await local.s3.send(new GetObjectCommand({ Bucket: local.stack.bucket, Key: 'race/object.pem' }));
+          const response = await local.s3.send(
+            new GetObjectCommand({ Bucket: local.stack.bucket, Key: 'race/object.pem' }),
+          );
           reads.push(await (response.Body as { transformToString(): Promise<string> }).transformToString());
         }
       }),
@@ -122,9 +148,14 @@ describe('the embedded stack, driven by S3 uploads', () => {
     const cors = () => local.s3.send(new GetBucketCorsCommand({ Bucket: local.stack.bucket }));
     await expect(cors()).rejects.toMatchObject({ name: 'NoSuchCORSConfiguration' });
     await local.s3.send(
-      new PutBucketCorsCommand({ Bucket: local.stack.bucket, CORSConfiguration: { CORSRules: [{ AllowedMethods: ['GET'], AllowedOrigins: ['http://127.0.0.1'] }] } }),
+      new PutBucketCorsCommand({
+        Bucket: local.stack.bucket,
+        CORSConfiguration: { CORSRules: [{ AllowedMethods: ['GET'], AllowedOrigins: ['http://127.0.0.1'] }] },
+      }),
     );
-    expect((await cors()).CORSRules).toEqual([expect.objectContaining({ AllowedMethods: ['GET'], AllowedOrigins: ['http://127.0.0.1'] })]);
+    expect((await cors()).CORSRules).toEqual([
+      expect.objectContaining({ AllowedMethods: ['GET'], AllowedOrigins: ['http://127.0.0.1'] }),
+    ]);
     await local.s3.send(new DeleteBucketCorsCommand({ Bucket: local.stack.bucket }));
     await expect(cors()).rejects.toMatchObject({ name: 'NoSuchCORSConfiguration' });
   });

@@ -30,7 +30,11 @@ const keyBodies: string[] = [];
 const logged: string[] = [];
 let restoreStdout: () => void;
 
-const pemOf = (label: string, der: Uint8Array) => `-----BEGIN ${label}-----\n${Buffer.from(der).toString('base64').match(/.{1,64}/g)?.join('\n')}\n-----END ${label}-----\n`;
+const pemOf = (label: string, der: Uint8Array) =>
+  `-----BEGIN ${label}-----\n${Buffer.from(der)
+    .toString('base64')
+    .match(/.{1,64}/g)
+    ?.join('\n')}\n-----END ${label}-----\n`;
 const derOf = (pki: Pki) => new Uint8Array(new X509Certificate(pki.pem).raw);
 const remember = (keyPem: string) => {
   // The base64 lines of a key: none of them may ever show up in an output.
@@ -79,10 +83,18 @@ beforeAll(async () => {
   cases.push(
     { name: 'empty', body: '', error: 'NotPemError' },
     { name: 'blank', body: '  \n\t\n\n', error: 'NotPemError' },
-    { name: 'random bytes', body: new Uint8Array(Array.from({ length: 700 }, (_, i) => (i * 7919 + 13) % 256)), error: 'NotPemError' },
+    {
+      name: 'random bytes',
+      body: new Uint8Array(Array.from({ length: 700 }, (_, i) => (i * 7919 + 13) % 256)),
+      error: 'NotPemError',
+    },
     { name: 'JSON', body: JSON.stringify({ certificatePem: 'x' }), error: 'NotPemError' },
     { name: 'bare base64', body: Buffer.from(derOf(ca)).toString('base64'), error: 'NotPemError' },
-    { name: 'garbage base64 in a block', body: '-----BEGIN CERTIFICATE-----\n@@@not*base64!!!\n-----END CERTIFICATE-----\n', error: 'MalformedPemError' },
+    {
+      name: 'garbage base64 in a block',
+      body: '-----BEGIN CERTIFICATE-----\n@@@not*base64!!!\n-----END CERTIFICATE-----\n',
+      error: 'MalformedPemError',
+    },
     { name: 'truncated body', body: [...lines.slice(0, 5), lines.at(-1)].join('\n'), error: 'MalformedPemError' },
     { name: 'missing END line', body: lines.slice(0, -1).join('\n'), error: 'MalformedPemError' },
     { name: 'DER', body: derOf(ca), error: 'NotPemError' },
@@ -99,35 +111,109 @@ beforeAll(async () => {
     { name: 'encrypted key alone', body: encrypted, error: 'PrivateKeyMaterialError' },
     { name: 'leaf certificate', body: (await makeCa({ ca: false })).pem, error: 'NotACaError' },
     { name: 'no basicConstraints', body: (await makeCa({ ca: null })).pem, error: 'NotACaError' },
-    { name: 'RSA 1024', body: await withVerification(await makeCa({ key: { type: 'rsa', bits: 1024 } })), error: 'UnsupportedKeyError' },
-    { name: 'RSA 2047', body: await withVerification(await makeCa({ key: { type: 'rsa', bits: 2047 } })), error: 'UnsupportedKeyError' },
-    { name: 'SHA-1 signature', body: await withVerification(await makeCa({ hash: 'SHA-1' })), error: 'UnsupportedSignatureAlgorithmError' },
-    { name: 'secp256k1', body: (await makeCa({ key: P256, publicKeyDer: foreignSpki('secp256k1'), subject: 'CN=k1' })).pem, error: 'UnsupportedKeyError' },
+    {
+      name: 'RSA 1024',
+      body: await withVerification(await makeCa({ key: { type: 'rsa', bits: 1024 } })),
+      error: 'UnsupportedKeyError',
+    },
+    {
+      name: 'RSA 2047',
+      body: await withVerification(await makeCa({ key: { type: 'rsa', bits: 2047 } })),
+      error: 'UnsupportedKeyError',
+    },
+    {
+      name: 'SHA-1 signature',
+      body: await withVerification(await makeCa({ hash: 'SHA-1' })),
+      error: 'UnsupportedSignatureAlgorithmError',
+    },
+    {
+      name: 'secp256k1',
+      body: (await makeCa({ key: P256, publicKeyDer: foreignSpki('secp256k1'), subject: 'CN=k1' })).pem,
+      error: 'UnsupportedKeyError',
+    },
     { name: 'Ed25519', body: (await makeCa({ key: { type: 'ed25519' } })).pem, error: 'UnsupportedKeyError' },
-    { name: 'expired', body: (await makeCa({ notBefore: new Date(Date.now() - 400 * DAY), notAfter: new Date(Date.now() - DAY) })).pem, error: 'CertificateExpiredError' },
-    { name: 'not yet valid', body: (await makeCa({ notBefore: new Date(Date.now() + DAY), notAfter: new Date(Date.now() + 400 * DAY) })).pem, error: 'CertificateNotYetValidError' },
+    {
+      name: 'expired',
+      body: (await makeCa({ notBefore: new Date(Date.now() - 400 * DAY), notAfter: new Date(Date.now() - DAY) })).pem,
+      error: 'CertificateExpiredError',
+    },
+    {
+      name: 'not yet valid',
+      body: (await makeCa({ notBefore: new Date(Date.now() + DAY), notAfter: new Date(Date.now() + 400 * DAY) })).pem,
+      error: 'CertificateNotYetValidError',
+    },
     { name: 'two unrelated CAs', body: `${ca.pem}${ec.pem}`, error: 'AmbiguousCaError' },
-    { name: 'CA and two more certificates', body: `${ca.pem}${await verification(ca)}${await verification(ca, 'CN=x')}`, error: 'TooManyCertificatesError' },
+    {
+      name: 'CA and two more certificates',
+      body: `${ca.pem}${await verification(ca)}${await verification(ca, 'CN=x')}`,
+      error: 'TooManyCertificatesError',
+    },
     { name: 'over 65536 characters', body: `${ca.pem}${'#'.repeat(66_000)}\n`, error: 'ObjectTooLargeError' },
     { name: 'DEFAULT without verification', body: (await makeCa()).pem, error: 'VerificationCertificateMissingError' },
-    { name: 'wrong CN', body: `${ca.pem}${await verification(ca, 'CN=device-42')}`, error: 'RegistrationCodeMismatchError' },
-    { name: 'CN truncated', body: `${ca.pem}${await verification(ca, `CN=${code.slice(0, 63)}`)}`, error: 'RegistrationCodeMismatchError' },
-    { name: 'code in O, not CN', body: `${ca.pem}${await verification(ca, `CN=device, O=${code}`)}`, error: 'RegistrationCodeMismatchError' },
-    { name: 'verification signed by another key', body: `${ca.pem}${await verification(ca, `CN=${code}`, { signWith: other.privateKey })}`, error: 'VerificationSignatureError' },
+    {
+      name: 'wrong CN',
+      body: `${ca.pem}${await verification(ca, 'CN=device-42')}`,
+      error: 'RegistrationCodeMismatchError',
+    },
+    {
+      name: 'CN truncated',
+      body: `${ca.pem}${await verification(ca, `CN=${code.slice(0, 63)}`)}`,
+      error: 'RegistrationCodeMismatchError',
+    },
+    {
+      name: 'code in O, not CN',
+      body: `${ca.pem}${await verification(ca, `CN=device, O=${code}`)}`,
+      error: 'RegistrationCodeMismatchError',
+    },
+    {
+      name: 'verification signed by another key',
+      body: `${ca.pem}${await verification(ca, `CN=${code}`, { signWith: other.privateKey })}`,
+      error: 'VerificationSignatureError',
+    },
     {
       name: 'verification expired',
       body: `${ca.pem}${await verification(ca, `CN=${code}`, { notBefore: new Date(Date.now() - 9 * DAY), notAfter: new Date(Date.now() - DAY) })}`,
       error: 'VerificationCertificateExpiredError',
     },
-    { name: 'verification not yet valid', body: `${ca.pem}${await verification(ca, `CN=${code}`, { notBefore: new Date(Date.now() + DAY) })}`, error: 'VerificationCertificateNotYetValidError' },
-    { name: 'SNI_ONLY with a verification certificate', body: await withVerification(ec), metadata: { 'certificate-mode': 'SNI_ONLY' }, error: 'VerificationNotAllowedError' },
-    { name: 'misspelt metadata', body: ec.pem, metadata: { 'certificate-mod': 'SNI_ONLY' }, error: 'InvalidOptionsError' },
+    {
+      name: 'verification not yet valid',
+      body: `${ca.pem}${await verification(ca, `CN=${code}`, { notBefore: new Date(Date.now() + DAY) })}`,
+      error: 'VerificationCertificateNotYetValidError',
+    },
+    {
+      name: 'SNI_ONLY with a verification certificate',
+      body: await withVerification(ec),
+      metadata: { 'certificate-mode': 'SNI_ONLY' },
+      error: 'VerificationNotAllowedError',
+    },
+    {
+      name: 'misspelt metadata',
+      body: ec.pem,
+      metadata: { 'certificate-mod': 'SNI_ONLY' },
+      error: 'InvalidOptionsError',
+    },
     { name: 'unknown mode', body: ec.pem, metadata: { 'certificate-mode': 'FAST' }, error: 'InvalidOptionsError' },
-    { name: 'reserved tag', body: ec.pem, metadata: { 'certificate-mode': 'SNI_ONLY', tags: 'aws:x=1' }, error: 'InvalidOptionsError' },
-    { name: 'template that does not exist', body: ec.pem, metadata: { 'certificate-mode': 'SNI_ONLY', 'template-name': 'no-such-template' }, error: 'TemplateNotFoundError' },
-    { name: 'fleet-provisioning template', body: ec.pem, metadata: { 'certificate-mode': 'SNI_ONLY', 'template-name': 'fleet' }, error: 'TemplateNotJitpError' },
+    {
+      name: 'reserved tag',
+      body: ec.pem,
+      metadata: { 'certificate-mode': 'SNI_ONLY', tags: 'aws:x=1' },
+      error: 'InvalidOptionsError',
+    },
+    {
+      name: 'template that does not exist',
+      body: ec.pem,
+      metadata: { 'certificate-mode': 'SNI_ONLY', 'template-name': 'no-such-template' },
+      error: 'TemplateNotFoundError',
+    },
+    {
+      name: 'fleet-provisioning template',
+      body: ec.pem,
+      metadata: { 'certificate-mode': 'SNI_ONLY', 'template-name': 'fleet' },
+      error: 'TemplateNotJitpError',
+    },
   );
-  const good = async (name: string, pki: Pki, transform = (text: string) => text) => cases.push({ name, body: transform(await withVerification(pki)) });
+  const good = async (name: string, pki: Pki, transform = (text: string) => text) =>
+    cases.push({ name, body: transform(await withVerification(pki)) });
   await good('CRLF line ends', await makeCa(), (text) => text.replace(/\n/g, '\r\n'));
   await good('UTF-8 BOM', await makeCa(), (text) => `\uFEFF${text}`);
   await good('trailing blank lines', await makeCa(), (text) => `${text}\n\n\n`);
@@ -140,7 +226,18 @@ beforeAll(async () => {
   await good('expiring in 10 days', await makeCa({ notAfter: new Date(Date.now() + 10 * DAY) }));
 
   // Buffers have a known length: the SDK warns of no 'Stream of unknown length' for the empty file.
-  await Promise.all(cases.map((c, i) => s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: `incoming/corpus/${i}.pem`, Body: typeof c.body === 'string' ? Buffer.from(c.body) : c.body, Metadata: c.metadata ?? {} }))));
+  await Promise.all(
+    cases.map((c, i) =>
+      s3.send(
+        new PutObjectCommand({
+          Bucket: stack.bucket,
+          Key: `incoming/corpus/${i}.pem`,
+          Body: typeof c.body === 'string' ? Buffer.from(c.body) : c.body,
+          Metadata: c.metadata ?? {},
+        }),
+      ),
+    ),
+  );
   await new Promise((resolve) => setTimeout(resolve, 200));
   await stack.idle();
 }, 240_000);
@@ -152,8 +249,13 @@ afterAll(async () => {
 });
 
 const read = async (key: string): Promise<Uint8Array> =>
-  (await (await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }))).Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray();
-const resultOf = async (i: number) => JSON.parse(Buffer.from(await read(`results/incoming/corpus/${i}.pem.json`)).toString('utf8'));
+  (
+    (await (
+      await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }))
+    ).Body) as { transformToByteArray(): Promise<Uint8Array> }
+  ).transformToByteArray();
+const resultOf = async (i: number) =>
+  JSON.parse(Buffer.from(await read(`results/incoming/corpus/${i}.pem.json`)).toString('utf8'));
 
 describe('the bad-input corpus through the whole flow', () => {
   it('has at least 40 bad cases and the good ones the issue names', () => {
@@ -165,15 +267,26 @@ describe('the bad-input corpus through the whole flow', () => {
     const outcomes = await Promise.all(
       cases.map(async (c, i) => {
         const report = await resultOf(i);
-        return { name: c.name, expected: c.error ?? 'ACTIVE', got: report.outcome === 'ACTIVE' ? 'ACTIVE' : report.error.name, remedy: report.error?.remedy ?? 'n/a' };
+        return {
+          name: c.name,
+          expected: c.error ?? 'ACTIVE',
+          got: report.outcome === 'ACTIVE' ? 'ACTIVE' : report.error.name,
+          remedy: report.error?.remedy ?? 'n/a',
+        };
       }),
     );
-    expect(outcomes.map(({ name, got }) => [name, got])).toEqual(outcomes.map(({ name, expected }) => [name, expected]));
+    expect(outcomes.map(({ name, got }) => [name, got])).toEqual(
+      outcomes.map(({ name, expected }) => [name, expected]),
+    );
     // Each error's own remedy from errors.ts, not the generic one for unexpected errors.
-    for (const outcome of outcomes.filter((o) => o.expected !== 'ACTIVE')) expect(outcome.remedy, outcome.name).toBe(ERROR_SPECS[outcome.expected as PipelineErrorName].remedy);
+    for (const outcome of outcomes.filter((o) => o.expected !== 'ACTIVE'))
+      expect(outcome.remedy, outcome.name).toBe(ERROR_SPECS[outcome.expected as PipelineErrorName].remedy);
     const flows = stack.engine.list();
     expect(flows).toHaveLength(cases.length);
-    for (const flow of flows) expect(flow.status === 'SUCCEEDED' || flow.events.some((event) => event.state?.name === 'RecordFailure')).toBe(true);
+    for (const flow of flows)
+      expect(flow.status === 'SUCCEEDED' || flow.events.some((event) => event.state?.name === 'RecordFailure')).toBe(
+        true,
+      );
   });
 
   it('registers exactly the good files, nothing for the bad ones', () => {
@@ -196,10 +309,15 @@ describe('the bad-input corpus through the whole flow', () => {
   it('never lets private-key material into logs, results, executions, tags or the IoT state', () => {
     expect(keyBodies.length).toBeGreaterThan(20);
     const outputs: Array<[string, string]> = [['logs', logged.join('')]];
-    for (const flow of [...stack.engine.list(), ...stack.reconcileEngine.list()]) outputs.push([`execution ${flow.name}`, JSON.stringify(flow)]);
-    const walk = (dir: string): string[] => readdirSync(dir).flatMap((name) => (statSync(join(dir, name)).isDirectory() ? walk(join(dir, name)) : [join(dir, name)]));
+    for (const flow of [...stack.engine.list(), ...stack.reconcileEngine.list()])
+      outputs.push([`execution ${flow.name}`, JSON.stringify(flow)]);
+    const walk = (dir: string): string[] =>
+      readdirSync(dir).flatMap((name) =>
+        statSync(join(dir, name)).isDirectory() ? walk(join(dir, name)) : [join(dir, name)],
+      );
     // Everything on disk except the uploaded objects themselves (the operator's own files).
-    for (const file of walk(stateDir).filter((path) => !path.includes(`${join('iot-ca-local', 'incoming')}`))) outputs.push([file, readFileSync(file, 'latin1')]);
+    for (const file of walk(stateDir).filter((path) => !path.includes(`${join('iot-ca-local', 'incoming')}`)))
+      outputs.push([file, readFileSync(file, 'latin1')]);
     expect(outputs.some(([name]) => name.includes(join('results', 'incoming', 'corpus')))).toBe(true);
     expect(logged.join('')).toMatch(/PrivateKeyMaterialError/);
     for (const [name, text] of outputs) {

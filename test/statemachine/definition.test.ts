@@ -12,14 +12,23 @@ const aslValidator = createRequire(import.meta.url)('asl-validator') as (
 type State = {
   Type: string;
   Resource?: string;
-  Retry?: Array<{ ErrorEquals: string[]; JitterStrategy?: string; BackoffRate?: number; MaxAttempts?: number; MaxDelaySeconds?: number }>;
+  Retry?: Array<{
+    ErrorEquals: string[];
+    JitterStrategy?: string;
+    BackoffRate?: number;
+    MaxAttempts?: number;
+    MaxDelaySeconds?: number;
+  }>;
   Catch?: Array<{ ErrorEquals: string[]; ResultPath?: string; Next: string }>;
   Next?: string;
   End?: boolean;
   Branches?: Array<{ StartAt: string; States: Record<string, State> }>;
   Default?: string;
 };
-const definition = JSON.parse(readFileSync('statemachines/register-ca.asl.json', 'utf8')) as { StartAt: string; States: Record<string, State> };
+const definition = JSON.parse(readFileSync('statemachines/register-ca.asl.json', 'utf8')) as {
+  StartAt: string;
+  States: Record<string, State>;
+};
 /** Every state, with those inside Parallel branches, and the top-level state that catches for it. */
 const allStates = (states: Record<string, State>, catcher?: string): Array<[string, State, string]> =>
   Object.entries(states).flatMap(([name, state]) => [
@@ -31,7 +40,9 @@ const tasks = allStates(definition.States).filter(([, state]) => state.Type === 
 /** The definition as deployed: CloudFormation substitutes each ${XFunctionArn} with an ARN. */
 const validateDeployed = (file: string) => {
   const text = readFileSync(file, 'utf8');
-  const deployed = JSON.parse(text.replace(/\$\{(\w+)FunctionArn\}/g, 'arn:aws:lambda:us-east-1:123456789012:function:$1'));
+  const deployed = JSON.parse(
+    text.replace(/\$\{(\w+)FunctionArn\}/g, 'arn:aws:lambda:us-east-1:123456789012:function:$1'),
+  );
   return aslValidator(deployed, { checkArn: true, checkPaths: true });
 };
 
@@ -52,12 +63,22 @@ describe('register-ca.asl.json', () => {
       name = name === 'CertificateMode' ? 'VerifyOwnership' : state.Type === 'Choice' ? state.Default : state.Next;
     }
     expect(order).toEqual([
-      'LoadCertificate', 'CertificateMode', 'VerifyOwnership', 'RegisterCa', 'NeedsConfiguration', 'Configure[AttachTemplate | TagCa]', 'Activate', 'RecordResult',
+      'LoadCertificate',
+      'CertificateMode',
+      'VerifyOwnership',
+      'RegisterCa',
+      'NeedsConfiguration',
+      'Configure[AttachTemplate | TagCa]',
+      'Activate',
+      'RecordResult',
     ]);
   });
 
   it('skips Configure only for a CA this run registered with its template and tags', () => {
-    const choice = definition.States.NeedsConfiguration as State & { Choices: Array<Record<string, unknown>>; Default: string };
+    const choice = definition.States.NeedsConfiguration as State & {
+      Choices: Array<Record<string, unknown>>;
+      Default: string;
+    };
     expect(choice.Choices).toEqual([{ Variable: '$.registered.configured', BooleanEquals: true, Next: 'Activate' }]);
     expect(choice.Default).toBe('Configure');
     expect(definition.States.Configure?.Next).toBe('Activate');
@@ -77,14 +98,24 @@ describe('register-ca.asl.json', () => {
   it('waits out throttling long enough for a burst of thousands: 100 attempts, each up to 30 s with full jitter', () => {
     for (const [name, state] of tasks) {
       const throttling = (state.Retry ?? []).find((retrier) => retrier.ErrorEquals.includes('ThrottledError'));
-      expect(throttling, name).toMatchObject({ ErrorEquals: ['ThrottledError'], MaxAttempts: 100, MaxDelaySeconds: 30, JitterStrategy: 'FULL' });
+      expect(throttling, name).toMatchObject({
+        ErrorEquals: ['ThrottledError'],
+        MaxAttempts: 100,
+        MaxDelaySeconds: 30,
+        JitterStrategy: 'FULL',
+      });
       // A 5xx storm is no queue: faults keep the short budget.
-      expect((state.Retry ?? []).find((retrier) => retrier.ErrorEquals.includes('ServiceFaultError'))?.MaxAttempts, name).toBe(10);
+      expect(
+        (state.Retry ?? []).find((retrier) => retrier.ErrorEquals.includes('ServiceFaultError'))?.MaxAttempts,
+        name,
+      ).toBe(10);
     }
   });
 
   it('never retries a business error', () => {
-    const retried = new Set(tasks.flatMap(([, state]) => (state.Retry ?? []).flatMap((retrier) => retrier.ErrorEquals)));
+    const retried = new Set(
+      tasks.flatMap(([, state]) => (state.Retry ?? []).flatMap((retrier) => retrier.ErrorEquals)),
+    );
     for (const name of BUSINESS_ERRORS) expect(retried.has(name), name).toBe(false);
   });
 
@@ -94,7 +125,9 @@ describe('register-ca.asl.json', () => {
       // A Task in a Parallel branch fails its Parallel state, which catches for it. A list of the
       // business errors before this catcher would change nothing at run time: the report names the
       // error and its remedy from errors.ts either way (test/reliability/bad-input.test.ts).
-      expect((definition.States[catcher] as State).Catch, name).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailure' }]);
+      expect((definition.States[catcher] as State).Catch, name).toEqual([
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailure' },
+      ]);
     }
   });
 
@@ -114,7 +147,11 @@ describe('reconcile.asl.json', () => {
   it('checks deep chunks one at a time (the IoT quota is per account) and retries only transient errors', () => {
     const reconcile = JSON.parse(readFileSync('statemachines/reconcile.asl.json', 'utf8'));
     expect(reconcile.States.DeepCheck).toMatchObject({ Type: 'Map', MaxConcurrency: 1, ItemsPath: '$.plan.chunks' });
-    const tasks = [reconcile.States.ReconcilePlan, reconcile.States.ReconcileReport, reconcile.States.DeepCheck.ItemProcessor.States.ReconcileDeep];
+    const tasks = [
+      reconcile.States.ReconcilePlan,
+      reconcile.States.ReconcileReport,
+      reconcile.States.DeepCheck.ItemProcessor.States.ReconcileDeep,
+    ];
     for (const task of tasks) {
       const retried = task.Retry.flatMap((retrier: { ErrorEquals: string[] }) => retrier.ErrorEquals);
       expect(retried.sort()).toEqual([...TRANSIENT_ERRORS, ...LAMBDA_SERVICE_ERRORS].sort());
@@ -122,12 +159,18 @@ describe('reconcile.asl.json', () => {
   });
 });
 
-type AnyStates = Record<string, { Type: string; ItemProcessor?: { States: AnyStates }; Branches?: Array<{ States: AnyStates }> }>;
+type AnyStates = Record<
+  string,
+  { Type: string; ItemProcessor?: { States: AnyStates }; Branches?: Array<{ States: AnyStates }> }
+>;
 /** A state by name, wherever it is nested (Map item processors, Parallel branches). */
 const findState = (states: AnyStates, name: string): unknown =>
   states[name] ??
   Object.values(states)
-    .flatMap((state) => [...(state.ItemProcessor ? [state.ItemProcessor.States] : []), ...(state.Branches ?? []).map((branch) => branch.States)])
+    .flatMap((state) => [
+      ...(state.ItemProcessor ? [state.ItemProcessor.States] : []),
+      ...(state.Branches ?? []).map((branch) => branch.States),
+    ])
     .map((nested) => findState(nested, name))
     .find((found) => found !== undefined);
 
@@ -135,8 +178,16 @@ describe('the local binding of Tasks to functions', () => {
   it("gives each Task its function's deployed timeout and memory, so a long reconcile is not cut at another function's timeout", () => {
     const app = loadApp();
     const bindings = Object.values(app.stateMachines).flatMap((machine) => Object.values(machine.bindings));
-    const byFunction = Object.fromEntries(bindings.map((binding) => [binding.functionKey, [binding.timeoutSeconds, binding.memorySize]]));
-    expect(byFunction).toMatchObject({ loadCertificate: [25, 512], registerCa: [25, 512], reconcilePlan: [890, 512], reconcileDeep: [890, 512], reconcileReport: [25, 512] });
+    const byFunction = Object.fromEntries(
+      bindings.map((binding) => [binding.functionKey, [binding.timeoutSeconds, binding.memorySize]]),
+    );
+    expect(byFunction).toMatchObject({
+      loadCertificate: [25, 512],
+      registerCa: [25, 512],
+      reconcilePlan: [890, 512],
+      reconcileDeep: [890, 512],
+      reconcileReport: [25, 512],
+    });
   });
 
   it("times each function out a few seconds before its Task's TimeoutSeconds, so the function's own timeout is what fails", () => {

@@ -63,43 +63,89 @@ beforeEach(() => {
 const visited = (record: ExecutionRecord): string[] =>
   record.events.filter((event) => event.type === 'StateEntered').map((event) => event.state?.name as string);
 const result = (key: string) => JSON.parse(String(objects.get(`results/${key}.json`)?.body));
-const activations = () => iot.commandCalls(UpdateCACertificateCommand).filter((call) => call.args[0].input.newStatus === 'ACTIVE');
+const activations = () =>
+  iot.commandCalls(UpdateCACertificateCommand).filter((call) => call.args[0].input.newStatus === 'ACTIVE');
 
 describe('register-ca on the local engine', () => {
   it('DEFAULT: verifies, registers INACTIVE with its template and tags in one call, then activates last', async () => {
     objects.set('incoming/a.pem', { body: `${ca.pem}${verification.pem}` });
     const record = await engine.run({ bucket: BUCKET, key: 'incoming/a.pem' });
     expect(record.status).toBe('SUCCEEDED');
-    expect(visited(record)).toEqual(['LoadCertificate', 'CertificateMode', 'VerifyOwnership', 'RegisterCa', 'NeedsConfiguration', 'Activate', 'RecordResult']);
+    expect(visited(record)).toEqual([
+      'LoadCertificate',
+      'CertificateMode',
+      'VerifyOwnership',
+      'RegisterCa',
+      'NeedsConfiguration',
+      'Activate',
+      'RecordResult',
+    ]);
     const calls = iot.calls().map((call) => (call.args[0] as object).constructor.name);
-    expect(calls).toEqual(['GetRegistrationCodeCommand', 'DescribeProvisioningTemplateCommand', 'RegisterCACertificateCommand', 'UpdateCACertificateCommand']);
+    expect(calls).toEqual([
+      'GetRegistrationCodeCommand',
+      'DescribeProvisioningTemplateCommand',
+      'RegisterCACertificateCommand',
+      'UpdateCACertificateCommand',
+    ]);
     expect(iot).toHaveReceivedCommandWith(RegisterCACertificateCommand, {
       setAsActive: false,
       allowAutoRegistration: false,
       certificateMode: 'DEFAULT',
       registrationConfig: { templateName: 'iot-ca-test-jitp' },
-      tags: expect.arrayContaining([{ Key: 'team', Value: 'platform' }, { Key: 'iot-ca:source-key', Value: 'incoming/a.pem' }]),
+      tags: expect.arrayContaining([
+        { Key: 'team', Value: 'platform' },
+        { Key: 'iot-ca:source-key', Value: 'incoming/a.pem' },
+      ]),
     });
     expect(activations()).toHaveLength(1);
     const receipt = result('incoming/a.pem');
-    expect(receipt).toMatchObject({ outcome: 'ACTIVE', certificateMode: 'DEFAULT', templateName: 'iot-ca-test-jitp', certificateId: inspectCaFile(ca.pem).certificateId });
+    expect(receipt).toMatchObject({
+      outcome: 'ACTIVE',
+      certificateMode: 'DEFAULT',
+      templateName: 'iot-ca-test-jitp',
+      certificateId: inspectCaFile(ca.pem).certificateId,
+    });
     expect(receipt.executionId).toBe(record.executionArn);
   });
 
   it('an adopted CA is converged (template and tags side by side) before it is activated', async () => {
     const certificateId = inspectCaFile(ca.pem).certificateId;
-    iot.on(RegisterCACertificateCommand).rejects(awsError('ResourceAlreadyExistsException', 409, { resourceId: certificateId, resourceArn: `${ARN_PREFIX}${certificateId}` }));
-    iot.on(DescribeCACertificateCommand).resolves({ certificateDescription: { certificateId, certificateArn: `${ARN_PREFIX}${certificateId}`, status: 'INACTIVE', certificateMode: 'DEFAULT' } });
+    iot.on(RegisterCACertificateCommand).rejects(
+      awsError('ResourceAlreadyExistsException', 409, {
+        resourceId: certificateId,
+        resourceArn: `${ARN_PREFIX}${certificateId}`,
+      }),
+    );
+    iot.on(DescribeCACertificateCommand).resolves({
+      certificateDescription: {
+        certificateId,
+        certificateArn: `${ARN_PREFIX}${certificateId}`,
+        status: 'INACTIVE',
+        certificateMode: 'DEFAULT',
+      },
+    });
     iot.on(ListTagsForResourceCommand).resolves({ tags: [{ Key: 'stray', Value: 'x' }] });
     objects.set('incoming/a.pem', { body: `${ca.pem}${verification.pem}` });
     const record = await engine.run({ bucket: BUCKET, key: 'incoming/a.pem' });
     expect(record.status).toBe('SUCCEEDED');
     const steps = visited(record);
-    expect(steps.slice(0, 6)).toEqual(['LoadCertificate', 'CertificateMode', 'VerifyOwnership', 'RegisterCa', 'NeedsConfiguration', 'Configure']);
+    expect(steps.slice(0, 6)).toEqual([
+      'LoadCertificate',
+      'CertificateMode',
+      'VerifyOwnership',
+      'RegisterCa',
+      'NeedsConfiguration',
+      'Configure',
+    ]);
     expect(steps.slice(6, 8).sort()).toEqual(['AttachTemplate', 'TagCa']);
     expect(steps.slice(8)).toEqual(['Activate', 'RecordResult']);
-    expect(iot).toHaveReceivedCommandWith(UpdateCACertificateCommand, { certificateId, registrationConfig: { templateName: 'iot-ca-test-jitp' } });
-    expect(iot).toHaveReceivedCommandWith(TagResourceCommand, { tags: expect.arrayContaining([{ Key: 'team', Value: 'platform' }]) });
+    expect(iot).toHaveReceivedCommandWith(UpdateCACertificateCommand, {
+      certificateId,
+      registrationConfig: { templateName: 'iot-ca-test-jitp' },
+    });
+    expect(iot).toHaveReceivedCommandWith(TagResourceCommand, {
+      tags: expect.arrayContaining([{ Key: 'team', Value: 'platform' }]),
+    });
     expect(iot).toHaveReceivedCommandWith(UntagResourceCommand, { tagKeys: ['stray'] });
     expect(activations()).toHaveLength(1);
     expect(result('incoming/a.pem')).toMatchObject({ outcome: 'ACTIVE', adopted: true });
@@ -107,11 +153,17 @@ describe('register-ca on the local engine', () => {
 
   it('SNI_ONLY: skips ownership verification, the verification certificate and the registration code', async () => {
     objects.set('incoming/sni.pem', { body: sniCa.pem, metadata: { 'certificate-mode': 'SNI_ONLY' } });
-    const record = await engine.run({ source: 'aws.s3', 'detail-type': 'Object Created', detail: { bucket: { name: BUCKET }, object: { key: 'incoming/sni.pem' } } });
+    const record = await engine.run({
+      source: 'aws.s3',
+      'detail-type': 'Object Created',
+      detail: { bucket: { name: BUCKET }, object: { key: 'incoming/sni.pem' } },
+    });
     expect(record.status).toBe('SUCCEEDED');
     expect(visited(record)).not.toContain('VerifyOwnership');
     expect(iot).toHaveReceivedCommandTimes(GetRegistrationCodeCommand, 0);
-    expect(iot.commandCalls(RegisterCACertificateCommand)[0]?.args[0].input).toMatchObject({ certificateMode: 'SNI_ONLY' });
+    expect(iot.commandCalls(RegisterCACertificateCommand)[0]?.args[0].input).toMatchObject({
+      certificateMode: 'SNI_ONLY',
+    });
     expect(result('incoming/sni.pem')).toMatchObject({ outcome: 'ACTIVE', certificateMode: 'SNI_ONLY' });
   });
 
@@ -141,8 +193,20 @@ describe('register-ca on the local engine', () => {
   it('a failure after registration leaves the CA INACTIVE, never ACTIVE', async () => {
     // An adopted CA, so that TagCa runs (a fresh registration carries its tags already).
     const certificateId = inspectCaFile(ca.pem).certificateId;
-    iot.on(RegisterCACertificateCommand).rejects(awsError('ResourceAlreadyExistsException', 409, { resourceId: certificateId, resourceArn: `${ARN_PREFIX}${certificateId}` }));
-    iot.on(DescribeCACertificateCommand).resolves({ certificateDescription: { certificateId, certificateArn: `${ARN_PREFIX}${certificateId}`, status: 'INACTIVE', certificateMode: 'DEFAULT' } });
+    iot.on(RegisterCACertificateCommand).rejects(
+      awsError('ResourceAlreadyExistsException', 409, {
+        resourceId: certificateId,
+        resourceArn: `${ARN_PREFIX}${certificateId}`,
+      }),
+    );
+    iot.on(DescribeCACertificateCommand).resolves({
+      certificateDescription: {
+        certificateId,
+        certificateArn: `${ARN_PREFIX}${certificateId}`,
+        status: 'INACTIVE',
+        certificateMode: 'DEFAULT',
+      },
+    });
     iot.on(ListTagsForResourceCommand).resolves({ tags: [{ Key: 'team', Value: 'other' }] });
     iot.on(TagResourceCommand).rejects(awsError('AccessDeniedException', 403));
     objects.set('incoming/a.pem', { body: `${ca.pem}${verification.pem}` });
@@ -150,14 +214,20 @@ describe('register-ca on the local engine', () => {
     expect(record.error).toBe('AccessDeniedError');
     expect(iot).toHaveReceivedCommandTimes(RegisterCACertificateCommand, 1);
     expect(activations()).toHaveLength(0);
-    expect(result('incoming/a.pem')).toMatchObject({ outcome: 'FAILED', certificateId: inspectCaFile(ca.pem).certificateId });
+    expect(result('incoming/a.pem')).toMatchObject({
+      outcome: 'FAILED',
+      certificateId: inspectCaFile(ca.pem).certificateId,
+    });
   });
 
   it('retries a throttled IoT call and still ends ACTIVE', async () => {
-    iot.on(RegisterCACertificateCommand).rejectsOnce(awsError('ThrottlingException', 400)).callsFake((input: { caCertificate: string }) => {
-      const certificateId = inspectCaFile(input.caCertificate).certificateId;
-      return { certificateId, certificateArn: `${ARN_PREFIX}${certificateId}` };
-    });
+    iot
+      .on(RegisterCACertificateCommand)
+      .rejectsOnce(awsError('ThrottlingException', 400))
+      .callsFake((input: { caCertificate: string }) => {
+        const certificateId = inspectCaFile(input.caCertificate).certificateId;
+        return { certificateId, certificateArn: `${ARN_PREFIX}${certificateId}` };
+      });
     objects.set('incoming/a.pem', { body: `${ca.pem}${verification.pem}` });
     const record = await engine.run({ bucket: BUCKET, key: 'incoming/a.pem' });
     expect(record.status).toBe('SUCCEEDED');

@@ -28,7 +28,12 @@ const certificate = (mode: 'DEFAULT' | 'SNI_ONLY' = 'DEFAULT'): LoadedCertificat
   source: { bucket: 'ca-bucket', key: 'incoming/a.pem' },
   certificateId: ID,
   caPem: '-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n',
-  ...(mode === 'DEFAULT' ? { verificationPem: '-----BEGIN CERTIFICATE-----\nV\n-----END CERTIFICATE-----\n', verificationSource: 'same-file' as const } : {}),
+  ...(mode === 'DEFAULT'
+    ? {
+        verificationPem: '-----BEGIN CERTIFICATE-----\nV\n-----END CERTIFICATE-----\n',
+        verificationSource: 'same-file' as const,
+      }
+    : {}),
   certificateMode: mode,
   templateName: 'fleet-jitp',
   tags: { team: 'platform' },
@@ -46,7 +51,10 @@ describe('getRegistrationCode (the IoT adapter)', () => {
   });
 
   it('surfaces throttling as ThrottledError and 5xx as ServiceFaultError', async () => {
-    mock.on(GetRegistrationCodeCommand).rejectsOnce(awsError('ThrottlingException', 400)).rejectsOnce(awsError('InternalFailureException', 500));
+    mock
+      .on(GetRegistrationCodeCommand)
+      .rejectsOnce(awsError('ThrottlingException', 400))
+      .rejectsOnce(awsError('InternalFailureException', 500));
     await expect(getRegistrationCode(iot)).rejects.toMatchObject({ name: 'ThrottledError' });
     await expect(getRegistrationCode(iot)).rejects.toMatchObject({ name: 'ServiceFaultError' });
   });
@@ -58,9 +66,16 @@ describe('RegisterCa', () => {
   });
 
   it('checks the template first: a missing or non-JITP template registers nothing', async () => {
-    mock.on(DescribeProvisioningTemplateCommand).rejectsOnce(awsError('ResourceNotFoundException', 404)).resolvesOnce({ type: 'FLEET_PROVISIONING' });
-    await expect(registerCa(iot, { certificate: certificate() })).rejects.toMatchObject({ name: 'TemplateNotFoundError' });
-    await expect(registerCa(iot, { certificate: certificate() })).rejects.toMatchObject({ name: 'TemplateNotJitpError' });
+    mock
+      .on(DescribeProvisioningTemplateCommand)
+      .rejectsOnce(awsError('ResourceNotFoundException', 404))
+      .resolvesOnce({ type: 'FLEET_PROVISIONING' });
+    await expect(registerCa(iot, { certificate: certificate() })).rejects.toMatchObject({
+      name: 'TemplateNotFoundError',
+    });
+    await expect(registerCa(iot, { certificate: certificate() })).rejects.toMatchObject({
+      name: 'TemplateNotJitpError',
+    });
     expect(mock).toHaveReceivedCommandTimes(RegisterCACertificateCommand, 0);
   });
 
@@ -82,7 +97,10 @@ describe('RegisterCa', () => {
       tags: [{ Key: 'team', Value: 'platform' }],
     });
     // Template, tags and registration in one call: nothing else is called before Activate.
-    expect(mock.calls().map((call) => (call.args[0] as object).constructor.name)).toEqual(['DescribeProvisioningTemplateCommand', 'RegisterCACertificateCommand']);
+    expect(mock.calls().map((call) => (call.args[0] as object).constructor.name)).toEqual([
+      'DescribeProvisioningTemplateCommand',
+      'RegisterCACertificateCommand',
+    ]);
   });
 
   it('sends no verification certificate in SNI_ONLY mode', async () => {
@@ -94,16 +112,42 @@ describe('RegisterCa', () => {
   });
 
   it('adopts a CA that is already registered instead of failing (idempotent re-drop)', async () => {
-    mock.on(RegisterCACertificateCommand).rejects(awsError('ResourceAlreadyExistsException', 409, { resourceId: ID, resourceArn: ARN }));
-    mock.on(DescribeCACertificateCommand).resolves({ certificateDescription: { certificateId: ID, certificateArn: ARN, status: 'ACTIVE', certificateMode: 'DEFAULT' } });
+    mock
+      .on(RegisterCACertificateCommand)
+      .rejects(awsError('ResourceAlreadyExistsException', 409, { resourceId: ID, resourceArn: ARN }));
+    mock.on(DescribeCACertificateCommand).resolves({
+      certificateDescription: {
+        certificateId: ID,
+        certificateArn: ARN,
+        status: 'ACTIVE',
+        certificateMode: 'DEFAULT',
+      },
+    });
     // An adopted CA may carry another template or other tags: AttachTemplate and TagCa converge it.
-    expect(await registerCa(iot, { certificate: certificate() })).toEqual({ certificateId: ID, certificateArn: ARN, adopted: true, configured: false, status: 'ACTIVE' });
+    expect(await registerCa(iot, { certificate: certificate() })).toEqual({
+      certificateId: ID,
+      certificateArn: ARN,
+      adopted: true,
+      configured: false,
+      status: 'ACTIVE',
+    });
   });
 
   it('refuses to adopt a CA registered in the other mode', async () => {
-    mock.on(RegisterCACertificateCommand).rejects(awsError('ResourceAlreadyExistsException', 409, { resourceId: ID, resourceArn: ARN }));
-    mock.on(DescribeCACertificateCommand).resolves({ certificateDescription: { certificateId: ID, certificateArn: ARN, status: 'INACTIVE', certificateMode: 'SNI_ONLY' } });
-    await expect(registerCa(iot, { certificate: certificate('DEFAULT') })).rejects.toMatchObject({ name: 'CertificateModeConflictError' });
+    mock
+      .on(RegisterCACertificateCommand)
+      .rejects(awsError('ResourceAlreadyExistsException', 409, { resourceId: ID, resourceArn: ARN }));
+    mock.on(DescribeCACertificateCommand).resolves({
+      certificateDescription: {
+        certificateId: ID,
+        certificateArn: ARN,
+        status: 'INACTIVE',
+        certificateMode: 'SNI_ONLY',
+      },
+    });
+    await expect(registerCa(iot, { certificate: certificate('DEFAULT') })).rejects.toMatchObject({
+      name: 'CertificateModeConflictError',
+    });
   });
 
   it.each([
@@ -125,26 +169,50 @@ describe('AttachTemplate', () => {
   it('checks the template is JITP and names it in the registration config', async () => {
     mock.on(DescribeProvisioningTemplateCommand).resolves({ templateName: 'fleet-jitp', type: 'JITP' });
     mock.on(UpdateCACertificateCommand).resolves({});
-    expect(await attachTemplate(iot, { certificateId: ID, templateName: 'fleet-jitp' })).toEqual({ templateName: 'fleet-jitp' });
-    expect(mock).toHaveReceivedCommandWith(UpdateCACertificateCommand, { certificateId: ID, registrationConfig: { templateName: 'fleet-jitp' } });
+    expect(await attachTemplate(iot, { certificateId: ID, templateName: 'fleet-jitp' })).toEqual({
+      templateName: 'fleet-jitp',
+    });
+    expect(mock).toHaveReceivedCommandWith(UpdateCACertificateCommand, {
+      certificateId: ID,
+      registrationConfig: { templateName: 'fleet-jitp' },
+    });
   });
 
   it('refuses a missing template and a fleet-provisioning template, changing nothing', async () => {
-    mock.on(DescribeProvisioningTemplateCommand).rejectsOnce(awsError('ResourceNotFoundException', 404)).resolvesOnce({ type: 'FLEET_PROVISIONING' });
-    await expect(attachTemplate(iot, { certificateId: ID, templateName: 'nope' })).rejects.toMatchObject({ name: 'TemplateNotFoundError' });
-    await expect(attachTemplate(iot, { certificateId: ID, templateName: 'fleet' })).rejects.toMatchObject({ name: 'TemplateNotJitpError' });
+    mock
+      .on(DescribeProvisioningTemplateCommand)
+      .rejectsOnce(awsError('ResourceNotFoundException', 404))
+      .resolvesOnce({ type: 'FLEET_PROVISIONING' });
+    await expect(attachTemplate(iot, { certificateId: ID, templateName: 'nope' })).rejects.toMatchObject({
+      name: 'TemplateNotFoundError',
+    });
+    await expect(attachTemplate(iot, { certificateId: ID, templateName: 'fleet' })).rejects.toMatchObject({
+      name: 'TemplateNotJitpError',
+    });
     expect(mock).toHaveReceivedCommandTimes(UpdateCACertificateCommand, 0);
   });
 });
 
 describe('TagCa', () => {
   it('sets missing and changed tags and removes stray ones', async () => {
-    mock.on(ListTagsForResourceCommand).resolves({ tags: [{ Key: 'team', Value: 'old' }, { Key: 'stray', Value: 'x' }, { Key: 'keep', Value: 'k' }] });
+    mock.on(ListTagsForResourceCommand).resolves({
+      tags: [
+        { Key: 'team', Value: 'old' },
+        { Key: 'stray', Value: 'x' },
+        { Key: 'keep', Value: 'k' },
+      ],
+    });
     mock.on(TagResourceCommand).resolves({});
     mock.on(UntagResourceCommand).resolves({});
     const result = await tagCa(iot, { certificateArn: ARN, tags: { team: 'platform', keep: 'k', env: 'prod' } });
     expect(result).toEqual({ set: ['team', 'env'], removed: ['stray'] });
-    expect(mock).toHaveReceivedCommandWith(TagResourceCommand, { resourceArn: ARN, tags: [{ Key: 'team', Value: 'platform' }, { Key: 'env', Value: 'prod' }] });
+    expect(mock).toHaveReceivedCommandWith(TagResourceCommand, {
+      resourceArn: ARN,
+      tags: [
+        { Key: 'team', Value: 'platform' },
+        { Key: 'env', Value: 'prod' },
+      ],
+    });
     expect(mock).toHaveReceivedCommandWith(UntagResourceCommand, { resourceArn: ARN, tagKeys: ['stray'] });
   });
 
@@ -164,7 +232,11 @@ describe('Activate', () => {
   it('sets ACTIVE with auto-registration ENABLE', async () => {
     mock.on(UpdateCACertificateCommand).resolves({});
     expect(await activate(iot, { certificateId: ID })).toEqual({ status: 'ACTIVE', autoRegistrationStatus: 'ENABLE' });
-    expect(mock).toHaveReceivedCommandWith(UpdateCACertificateCommand, { certificateId: ID, newStatus: 'ACTIVE', newAutoRegistrationStatus: 'ENABLE' });
+    expect(mock).toHaveReceivedCommandWith(UpdateCACertificateCommand, {
+      certificateId: ID,
+      newStatus: 'ACTIVE',
+      newAutoRegistrationStatus: 'ENABLE',
+    });
   });
 
   it('refuses, through its input schema, an input without a certificateId, naming the field', async () => {

@@ -43,18 +43,28 @@ describe('LoadCertificate', () => {
     expect(loaded.verificationSource).toBe('same-file');
     expect(loaded.certificateMode).toBe('DEFAULT');
     expect(loaded.templateName).toBe('fleet-jitp');
-    expect(loaded.tags).toMatchObject({ team: 'platform', [PROVENANCE_TAGS.key]: 'incoming/a.pem', [PROVENANCE_TAGS.bucket]: BUCKET });
+    expect(loaded.tags).toMatchObject({
+      team: 'platform',
+      [PROVENANCE_TAGS.key]: 'incoming/a.pem',
+      [PROVENANCE_TAGS.bucket]: BUCKET,
+    });
   });
 
   it('takes the verification certificate from the sibling object', async () => {
-    const { deps } = setup({ 'incoming/a.pem': { body: ca.pem }, 'incoming/a.verification.pem': { body: verification.pem } });
+    const { deps } = setup({
+      'incoming/a.pem': { body: ca.pem },
+      'incoming/a.verification.pem': { body: verification.pem },
+    });
     const loaded = await load(deps, 'incoming/a.pem');
     expect(loaded.verificationSource).toBe('sibling');
     expect(loaded.verificationPem).toContain('BEGIN CERTIFICATE');
   });
 
   it('re-runs the CA when its verification sibling is uploaded later', async () => {
-    const { deps } = setup({ 'incoming/a.crt': { body: ca.pem }, 'incoming/a.verification.pem': { body: verification.pem } });
+    const { deps } = setup({
+      'incoming/a.crt': { body: ca.pem },
+      'incoming/a.verification.pem': { body: verification.pem },
+    });
     const loaded = await load(deps, 'incoming/a.verification.pem');
     expect(loaded.source.key).toBe('incoming/a.crt');
     expect(loaded.verificationSource).toBe('sibling');
@@ -70,7 +80,10 @@ describe('LoadCertificate', () => {
 
   it('reads the options from the object metadata', async () => {
     const { deps } = setup({
-      'incoming/a.pem': { body: ca.pem, metadata: { 'certificate-mode': 'SNI_ONLY', 'template-name': 'other', tags: 'env=prod' } },
+      'incoming/a.pem': {
+        body: ca.pem,
+        metadata: { 'certificate-mode': 'SNI_ONLY', 'template-name': 'other', tags: 'env=prod' },
+      },
     });
     const loaded = await load(deps, 'incoming/a.pem');
     expect(loaded).toMatchObject({ certificateMode: 'SNI_ONLY', templateName: 'other' });
@@ -79,7 +92,9 @@ describe('LoadCertificate', () => {
   });
 
   it('refuses SNI_ONLY with a verification certificate in the file', async () => {
-    const { deps } = setup({ 'incoming/a.pem': { body: `${ca.pem}${verification.pem}`, metadata: { 'certificate-mode': 'SNI_ONLY' } } });
+    const { deps } = setup({
+      'incoming/a.pem': { body: `${ca.pem}${verification.pem}`, metadata: { 'certificate-mode': 'SNI_ONLY' } },
+    });
     await expect(load(deps, 'incoming/a.pem')).rejects.toMatchObject({ name: 'VerificationNotAllowedError' });
   });
 
@@ -93,12 +108,17 @@ describe('LoadCertificate', () => {
 
   it('refuses an object over the size limit, reading no more than the limit of it', async () => {
     const { deps, mock } = setup({ 'incoming/big.pem': { body: 'x'.repeat(700_000) } });
-    await expect(load(deps, 'incoming/big.pem')).rejects.toMatchObject({ name: 'ObjectTooLargeError', message: expect.stringContaining('700000 bytes') });
+    await expect(load(deps, 'incoming/big.pem')).rejects.toMatchObject({
+      name: 'ObjectTooLargeError',
+      message: expect.stringContaining('700000 bytes'),
+    });
     expect(mock).toHaveReceivedCommandWith(GetObjectCommand, { Key: 'incoming/big.pem', Range: 'bytes=0-65540' });
   });
 
   it('reads the object, its version, ETag and metadata in one GET', async () => {
-    const { deps, mock } = setup({ 'incoming/a.pem': { body: ca.pem, versionId: 'v3', metadata: { 'certificate-mode': 'SNI_ONLY' } } });
+    const { deps, mock } = setup({
+      'incoming/a.pem': { body: ca.pem, versionId: 'v3', metadata: { 'certificate-mode': 'SNI_ONLY' } },
+    });
     await load(deps, 'incoming/a.pem');
     expect(mock).toHaveReceivedCommandTimes(GetObjectCommand, 1);
     expect(mock).toHaveReceivedCommandTimes(HeadObjectCommand, 0);
@@ -114,15 +134,25 @@ describe('LoadCertificate', () => {
     const { deps } = setup({ 'incoming/a.pem': { body: `${ca.pem}${key}` } });
     const error = await load(deps, 'incoming/a.pem').catch((caught: Error) => caught);
     expect(error).toMatchObject({ name: 'PrivateKeyMaterialError' });
-    expect(JSON.stringify({ message: (error as Error).message, stack: (error as Error).stack })).not.toContain(key.split('\n')[1]);
+    expect(JSON.stringify({ message: (error as Error).message, stack: (error as Error).stack })).not.toContain(
+      key.split('\n')[1],
+    );
   });
 
   it('reads the object at the version the event named', async () => {
     const { deps, mock } = setup({ 'incoming/a.pem': { body: `${ca.pem}${verification.pem}`, versionId: 'v2' } });
     await loadCertificate(deps, {
-      input: { source: 'aws.s3', 'detail-type': 'Object Created', detail: { bucket: { name: BUCKET }, object: { key: 'incoming/a.pem', 'version-id': 'v2' } } },
+      input: {
+        source: 'aws.s3',
+        'detail-type': 'Object Created',
+        detail: { bucket: { name: BUCKET }, object: { key: 'incoming/a.pem', 'version-id': 'v2' } },
+      },
     });
-    expect(mock).toHaveReceivedCommandWith(GetObjectCommand, { Key: 'incoming/a.pem', VersionId: 'v2', Range: expect.stringMatching(/^bytes=0-/) });
+    expect(mock).toHaveReceivedCommandWith(GetObjectCommand, {
+      Key: 'incoming/a.pem',
+      VersionId: 'v2',
+      Range: expect.stringMatching(/^bytes=0-/),
+    });
   });
 
   it('surfaces S3 throttling as the retryable ThrottledError', async () => {

@@ -3,7 +3,11 @@ import { classifyAwsError } from '../../functions/aws/sdk-errors.ts';
 import { PipelineError } from '../../functions/core/errors.ts';
 
 const sdkError = (name: string, status?: number, extra: Record<string, unknown> = {}) =>
-  Object.assign(new Error(`${name} from the service`), { name, ...(status ? { $metadata: { httpStatusCode: status } } : {}), ...extra });
+  Object.assign(new Error(`${name} from the service`), {
+    name,
+    ...(status ? { $metadata: { httpStatusCode: status } } : {}),
+    ...extra,
+  });
 const classified = (error: unknown) => {
   const result = classifyAwsError(error, 'Op');
   return result instanceof PipelineError ? result.name : 'unchanged';
@@ -19,7 +23,7 @@ describe('classifyAwsError: SDK errors into the state machine contract', () => {
     expect(classified(sdkError(name, status))).toBe('ThrottledError');
   });
 
-  it('keeps IoT\'s LimitExceededException (410: 10 CAs per subject) out of throttling: waiting never lifts it', () => {
+  it("keeps IoT's LimitExceededException (410: 10 CAs per subject) out of throttling: waiting never lifts it", () => {
     expect(classified(sdkError('LimitExceededException', 410))).toBe('unchanged');
   });
 
@@ -33,9 +37,12 @@ describe('classifyAwsError: SDK errors into the state machine contract', () => {
     expect(classified(sdkError(name, status))).toBe('ServiceFaultError');
   });
 
-  it.each(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EAI_AGAIN', 'UND_ERR_SOCKET'])('a socket error %s is ServiceFaultError', (code) => {
-    expect(classified(sdkError('Error', undefined, { code }))).toBe('ServiceFaultError');
-  });
+  it.each(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EAI_AGAIN', 'UND_ERR_SOCKET'])(
+    'a socket error %s is ServiceFaultError',
+    (code) => {
+      expect(classified(sdkError('Error', undefined, { code }))).toBe('ServiceFaultError');
+    },
+  );
 
   it.each([
     ['AccessDeniedException', 403],

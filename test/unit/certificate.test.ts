@@ -2,10 +2,26 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createHash, X509Certificate } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate as AsnCertificate } from '@peculiar/asn1-x509';
-import { checkVerification, inspectCaFile, nameAttributes, parseCertificate, readVerificationFile } from '../../functions/core/certificate.ts';
+import {
+  checkVerification,
+  inspectCaFile,
+  nameAttributes,
+  parseCertificate,
+  readVerificationFile,
+} from '../../functions/core/certificate.ts';
 import { MAX_PEM_CHARS, parsePemBlocks, type PemBlock } from '../../functions/core/pem.ts';
 import { PipelineError } from '../../functions/core/errors.ts';
-import { foreignSpki, keyPair, makeCa, makeLeaf, P256, privateKeyPem, REGISTRATION_CODE, RSA2048, type Pki } from '../fixtures/pki.ts';
+import {
+  foreignSpki,
+  keyPair,
+  makeCa,
+  makeLeaf,
+  P256,
+  privateKeyPem,
+  REGISTRATION_CODE,
+  RSA2048,
+  type Pki,
+} from '../fixtures/pki.ts';
 
 const DAY = 86_400_000;
 
@@ -101,7 +117,9 @@ describe('inspectCaFile: what is refused, by name', () => {
 
   it('refuses JSON, random text and bare base64 as NotPemError', () => {
     expect(errorName(() => inspectCaFile('{"certificate": "x"}'))).toBe('NotPemError');
-    expect(errorName(() => inspectCaFile(Buffer.from(new X509Certificate(rsaCa.pem).raw).toString('base64')))).toBe('NotPemError');
+    expect(errorName(() => inspectCaFile(Buffer.from(new X509Certificate(rsaCa.pem).raw).toString('base64')))).toBe(
+      'NotPemError',
+    );
   });
 
   it('refuses DER with a hint to convert it', () => {
@@ -122,7 +140,9 @@ describe('inspectCaFile: what is refused, by name', () => {
 
   it('refuses a public key alone as NotACertificateError', async () => {
     const spki = Buffer.from(await crypto.subtle.exportKey('spki', rsaCa.keys.publicKey)).toString('base64');
-    expect(() => inspectCaFile(`-----BEGIN PUBLIC KEY-----\n${spki}\n-----END PUBLIC KEY-----\n`)).toThrow(/a public key/);
+    expect(() => inspectCaFile(`-----BEGIN PUBLIC KEY-----\n${spki}\n-----END PUBLIC KEY-----\n`)).toThrow(
+      /a public key/,
+    );
   });
 
   it.each([
@@ -144,9 +164,9 @@ describe('inspectCaFile: what is refused, by name', () => {
   });
 
   it('refuses an EC (SEC1) private key', async () => {
-    expect(errorName(() => inspectCaFile('-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----\n'))).toBe(
-      'PrivateKeyMaterialError',
-    );
+    expect(
+      errorName(() => inspectCaFile('-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----\n')),
+    ).toBe('PrivateKeyMaterialError');
     const sec1 = await privateKeyPem(ecCa.keys, 'sec1');
     expect(errorName(() => inspectCaFile(sec1))).toBe('PrivateKeyMaterialError');
   });
@@ -177,7 +197,9 @@ describe('inspectCaFile: what is refused, by name', () => {
 
   it('judges validity against the clock it is given', () => {
     const inspection = inspectCaFile(rsaCa.pem);
-    expect(errorName(() => inspectCaFile(rsaCa.pem, new Date(Date.parse(inspection.notAfter) + DAY)))).toBe('CertificateExpiredError');
+    expect(errorName(() => inspectCaFile(rsaCa.pem, new Date(Date.parse(inspection.notAfter) + DAY)))).toBe(
+      'CertificateExpiredError',
+    );
   });
 
   it.each([1024, 2047])('refuses an RSA-%i key as UnsupportedKeyError', async (bits) => {
@@ -216,19 +238,25 @@ describe('checkVerification: proof of possession', () => {
   it('refuses a CN that is not the registration code, or only a prefix of it', async () => {
     for (const cn of ['CN=device-1', `CN=${REGISTRATION_CODE.slice(0, 32)}`]) {
       const verification = await makeLeaf(rsaCa, cn);
-      expect(errorName(() => checkVerification(rsaCa.pem, verification.pem, REGISTRATION_CODE))).toBe('RegistrationCodeMismatchError');
+      expect(errorName(() => checkVerification(rsaCa.pem, verification.pem, REGISTRATION_CODE))).toBe(
+        'RegistrationCodeMismatchError',
+      );
     }
   });
 
   it('says so when the code is in another attribute than CN', async () => {
     const verification = await makeLeaf(rsaCa, `CN=device, O=${REGISTRATION_CODE}`);
-    expect(() => checkVerification(rsaCa.pem, verification.pem, REGISTRATION_CODE)).toThrow(/in the O attribute; it must be the CN/);
+    expect(() => checkVerification(rsaCa.pem, verification.pem, REGISTRATION_CODE)).toThrow(
+      /in the O attribute; it must be the CN/,
+    );
   });
 
   it('refuses a verification certificate signed by another key, even with the CA as issuer name', async () => {
     const other = await keyPair(RSA2048, 'SHA-256', true);
     const forged = await makeLeaf(rsaCa, `CN=${REGISTRATION_CODE}`, { signWith: other.privateKey });
-    expect(errorName(() => checkVerification(rsaCa.pem, forged.pem, REGISTRATION_CODE))).toBe('VerificationSignatureError');
+    expect(errorName(() => checkVerification(rsaCa.pem, forged.pem, REGISTRATION_CODE))).toBe(
+      'VerificationSignatureError',
+    );
   });
 
   it('refuses an expired or not yet valid verification certificate', async () => {
@@ -237,8 +265,12 @@ describe('checkVerification: proof of possession', () => {
       notAfter: new Date(Date.now() - DAY),
     });
     const future = await makeLeaf(rsaCa, `CN=${REGISTRATION_CODE}`, { notBefore: new Date(Date.now() + DAY) });
-    expect(errorName(() => checkVerification(rsaCa.pem, expired.pem, REGISTRATION_CODE))).toBe('VerificationCertificateExpiredError');
-    expect(errorName(() => checkVerification(rsaCa.pem, future.pem, REGISTRATION_CODE))).toBe('VerificationCertificateNotYetValidError');
+    expect(errorName(() => checkVerification(rsaCa.pem, expired.pem, REGISTRATION_CODE))).toBe(
+      'VerificationCertificateExpiredError',
+    );
+    expect(errorName(() => checkVerification(rsaCa.pem, future.pem, REGISTRATION_CODE))).toBe(
+      'VerificationCertificateNotYetValidError',
+    );
   });
 });
 
@@ -259,7 +291,8 @@ describe('parseCertificate: names and algorithms', () => {
     ]);
     for (const ca of cases) {
       const [block] = parsePemBlocks(ca.pem);
-      const expected = AsnConvert.parse(new Uint8Array(ca.certificate.rawData), AsnCertificate).signatureAlgorithm.algorithm;
+      const expected = AsnConvert.parse(new Uint8Array(ca.certificate.rawData), AsnCertificate).signatureAlgorithm
+        .algorithm;
       expect(parseCertificate(block as PemBlock).signatureOid).toBe(expected);
     }
   });
@@ -281,6 +314,8 @@ describe('parseCertificate: names and algorithms', () => {
 
   it('finds the registration code in a multi-valued RDN', async () => {
     const verification = await makeLeaf(rsaCa, `CN=${REGISTRATION_CODE}+OU=devices`);
-    expect(checkVerification(rsaCa.pem, verification.pem, REGISTRATION_CODE).subject).toBe(`CN=${REGISTRATION_CODE}, OU=devices`);
+    expect(checkVerification(rsaCa.pem, verification.pem, REGISTRATION_CODE).subject).toBe(
+      `CN=${REGISTRATION_CODE}, OU=devices`,
+    );
   });
 });

@@ -1,13 +1,31 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { desiredTags, formatTags, parseTags, PROVENANCE_TAGS, resolveOptions, type Defaults } from '../../functions/core/options.ts';
-import { caKeysForVerification, isCaKey, keyCandidates, parseStartInput, resultKeyFor, verificationKeyFor } from '../../functions/core/source.ts';
+import {
+  desiredTags,
+  formatTags,
+  parseTags,
+  PROVENANCE_TAGS,
+  resolveOptions,
+  type Defaults,
+} from '../../functions/core/options.ts';
+import {
+  caKeysForVerification,
+  isCaKey,
+  keyCandidates,
+  parseStartInput,
+  resultKeyFor,
+  verificationKeyFor,
+} from '../../functions/core/source.ts';
 
 const defaults: Defaults = { certificateMode: 'DEFAULT', templateName: 'fleet-jitp', tags: { team: 'platform' } };
 
 describe('resolveOptions: object metadata over deployment defaults', () => {
   it('uses the defaults when the object has no metadata', () => {
-    expect(resolveOptions({}, defaults)).toEqual({ certificateMode: 'DEFAULT', templateName: 'fleet-jitp', tags: { team: 'platform' } });
+    expect(resolveOptions({}, defaults)).toEqual({
+      certificateMode: 'DEFAULT',
+      templateName: 'fleet-jitp',
+      tags: { team: 'platform' },
+    });
   });
 
   it('lets metadata choose the mode and template and merges its tags over the default tags', () => {
@@ -15,11 +33,17 @@ describe('resolveOptions: object metadata over deployment defaults', () => {
       { 'certificate-mode': 'sni_only', 'template-name': 'other_tpl', tags: 'team=devices&env=prod%2Btest' },
       defaults,
     );
-    expect(options).toEqual({ certificateMode: 'SNI_ONLY', templateName: 'other_tpl', tags: { team: 'devices', env: 'prod+test' } });
+    expect(options).toEqual({
+      certificateMode: 'SNI_ONLY',
+      templateName: 'other_tpl',
+      tags: { team: 'devices', env: 'prod+test' },
+    });
   });
 
   it('refuses a misspelt metadata key instead of silently using the default', () => {
-    expect(() => resolveOptions({ 'certificate-mod': 'SNI_ONLY' }, defaults)).toThrow(/Unknown object metadata "certificate-mod"/);
+    expect(() => resolveOptions({ 'certificate-mod': 'SNI_ONLY' }, defaults)).toThrow(
+      /Unknown object metadata "certificate-mod"/,
+    );
   });
 
   it.each([
@@ -72,16 +96,27 @@ describe('desiredTags: provenance', () => {
 
 describe('parseStartInput: the two ways a flow starts', () => {
   it('takes the manual contract {bucket, key}', () => {
-    expect(parseStartInput({ bucket: 'ca-bucket', key: 'incoming/a.pem' })).toEqual({ bucket: 'ca-bucket', key: 'incoming/a.pem' });
+    expect(parseStartInput({ bucket: 'ca-bucket', key: 'incoming/a.pem' })).toEqual({
+      bucket: 'ca-bucket',
+      key: 'incoming/a.pem',
+    });
   });
 
   it('takes an S3 Object Created event, keeping the version id and the ETag', () => {
     const event = {
       source: 'aws.s3',
       'detail-type': 'Object Created',
-      detail: { bucket: { name: 'ca-bucket' }, object: { key: 'incoming/a.pem', size: 1200, etag: '"abc123"', 'version-id': 'v1' } },
+      detail: {
+        bucket: { name: 'ca-bucket' },
+        object: { key: 'incoming/a.pem', size: 1200, etag: '"abc123"', 'version-id': 'v1' },
+      },
     };
-    expect(parseStartInput(event)).toEqual({ bucket: 'ca-bucket', key: 'incoming/a.pem', versionId: 'v1', etag: 'abc123' });
+    expect(parseStartInput(event)).toEqual({
+      bucket: 'ca-bucket',
+      key: 'incoming/a.pem',
+      versionId: 'v1',
+      etag: 'abc123',
+    });
   });
 
   it.each([
@@ -102,13 +137,23 @@ describe('object naming', () => {
   it('pairs a CA with its verification sibling both ways', () => {
     expect(verificationKeyFor('incoming/ca.pem')).toBe('incoming/ca.verification.pem');
     expect(verificationKeyFor('incoming/ca.crt')).toBe('incoming/ca.verification.pem');
-    expect(caKeysForVerification('incoming/ca.verification.pem')).toEqual(['incoming/ca.pem', 'incoming/ca.crt', 'incoming/ca.PEM', 'incoming/ca.CRT']);
+    expect(caKeysForVerification('incoming/ca.verification.pem')).toEqual([
+      'incoming/ca.pem',
+      'incoming/ca.crt',
+      'incoming/ca.PEM',
+      'incoming/ca.CRT',
+    ]);
     expect(verificationKeyFor('incoming/CA.PEM')).toBe('incoming/CA.verification.pem');
   });
 
   it('takes .pem and .crt in either case as CA files, never a verification sibling', () => {
     expect(['a.pem', 'a.crt', 'A.PEM', 'A.CRT'].map(isCaKey)).toEqual([true, true, true, true]);
-    expect(['a.txt', 'a.pem.bak', 'a.verification.pem', 'a.Verification.PEM'].map(isCaKey)).toEqual([false, false, false, false]);
+    expect(['a.txt', 'a.pem.bak', 'a.verification.pem', 'a.Verification.PEM'].map(isCaKey)).toEqual([
+      false,
+      false,
+      false,
+      false,
+    ]);
   });
 
   it('looks an event key up as written, then URL-decoded as S3 notifications encode it', () => {
@@ -129,13 +174,23 @@ describe('events/: the sample inputs of every trigger', () => {
   const sample = (name: string): unknown => JSON.parse(readFileSync(`events/${name}`, 'utf8'));
 
   it('resolves the S3 event, the sibling event and both manual inputs to an object', () => {
-    expect(parseStartInput(sample('s3-object-created.json'))).toMatchObject({ key: 'incoming/factory-ca.pem', versionId: expect.any(String) });
-    expect(parseStartInput(sample('verification-uploaded.json'))).toMatchObject({ key: 'incoming/factory-ca.verification.pem' });
-    expect(parseStartInput(sample('manual-execution.json'))).toEqual({ bucket: 'iot-ca-pipeline-dev-cabucket', key: 'incoming/factory-ca.pem' });
+    expect(parseStartInput(sample('s3-object-created.json'))).toMatchObject({
+      key: 'incoming/factory-ca.pem',
+      versionId: expect.any(String),
+    });
+    expect(parseStartInput(sample('verification-uploaded.json'))).toMatchObject({
+      key: 'incoming/factory-ca.verification.pem',
+    });
+    expect(parseStartInput(sample('manual-execution.json'))).toEqual({
+      bucket: 'iot-ca-pipeline-dev-cabucket',
+      key: 'incoming/factory-ca.pem',
+    });
     expect(parseStartInput(sample('manual-execution-version.json'))).toMatchObject({ versionId: expect.any(String) });
   });
 
   it('refuses the invalid sample (capitalised field names) by name', () => {
-    expect(() => parseStartInput(sample('invalid-input.json'))).toThrow(/Unrecognized keys: "Bucket", "Key"; expected \{"bucket": "...", "key": "..."\}/);
+    expect(() => parseStartInput(sample('invalid-input.json'))).toThrow(
+      /Unrecognized keys: "Bucket", "Key"; expected \{"bucket": "...", "key": "..."\}/,
+    );
   });
 });

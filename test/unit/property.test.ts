@@ -20,11 +20,27 @@ type Mutation =
   | { kind: 'duplicate'; from: number; length: number; at: number };
 
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), char: fc.string({ minLength: 1, maxLength: 1, unit: 'binary' }) }),
+  fc.record({
+    kind: fc.constant('flip' as const),
+    at: fc.nat(),
+    char: fc.string({ minLength: 1, maxLength: 1, unit: 'binary' }),
+  }),
   fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), length: fc.integer({ min: 1, max: 80 }) }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), text: fc.oneof(fc.string({ unit: 'binary', maxLength: 40 }), fc.constantFrom('-----END CERTIFICATE-----', '-----BEGIN CERTIFICATE-----\n', '\r\n', '=', 'PRIVATE KEY')) }),
+  fc.record({
+    kind: fc.constant('insert' as const),
+    at: fc.nat(),
+    text: fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 40 }),
+      fc.constantFrom('-----END CERTIFICATE-----', '-----BEGIN CERTIFICATE-----\n', '\r\n', '=', 'PRIVATE KEY'),
+    ),
+  }),
   fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('duplicate' as const), from: fc.nat(), length: fc.integer({ min: 1, max: 900 }), at: fc.nat() }),
+  fc.record({
+    kind: fc.constant('duplicate' as const),
+    from: fc.nat(),
+    length: fc.integer({ min: 1, max: 900 }),
+    at: fc.nat(),
+  }),
 );
 
 const apply = (text: string, m: Mutation): string => {

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { deepDrift, planShallow, repairExecutionName, type DeepCandidate, type ListedCa, type ResultDocument } from '../../functions/core/reconcile.ts';
+import {
+  deepDrift,
+  planShallow,
+  repairExecutionName,
+  type DeepCandidate,
+  type ListedCa,
+  type ResultDocument,
+} from '../../functions/core/reconcile.ts';
 import { RESULT_SCHEMA, type FailureReport, type Receipt } from '../../functions/core/results.ts';
 
 const now = new Date('2026-11-28T00:00:00Z');
@@ -20,8 +27,17 @@ const receipt = (key: string, certificateId: string, overrides: Partial<Receipt>
   finishedAt: now.toISOString(),
   ...overrides,
 });
-const listed = (certificateId: string, status = 'ACTIVE'): [string, ListedCa] => [certificateId, { certificateId, certificateArn: `arn:cacert/${certificateId}`, status }];
-const plan = (objects: string[], results: ResultDocument[], cas: Array<[string, ListedCa]>, attached: string[], lastModified = new Date(0)) =>
+const listed = (certificateId: string, status = 'ACTIVE'): [string, ListedCa] => [
+  certificateId,
+  { certificateId, certificateArn: `arn:cacert/${certificateId}`, status },
+];
+const plan = (
+  objects: string[],
+  results: ResultDocument[],
+  cas: Array<[string, ListedCa]>,
+  attached: string[],
+  lastModified = new Date(0),
+) =>
   planShallow({
     objects: objects.map((key) => ({ key, etag: `etag-${key}`, lastModified })),
     results: new Map(results.map((result) => [result.source.key, result])),
@@ -36,13 +52,18 @@ describe('planShallow', () => {
   it('leaves an ACTIVE, attached CA in sync and hands it to the deep check', () => {
     const result = plan(['a.pem'], [receipt('a.pem', id(1))], [listed(id(1))], [id(1)]);
     expect(result.findings).toEqual([]);
-    expect(result.inSync).toEqual([expect.objectContaining({ key: 'a.pem', certificateId: id(1), templateName: 'jitp', tags: { team: 'x' } })]);
+    expect(result.inSync).toEqual([
+      expect.objectContaining({ key: 'a.pem', certificateId: id(1), templateName: 'jitp', tags: { team: 'x' } }),
+    ]);
   });
 
   it('registers an object with no receipt, a changed object, and one whose CA vanished from IoT', () => {
     const result = plan(
       ['new.pem', 'changed.pem', 'gone.pem'],
-      [receipt('changed.pem', id(2), { source: { bucket: 'b', key: 'changed.pem', etag: 'old' } }), receipt('gone.pem', id(3))],
+      [
+        receipt('changed.pem', id(2), { source: { bucket: 'b', key: 'changed.pem', etag: 'old' } }),
+        receipt('gone.pem', id(3)),
+      ],
       [],
       [],
     );
@@ -54,7 +75,12 @@ describe('planShallow', () => {
   });
 
   it('repairs an INACTIVE CA and a detached template', () => {
-    const result = plan(['a.pem', 'b.pem'], [receipt('a.pem', id(1)), receipt('b.pem', id(2))], [listed(id(1), 'INACTIVE'), listed(id(2))], [id(1)]);
+    const result = plan(
+      ['a.pem', 'b.pem'],
+      [receipt('a.pem', id(1)), receipt('b.pem', id(2))],
+      [listed(id(1), 'INACTIVE'), listed(id(2))],
+      [id(1)],
+    );
     expect(result.findings).toEqual([
       expect.objectContaining({ kind: 'repair', key: 'a.pem', drift: ['status INACTIVE'] }),
       expect.objectContaining({ kind: 'repair', key: 'b.pem', drift: ['template not jitp'] }),
@@ -63,13 +89,21 @@ describe('planShallow', () => {
 
   it('leaves an upload younger than the grace period to the flow its own event started', () => {
     const recent = new Date(now.getTime() - 59 * 60_000);
-    const result = plan(['new.pem', 'changed.pem'], [receipt('changed.pem', id(2), { source: { bucket: 'b', key: 'changed.pem', etag: 'old' } })], [], [], recent);
+    const result = plan(
+      ['new.pem', 'changed.pem'],
+      [receipt('changed.pem', id(2), { source: { bucket: 'b', key: 'changed.pem', etag: 'old' } })],
+      [],
+      [],
+      recent,
+    );
     expect(result.findings).toEqual([
       { kind: 'pending', key: 'new.pem', reason: 'never-registered' },
       { kind: 'pending', key: 'changed.pem', reason: 'changed' },
     ]);
     const older = new Date(now.getTime() - 61 * 60_000);
-    expect(plan(['new.pem'], [], [], [], older).findings).toEqual([{ kind: 'register', key: 'new.pem', etag: 'etag-new.pem', reason: 'never-registered' }]);
+    expect(plan(['new.pem'], [], [], [], older).findings).toEqual([
+      { kind: 'register', key: 'new.pem', etag: 'etag-new.pem', reason: 'never-registered' },
+    ]);
   });
 
   const failure = (key: string, name: string, overrides: Partial<FailureReport> = {}): FailureReport => ({
@@ -82,28 +116,62 @@ describe('planShallow', () => {
   });
 
   it('reports a failure on unchanged content without retrying it', () => {
-    expect(plan(['bad.pem'], [failure('bad.pem', 'NotACaError')], [], []).findings).toEqual([{ kind: 'failed', key: 'bad.pem', error: 'NotACaError' }]);
+    expect(plan(['bad.pem'], [failure('bad.pem', 'NotACaError')], [], []).findings).toEqual([
+      { kind: 'failed', key: 'bad.pem', error: 'NotACaError' },
+    ]);
   });
 
   it('runs a flow again that ended on throttling, a fault, a Lambda service error or a timeout, by its error name', () => {
-    const names = ['ThrottledError', 'ServiceFaultError', 'Lambda.ServiceException', 'Lambda.TooManyRequestsException', 'States.Timeout', 'Sandbox.Timedout'];
+    const names = [
+      'ThrottledError',
+      'ServiceFaultError',
+      'Lambda.ServiceException',
+      'Lambda.TooManyRequestsException',
+      'States.Timeout',
+      'Sandbox.Timedout',
+    ];
     const keys = names.map((name) => `${name}.pem`);
-    const result = plan(keys, names.map((name, i) => failure(keys[i] as string, name)), [], []);
-    expect(result.findings).toEqual(names.map((name, i) => ({ kind: 'retry', key: keys[i], etag: `etag-${keys[i]}`, error: name })));
+    const result = plan(
+      keys,
+      names.map((name, i) => failure(keys[i] as string, name)),
+      [],
+      [],
+    );
+    expect(result.findings).toEqual(
+      names.map((name, i) => ({ kind: 'retry', key: keys[i], etag: `etag-${keys[i]}`, error: name })),
+    );
   });
 
   it('treats an unexpected error as final, not as transient', () => {
-    expect(plan(['bug.pem'], [failure('bug.pem', 'TypeError')], [], []).findings).toEqual([{ kind: 'failed', key: 'bug.pem', error: 'TypeError' }]);
+    expect(plan(['bug.pem'], [failure('bug.pem', 'TypeError')], [], []).findings).toEqual([
+      { kind: 'failed', key: 'bug.pem', error: 'TypeError' },
+    ]);
   });
 
   it('reports as an orphan the live CA a failure report remembers, once its object is gone', () => {
-    const previous = { outcome: 'ACTIVE' as const, certificateId: id(4), certificateArn: `arn:cacert/${id(4)}`, source: { bucket: 'b', key: 'was.pem' }, finishedAt: '' };
-    const result = plan([], [failure('was.pem', 'NotACaError', { previous }), failure('never.pem', 'NotACaError')], [listed(id(4))], []);
+    const previous = {
+      outcome: 'ACTIVE' as const,
+      certificateId: id(4),
+      certificateArn: `arn:cacert/${id(4)}`,
+      source: { bucket: 'b', key: 'was.pem' },
+      finishedAt: '',
+    };
+    const result = plan(
+      [],
+      [failure('was.pem', 'NotACaError', { previous }), failure('never.pem', 'NotACaError')],
+      [listed(id(4))],
+      [],
+    );
     expect(result.findings).toEqual([{ kind: 'orphan', key: 'was.pem', certificateId: id(4), status: 'ACTIVE' }]);
   });
 
   it('reports orphans (receipt, CA, no object) and CAs expiring within the window', () => {
-    const result = plan(['soon.pem'], [receipt('soon.pem', id(1), { notAfter: '2026-12-08T00:00:00Z' }), receipt('deleted.pem', id(2))], [listed(id(1)), listed(id(2))], [id(1)]);
+    const result = plan(
+      ['soon.pem'],
+      [receipt('soon.pem', id(1), { notAfter: '2026-12-08T00:00:00Z' }), receipt('deleted.pem', id(2))],
+      [listed(id(1)), listed(id(2))],
+      [id(1)],
+    );
     expect(result.findings).toEqual([
       { kind: 'expiring', key: 'soon.pem', certificateId: id(1), notAfter: '2026-12-08T00:00:00Z', daysLeft: 10 },
       { kind: 'orphan', key: 'deleted.pem', certificateId: id(2), status: 'ACTIVE' },
@@ -112,8 +180,22 @@ describe('planShallow', () => {
 });
 
 describe('deepDrift', () => {
-  const candidate: DeepCandidate = { key: 'a.pem', etag: 'e', certificateId: id(1), certificateArn: 'arn', certificateMode: 'DEFAULT', templateName: 'jitp', tags: { team: 'x' } };
-  const good = { status: 'ACTIVE', autoRegistrationStatus: 'ENABLE', certificateMode: 'DEFAULT', templateName: 'jitp', tags: { team: 'x', 'aws:cloudformation:stack': 's' } };
+  const candidate: DeepCandidate = {
+    key: 'a.pem',
+    etag: 'e',
+    certificateId: id(1),
+    certificateArn: 'arn',
+    certificateMode: 'DEFAULT',
+    templateName: 'jitp',
+    tags: { team: 'x' },
+  };
+  const good = {
+    status: 'ACTIVE',
+    autoRegistrationStatus: 'ENABLE',
+    certificateMode: 'DEFAULT',
+    templateName: 'jitp',
+    tags: { team: 'x', 'aws:cloudformation:stack': 's' },
+  };
 
   it('finds nothing on a converged CA (AWS-reserved tags aside)', () => {
     expect(deepDrift(candidate, good)).toEqual([]);

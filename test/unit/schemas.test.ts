@@ -6,7 +6,9 @@ import { buildFailureReport, buildReceipt } from '../../functions/core/results.t
 import { ManualInputSchema, ResultDocumentSchema, S3ObjectCreatedSchema } from '../../functions/core/schemas.ts';
 import type { LoadedCertificate } from '../../functions/core/types.ts';
 
-const Ajv2020 = createRequire(import.meta.url)('ajv/dist/2020') as new (options?: object) => {
+const Ajv2020 = createRequire(import.meta.url)('ajv/dist/2020') as new (
+  options?: object,
+) => {
   compile(schema: object): ((data: unknown) => boolean) & { errors?: unknown };
 };
 
@@ -23,8 +25,24 @@ const certificate: LoadedCertificate = {
   warnings: [],
 };
 const meta = { executionId: 'arn:exec', finishedAt: '2026-12-04T00:00:00.000Z' };
-const receipt = buildReceipt(certificate, { certificateId: ID, certificateArn: `arn:aws:iot:us-east-1:1:cacert/${ID}`, adopted: false, configured: true, status: 'INACTIVE' }, meta);
-const report = buildFailureReport(certificate.source, { Error: 'ThrottledError', Cause: 'Rate exceeded' }, certificate, meta, receipt);
+const receipt = buildReceipt(
+  certificate,
+  {
+    certificateId: ID,
+    certificateArn: `arn:aws:iot:us-east-1:1:cacert/${ID}`,
+    adopted: false,
+    configured: true,
+    status: 'INACTIVE',
+  },
+  meta,
+);
+const report = buildFailureReport(
+  certificate.source,
+  { Error: 'ThrottledError', Cause: 'Rate exceeded' },
+  certificate,
+  meta,
+  receipt,
+);
 
 describe('the contracts consumers read, as JSON Schema', () => {
   it.each(Object.keys(CONTRACTS))('%s is up to date with the zod schema (npm run schemas)', (file) => {
@@ -32,7 +50,9 @@ describe('the contracts consumers read, as JSON Schema', () => {
   });
 
   it('accepts the receipt and the failure report the pipeline writes, and refuses a report without its error kind', () => {
-    const validate = new Ajv2020({ strict: false }).compile(JSON.parse(readFileSync('schemas/result.schema.json', 'utf8')));
+    const validate = new Ajv2020({ strict: false }).compile(
+      JSON.parse(readFileSync('schemas/result.schema.json', 'utf8')),
+    );
     expect(validate(receipt), JSON.stringify(validate.errors)).toBe(true);
     expect(validate(report), JSON.stringify(validate.errors)).toBe(true);
     expect(report).toMatchObject({ error: { transient: true }, previous: { certificateId: ID } });
@@ -52,7 +72,11 @@ describe('the contracts consumers read, as JSON Schema', () => {
 
 describe('execution inputs', () => {
   it('takes the samples in events/ for both triggers', () => {
-    expect(ManualInputSchema.safeParse(JSON.parse(readFileSync('events/manual-execution.json', 'utf8'))).success).toBe(true);
-    expect(S3ObjectCreatedSchema.safeParse(JSON.parse(readFileSync('events/s3-object-created.json', 'utf8'))).success).toBe(true);
+    expect(ManualInputSchema.safeParse(JSON.parse(readFileSync('events/manual-execution.json', 'utf8'))).success).toBe(
+      true,
+    );
+    expect(
+      S3ObjectCreatedSchema.safeParse(JSON.parse(readFileSync('events/s3-object-created.json', 'utf8'))).success,
+    ).toBe(true);
   });
 });
