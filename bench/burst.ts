@@ -10,6 +10,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { LocalStack } from '../local/stack.ts';
 import type { Operation } from '../local/iot/emulator.ts';
 import { makeCa, P256 } from '../local/pki.ts';
+import { inspectCaFile } from '../functions/core/certificate.ts';
 
 export interface BurstOptions {
   count: number;
@@ -31,7 +32,7 @@ export interface BurstResult {
   failed: number;
   /** Dropped CAs not ACTIVE at the end. */
   lost: number;
-  /** Objects that got more than one execution, plus CAs registered more than once. */
+  /** Objects that got more than one execution. */
   duplicates: number;
   /** Calls the quota refused (each one a retry somewhere). */
   throttled: number;
@@ -54,77 +55,88 @@ export const retried = async <T>(call: () => Promise<T>, attempts = 5): Promise<
   }
 };
 
-export const runBurst = async ({ count, tps, log = () => undefined }: BurstOptions): Promise<BurstResult> => {
+/**
+ * The burst on a running stack (its other CAs and executions are left out of every count): the
+ * emulator's quota is set to `tps` for the burst and restored after.
+ */
+export const burstOn = async (
+  stack: LocalStack,
+  s3: S3Client,
+  { count, tps, log = () => undefined }: BurstOptions,
+): Promise<BurstResult> => {
+  const run = `${Date.now()}`;
+  log(`making ${count} CAs`);
+  const pkis = await Promise.all(
+    Array.from({ length: count }, (_, i) => makeCa({ key: P256, subject: `CN=burst ${run} ${i}` })),
+  );
+  const keys = pkis.map((_, i) => `incoming/burst-${run}/${i}.pem`);
+  const ids = new Set(pkis.map((pki) => inspectCaFile(pki.pem).certificateId));
+  const faults = stack.emulator.faults;
+  stack.emulator.faults = { tps };
+  stack.emulator.resetQuotas();
+  stack.emulator.calls.clear();
+  stack.emulator.admitted.clear();
+  const before = stack.engine.list().length;
+  const flowsOfBurst = () => stack.engine.list().slice(before);
+  const t0 = performance.now();
+  const progress = setInterval(() => {
+    const flows = flowsOfBurst();
+    const ended = flows.filter((record) => record.status !== 'RUNNING').length;
+    log(`  ${Math.round((performance.now() - t0) / 1000)} s: ${flows.length} started, ${ended} ended`);
+  }, 10_000);
+  try {
+    for (let i = 0; i < count; i += PUT_CONCURRENCY) {
+      const batch = pkis.slice(i, i + PUT_CONCURRENCY).map((pki, j) => {
+        const upload = new PutObjectCommand({
+          Bucket: stack.bucket,
+          Key: keys[i + j],
+          Body: pki.pem,
+          Metadata: { 'certificate-mode': 'SNI_ONLY' },
+        });
+        return retried(() => s3.send(upload));
+      });
+      await Promise.all(batch);
+    }
+    while (flowsOfBurst().length < count) await new Promise((resolve) => setTimeout(resolve, 20));
+    await stack.idle();
+  } finally {
+    clearInterval(progress);
+    stack.emulator.faults = faults;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const flows = flowsOfBurst();
+  const admitted = Object.fromEntries(stack.emulator.admitted) as Partial<Record<Operation, number>>;
+  const active = stack.emulator.snapshot().filter((ca) => ids.has(ca.certificateId) && ca.status === 'ACTIVE').length;
+  const perObject = new Map<string, number>();
+  for (const flow of flows) {
+    const key = (flow.input as { detail?: { object?: { key?: string } } }).detail?.object?.key ?? '';
+    perObject.set(key, (perObject.get(key) ?? 0) + 1);
+  }
+  const floorSeconds = Math.max(...Object.values(admitted).map((n) => n ?? 0)) / tps;
+  return {
+    count,
+    tps,
+    seconds,
+    floorSeconds,
+    ratio: seconds / floorSeconds,
+    active,
+    failed: flows.filter((flow) => flow.status !== 'SUCCEEDED').length,
+    lost: count - active,
+    // Objects that got a second execution (the emulator refuses a second registration of a CA).
+    duplicates: [...perObject.values()].reduce((sum, n) => sum + n - 1, 0),
+    throttled: [...stack.emulator.calls].reduce((sum, [operation, n]) => sum + n - (admitted[operation] ?? 0), 0),
+    admitted,
+    retries: flows.reduce((sum, flow) => sum + flow.events.filter((event) => event.type === 'StateRetried').length, 0),
+  };
+};
+
+/** The burst on a stack of its own, started and stopped around it. */
+export const runBurst = async (options: BurstOptions): Promise<BurstResult> => {
   const stateDir = mkdtempSync(join(tmpdir(), 'iot-ca-burst-'));
-  const stack = await LocalStack.start({ stateDir, logLevel: 'SILENT', faults: { tps } });
+  const stack = await LocalStack.start({ stateDir, logLevel: 'SILENT' });
   const s3 = new S3Client({});
   try {
-    log(`making ${count} CAs`);
-    const pkis = await Promise.all(
-      Array.from({ length: count }, (_, i) => makeCa({ key: P256, subject: `CN=burst ${i}` })),
-    );
-    const keys = pkis.map((_, i) => `incoming/burst/${i}.pem`);
-    stack.emulator.resetQuotas();
-    const t0 = performance.now();
-    const progress = setInterval(() => {
-      const done = stack.engine.list().filter((record) => record.status !== 'RUNNING').length;
-      log(
-        `  ${Math.round((performance.now() - t0) / 1000)} s: ${stack.engine.list().length} started, ${done} ended, ${stack.emulator.admitted.get('UpdateCACertificate') ?? 0} activated`,
-      );
-    }, 10_000);
-    try {
-      for (let i = 0; i < count; i += PUT_CONCURRENCY) {
-        await Promise.all(
-          pkis.slice(i, i + PUT_CONCURRENCY).map((pki, j) =>
-            retried(() =>
-              s3.send(
-                new PutObjectCommand({
-                  Bucket: stack.bucket,
-                  Key: keys[i + j],
-                  Body: pki.pem,
-                  Metadata: { 'certificate-mode': 'SNI_ONLY' },
-                }),
-              ),
-            ),
-          ),
-        );
-      }
-      while (stack.engine.list().length < count) await new Promise((resolve) => setTimeout(resolve, 20));
-      await stack.idle();
-    } finally {
-      clearInterval(progress);
-    }
-    const seconds = (performance.now() - t0) / 1000;
-    const flows = stack.engine.list();
-    const admitted = Object.fromEntries(stack.emulator.admitted) as Partial<Record<Operation, number>>;
-    const cas = stack.emulator.snapshot();
-    const active = cas.filter((ca) => ca.status === 'ACTIVE').length;
-    const perObject = new Map<string, number>();
-    for (const flow of flows) {
-      const key = (flow.input as { detail?: { object?: { key?: string } } }).detail?.object?.key ?? '';
-      perObject.set(key, (perObject.get(key) ?? 0) + 1);
-    }
-    const floorSeconds = Math.max(...Object.values(admitted).map((n) => n ?? 0)) / tps;
-    return {
-      count,
-      tps,
-      seconds,
-      floorSeconds,
-      ratio: seconds / floorSeconds,
-      active,
-      failed: flows.filter((flow) => flow.status !== 'SUCCEEDED').length,
-      lost: count - active,
-      duplicates:
-        [...perObject.values()].reduce((sum, n) => sum + n - 1, 0) +
-        (cas.length - new Set(cas.map((ca) => ca.certificateId)).size) +
-        Math.max(0, cas.length - count),
-      throttled: [...stack.emulator.calls].reduce((sum, [operation, n]) => sum + n - (admitted[operation] ?? 0), 0),
-      admitted,
-      retries: flows.reduce(
-        (sum, flow) => sum + flow.events.filter((event) => event.type === 'StateRetried').length,
-        0,
-      ),
-    };
+    return await burstOn(stack, s3, options);
   } finally {
     s3.destroy();
     await stack.stop();

@@ -526,10 +526,10 @@ describe('7. a stack you can stop', () => {
     );
     const { endpoints } = JSON.parse(readFileSync(join(npxState, 'stack.json'), 'utf8'));
     parent.kill('SIGTERM');
-    await waitFor(() => !existsSync(join(npxState, 'up.lock')), 20_000);
+    await waitFor(() => !existsSync(join(npxState, 'up.lock')), 45_000);
     expect(existsSync(join(npxState, 'stack.json'))).toBe(false);
     await expect(fetch(endpoints.iot, { signal: AbortSignal.timeout(1000) })).rejects.toThrow();
-  }, 40_000);
+  }, 90_000);
 });
 
 describe('8. outside the clone', () => {
