@@ -135,12 +135,15 @@ const executionLogger = (out: Output, registerCaMachine: () => string) => {
  */
 const stopWithParent = (stop: () => void): void => {
   if (!process.env.npm_execpath && !process.env.npm_command) return;
-  const parent = process.ppid;
   const timer = setInterval(() => {
-    if (process.ppid !== parent) stop();
+    // Orphaned: re-parented to init (or a subreaper) since the command started.
+    if (process.ppid !== PARENT_AT_START || process.ppid === 1) stop();
   }, 500);
   timer.unref();
 };
+
+/** The parent as the command started, taken before the (slow) stack start, not after it. */
+const PARENT_AT_START = process.ppid;
 
 export const up = async (options: UpOptions, out: Output): Promise<number> => {
   const stateDir = defaultStateDir();
