@@ -47,7 +47,11 @@ const findObject = async (
 const locateCa = async (
   s3: S3Client,
   start: ObjectRef,
-): Promise<{ ca: ObjectRef; object: SmallObject; verification?: ObjectRef }> => {
+): Promise<{
+  ca: ObjectRef;
+  object: SmallObject;
+  verification?: { ref: ObjectRef; object: SmallObject | undefined };
+}> => {
   if (!isVerificationKey(start.key)) {
     const found = await findObject(s3, start);
     if (!found)
@@ -57,8 +61,10 @@ const locateCa = async (
       );
     return { ca: found.ref, object: found.object };
   }
-  const verification = (await findObject(s3, start))?.ref ?? start;
-  const candidates = caKeysForVerification(verification.key);
+  // Read once here: the flow needs its text later (a deleted one is found missing there).
+  const found = await findObject(s3, start);
+  const verification = { ref: found?.ref ?? start, object: found?.object };
+  const candidates = caKeysForVerification(verification.ref.key);
   for (const key of candidates) {
     const ca = { bucket: start.bucket, key };
     const object = await getSmallObject(s3, ca);
@@ -66,7 +72,7 @@ const locateCa = async (
   }
   throw new PipelineError(
     'ObjectNotFoundError',
-    `No CA certificate beside verification certificate ${verification.key}: upload ${candidates.join(' or ')}.`,
+    `No CA certificate beside verification certificate ${verification.ref.key}: upload ${candidates.join(' or ')}.`,
   );
 };
 
@@ -97,8 +103,8 @@ export const loadCertificate = async (
     );
   }
   if (options.certificateMode === 'DEFAULT' && !verificationPem) {
-    const sibling = located.verification ?? { bucket: ca.bucket, key: verificationKeyFor(ca.key) };
-    const siblingObject = await getSmallObject(deps.s3, sibling);
+    const sibling = located.verification?.ref ?? { bucket: ca.bucket, key: verificationKeyFor(ca.key) };
+    const siblingObject = located.verification ? located.verification.object : await getSmallObject(deps.s3, sibling);
     if (!siblingObject) {
       throw new PipelineError(
         'VerificationCertificateMissingError',
