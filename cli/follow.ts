@@ -7,7 +7,7 @@ import {
   type HistoryEvent,
 } from '@aws-sdk/client-sfn';
 import { paginateListObjectsV2 } from '@aws-sdk/client-s3';
-import { getJson, isMissingObject } from '../functions/aws/s3.ts';
+import { findJson } from '../functions/aws/s3.ts';
 import { keyCandidates, parseStartInput, resultKeyFor } from '../functions/core/source.ts';
 import type { Receipt, FailureReport } from '../functions/core/results.ts';
 import type { Target } from './context.ts';
@@ -256,9 +256,7 @@ export const snapshotExecution = async (
 
 /** A JSON object of the bucket; undefined when there is none. */
 export const readJson = <T>(target: Target, key: string): Promise<T | undefined> =>
-  getJson<T>(target.s3, target.bucket, key).catch((error: unknown) =>
-    isMissingObject(error) ? undefined : Promise.reject(error),
-  );
+  findJson<T>(target.s3, target.bucket, key);
 
 /** Every key under a prefix. */
 export const listKeys = async (target: Target, prefix: string): Promise<string[]> => {

@@ -4,7 +4,7 @@ import { isPipelineError } from './core/errors.ts';
 import { logger } from './lambda/logger.ts';
 import { step } from './lambda/middleware.ts';
 import { buildFailureReport, buildReceipt, type FlowState } from './core/results.ts';
-import { createS3Client, findJson, putJson, resolveObject } from './aws/s3.ts';
+import { createS3Client, findJson, putJson, resolveObject, skipNotJson } from './aws/s3.ts';
 import { parseStartInput, resultKeyFor, type ObjectRef } from './core/source.ts';
 import {
   FailureReportSchema,
@@ -62,7 +62,9 @@ export const recordResult = async (deps: RecordResultDeps, event: RecordResultIn
   const { certificate, registered, error } = state;
   if (error !== undefined || !certificate || !registered) {
     // What it replaces, if that is a result at all (an object written by hand is not).
-    const replaced = ResultDocumentSchema.safeParse(await findJson<unknown>(deps.s3, source.bucket, resultKey));
+    const replaced = ResultDocumentSchema.safeParse(
+      await findJson<unknown>(deps.s3, source.bucket, resultKey).catch(skipNotJson),
+    );
     const report = buildFailureReport(
       source,
       error ?? { Error: 'IncompleteFlowError' },

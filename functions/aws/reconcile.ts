@@ -18,7 +18,7 @@ import {
   type ReconcileCounts,
   type ResultDocument,
 } from '../core/reconcile.ts';
-import { createS3Client, getJson } from './s3.ts';
+import { createS3Client, getJson, skipNotJson } from './s3.ts';
 import { bareEtag, isCaKey, reconcilePrefixFor } from '../core/source.ts';
 
 const listKeys = async (s3: S3Client, bucket: string, prefix: string): Promise<ListedObject[]> => {
@@ -53,14 +53,9 @@ export const readResults = async (
     (object) => object.key.endsWith('.json') && !object.key.startsWith(reconcilePrefixFor(resultsPrefix)),
   );
   // A result that is not JSON (written by hand?) is no receipt: skipped, not fatal.
-  const documents = await pMap(
-    keys,
-    ({ key }) =>
-      getJson<ResultDocument>(s3, bucket, key).catch((error: unknown) =>
-        error instanceof SyntaxError ? undefined : Promise.reject(error),
-      ),
-    { concurrency: 16 },
-  );
+  const documents = await pMap(keys, ({ key }) => getJson<ResultDocument>(s3, bucket, key).catch(skipNotJson), {
+    concurrency: 16,
+  });
   const results = new Map<string, ResultDocument>();
   for (const document of documents) if (document?.source?.key) results.set(document.source.key, document);
   return results;

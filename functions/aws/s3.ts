@@ -104,11 +104,13 @@ export const getJson = async <T>(s3: S3Client, bucket: string, key: string): Pro
   return JSON.parse(await (response.Body as { transformToString(): Promise<string> }).transformToString()) as T;
 };
 
-/** A JSON object of the bucket; undefined when it does not exist or is not JSON (not ours to read). */
+/** A JSON object of the bucket; undefined when there is none. */
 export const findJson = <T>(s3: S3Client, bucket: string, key: string): Promise<T | undefined> =>
-  getJson<T>(s3, bucket, key).catch((error: unknown) =>
-    isMissingObject(error) || error instanceof SyntaxError ? undefined : Promise.reject(error),
-  );
+  getJson<T>(s3, bucket, key).catch((error: unknown) => (isMissingObject(error) ? undefined : Promise.reject(error)));
+
+/** For `.catch`: an object that is not JSON (written by hand?) is read as nothing, not as a failure. */
+export const skipNotJson = (error: unknown): Promise<undefined> =>
+  error instanceof SyntaxError ? Promise.resolve(undefined) : Promise.reject(error);
 
 export const putJson = async (s3: S3Client, bucket: string, key: string, body: unknown): Promise<void> => {
   await awsCall('PutObject', () =>

@@ -34,6 +34,11 @@ const historyEvents = (record: ExecutionRecord): Array<Record<string, unknown>> 
   record.events.flatMap((event: ExecutionEvent, index): Array<Record<string, unknown>> => {
     const base = { id: index + 1, previousEventId: index, timestamp: event.timestamp / 1000 };
     const prefix = STATE_EVENT_TYPE[event.state?.type ?? ''] ?? 'Task';
+    const taskFailed = (error: string | undefined, cause: string | undefined) => ({
+      ...base,
+      type: 'TaskFailed',
+      taskFailedEventDetails: { resourceType: 'lambda', resource: event.state?.name, error, cause },
+    });
     switch (event.type) {
       case 'ExecutionStarted':
         return [
@@ -56,31 +61,9 @@ const historyEvents = (record: ExecutionRecord): Array<Record<string, unknown>> 
       case 'StateExited':
         return [{ ...base, type: `${prefix}StateExited`, stateExitedEventDetails: { name: event.state?.name } }];
       case 'StateFailed':
-        return [
-          {
-            ...base,
-            type: 'TaskFailed',
-            taskFailedEventDetails: {
-              resourceType: 'lambda',
-              resource: event.state?.name,
-              error: event.Error,
-              cause: event.Cause,
-            },
-          },
-        ];
+        return [taskFailed(event.Error, event.Cause)];
       case 'StateRetried':
-        return [
-          {
-            ...base,
-            type: 'TaskFailed',
-            taskFailedEventDetails: {
-              resourceType: 'lambda',
-              resource: event.state?.name,
-              error: 'Retried',
-              cause: `attempt ${event.retry?.attempt ?? ''}`,
-            },
-          },
-        ];
+        return [taskFailed('Retried', `attempt ${event.retry?.attempt ?? ''}`)];
       default:
         return [];
     }
