@@ -16,7 +16,7 @@ import { attachTemplate } from '../../functions/attach-template.ts';
 import { getRegistrationCode } from '../../functions/aws/iot.ts';
 import { registerCa } from '../../functions/register-ca.ts';
 import { tagCa } from '../../functions/tag-ca.ts';
-import type { LoadedCertificate } from '../../functions/core/types.ts';
+import type { LoadedCertificate } from '../../functions/core/schemas.ts';
 import { awsError, lambdaContext } from '../fixtures/aws.ts';
 
 const ID = 'c'.repeat(64);

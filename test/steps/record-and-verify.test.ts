@@ -6,7 +6,7 @@ import { recordResult } from '../../functions/record-result.ts';
 import { handler as verifyOwnershipHandler, verifyOwnership } from '../../functions/verify-ownership.ts';
 import { inspectCaFile } from '../../functions/core/certificate.ts';
 import { RESULT_SCHEMA } from '../../functions/core/results.ts';
-import type { LoadedCertificate } from '../../functions/core/types.ts';
+import type { LoadedCertificate } from '../../functions/core/schemas.ts';
 import { awsError, fakeS3, lambdaContext, type FakeObject } from '../fixtures/aws.ts';
 import { makeCa, makeLeaf, REGISTRATION_CODE, type Pki } from '../fixtures/pki.ts';
 

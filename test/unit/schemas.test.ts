@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { CONTRACTS, contractJson } from '../../build/schemas.ts';
 import { buildFailureReport, buildReceipt } from '../../functions/core/results.ts';
 import { ManualInputSchema, ResultDocumentSchema, S3ObjectCreatedSchema } from '../../functions/core/schemas.ts';
-import type { LoadedCertificate } from '../../functions/core/types.ts';
+import type { LoadedCertificate } from '../../functions/core/schemas.ts';
 
 const Ajv2020 = createRequire(import.meta.url)('ajv/dist/2020') as new (
   options?: object,

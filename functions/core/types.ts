@@ -1,1 +1,0 @@
-export type { LoadedCertificate } from './schemas.ts';
