@@ -141,10 +141,27 @@ const readBody = (request: IncomingMessage): Promise<string> =>
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A signed call as IAM sees it: who signed it (SigV4's access key id) and what it asks for. */
+export interface IotCall {
+  operation: Operation;
+  accessKeyId: string;
+  params: Record<string, string>;
+  query: Record<string, string>;
+  body: any;
+}
+
+/** Throws the IotError AWS answers (AccessDeniedException) when the caller may not make the call. */
+export type Authorize = (call: IotCall) => void;
+
+/** The access key id in a SigV4 Authorization header (`Credential=AKID/date/region/service/...`). */
+export const signingKeyId = (authorization: string | undefined): string =>
+  /Credential=([^/,\s]+)\//.exec(authorization ?? '')?.[1] ?? '';
+
 export const handleRequest = async (
   emulator: IotEmulator,
   request: IncomingMessage,
   response: ServerResponse,
+  authorize?: Authorize,
 ): Promise<void> => {
   try {
     const url = new URL(request.url ?? '/', 'http://127.0.0.1');
@@ -169,12 +186,19 @@ export const handleRequest = async (
     } catch {
       throw new IotError('InvalidRequestException', 400, 'The request body is not valid JSON.');
     }
-    if (emulator.faults.latencyMs) await sleep(emulator.faults.latencyMs);
-    emulator.admit(route.operation);
     const params = Object.fromEntries(
       Object.entries(route.pattern.exec(url.pathname)?.groups ?? {}).map(([k, v]) => [k, decodeURIComponent(v)]),
     );
     const query = Object.fromEntries(url.searchParams.entries());
+    authorize?.({
+      operation: route.operation,
+      accessKeyId: signingKeyId(request.headers.authorization),
+      params,
+      query,
+      body,
+    });
+    if (emulator.faults.latencyMs) await sleep(emulator.faults.latencyMs);
+    emulator.admit(route.operation);
     const result = route.handler(emulator, params, query, body);
     await Promise.all(emulator.takeWrites());
     send(response, 200, result);
@@ -214,5 +238,5 @@ export const listen = (
     });
   });
 
-export const startIotServer = (emulator: IotEmulator, port = 0): Promise<RunningServer> =>
-  listen((request, response) => void handleRequest(emulator, request, response), port);
+export const startIotServer = (emulator: IotEmulator, port = 0, authorize?: Authorize): Promise<RunningServer> =>
+  listen((request, response) => void handleRequest(emulator, request, response, authorize), port);
