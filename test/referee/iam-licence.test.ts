@@ -20,7 +20,7 @@ const filesUnder = (dir: string): string[] =>
   });
 
 /** Every module specifier a source file names: static and dynamic imports, re-exports, require. */
-export const specifiers = (source: string): string[] => {
+const specifiers = (source: string): string[] => {
   const patterns = [
     /\b(?:import|export)\s[^'"`;]*?\bfrom\s*['"]([^'"]+)['"]/g,
     /\bimport\s*['"]([^'"]+)['"]/g,
