@@ -360,7 +360,7 @@ const reconcileAt = async (
     );
     await Promise.all(
       batch.map(async (pki, j) => {
-        const { certificateId, certificateArn } = stack.emulator.registerCaCertificate({
+        const { certificateId, certificateArn } = await stack.emulator.registerCaCertificate({
           caCertificate: pki.pem,
           certificateMode: 'SNI_ONLY',
           setAsActive: true,

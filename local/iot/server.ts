@@ -4,7 +4,9 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type IotEmulator, IotError, type Operation } from './emulator.ts';
+import type { IotEmulator } from './emulator.ts';
+import { IotError, iotError } from './errors.ts';
+import { mayAnswer, OPERATION_ERRORS, type Operation } from './operations.ts';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -13,7 +15,7 @@ type Handler = (
   params: Record<string, string>,
   query: Record<string, string>,
   body: any,
-) => unknown;
+) => unknown | Promise<unknown>;
 
 interface Route {
   method: string;
@@ -129,7 +131,7 @@ const readBody = (request: IncomingMessage): Promise<string> =>
     request.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > MAX_BODY_BYTES) {
-        reject(new IotError('InvalidRequestException', 400, 'Request body too large.'));
+        reject(iotError('InvalidRequestException', 'Request body too large.'));
         request.destroy();
         return;
       }
@@ -163,28 +165,35 @@ export const handleRequest = async (
   response: ServerResponse,
   authorize?: Authorize,
 ): Promise<void> => {
+  let operation: Operation | undefined;
   try {
     const url = new URL(request.url ?? '/', 'http://127.0.0.1');
     const route = routes.find(
       (candidate) => candidate.method === request.method && candidate.pattern.test(url.pathname),
     );
     if (!route) {
-      throw new IotError(
+      throw iotError(
         'NotImplementedException',
-        501,
         `The local IoT emulator does not implement ${request.method} ${url.pathname}.`,
       );
     }
-    // The SDK always signs; an unsigned request is what AWS refuses as unauthorized.
+    operation = route.operation;
+    // The SDK always signs; an unsigned request is refused as unauthorized, by the operation where
+    // its model lists UnauthorizedException, else by the front end (AWS's common error).
     if (!/^AWS4-HMAC-SHA256 /.test(request.headers.authorization ?? '')) {
-      throw new IotError('UnauthorizedException', 401, 'Missing or invalid SigV4 Authorization header.');
+      throw iotError(
+        OPERATION_ERRORS[operation].includes('UnauthorizedException')
+          ? 'UnauthorizedException'
+          : 'MissingAuthenticationTokenException',
+        'Missing or invalid SigV4 Authorization header.',
+      );
     }
     const text = await readBody(request);
     let body: unknown;
     try {
       body = text ? JSON.parse(text) : undefined;
     } catch {
-      throw new IotError('InvalidRequestException', 400, 'The request body is not valid JSON.');
+      throw iotError('InvalidRequestException', 'The request body is not valid JSON.');
     }
     const params = Object.fromEntries(
       Object.entries(route.pattern.exec(url.pathname)?.groups ?? {}).map(([k, v]) => [k, decodeURIComponent(v)]),
@@ -199,14 +208,25 @@ export const handleRequest = async (
     });
     if (emulator.faults.latencyMs) await sleep(emulator.faults.latencyMs);
     emulator.admit(route.operation);
-    const result = route.handler(emulator, params, query, body);
-    await Promise.all(emulator.takeWrites());
+    const result = await emulator.durably(() => route.handler(emulator, params, query, body));
     send(response, 200, result);
   } catch (error) {
-    if (error instanceof IotError) sendError(response, error);
-    else
-      sendError(response, new IotError('InternalFailureException', 500, `Emulator error: ${(error as Error).message}`));
+    sendError(response, answerable(operation, error));
   }
+};
+
+/**
+ * The error to answer: `error` itself if the operation may return it (operations.ts), else an
+ * InternalFailureException naming the emulator's mistake, which every operation's model lists.
+ */
+const answerable = (operation: Operation | undefined, error: unknown): IotError => {
+  if (!(error instanceof IotError))
+    return iotError('InternalFailureException', `Emulator error: ${(error as Error).message}`);
+  if (operation === undefined || mayAnswer(operation, error.name)) return error;
+  return iotError(
+    'InternalFailureException',
+    `Emulator error: ${operation} answered ${error.name} (${error.message}), which its model does not list.`,
+  );
 };
 
 export interface RunningServer {

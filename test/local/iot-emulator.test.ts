@@ -20,7 +20,7 @@ import {
   UntagResourceCommand,
   UpdateCACertificateCommand,
 } from '@aws-sdk/client-iot';
-import { IotEmulator } from '../../local/iot/emulator.ts';
+import { IotEmulator, IotError } from '../../local/iot/emulator.ts';
 import { startIotServer, type RunningServer } from '../../local/iot/server.ts';
 import { inspectCaFile } from '../../functions/core/certificate.ts';
 import { makeCa, makeLeaf, type Pki } from '../fixtures/pki.ts';
@@ -398,7 +398,7 @@ describe('ListCACertificates', () => {
 });
 
 describe('tags', () => {
-  it('tags, lists (paged), untags; enforces 50 tags, key/value lengths and the aws: prefix', async () => {
+  it('tags, lists (paged), untags; 51 tags is LimitExceededException; key/value lengths and aws: are invalid', async () => {
     const { certificateArn } = await registerDefault(ca);
     const tags = Array.from({ length: 30 }, (_, i) => ({ Key: `k${i}`, Value: `v${i}` }));
     await iot.send(new TagResourceCommand({ resourceArn: certificateArn, tags }));
@@ -411,9 +411,8 @@ describe('tags', () => {
     const remaining = await iot.send(new ListTagsForResourceCommand({ resourceArn: certificateArn }));
     expect(remaining.tags?.some((t) => t.Key === 'k0')).toBe(false);
     const tooMany = Array.from({ length: 23 }, (_, i) => ({ Key: `x${i}`, Value: '' }));
-    expect((await errorOf(iot.send(new TagResourceCommand({ resourceArn: certificateArn, tags: tooMany })))).name).toBe(
-      'InvalidRequestException',
-    );
+    const limit = await errorOf(iot.send(new TagResourceCommand({ resourceArn: certificateArn, tags: tooMany })));
+    expect([limit.name, limit.$metadata.httpStatusCode]).toEqual(['LimitExceededException', 410]);
     expect(
       (
         await errorOf(
@@ -443,6 +442,68 @@ describe('tags', () => {
     expect((await errorOf(iot.send(new ListTagsForResourceCommand({ resourceArn: unknown })))).name).toBe(
       'ResourceNotFoundException',
     );
+  });
+});
+
+describe('errors as AWS’s model gives them', () => {
+  it('refuses a certificateId that is not 64 hexadecimal characters with InvalidRequestException', async () => {
+    for (const certificateId of ['abc', 'g'.repeat(64), `${'a'.repeat(64)}0`]) {
+      for (const command of [
+        new DescribeCACertificateCommand({ certificateId }),
+        new UpdateCACertificateCommand({ certificateId, newStatus: 'ACTIVE' }),
+        new DeleteCACertificateCommand({ certificateId }),
+      ]) {
+        const error = await errorOf(iot.send(command as never));
+        expect([error.name, error.$metadata.httpStatusCode], certificateId).toEqual(['InvalidRequestException', 400]);
+      }
+    }
+    expect((await errorOf(iot.send(new DescribeCACertificateCommand({ certificateId: 'f'.repeat(64) })))).name).toBe(
+      'ResourceNotFoundException',
+    );
+  });
+
+  it('hands out markers in AWS’s pattern and refuses one that is not', async () => {
+    for (let i = 0; i < 3; i++) {
+      const pki = await makeCa();
+      await iot.send(new RegisterCACertificateCommand({ caCertificate: pki.pem, certificateMode: 'SNI_ONLY' }));
+    }
+    const page = await iot.send(new ListCACertificatesCommand({ pageSize: 1 }));
+    expect(page.nextMarker).toMatch(/^[A-Za-z0-9+/]+={0,2}$/);
+    expect(page.nextMarker?.length).toBeLessThanOrEqual(1024);
+    for (const marker of ['not-base64_', Buffer.from('{"offset":-1}').toString('base64'), 'A'.repeat(1028)]) {
+      const error = await errorOf(iot.send(new ListCACertificatesCommand({ marker })));
+      expect(error.name, marker.slice(0, 20)).toBe('InvalidRequestException');
+    }
+  });
+
+  it('never answers 503 from TagResource: its model has no ServiceUnavailableException', async () => {
+    const { certificateArn } = await registerDefault(ca);
+    emulator.faults = { faultRate: 1 };
+    const names = new Set<string>();
+    for (let i = 0; i < 12; i++) {
+      const error = await errorOf(
+        iot.send(new TagResourceCommand({ resourceArn: certificateArn, tags: [{ Key: 'k', Value: 'v' }] })),
+      );
+      names.add(`${error.name} ${error.$metadata.httpStatusCode}`);
+    }
+    expect([...names]).toEqual(['InternalFailureException 500']);
+  });
+
+  it('answers an error an operation’s model does not list as InternalFailureException naming the mistake', async () => {
+    // A fault planted in the emulator: ListProvisioningTemplates cannot return ResourceNotFoundException.
+    emulator.listProvisioningTemplates = () => {
+      throw new IotError('ResourceNotFoundException', 404, 'planted');
+    };
+    const error = await errorOf(iot.send(new ListProvisioningTemplatesCommand({})));
+    expect([error.name, error.$metadata.httpStatusCode]).toEqual(['InternalFailureException', 500]);
+    expect(error.message).toMatch(/ListProvisioningTemplates answered ResourceNotFoundException \(planted\)/);
+  });
+
+  it('refuses an unsigned call as its model allows: 401 where UnauthorizedException is listed, else 403', async () => {
+    const tags = await fetch(`${server.url}/tags?resourceArn=x`);
+    expect([tags.status, tags.headers.get('x-amzn-errortype')]).toEqual([403, 'MissingAuthenticationTokenException']);
+    const code = await fetch(`${server.url}/registrationcode`);
+    expect([code.status, code.headers.get('x-amzn-errortype')]).toEqual([401, 'UnauthorizedException']);
   });
 });
 

@@ -189,33 +189,35 @@ describe('reconcile at scale', () => {
     const pkis = await Promise.all(
       Array.from({ length: 1000 }, (_, i) => makeCa({ key: P256, subject: `CN=scale ${i}` })),
     );
-    const seeded = pkis.map((pki, i) => {
-      const { certificateId, certificateArn } = emulator.registerCaCertificate({
-        caCertificate: pki.pem,
-        certificateMode: 'SNI_ONLY',
-        setAsActive: true,
-        allowAutoRegistration: true,
-      });
-      emulator.updateCaCertificate(certificateId, {}, { registrationConfig: { templateName: template } });
-      const key = `incoming/scale/${i}.pem`;
-      const etag = createHash('md5').update(pki.pem).digest('hex');
-      const receipt = {
-        schema: RESULT_SCHEMA,
-        outcome: 'ACTIVE',
-        source: { bucket: local.stack.bucket, key, etag },
-        certificateId,
-        certificateArn,
-        certificateMode: 'SNI_ONLY',
-        templateName: template,
-        tags: {},
-        adopted: false,
-        subject: `CN=scale ${i}`,
-        notAfter: inspectCaFile(pki.pem).notAfter,
-        warnings: [],
-        finishedAt: new Date().toISOString(),
-      };
-      return { key, pem: pki.pem, receipt };
-    });
+    const seeded = await Promise.all(
+      pkis.map(async (pki, i) => {
+        const { certificateId, certificateArn } = await emulator.registerCaCertificate({
+          caCertificate: pki.pem,
+          certificateMode: 'SNI_ONLY',
+          setAsActive: true,
+          allowAutoRegistration: true,
+        });
+        emulator.updateCaCertificate(certificateId, {}, { registrationConfig: { templateName: template } });
+        const key = `incoming/scale/${i}.pem`;
+        const etag = createHash('md5').update(pki.pem).digest('hex');
+        const receipt = {
+          schema: RESULT_SCHEMA,
+          outcome: 'ACTIVE',
+          source: { bucket: local.stack.bucket, key, etag },
+          certificateId,
+          certificateArn,
+          certificateMode: 'SNI_ONLY',
+          templateName: template,
+          tags: {},
+          adopted: false,
+          subject: `CN=scale ${i}`,
+          notAfter: inspectCaFile(pki.pem).notAfter,
+          warnings: [],
+          finishedAt: new Date().toISOString(),
+        };
+        return { key, pem: pki.pem, receipt };
+      }),
+    );
     await emulator.flush();
     for (let i = 0; i < seeded.length; i += 50) {
       await Promise.all(

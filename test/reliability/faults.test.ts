@@ -89,7 +89,10 @@ describe('under faults and load', () => {
       const key = `incoming/abort-${next}-${preRegistered}.pem`;
       const verification = (await makeLeaf(pki, `CN=${local.code}`)).pem;
       if (preRegistered)
-        local.stack.emulator.registerCaCertificate({ caCertificate: pki.pem, verificationCertificate: verification });
+        await local.stack.emulator.registerCaCertificate({
+          caCertificate: pki.pem,
+          verificationCertificate: verification,
+        });
       local.stack.eventsEnabled = false;
       await put(key, `${pki.pem}${verification}`);
       local.stack.eventsEnabled = true;
