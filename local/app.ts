@@ -15,6 +15,8 @@ export const PROJECT_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)
 export interface TaskBinding {
   state: string;
   functionKey: string;
+  /** The function's ARN, as the Task's Resource names it. */
+  functionArn: string;
   /** Absolute path of the handler's module. */
   modulePath: string;
   exportName: string;
@@ -29,8 +31,22 @@ export interface StateMachineApp {
   bindings: Record<string, TaskBinding>;
 }
 
+/** A function as serverless.yml declares it, named as the deployment names it. */
+export interface FunctionDeclaration {
+  key: string;
+  /** `<service>-<stage>-<key>`, the deployed function's name. */
+  name: string;
+  arn: string;
+  /** The logical id of its role in resources.Resources (`role:`), if it names one. */
+  role?: string;
+  /** Its own `environment:` (resolved), which Lambda adds to the provider's. */
+  environment: Record<string, string>;
+}
+
 export interface App {
   service: string;
+  stage: string;
+  functions: Record<string, FunctionDeclaration>;
   /** provider.environment with `${param:…}`, `${sls:stage}` and `${self:service}` resolved for the stage. */
   environment: Record<string, string>;
   params: Record<string, string>;
@@ -53,7 +69,10 @@ interface ServerlessConfig {
   service: string;
   params?: { default?: Record<string, unknown> };
   provider?: { environment?: Record<string, unknown>; timeout?: number; memorySize?: number };
-  functions: Record<string, { handler: string; environment?: unknown; timeout?: number; memorySize?: number }>;
+  functions: Record<
+    string,
+    { handler: string; role?: string; environment?: unknown; timeout?: number; memorySize?: number }
+  >;
   resources?: { Resources?: Record<string, CfnResource> };
 }
 
@@ -122,6 +141,22 @@ export const loadApp = (root = PROJECT_ROOT, stage = 'local', overrides: Record<
     }
   }
 
+  const functionArn = (key: string) =>
+    `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${config.service}-${stage}-${key}`;
+  const functions: Record<string, FunctionDeclaration> = {};
+  for (const [key, fn] of Object.entries(config.functions)) {
+    const own: Record<string, string> = {};
+    for (const [name, value] of Object.entries((fileRef(fn.environment) ?? {}) as Record<string, unknown>))
+      own[name] = resolveVariables(String(value ?? ''), config.service, stage, params);
+    functions[key] = {
+      key,
+      name: `${config.service}-${stage}-${key}`,
+      arn: functionArn(key),
+      ...(fn.role ? { role: fn.role } : {}),
+      environment: own,
+    };
+  }
+
   const functionsByLogicalId = new Map(
     Object.entries(config.functions).map(([key, fn]) => [lambdaLogicalId(key), { key, ...fn }]),
   );
@@ -140,9 +175,7 @@ export const loadApp = (root = PROJECT_ROOT, stage = 'local', overrides: Record<
       /\$\{(\w+)\}/g,
       (whole, variable: string) => {
         const fn = functionFor(variable);
-        return fn
-          ? `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${config.service}-${stage}-${fn.key}`
-          : whole;
+        return fn ? functionArn(fn.key) : whole;
       },
     );
     const definition = JSON.parse(text) as StateMachineApp['definition'];
@@ -158,6 +191,7 @@ export const loadApp = (root = PROJECT_ROOT, stage = 'local', overrides: Record<
       bindings[state] = {
         state,
         functionKey: fnKey,
+        functionArn: body.Resource as string,
         modulePath: join(root, `${fn.handler.slice(0, dot)}.ts`),
         exportName: fn.handler.slice(dot + 1),
         // The Serverless Framework's defaults: 6 s and 1024 MB.
@@ -170,6 +204,8 @@ export const loadApp = (root = PROJECT_ROOT, stage = 'local', overrides: Record<
   }
   return {
     service: config.service,
+    stage,
+    functions,
     environment,
     params,
     stateMachines,

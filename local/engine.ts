@@ -39,6 +39,16 @@ export interface EngineOptions {
   /** Fixed pause for every Retry, in ms, instead of the ASL's backoff (tests and benchmarks). */
   retryIntervalMs?: number;
   onEvent?: (record: ExecutionRecord, event: ExecutionEvent) => void;
+  /**
+   * Runs a Task's function somewhere else than in this thread (the local stack's per-function
+   * workers); a rejection's name is the function's error name. Default: the handler imported here.
+   */
+  invoke?: (binding: TaskBinding, input: unknown) => Promise<unknown>;
+  /**
+   * Whether the state machine's role may invoke the function: the denial's message, or undefined.
+   * A denied invocation fails the Task as Step Functions reports it (Lambda.AWSLambdaException).
+   */
+  authorizeInvoke?: (binding: TaskBinding) => string | undefined;
 }
 
 /** What Lambda hands the function: its own deadline (its configured timeout), memory and names. */
@@ -115,9 +125,13 @@ export class LocalEngine {
     const account = this.options.account ?? '000000000000';
     return async (input: unknown): Promise<unknown> => {
       await this.beforeTask?.(binding.state, record);
-      const handler = await this.handlerFor(binding);
+      const denial = this.options.authorizeInvoke?.(binding);
+      if (denial) throw new TaskError('Lambda.AWSLambdaException', denial);
+      const event = JSON.parse(JSON.stringify(input));
       try {
-        const output = await handler(JSON.parse(JSON.stringify(input)), lambdaContext(binding, region, account));
+        if (this.options.invoke) return await this.options.invoke(binding, event);
+        const handler = await this.handlerFor(binding);
+        const output = await handler(event, lambdaContext(binding, region, account));
         return output === undefined ? null : JSON.parse(JSON.stringify(output));
       } catch (error) {
         const failure = error instanceof Error ? error : new Error(String(error));
