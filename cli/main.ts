@@ -45,6 +45,7 @@ program
   .option('--latency-ms <ms>', 'latency added to each IoT call')
   .option('--retry-interval-ms <ms>', "fixed pause between retries instead of the ASL's backoff")
   .option('--no-schedules', "don't run the reconcile schedules serverless.yml declares")
+  .option('--no-iam', "don't evaluate each function's IAM role at the local endpoints")
   .action(
     action(async (options) => (await import('./commands/up.ts')).up(options, createOutput(Boolean(globals().json)))),
   );

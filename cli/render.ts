@@ -269,6 +269,7 @@ export interface ReadyView {
   stateMachineArn: string;
   credentials: { accessKeyId: string; secretAccessKey: string };
   schedules: Array<{ name: string; input: unknown; everyMs: number }>;
+  iam: boolean;
 }
 
 export const readyText = (v: ReadyView): string =>
@@ -281,6 +282,9 @@ export const readyText = (v: ReadyView): string =>
     ...v.schedules.map(
       (rule) => `  schedule ${rule.name}: reconcile ${JSON.stringify(rule.input)} every ${rule.everyMs / 60_000} min`,
     ),
+    v.iam
+      ? "  iam  each function's role from serverless.yml is enforced (--no-iam to turn off)"
+      : '  iam  off (--no-iam): every call is allowed',
     'Ctrl-C (or iot-ca down) to stop.',
   ].join('\n');
 
@@ -293,6 +297,8 @@ export const upLog = {
   succeeded: (id: string, what: string): string => `✔ ${id}  ${what}`,
   failed: (id: string, error: string | undefined, key: string | undefined): string =>
     `✖ ${id}  FAILED ${error ?? ''}${key !== undefined ? `  ${key}` : ''}`,
+  denied: (denial: { principal: string; action: string; resource: string }): string =>
+    `⛔ denied ${denial.action} on ${denial.resource} to ${denial.principal}`,
 };
 
 export const downText = (stateDir: string, pid: number | undefined): string =>

@@ -17,11 +17,16 @@ import {
   uploadKeyFilters,
   type App,
   type StateMachineApp,
+  type TaskBinding,
 } from './app.ts';
 import { LocalEngine, type ExecutionEvent, type ExecutionRecord } from './engine.ts';
 import { IotEmulator, IotError, type FaultSettings } from './iot/emulator.ts';
 import { startIotServer, type RunningServer } from './iot/server.ts';
 import { startSfnServer } from './sfn/server.ts';
+import { iotAuthorizer, type LocalIam, localIam, s3Authorizer, sfnAuthorizer } from './iam/enforce.ts';
+import { FunctionWorkers } from './lambda/workers.ts';
+import type { Role } from './iam/roles.ts';
+import type { Denial } from './iam/guard.ts';
 import { writeFileAtomic } from './iot/store.ts';
 import './s3rver-compat.ts';
 
@@ -29,10 +34,27 @@ const S3rver = createRequire(import.meta.url)('s3rver') as new (
   options: Record<string, unknown>,
 ) => {
   run(): Promise<{ port: number }>;
+  /** Koa's middleware list: what runs before s3rver's own goes first. */
+  middleware: unknown[];
   close(): Promise<void>;
   on(event: 'event', listener: (event: S3Notification) => void): void;
   httpServer?: { closeAllConnections(): void };
 };
+
+/** The account s3rver authenticates every key against (SigV4 signatures are not checked). */
+const S3RVER_ACCOUNT = (
+  createRequire(import.meta.url)('s3rver/lib/models/account') as {
+    DUMMY_ACCOUNT: { createKeyPair(accessKeyId: string, secretAccessKey: string): void };
+  }
+).DUMMY_ACCOUNT;
+
+const LOCAL_PLACE = { region: LOCAL_REGION, account: LOCAL_ACCOUNT };
+
+/** The logical id of the rule that starts register-ca on an upload. */
+const uploadRuleId = (app: App): string =>
+  Object.entries(app.resources).find(
+    ([, resource]) => resource.Type === 'AWS::Events::Rule' && resource.Properties.EventPattern?.detail?.object?.key,
+  )?.[0] ?? 'CaUploadedRule';
 
 interface S3Notification {
   Records: Array<{
@@ -67,6 +89,15 @@ export interface StackOptions {
    * function key → bundle path. What a deployment runs, bundled SDK and all.
    */
   bundles?: Record<string, string>;
+  /**
+   * Evaluate each caller's IAM role at the local endpoints (default true; `iot-ca up --no-iam`).
+   * Functions always run in workers of their own, with credentials naming their role.
+   */
+  iam?: boolean;
+  /** Called with each call IAM refuses (`iot-ca up` prints them). */
+  onDenial?: (denial: Denial) => void;
+  /** Changes the roles serverless.yml declares before the stack enforces them (tests take statements out). */
+  adjustRoles?: (roles: Record<string, Role>) => Record<string, Role>;
 }
 
 export interface Endpoints {
@@ -206,6 +237,9 @@ export class LocalStack {
     readonly reconcileEngine: LocalEngine,
     readonly endpoints: Endpoints,
     private readonly servers: { s3: InstanceType<typeof S3rver>; iot: RunningServer; sfn: RunningServer },
+    /** IAM as the stack enforces it: `iam.guard.denials` lists every refused call. */
+    readonly iam: LocalIam,
+    private readonly workers: FunctionWorkers,
   ) {}
 
   /**
@@ -224,7 +258,10 @@ export class LocalStack {
   /** Starts each schedule's state machine every period (`everyMs` overrides the rate, for tests). */
   runSchedules(everyMs?: number): void {
     for (const rule of this.schedules()) {
-      const timer = setInterval(() => void this.reconcileEngine.start(rule.input), everyMs ?? rule.everyMs);
+      // As EventBridge does, the target is started with the rule's role, or not at all.
+      const start = () =>
+        this.iam.startCheck(rule.name, this.reconcileEngine.stateMachineArn) ?? this.reconcileEngine.start(rule.input);
+      const timer = setInterval(start, everyMs ?? rule.everyMs);
       timer.unref();
       this.timers.push(timer);
     }
@@ -250,7 +287,7 @@ export class LocalStack {
       account: LOCAL_ACCOUNT,
       faults,
     });
-    this.servers.iot = await startIotServer(this.iotEmulator, port);
+    this.servers.iot = await startIotServer(this.iotEmulator, port, iotAuthorizer(this.iam.guard, LOCAL_PLACE));
   }
 
   get bucket(): string {
@@ -280,7 +317,9 @@ export class LocalStack {
       account: LOCAL_ACCOUNT,
       ...(options.faults ? { faults: options.faults } : {}),
     });
-    const iot = await startIotServer(emulator, options.ports?.iot ?? 0);
+    const iam = localIam(app, LOCAL_BUCKET, options.iam ?? true, options.adjustRoles);
+    if (options.onDenial) iam.guard.onDenial = options.onDenial;
+    const iot = await startIotServer(emulator, options.ports?.iot ?? 0, iotAuthorizer(iam.guard, LOCAL_PLACE));
     const s3 = new S3rver({
       address: '127.0.0.1',
       port: options.ports?.s3 ?? 0,
@@ -289,6 +328,12 @@ export class LocalStack {
       configureBuckets: [{ name: LOCAL_BUCKET }],
       vhostBuckets: false,
     });
+    // Each function signs with its own key; IAM is evaluated before s3rver authenticates and routes.
+    for (const fn of Object.keys(app.functions)) {
+      const { accessKeyId, secretAccessKey } = iam.identityOf(fn);
+      S3RVER_ACCOUNT.createKeyPair(accessKeyId, secretAccessKey);
+    }
+    s3.middleware.unshift(s3Authorizer(iam.guard));
     const { port: s3Port } = await s3.run();
     const endpoints = { s3: `http://127.0.0.1:${s3Port}`, iot: iot.url, sfn: '' };
 
@@ -310,12 +355,15 @@ export class LocalStack {
     delete process.env.AWS_SESSION_TOKEN;
     delete process.env.AWS_PROFILE;
 
-    const engineOptions = {
+    const workers = new FunctionWorkers(app.functions, () => ({ ...process.env }), iam.identityOf);
+    const engineOptions = (stateMachineId: string) => ({
       region: LOCAL_REGION,
       account: LOCAL_ACCOUNT,
       ...(options.retryIntervalMs !== undefined ? { retryIntervalMs: options.retryIntervalMs } : {}),
       ...(options.onExecutionEvent ? { onEvent: options.onExecutionEvent } : {}),
-    };
+      invoke: (binding: TaskBinding, input: unknown) => workers.invoke(binding, input),
+      authorizeInvoke: iam.invokeCheck(stateMachineId),
+    });
     const onBundles = (app: StateMachineApp): StateMachineApp => {
       const bundles = options.bundles;
       if (!bundles) return app;
@@ -328,15 +376,26 @@ export class LocalStack {
       );
       return { ...app, bindings };
     };
-    const engine = new LocalEngine(onBundles(machine), engineOptions);
-    const reconcileEngine = new LocalEngine(onBundles(reconcileMachine), engineOptions);
-    const sfn = await startSfnServer([engine, reconcileEngine], options.ports?.sfn ?? 0);
+    const engine = new LocalEngine(onBundles(machine), engineOptions('RegisterCaStateMachine'));
+    const reconcileEngine = new LocalEngine(onBundles(reconcileMachine), engineOptions('ReconcileStateMachine'));
+    const sfn = await startSfnServer([engine, reconcileEngine], options.ports?.sfn ?? 0, sfnAuthorizer(iam.guard));
     endpoints.sfn = sfn.url;
     process.env.AWS_ENDPOINT_URL_SFN = endpoints.sfn;
 
     ensureDefaultTemplate(emulator, app.params.templateName ?? 'iot-ca-local-jitp', defaultTemplateBody(app));
 
-    const stack = new LocalStack(app, stateDir, emulator, engine, reconcileEngine, endpoints, { s3, iot, sfn });
+    const stack = new LocalStack(
+      app,
+      stateDir,
+      emulator,
+      engine,
+      reconcileEngine,
+      endpoints,
+      { s3, iot, sfn },
+      iam,
+      workers,
+    );
+    const uploadRule = uploadRuleId(app);
     // The EventBridge rule serverless.yml declares (CaUploadedRule), as EventBridge matches keys.
     const rule = keyMatcher(uploadKeyFilters(app), (text) => app.resolve(text));
     s3.on('event', (notification) => {
@@ -345,6 +404,8 @@ export class LocalStack {
         // EventBridge matches the rule against the key as the event carries it.
         const key = eventKey(record.s3.object.key);
         if (record.s3.bucket.name !== LOCAL_BUCKET || !rule.matches(key)) continue;
+        // A target the rule's role may not start is not started (FailedInvocations on AWS).
+        if (iam.startCheck(uploadRule, engine.stateMachineArn)) continue;
         engine.start(toEventBridge(record));
       }
     });
@@ -397,7 +458,12 @@ export class LocalStack {
     }
     releaseStateDir(this.stateDir);
     this.servers.s3.httpServer?.closeAllConnections();
-    await Promise.all([this.servers.s3.close(), this.servers.iot.close(), this.servers.sfn.close()]);
+    await Promise.all([
+      this.servers.s3.close(),
+      this.servers.iot.close(),
+      this.servers.sfn.close(),
+      this.workers.stop(),
+    ]);
     await this.iotEmulator.flush();
   }
 }

@@ -12,6 +12,8 @@ const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 export interface UpOptions {
   /** Commander's --no-schedules: false turns the reconcile schedules off. */
   schedules?: boolean;
+  /** Commander's --no-iam: false lets every function make every call. */
+  iam?: boolean;
   iotQuota?: string | boolean;
   throttleRate?: string;
   faultRate?: string;
@@ -156,6 +158,8 @@ export const up = async (options: UpOptions, out: Output): Promise<number> => {
       faults: faultsFrom(options),
       ...(options.retryIntervalMs !== undefined ? { retryIntervalMs: Number(options.retryIntervalMs) } : {}),
       schedules: options.schedules !== false,
+      iam: options.iam !== false,
+      onDenial: (denial) => out.event({ denied: denial }, upLog.denied(denial)),
       onExecutionEvent: executionLogger(out, () => stack.engine.stateMachineArn.split(':').at(-1) ?? ''),
     });
   } catch (error) {
@@ -183,6 +187,7 @@ export const up = async (options: UpOptions, out: Output): Promise<number> => {
       stateMachineArn: info.stateMachineArn,
       credentials: LOCAL_CREDENTIALS,
       schedules: options.schedules !== false ? stack.schedules() : [],
+      iam: options.iam !== false,
     }),
   );
   await new Promise<void>((resolve) => {

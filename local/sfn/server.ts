@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ExecutionEvent, ExecutionRecord, LocalEngine } from '../engine.ts';
-import { listen, type RunningServer } from '../iot/server.ts';
+import { listen, type RunningServer, signingKeyId } from '../iot/server.ts';
 
 class SfnError extends Error {
   constructor(
@@ -183,18 +183,32 @@ const send = (response: ServerResponse, status: number, body: unknown): void => 
   response.end(text);
 };
 
-export const startSfnServer = (engines: LocalEngine[], port = 0): Promise<RunningServer> =>
+/**
+ * The caller's SigV4 access key id, the operation and its input: the denial's message when IAM
+ * refuses the call (answered as AccessDeniedException, 400, as Step Functions does), or undefined.
+ */
+export type AuthorizeSfn = (
+  accessKeyId: string,
+  operation: string,
+  body: Record<string, unknown>,
+) => string | undefined;
+
+export const startSfnServer = (engines: LocalEngine[], port = 0, authorize?: AuthorizeSfn): Promise<RunningServer> =>
   listen(async (request, response) => {
     try {
       const target = String(request.headers['x-amz-target'] ?? '');
-      const operation = operations[target.replace(/^AWSStepFunctions\./, '')];
+      const name = target.replace(/^AWSStepFunctions\./, '');
+      const operation = operations[name];
       if (!operation)
         throw new SfnError(
           'UnknownOperationException',
           `The local Step Functions endpoint does not implement ${target || 'this request'}.`,
           501,
         );
-      send(response, 200, operation(engines, await readJson(request)));
+      const body = await readJson(request);
+      const denial = authorize?.(signingKeyId(request.headers.authorization), name, body);
+      if (denial) throw new SfnError('AccessDeniedException', denial);
+      send(response, 200, operation(engines, body));
     } catch (error) {
       const failure =
         error instanceof SfnError ? error : new SfnError('InternalServerError', (error as Error).message, 500);

@@ -1,0 +1,151 @@
+/**
+ * IAM on the embedded stack: each function runs in a worker of its own with credentials naming its
+ * role, and the local IoT, S3 and Step Functions endpoints evaluate that role's statements (as
+ * serverless.yml declares them). A statement taken out fails the flow as it would on AWS.
+ */
+import { describe, expect, it } from 'vitest';
+import { ListCACertificatesCommand } from '@aws-sdk/client-iot';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import type { Role } from '../../local/iam/roles.ts';
+import { withoutStatement } from '../../local/iam/roles.ts';
+import { makeCa, makeLeaf } from '../fixtures/pki.ts';
+import { useLocalStack } from '../fixtures/stack.ts';
+
+/** The roles with one action taken out of one role's statements (the statement goes if it is left empty). */
+const without =
+  (...cuts: Array<[role: string, action: string]>) =>
+  (roles: Record<string, Role>): Record<string, Role> => {
+    const adjusted = { ...roles };
+    for (const [name, action] of cuts) {
+      const role = adjusted[name];
+      if (!role) throw new Error(`no role ${name}`);
+      adjusted[name] = withoutStatement(role, (statement) => [statement.Action].flat().includes(action));
+    }
+    return adjusted;
+  };
+
+/** Takes one ARN out of a statement's Resource list (the state machine role's functions). */
+const withoutResource =
+  (roleName: string, resourceEnd: string) =>
+  (roles: Record<string, Role>): Record<string, Role> => {
+    const role = roles[roleName] as Role;
+    return {
+      ...roles,
+      [roleName]: {
+        ...role,
+        policies: role.policies.map((policy) => ({
+          ...policy,
+          Statement: [policy.Statement].flat().map((statement) => ({
+            ...statement,
+            Resource: [statement.Resource ?? []].flat().filter((arn) => !arn.endsWith(resourceEnd)),
+          })),
+        })),
+      },
+    };
+  };
+
+const dropCa = async (fixture: ReturnType<typeof useLocalStack>, key: string) => {
+  const ca = await makeCa();
+  const verification = await makeLeaf(ca, `CN=${fixture.code}`);
+  await fixture.put(key, `${ca.pem}${verification.pem}`);
+  await fixture.settle();
+  return fixture.resultOf(key);
+};
+
+const registeredCas = async (fixture: ReturnType<typeof useLocalStack>) =>
+  (await fixture.iot.send(new ListCACertificatesCommand({}))).certificates ?? [];
+
+describe('a function whose role lacks a statement', () => {
+  const fixture = useLocalStack({
+    adjustRoles: without(['RegisterCaRole', 'iot:RegisterCACertificate'], ['LoadCertificateRole', 's3:ListBucket']),
+  });
+
+  it('fails its step with AccessDeniedError and a report, and registers nothing', async () => {
+    const report = await dropCa(fixture, 'incoming/denied.pem');
+    expect(report.outcome).toBe('FAILED');
+    expect(report.error.name).toBe('AccessDeniedError');
+    expect(report.error.message).toMatch(/assumed-role\/RegisterCaRole\/.*iot:RegisterCACertificate/);
+    expect(await registeredCas(fixture)).toEqual([]);
+    // Exactly the call the role no longer allows was refused, and only for that function.
+    const denied = fixture.stack.iam.guard.denials.map((denial) => `${denial.principal} ${denial.action}`);
+    expect(denied.length).toBeGreaterThan(0);
+    for (const line of denied) expect(line).toMatch(/RegisterCaRole\/iot-ca-pipeline-local-registerCa iot:Register/);
+  });
+
+  it('answers a missing object with 403, not 404, to a role without s3:ListBucket', async () => {
+    const sfn = new SFNClient({});
+    const { executionArn } = await sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: fixture.stack.engine.stateMachineArn,
+        input: JSON.stringify({ bucket: fixture.stack.bucket, key: 'incoming/never-uploaded.pem' }),
+      }),
+    );
+    await fixture.stack.idle();
+    const record = fixture.stack.engine.get(executionArn as string);
+    // The flow records its failure, then fails with the step's error (as every failed flow does).
+    expect(record?.error).toBe('AccessDeniedError');
+    const report = await fixture.resultOf('incoming/never-uploaded.pem');
+    expect(report.error.name).toBe('AccessDeniedError');
+    sfn.destroy();
+  });
+});
+
+describe('the same drop with the roles as serverless.yml declares them', () => {
+  const fixture = useLocalStack();
+
+  it('registers the CA ACTIVE with no call denied', async () => {
+    const report = await dropCa(fixture, 'incoming/allowed.pem');
+    expect(report.outcome).toBe('ACTIVE');
+    expect(fixture.stack.iam.guard.denials).toEqual([]);
+  });
+
+  it('answers a missing object with 404 to a role with s3:ListBucket', async () => {
+    const sfn = new SFNClient({});
+    await sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: fixture.stack.engine.stateMachineArn,
+        input: JSON.stringify({ bucket: fixture.stack.bucket, key: 'incoming/never-uploaded.pem' }),
+      }),
+    );
+    await fixture.stack.idle();
+    expect((await fixture.resultOf('incoming/never-uploaded.pem')).error.name).toBe('ObjectNotFoundError');
+    sfn.destroy();
+  });
+});
+
+describe('a state machine role that may not invoke one of its functions', () => {
+  const fixture = useLocalStack({
+    adjustRoles: withoutResource('StateMachineRole', ':function:iot-ca-pipeline-local-activate'),
+  });
+
+  it('fails that Task as Step Functions does, leaving the CA registered but not ACTIVE', async () => {
+    const report = await dropCa(fixture, 'incoming/no-invoke.pem');
+    expect(report.outcome).toBe('FAILED');
+    expect(report.error.name).toBe('Lambda.AWSLambdaException');
+    const [ca] = await registeredCas(fixture);
+    expect(ca?.status).toBe('INACTIVE');
+    expect(fixture.stack.iam.guard.denials.some((denial) => denial.action === 'lambda:InvokeFunction')).toBe(true);
+  });
+});
+
+describe('an EventBridge role that may not start the state machine', () => {
+  const fixture = useLocalStack({ adjustRoles: without(['EventsStartExecutionRole', 'states:StartExecution']) });
+
+  it('starts nothing on an upload, and records the denial', async () => {
+    const ca = await makeCa();
+    await fixture.put('incoming/not-started.pem', ca.pem, { 'certificate-mode': 'SNI_ONLY' });
+    await fixture.settle();
+    expect(fixture.stack.engine.list()).toEqual([]);
+    expect(fixture.stack.iam.guard.denials.map((denial) => denial.action)).toEqual(['states:StartExecution']);
+  });
+});
+
+describe('iam: false (iot-ca up --no-iam)', () => {
+  const fixture = useLocalStack({ iam: false, adjustRoles: without(['RegisterCaRole', 'iot:RegisterCACertificate']) });
+
+  it('allows every call, so the role with the statement taken out still registers', async () => {
+    const report = await dropCa(fixture, 'incoming/no-iam.pem');
+    expect(report.outcome).toBe('ACTIVE');
+    expect(fixture.stack.iam.guard.denials).toEqual([]);
+  });
+});
