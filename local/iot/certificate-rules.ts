@@ -49,8 +49,14 @@ export interface CaCertificateFacts {
   notAfter: Date;
 }
 
+/** A certificate as read: @peculiar/x509's view, and the ASN.1 it was built from (for the OIDs as stated). */
+interface Read {
+  certificate: x509.X509Certificate;
+  asn: Certificate;
+}
+
 /** The one certificate a field holds (other PEM blocks are not certificates and are ignored). */
-export const readCertificate = (text: string, role: string): x509.X509Certificate => {
+export const readCertificate = (text: string, role: string): Read => {
   const bodies = [...text.replace(/\r/g, '').matchAll(PEM_CERTIFICATE)].map((match) =>
     (match[1] as string).replace(/\s+/g, ''),
   );
@@ -58,7 +64,9 @@ export const readCertificate = (text: string, role: string): x509.X509Certificat
   const body = bodies[0] as string;
   if (!BASE64.test(body) || body.length % 4 !== 0) throw certificateInvalid(`The ${role}'s PEM body is not base64.`);
   try {
-    return new x509.X509Certificate(Buffer.from(body, 'base64'));
+    // Parsed once: building the X509Certificate from the ASN.1 is cheaper than parsing the DER twice.
+    const asn = AsnConvert.parse(Buffer.from(body, 'base64'), Certificate);
+    return { certificate: new x509.X509Certificate(asn), asn };
   } catch {
     throw certificateInvalid(`The ${role} could not be parsed as an X.509 certificate.`);
   }
@@ -130,12 +138,11 @@ export const checkCaCertificate = (text: string, now: Date): Promise<CaCertifica
   asValidationError('CA certificate', () => caFacts(text, now));
 
 const caFacts = async (text: string, now: Date): Promise<CaCertificateFacts> => {
-  const certificate = readCertificate(text, 'CA certificate');
+  const { certificate, asn } = readCertificate(text, 'CA certificate');
   withinValidity(certificate, now, 'CA certificate');
   if (certificate.getExtension(x509.BasicConstraintsExtension)?.ca !== true)
     throw certificateInvalid('The certificate is not a CA certificate (basicConstraints CA:TRUE).');
   // The OIDs as the certificate states them, not as a library maps them to WebCrypto names.
-  const asn = AsnConvert.parse(certificate.rawData, Certificate);
   await checkKey(certificate, asn);
   checkSignatureAlgorithm(certificate, asn);
   const thumbprint = await certificate.getThumbprint('SHA-256', crypto);
@@ -166,7 +173,7 @@ const possession = async (
   registrationCode: string | undefined,
   now: Date,
 ): Promise<void> => {
-  const verification = readCertificate(verificationText, 'verification certificate');
+  const { certificate: verification } = readCertificate(verificationText, 'verification certificate');
   const commonNames = verification.subjectName.getField('CN');
   if (commonNames.length !== 1) {
     throw iotError(
