@@ -6,7 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { IoTClient } from '@aws-sdk/client-iot';
+import { DescribeEndpointCommand, IoTClient } from '@aws-sdk/client-iot';
+import type { DeviceEndpoint } from './device.ts';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { CliError } from './output.ts';
@@ -33,9 +34,25 @@ export interface Target {
   rule: TriggerRule;
   /** The options an object gets when its metadata says nothing. */
   defaults: Defaults;
+  /** Where devices connect: the local broker, or the account's `iot:Data-ATS` endpoint. */
+  deviceEndpoint: () => Promise<DeviceEndpoint>;
   /** Waits for in-process executions, then stops what this command started. */
   close: () => Promise<void>;
 }
+
+/** The local broker as the stack advertises it (`endpoints.mqtt`). */
+const localDeviceEndpoint = (endpoints: object) => async (): Promise<DeviceEndpoint> => {
+  const mqtt = (endpoints as { mqtt?: { url: string; servername: string; caFile: string } }).mqtt;
+  if (!mqtt) throw new CliError('NoDeviceEndpointError', 'This local stack has no MQTT endpoint: restart iot-ca up.');
+  return { url: mqtt.url, servername: mqtt.servername, ca: readFileSync(mqtt.caFile, 'utf8') };
+};
+
+/** The account's ATS data endpoint (DescribeEndpoint `iot:Data-ATS`), on MQTT's TLS port 8883. */
+const awsDeviceEndpoint = (iot: IoTClient) => async (): Promise<DeviceEndpoint> => {
+  const { endpointAddress } = await iot.send(new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' }));
+  if (!endpointAddress) throw new CliError('NoDeviceEndpointError', 'DescribeEndpoint returned no address.');
+  return { url: `mqtts://${endpointAddress}:8883`, servername: endpointAddress };
+};
 
 const reachable = async (url: string): Promise<boolean> => {
   try {
@@ -92,6 +109,7 @@ export const localTarget = async (options: LocalTargetOptions = {}): Promise<Tar
         resultsPrefix: info.resultsPrefix,
         rule: triggerRule(info.incomingPrefix),
         defaults: deploymentDefaults(),
+        deviceEndpoint: localDeviceEndpoint(info.endpoints),
         close: async () => destroyAll(clients),
       };
     }
@@ -115,6 +133,7 @@ export const localTarget = async (options: LocalTargetOptions = {}): Promise<Tar
     resultsPrefix: stack.resultsPrefix,
     rule: triggerRule(stack.incomingPrefix),
     defaults: deploymentDefaults(),
+    deviceEndpoint: localDeviceEndpoint(stack.endpoints),
     close: async () => {
       destroyAll(clients);
       await stack.stop();
@@ -174,6 +193,7 @@ export const deployedTarget = async (options: GlobalOptions): Promise<Target> =>
     rule: triggerRule(incomingPrefix),
     // params.<stage> may override params.default; the stack's own output names its template.
     defaults: { ...defaults, templateName: outputs.DefaultTemplateName ?? defaults.templateName },
+    deviceEndpoint: awsDeviceEndpoint(clients.iot),
     close: async () => destroyAll(clients),
   };
 };

@@ -119,6 +119,26 @@ program
   .description('one CA certificate in detail (the id or any unique prefix of it, as list prints it)')
   .action(action((id: string) => status(id, globals(), createOutput(Boolean(globals().json)))));
 
+const device = program.command('device').description('devices of a registered CA: the JITP smoke test');
+device
+  .command('connect')
+  .description(
+    'make a device signed by the CA, connect it until JITP provisions it, publish and receive one message; exit 0 only if it ended connected',
+  )
+  .requiredOption('--ca <ca.pem>', 'the registered CA certificate')
+  .requiredOption('--ca-key <ca.key>', "the CA's private key (read here, never uploaded or printed)")
+  .option(
+    '--cn <name>',
+    'the device certificate CN, the Thing name under the default template (default: iot-ca-smoke-<random>)',
+  )
+  .option('--out <dir>', "where the device's key and certificate are kept (default: iot-ca-devices/<cn>)")
+  .option('--timeout <seconds>', 'give up after this long (default 60)')
+  .action(
+    action(async (options) =>
+      (await import('./commands/device.ts')).deviceConnect(options, globals(), createOutput(Boolean(globals().json))),
+    ),
+  );
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {

@@ -303,3 +303,28 @@ export const upLog = {
 
 export const downText = (stateDir: string, pid: number | undefined): string =>
   pid === undefined ? `no iot-ca up is running on ${stateDir}` : `stopped iot-ca up (pid ${pid}) on ${stateDir}`;
+
+/** `device connect`: each step with its timing, then what JITP made of the device. */
+export const deviceText = (
+  thingName: string,
+  certificateId: string,
+  smoke: {
+    connected: boolean;
+    attempts: number;
+    steps: Array<{ step: string; ms: number; ok: boolean; detail?: string }>;
+  },
+  provisioned: { certificateStatus: string | null; thing: { thingName: string } | null; policies: string[] },
+): string =>
+  [
+    ...smoke.steps.map(
+      (step) =>
+        `${step.ok ? '✔' : '✗'} ${step.step.padEnd(40)} ${String(step.ms).padStart(6)} ms${step.detail ? `  ${step.detail}` : ''}`,
+    ),
+    `device       ${thingName}`,
+    `certificate  ${certificateId}  ${provisioned.certificateStatus ?? 'not registered'}`,
+    `thing        ${provisioned.thing?.thingName ?? 'none'}`,
+    `policies     ${provisioned.policies.join(', ') || 'none'}`,
+    smoke.connected
+      ? `CONNECTED after ${smoke.attempts} attempt(s): JITP provisioned the device`
+      : `NOT CONNECTED after ${smoke.attempts} attempt(s)`,
+  ].join('\n');
