@@ -119,6 +119,11 @@ export const ERROR_SPECS = {
     kind: 'business',
     remedy: 'Name a provisioning template of type JITP; a FLEET_PROVISIONING template cannot be attached to a CA.',
   },
+  InvalidTemplateError: {
+    kind: 'business',
+    remedy:
+      "Fix the provisioning template's body as the message says (iot-ca check-template <name> --device <device.pem> shows each problem and what a device would get), save it as the template's default version (aws iot create-provisioning-template-version --set-as-default), then upload the CA again.",
+  },
   CertificateModeConflictError: {
     kind: 'business',
     remedy:
