@@ -404,19 +404,29 @@ const verificationName = (shape: CnShape): Name => {
   }
 };
 
+// Weighted toward certificates AWS accepts, so that about one run in fifteen passes every rule.
 const generated = fc.record({
   key: fc.constantFrom(...Object.keys(RSA_SPECS), ...Object.keys(EC_SPECS)),
   hash: fc.constantFrom<Hash>(...HASHES),
-  validity: fc.constantFrom<Validity>('valid', 'valid', 'expired', 'not-yet-valid', 'expiring-soon'),
-  caFlag: fc.constantFrom<boolean | null>(true, true, false, null),
+  validity: fc.constantFrom<Validity>('valid', 'valid', 'valid', 'expired', 'not-yet-valid', 'expiring-soon'),
+  caFlag: fc.constantFrom<boolean | null>(true, true, true, false, null),
   name: fc.constantFrom(...Object.keys(NAMES)),
   chain: fc.constantFrom('self-signed', 'self-signed', 'intermediate', 'chain-file'),
   mode: fc.constantFrom<Submission['mode']>('DEFAULT', 'SNI_ONLY'),
   verification: fc.record({
-    present: fc.boolean(),
-    cn: fc.constantFrom<CnShape>('code', 'code', 'other', 'code-in-O', 'code-bmp', 'code-utf8', 'code-and-other-CN'),
-    forged: fc.boolean(),
-    validity: fc.constantFrom<Validity>('valid', 'valid', 'expired', 'not-yet-valid'),
+    present: fc.constantFrom(false, false, false, true),
+    cn: fc.constantFrom<CnShape>(
+      'code',
+      'code',
+      'code',
+      'other',
+      'code-in-O',
+      'code-bmp',
+      'code-utf8',
+      'code-and-other-CN',
+    ),
+    forged: fc.constantFrom(false, false, false, true),
+    validity: fc.constantFrom<Validity>('valid', 'valid', 'valid', 'expired', 'not-yet-valid'),
     caFlag: fc.constantFrom<boolean | null>(false, false, null, true),
     placement: fc.constantFrom<Submission['placement']>('same-file', 'sibling'),
   }),
