@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-iot';
 import { awsCall, awsErrorName, awsPages, SDK_MAX_ATTEMPTS } from './sdk-errors.ts';
 import { PipelineError } from '../core/errors.ts';
+import { assertJitpTemplate } from '../core/jitp-template.ts';
 import type { CertificateMode, Tags } from '../core/options.ts';
 import type { RegisteredCa } from '../core/schemas.ts';
 
@@ -146,14 +147,21 @@ const adopt = async (
   };
 };
 
-/** The template exists and is of type JITP: a FLEET_PROVISIONING template cannot serve a CA. */
+/**
+ * The template exists, is of type JITP (a FLEET_PROVISIONING template cannot serve a CA) and its
+ * body meets AWS's JITP rules (`assertJitpTemplate`), so no CA goes live with a template that
+ * would leave its devices in PENDING_ACTIVATION. A description without a body (AWS always sends
+ * one) has nothing to judge.
+ */
 export const checkJitpTemplate = async (iot: IoTClient, templateName: string): Promise<void> => {
   let type: string | undefined;
+  let body: string | undefined;
   try {
     const template = await awsCall('DescribeProvisioningTemplate', () =>
       iot.send(new DescribeProvisioningTemplateCommand({ templateName })),
     );
     type = template.type ?? 'FLEET_PROVISIONING';
+    body = template.templateBody;
   } catch (error) {
     if (awsErrorName(error) === 'ResourceNotFoundException') {
       throw new PipelineError('TemplateNotFoundError', `Provisioning template "${templateName}" does not exist.`, {
@@ -168,6 +176,7 @@ export const checkJitpTemplate = async (iot: IoTClient, templateName: string): P
       `Provisioning template "${templateName}" is of type ${type}, not JITP.`,
     );
   }
+  if (body !== undefined) assertJitpTemplate(templateName, body);
 };
 
 export const setCaTemplate = async (iot: IoTClient, certificateId: string, templateName: string): Promise<void> => {
