@@ -21,7 +21,6 @@ const ACCEPTED_SIGNATURES: Record<string, string> = {
   '1.2.840.113549.1.1.11': 'sha256WithRSAEncryption',
   '1.2.840.113549.1.1.12': 'sha384WithRSAEncryption',
   '1.2.840.113549.1.1.13': 'sha512WithRSAEncryption',
-  '1.2.840.113549.1.1.10': 'RSASSA-PSS',
   '1.2.840.10045.4.3.2': 'ecdsa-with-SHA256',
   '1.2.840.10045.4.3.3': 'ecdsa-with-SHA384',
   '1.2.840.10045.4.3.4': 'ecdsa-with-SHA512',
@@ -58,6 +57,8 @@ export interface ParsedCertificate {
   notAfter: Date;
   isCa: boolean;
   signatureOid: string;
+  /** For RSASSA-PSS: the hash its parameters name (SHA-1 when they name none). */
+  pssHashOid?: string;
   publicKey: KeyObject | undefined;
   node: NodeX509;
 }
@@ -92,29 +93,22 @@ const unescapeRfc2253 = (value: string): string => {
 const formatName = (attributes: Array<{ name: string; value: string }>): string =>
   attributes.map(({ name, value }) => `${name}=${value}`).join(', ');
 
-/**
- * The outer signatureAlgorithm's OID (Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm,
- * signature }), which Node does not expose. Only called on DER that OpenSSL has already parsed as a
- * certificate, so the three headers read here are known to be well formed.
- */
-const signatureAlgorithmOid = (der: Uint8Array): string => {
-  const header = (offset: number): { start: number; end: number } => {
-    let length = der[offset + 1] as number;
-    let start = offset + 2;
-    if (length & 0x80) {
-      const octets = length & 0x7f;
-      length = 0;
-      for (let i = 0; i < octets; i++) length = length * 256 + (der[start++] as number);
-    }
-    return { start, end: start + length };
-  };
-  const certificate = header(0);
-  const tbs = header(certificate.start);
-  const algorithm = header(tbs.end);
-  const oid = header(algorithm.start);
+/** A DER element's content: [start, end) after its tag and length octets. */
+const elementAt = (der: Uint8Array, offset: number): { tag: number; start: number; end: number } => {
+  let length = der[offset + 1] as number;
+  let start = offset + 2;
+  if (length & 0x80) {
+    const octets = length & 0x7f;
+    length = 0;
+    for (let i = 0; i < octets; i++) length = length * 256 + (der[start++] as number);
+  }
+  return { tag: der[offset] as number, start, end: start + length };
+};
+
+const oidAt = (der: Uint8Array, element: { start: number; end: number }): string => {
   const arcs: number[] = [];
   let arc = 0;
-  for (let i = oid.start; i < oid.end; i++) {
+  for (let i = element.start; i < element.end; i++) {
     const byte = der[i] as number;
     arc = arc * 128 + (byte & 0x7f);
     if (byte & 0x80) continue;
@@ -126,6 +120,34 @@ const signatureAlgorithmOid = (der: Uint8Array): string => {
     arc = 0;
   }
   return arcs.join('.');
+};
+
+const RSASSA_PSS = '1.2.840.113549.1.1.10';
+const SHA1 = '1.3.14.3.2.26';
+
+/**
+ * The outer signatureAlgorithm (Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm,
+ * signature }), which Node does not expose: its OID, and for RSASSA-PSS the hash its parameters
+ * name (`hashAlgorithm [0]`, SHA-1 when absent, RFC 4055). Only called on DER that OpenSSL has
+ * already parsed as a certificate, so the headers read here are well formed.
+ */
+const signatureAlgorithmOf = (der: Uint8Array): { oid: string; pssHash?: string } => {
+  const certificate = elementAt(der, 0);
+  const tbs = elementAt(der, certificate.start);
+  const algorithm = elementAt(der, tbs.end);
+  const oidElement = elementAt(der, algorithm.start);
+  const oid = oidAt(der, oidElement);
+  if (oid !== RSASSA_PSS) return { oid };
+  let pssHash = SHA1;
+  if (oidElement.end < algorithm.end) {
+    const params = elementAt(der, oidElement.end);
+    const first = params.start < params.end ? elementAt(der, params.start) : undefined;
+    if (params.tag === 0x30 && first?.tag === 0xa0) {
+      const hashAlgorithm = elementAt(der, first.start);
+      pssHash = oidAt(der, elementAt(der, hashAlgorithm.start));
+    }
+  }
+  return { oid, pssHash };
 };
 
 export const certificateIdOf = (der: Uint8Array): string => createHash('sha256').update(der).digest('hex');
@@ -151,6 +173,7 @@ export const parseCertificate = (block: PemBlock, role = 'certificate'): ParsedC
     publicKey = undefined;
   }
   const subjectAttributes = nameAttributes(node.subject);
+  const signature = signatureAlgorithmOf(block.der);
   return {
     der: block.der,
     certificateId: certificateIdOf(block.der),
@@ -160,7 +183,8 @@ export const parseCertificate = (block: PemBlock, role = 'certificate'): ParsedC
     notBefore: new Date(node.validFrom),
     notAfter: new Date(node.validTo),
     isCa: node.ca,
-    signatureOid: signatureAlgorithmOid(block.der),
+    signatureOid: signature.oid,
+    ...(signature.pssHash ? { pssHashOid: signature.pssHash } : {}),
     publicKey,
     node,
   };
@@ -209,7 +233,22 @@ export const checkKey = (cert: ParsedCertificate, role = 'CA certificate'): KeyD
   );
 };
 
+/** The hashes AWS names RSASSA-PSS with: SHA256WITHRSAANDMGF1 and its SHA-384/512 siblings. */
+const PSS_HASHES: Record<string, string> = {
+  '2.16.840.1.101.3.4.2.1': 'SHA-256',
+  '2.16.840.1.101.3.4.2.2': 'SHA-384',
+  '2.16.840.1.101.3.4.2.3': 'SHA-512',
+};
+
 export const checkSignatureAlgorithm = (cert: ParsedCertificate, role = 'CA certificate'): string => {
+  if (cert.signatureOid === RSASSA_PSS) {
+    const hash = PSS_HASHES[cert.pssHashOid ?? SHA1];
+    if (hash) return `RSASSA-PSS with ${hash}`;
+    throw new PipelineError(
+      'UnsupportedSignatureAlgorithmError',
+      `The ${role} is signed with RSASSA-PSS over ${cert.pssHashOid === SHA1 || !cert.pssHashOid ? 'SHA-1' : `OID ${cert.pssHashOid}`}; AWS IoT accepts RSASSA-PSS only with SHA-256/384/512.`,
+    );
+  }
   const accepted = ACCEPTED_SIGNATURES[cert.signatureOid];
   if (accepted) return accepted;
   const name = KNOWN_REJECTED_SIGNATURES[cert.signatureOid] ?? `OID ${cert.signatureOid}`;
@@ -395,6 +434,13 @@ export const checkVerification = (
 
 const checkRegistrationCode = (verification: ParsedCertificate, registrationCode: string): void => {
   const commonNames = verification.subjectAttributes.filter((attr) => attr.name === 'CN').map((attr) => attr.value);
+  // AWS says "the CN" is the code: one CN, the code (the strict reading, as the IoT emulator's).
+  if (commonNames.length > 1 && commonNames.includes(registrationCode)) {
+    throw new PipelineError(
+      'RegistrationCodeMismatchError',
+      `The verification certificate has ${commonNames.length} CNs; its subject must have exactly one CN, the registration code ${registrationCode}.`,
+    );
+  }
   if (!commonNames.includes(registrationCode)) {
     const elsewhere = verification.subjectAttributes.find((attr) => attr.value === registrationCode);
     const found = commonNames.length === 0 ? 'no CN' : `CN "${commonNames.join('", "')}"`;

@@ -65,20 +65,7 @@ const STRICTER: Array<{ error: PipelineErrorName; rule: string; reason: string }
  * Where the pipeline accepts what the emulator refuses: bugs in the pre-flight found by this test,
  * to be fixed in functions/ (each entry then fails "still reproduces" and is removed). Empty is the goal.
  */
-const KNOWN_GAPS: Array<{ emulator: string; match: RegExp; finding: string }> = [
-  {
-    emulator: 'CertificateValidationException',
-    match: /RSASSA-PSS over SHA-1/,
-    finding:
-      'checkSignatureAlgorithm (functions/core/certificate.ts) accepts RSASSA-PSS over any hash; AWS names PSS only with SHA-256/384/512 (SHA256WITHRSAANDMGF1 …), and SHA-1 is PSS’s default',
-  },
-  {
-    emulator: 'RegistrationCodeValidationException',
-    match: /subject has [2-9] CNs/,
-    finding:
-      'checkRegistrationCode (functions/core/certificate.ts) accepts a verification subject with several CNs if any is the code; AWS says "the CN" is the code, and the emulator reads that as exactly one CN',
-  },
-];
+const KNOWN_GAPS: Array<{ emulator: string; match: RegExp; finding: string }> = [];
 
 const NOW = new Date();
 let stateDir: string;

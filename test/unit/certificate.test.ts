@@ -65,9 +65,16 @@ describe('inspectCaFile: what is accepted', () => {
     expect(inspectCaFile(ca.pem).key).toBe(expected);
   });
 
-  it('accepts RSASSA-PSS signatures', async () => {
-    const ca = await makeCa({ key: { type: 'rsa-pss', bits: 2048 } });
-    expect(inspectCaFile(ca.pem).signatureAlgorithm).toBe('RSASSA-PSS');
+  it('accepts RSASSA-PSS signatures over SHA-256/384/512, as AWS names them', async () => {
+    for (const hash of ['SHA-256', 'SHA-384', 'SHA-512']) {
+      const ca = await makeCa({ key: { type: 'rsa-pss', bits: 2048 }, hash, fresh: true });
+      expect(inspectCaFile(ca.pem).signatureAlgorithm).toBe(`RSASSA-PSS with ${hash}`);
+    }
+  });
+
+  it('refuses RSASSA-PSS over SHA-1 (found by the differential referee)', async () => {
+    const ca = await makeCa({ key: { type: 'rsa-pss', bits: 2048 }, hash: 'SHA-1', fresh: true });
+    expect(() => inspectCaFile(ca.pem)).toThrow(/RSASSA-PSS over SHA-1/);
   });
 
   it('accepts P-521 with a warning, since AWS does not document it', async () => {
@@ -242,6 +249,11 @@ describe('checkVerification: proof of possession', () => {
         'RegistrationCodeMismatchError',
       );
     }
+  });
+
+  it('refuses several CNs even when one is the code: the CN is the code (found by the referee)', async () => {
+    const verification = await makeLeaf(rsaCa, `CN=${REGISTRATION_CODE}, CN=device`);
+    expect(() => checkVerification(rsaCa.pem, verification.pem, REGISTRATION_CODE)).toThrow(/exactly one CN/);
   });
 
   it('says so when the code is in another attribute than CN', async () => {
