@@ -20,7 +20,8 @@ import {
   type TaskBinding,
 } from './app.ts';
 import { LocalEngine, type ExecutionEvent, type ExecutionRecord } from './engine.ts';
-import { IotEmulator, IotError, type FaultSettings } from './iot/emulator.ts';
+import { IotEmulator, IotError, type FaultSettings, type IotEvent } from './iot/emulator.ts';
+import { MqttBroker, type MqttEndpoint } from './mqtt/broker.ts';
 import { startIotServer, type RunningServer } from './iot/server.ts';
 import { startSfnServer } from './sfn/server.ts';
 import { iotAuthorizer, type LocalIam, localIam, s3Authorizer, sfnAuthorizer } from './iam/enforce.ts';
@@ -76,7 +77,7 @@ export interface StackOptions {
   faults?: FaultSettings;
   /** Fixed pause for every ASL retry, ms (default: the ASL's own backoff). */
   retryIntervalMs?: number;
-  ports?: { s3?: number; iot?: number; sfn?: number };
+  ports?: { s3?: number; iot?: number; sfn?: number; mqtt?: number };
   onExecutionEvent?: (record: ExecutionRecord, event: ExecutionEvent) => void;
   /** Log level for the functions' Powertools logger (default WARN: the CLI prints its own view). */
   logLevel?: string;
@@ -94,6 +95,11 @@ export interface StackOptions {
    * Functions always run in workers of their own, with credentials naming their role.
    */
   iam?: boolean;
+  /**
+   * Called with what the data plane does: certificates registered on a device's first connection,
+   * JITP outcomes (provisioned, failed, throttled), refused connections and denied requests.
+   */
+  onIotEvent?: (event: IotEvent) => void;
   /** Called with each call IAM refuses (`iot-ca up` prints them). */
   onDenial?: (denial: Denial) => void;
   /** Changes the roles serverless.yml declares before the stack enforces them (tests take statements out). */
@@ -104,6 +110,8 @@ export interface Endpoints {
   s3: string;
   iot: string;
   sfn: string;
+  /** The MQTT broker devices connect to (TLS, SNI `servername`, trusting `caFile`). */
+  mqtt: MqttEndpoint;
 }
 
 /** What `iot-ca up` leaves in the state directory for other `iot-ca --local` commands. */
@@ -225,8 +233,11 @@ const scheduleRules = (app: App, bucket: string): ScheduleRule[] =>
 /** The default JITP template as the deployment creates it (DefaultProvisioningTemplate). */
 const defaultTemplateBody = (app: App): string =>
   app.resolve(String(app.resources.DefaultProvisioningTemplate?.Properties.TemplateBody), {
-    DevicePolicy: 'iot-ca-local-device',
+    DevicePolicy: DEVICE_POLICY,
   });
+
+/** The device policy's name in the local stage (`iot-ca-${sls:stage}-device`). */
+const DEVICE_POLICY = 'iot-ca-local-device';
 
 export class LocalStack {
   private constructor(
@@ -236,7 +247,12 @@ export class LocalStack {
     readonly engine: LocalEngine,
     readonly reconcileEngine: LocalEngine,
     readonly endpoints: Endpoints,
-    private readonly servers: { s3: InstanceType<typeof S3rver>; iot: RunningServer; sfn: RunningServer },
+    private readonly servers: {
+      s3: InstanceType<typeof S3rver>;
+      iot: RunningServer;
+      sfn: RunningServer;
+      mqtt: MqttBroker;
+    },
     /** IAM as the stack enforces it: `iam.guard.denials` lists every refused call. */
     readonly iam: LocalIam,
     private readonly workers: FunctionWorkers,
@@ -278,6 +294,7 @@ export class LocalStack {
   async restartIot(): Promise<void> {
     const port = Number(new URL(this.endpoints.iot).port);
     const faults = this.iotEmulator.faults;
+    const onIotEvent = this.iotEmulator.onIotEvent;
     await this.servers.iot.close();
     // What was acknowledged is on disk; what the old emulator was still writing lands first.
     await this.iotEmulator.flush();
@@ -287,6 +304,8 @@ export class LocalStack {
       account: LOCAL_ACCOUNT,
       faults,
     });
+    // The broker asks the emulator it is given each time: devices now meet the restarted one.
+    this.iotEmulator.onIotEvent = onIotEvent;
     this.servers.iot = await startIotServer(this.iotEmulator, port, iotAuthorizer(this.iam.guard, LOCAL_PLACE));
   }
 
@@ -335,7 +354,16 @@ export class LocalStack {
     }
     s3.middleware.unshift(s3Authorizer(iam.guard));
     const { port: s3Port } = await s3.run();
-    const endpoints = { s3: `http://127.0.0.1:${s3Port}`, iot: iot.url, sfn: '' };
+    // The broker reads the emulator through `current`, which the stack points at the new one on a restart.
+    let current: () => IotEmulator = () => emulator;
+    const mqtt = await MqttBroker.start({
+      stateDir,
+      emulator: () => current(),
+      ...(options.ports?.mqtt !== undefined ? { port: options.ports.mqtt } : {}),
+      ...(options.onIotEvent ? { onEvent: options.onIotEvent } : {}),
+    });
+    emulator.onIotEvent = mqtt.handleEvent;
+    const endpoints = { s3: `http://127.0.0.1:${s3Port}`, iot: iot.url, sfn: '', mqtt: mqtt.endpoint };
 
     // POWERTOOLS_METRICS_DISABLED: EMF lines are for CloudWatch; locally they would only be noise.
     // What the handlers see, as Lambda would give them: the deployment's environment plus the
@@ -383,6 +411,7 @@ export class LocalStack {
     process.env.AWS_ENDPOINT_URL_SFN = endpoints.sfn;
 
     ensureDefaultTemplate(emulator, app.params.templateName ?? 'iot-ca-local-jitp', defaultTemplateBody(app));
+    ensureDevicePolicy(emulator, app);
 
     const stack = new LocalStack(
       app,
@@ -391,10 +420,11 @@ export class LocalStack {
       engine,
       reconcileEngine,
       endpoints,
-      { s3, iot, sfn },
+      { s3, iot, sfn, mqtt },
       iam,
       workers,
     );
+    current = () => stack.emulator;
     const uploadRule = uploadRuleId(app);
     // The EventBridge rule serverless.yml declares (CaUploadedRule), as EventBridge matches keys.
     const rule = keyMatcher(uploadKeyFilters(app), (text) => app.resolve(text));
@@ -462,6 +492,7 @@ export class LocalStack {
       this.servers.s3.close(),
       this.servers.iot.close(),
       this.servers.sfn.close(),
+      this.servers.mqtt.stop(),
       this.workers.stop(),
     ]);
     await this.iotEmulator.flush();
@@ -482,6 +513,16 @@ const ensureDefaultTemplate = (emulator: IotEmulator, templateName: string, temp
       type: 'JITP',
     });
   }
+};
+
+/** The device policy the deployment creates (DevicePolicy), which the default template names. */
+const ensureDevicePolicy = (emulator: IotEmulator, app: App): void => {
+  const properties = app.resources.DevicePolicy?.Properties;
+  if (!properties) return;
+  // `${!name}` is !Sub's escape for a literal `${name}`: an IoT policy variable, kept for IoT to resolve.
+  const escaped = JSON.stringify(properties.PolicyDocument).replaceAll('${!', '\u0000{');
+  const document = app.resolve(escaped).replaceAll('\u0000{', '${');
+  emulator.devices.policies.ensure(DEVICE_POLICY, document);
 };
 
 /**

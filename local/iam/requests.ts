@@ -78,9 +78,18 @@ export const iotRequests = (call: IotCallShape, place: Place): AuthorizationRequ
       ];
     case 'DescribeProvisioningTemplate':
       return [{ action, resource: arn(`provisioningtemplate/${call.params.name}`) }];
+    case 'DescribeCertificate':
+    case 'UpdateCertificate':
+      return [{ action, resource: arn(`cert/${call.params.id}`) }];
+    case 'DescribeThing':
+    case 'ListThingPrincipals':
+      return [{ action, resource: arn(`thing/${call.params.name}`) }];
+    case 'GetPolicy':
+      return [{ action, resource: arn(`policy/${call.params.name}`) }];
     default:
-      // GetRegistrationCode, DeleteRegistrationCode, ListCACertificates, ListProvisioningTemplates:
-      // no resource type in IAM, so `*` is the only resource they are evaluated on.
+      // GetRegistrationCode, DeleteRegistrationCode, ListCACertificates, ListProvisioningTemplates,
+      // ListCertificatesByCA, RegisterCertificate, ListAttachedPolicies, DescribeEndpoint: no
+      // resource type in IAM, so `*` is the only resource they are evaluated on.
       return [{ action, resource: '*' }];
   }
 };

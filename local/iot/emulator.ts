@@ -3,7 +3,8 @@
  * shared/AWS-IOT-RULES.md and AWS's API model, split as moto splits a service: errors
  * (errors.ts), which operation answers which error (operations.ts), quotas and faults
  * (quotas.ts), paging (paging.ts), CA certificates (ca-certificates.ts) and their X.509 rules
- * (certificate-rules.ts), provisioning templates (templates.ts) and tags (tags.ts). This file
+ * (certificate-rules.ts), provisioning templates (templates.ts), tags (tags.ts), and the device
+ * registry behind the data plane (registry.ts: device certificates, Things, policies, JITP). This file
  * holds the account together: its state on disk, its registration code, and the operations.
  *
  * It imports nothing from functions/: it is the referee of that code, not a copy of it.
@@ -15,6 +16,7 @@ import { CaCertificates, type CaRecord, type RegisterInput } from './ca-certific
 import { notFound } from './errors.ts';
 import type { Operation } from './operations.ts';
 import { Admission, type FaultSettings } from './quotas.ts';
+import { DeviceRegistry, type IotEvent } from './registry.ts';
 import { RecordStore, writeFileAtomic } from './store.ts';
 import { listTags, type TagList, type Taggable, tagResource, untagResource } from './tags.ts';
 import { type AccountContext, ProvisioningTemplates, type TemplateRecord } from './templates.ts';
@@ -25,6 +27,7 @@ export type { Operation } from './operations.ts';
 export { AWS_DEFAULT_TPS, type FaultSettings } from './quotas.ts';
 export type { CaRecord } from './ca-certificates.ts';
 export { type TemplateRecord, validateTemplateBody } from './templates.ts';
+export type { ConnectDecision, IotEvent } from './registry.ts';
 
 export interface EmulatorOptions {
   stateDir: string;
@@ -41,6 +44,8 @@ export class IotEmulator {
   faults: FaultSettings;
   /** Called with each CA record as it changes in memory (its write to disk follows; a response waits for it). */
   onCaSaved: ((record: CaRecord) => void) | undefined;
+  /** Device certificates, Things, policies, the data endpoint and JITP: what the MQTT broker asks. */
+  readonly devices: DeviceRegistry;
   private readonly writes = new Writes();
   private readonly admission: Admission;
   private readonly templates: ProvisioningTemplates;
@@ -70,6 +75,19 @@ export class IotEmulator {
       now,
       registrationCode: () => this.registrationCode,
       onSaved: (record) => this.onCaSaved?.(record),
+    });
+    this.devices = new DeviceRegistry(dir, {
+      ...context,
+      now,
+      cas: () => this.cas.snapshot(),
+      template: (name) => {
+        try {
+          return this.templates.describe(name);
+        } catch {
+          return undefined;
+        }
+      },
+      admit: (operation) => this.admit(operation),
     });
     this.codePath = join(dir, 'registration-code.json');
     this.registrationCode = existsSync(this.codePath)
@@ -102,6 +120,15 @@ export class IotEmulator {
   /** Quota and injected faults, applied before an operation runs. */
   admit(operation: Operation): void {
     this.admission.admit(operation);
+  }
+
+  /** Called with what the data plane does (registrations, JITP outcomes, refusals). */
+  set onIotEvent(listener: ((event: IotEvent) => void) | undefined) {
+    this.devices.onEvent = listener;
+  }
+
+  get onIotEvent(): ((event: IotEvent) => void) | undefined {
+    return this.devices.onEvent;
   }
 
   resetQuotas(): void {

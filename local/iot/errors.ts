@@ -16,6 +16,7 @@ export const ERROR_STATUS = {
   ResourceNotFoundException: 404,
   CertificateStateException: 406,
   ResourceAlreadyExistsException: 409,
+  CertificateConflictException: 409,
   LimitExceededException: 410,
   InternalFailureException: 500,
   NotImplementedException: 501,

@@ -20,7 +20,18 @@ export type Operation =
   | 'ListTagsForResource'
   | 'CreateProvisioningTemplate'
   | 'DescribeProvisioningTemplate'
-  | 'ListProvisioningTemplates';
+  | 'ListProvisioningTemplates'
+  | 'DescribeCertificate'
+  | 'ListCertificatesByCA'
+  | 'UpdateCertificate'
+  | 'RegisterCertificate'
+  | 'DescribeThing'
+  | 'ListThingPrincipals'
+  | 'GetPolicy'
+  | 'ListAttachedPolicies'
+  | 'DescribeEndpoint'
+  // Not served on the wire: what JITP runs on the account's behalf, counted against its quota.
+  | 'RegisterThing';
 
 export const OPERATION_ERRORS: Readonly<Record<Operation, readonly IotErrorName[]>> = {
   GetRegistrationCode: [
@@ -119,6 +130,88 @@ export const OPERATION_ERRORS: Readonly<Record<Operation, readonly IotErrorName[
     'InvalidRequestException',
     'ThrottlingException',
     'UnauthorizedException',
+    'InternalFailureException',
+  ],
+  DescribeCertificate: [
+    'InvalidRequestException',
+    'ResourceNotFoundException',
+    'ThrottlingException',
+    'UnauthorizedException',
+    'ServiceUnavailableException',
+    'InternalFailureException',
+  ],
+  ListCertificatesByCA: [
+    'InvalidRequestException',
+    'ThrottlingException',
+    'UnauthorizedException',
+    'ServiceUnavailableException',
+    'InternalFailureException',
+  ],
+  UpdateCertificate: [
+    'CertificateStateException',
+    'InvalidRequestException',
+    'ResourceNotFoundException',
+    'ThrottlingException',
+    'UnauthorizedException',
+    'ServiceUnavailableException',
+    'InternalFailureException',
+  ],
+  RegisterCertificate: [
+    'CertificateConflictException',
+    'CertificateStateException',
+    'CertificateValidationException',
+    'InvalidRequestException',
+    'ResourceAlreadyExistsException',
+    'ThrottlingException',
+    'UnauthorizedException',
+    'ServiceUnavailableException',
+    'InternalFailureException',
+  ],
+  DescribeThing: [
+    'InvalidRequestException',
+    'ResourceNotFoundException',
+    'ThrottlingException',
+    'UnauthorizedException',
+    'ServiceUnavailableException',
+    'InternalFailureException',
+  ],
+  ListThingPrincipals: [
+    'InvalidRequestException',
+    'ResourceNotFoundException',
+    'ThrottlingException',
+    'UnauthorizedException',
+    'ServiceUnavailableException',
+    'InternalFailureException',
+  ],
+  GetPolicy: [
+    'InvalidRequestException',
+    'ResourceNotFoundException',
+    'ThrottlingException',
+    'UnauthorizedException',
+    'ServiceUnavailableException',
+    'InternalFailureException',
+  ],
+  ListAttachedPolicies: [
+    'InvalidRequestException',
+    'LimitExceededException',
+    'ResourceNotFoundException',
+    'ThrottlingException',
+    'UnauthorizedException',
+    'ServiceUnavailableException',
+    'InternalFailureException',
+  ],
+  // DescribeEndpoint's model lists no ServiceUnavailableException.
+  DescribeEndpoint: [
+    'InvalidRequestException',
+    'ThrottlingException',
+    'UnauthorizedException',
+    'InternalFailureException',
+  ],
+  RegisterThing: [
+    'InvalidRequestException',
+    'ThrottlingException',
+    'UnauthorizedException',
+    'ServiceUnavailableException',
     'InternalFailureException',
   ],
 };

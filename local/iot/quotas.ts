@@ -9,6 +9,13 @@ import { OPERATION_ERRORS, type Operation } from './operations.ts';
 /** AWS's published control-plane quota for the CA calls (AWS-IOT-RULES.md "Throttling"). */
 export const AWS_DEFAULT_TPS = 10;
 
+/**
+ * Quotas that hold even when none is configured: what the account cannot turn off. JITP runs
+ * RegisterThing on the account's behalf, which AWS's quota table holds to 10 requests per second
+ * (docs/aws-iot-rules.md, "JITP"); `tps` overrides it like any other operation's.
+ */
+export const ALWAYS_ON_TPS: Partial<Record<Operation, number>> = { RegisterThing: AWS_DEFAULT_TPS };
+
 export interface FaultSettings {
   /** Requests per second per operation; undefined = no quota (the default, as most tests want). */
   tps?: number | Partial<Record<Operation, number>>;
@@ -62,7 +69,7 @@ export class Admission {
   admit(operation: Operation): void {
     this.calls.set(operation, (this.calls.get(operation) ?? 0) + 1);
     const { tps, throttleRate = 0, faultRate = 0 } = this.settings();
-    const limit = typeof tps === 'number' ? tps : tps?.[operation];
+    const limit = (typeof tps === 'number' ? tps : tps?.[operation]) ?? ALWAYS_ON_TPS[operation];
     if (limit !== undefined) {
       const quota = this.quotas.get(operation) ?? new Quota(limit, Date.now());
       this.quotas.set(operation, quota);

@@ -2,13 +2,13 @@
  * The IoT emulator on the wire: AWS's REST-JSON protocol as @aws-sdk/client-iot speaks it (paths,
  * query flags, JSON bodies, `x-amzn-ErrorType` errors), bound to 127.0.0.1 only.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { IotEmulator } from './emulator.ts';
-import { IotError, iotError } from './errors.ts';
-import { mayAnswer, OPERATION_ERRORS, type Operation } from './operations.ts';
+import { iotError } from './errors.ts';
+import { OPERATION_ERRORS, type Operation } from './operations.ts';
+import { answerable, listen, readBody, type RunningServer, send, sendError, signingKeyId, sleep } from './wire.ts';
 
-const MAX_BODY_BYTES = 1024 * 1024;
+export { listen, type RunningServer, signingKeyId } from './wire.ts';
 
 type Handler = (
   emulator: IotEmulator,
@@ -108,40 +108,62 @@ const routes: Route[] = [
     operation: 'DescribeProvisioningTemplate',
     handler: (e, p) => e.describeProvisioningTemplate(p.name as string),
   },
+  // ---- Device certificates, Things, policies and the data endpoint (registry.ts) ----
+  {
+    method: 'GET',
+    pattern: /^\/certificates\/(?<id>[^/]+)$/,
+    operation: 'DescribeCertificate',
+    handler: (e, p) => e.devices.certificates.describe(p.id as string),
+  },
+  {
+    method: 'PUT',
+    pattern: /^\/certificates\/(?<id>[^/]+)$/,
+    operation: 'UpdateCertificate',
+    handler: (e, p, q) => e.devices.certificates.update(p.id as string, q),
+  },
+  {
+    method: 'GET',
+    pattern: /^\/certificates-by-ca\/(?<id>[^/]+)$/,
+    operation: 'ListCertificatesByCA',
+    handler: (e, p, q) => e.devices.certificates.listByCa(p.id as string, q),
+  },
+  {
+    method: 'POST',
+    pattern: /^\/certificate\/register$/,
+    operation: 'RegisterCertificate',
+    handler: (e, _p, q, body) => e.devices.certificates.register(q, body ?? {}),
+  },
+  {
+    method: 'GET',
+    pattern: /^\/things\/(?<name>[^/]+)$/,
+    operation: 'DescribeThing',
+    handler: (e, p) => e.devices.things.describe(p.name as string),
+  },
+  {
+    method: 'GET',
+    pattern: /^\/things\/(?<name>[^/]+)\/principals$/,
+    operation: 'ListThingPrincipals',
+    handler: (e, p, q) => e.devices.things.listPrincipals(p.name as string, q),
+  },
+  {
+    method: 'GET',
+    pattern: /^\/policies\/(?<name>[^/]+)$/,
+    operation: 'GetPolicy',
+    handler: (e, p) => e.devices.policies.get(p.name as string),
+  },
+  {
+    method: 'POST',
+    pattern: /^\/attached-policies\/(?<target>.+)$/,
+    operation: 'ListAttachedPolicies',
+    handler: (e, p, q) => e.devices.policies.listAttached(p.target as string, q),
+  },
+  {
+    method: 'GET',
+    pattern: /^\/endpoint$/,
+    operation: 'DescribeEndpoint',
+    handler: (e, _p, q) => e.devices.describeEndpoint(q),
+  },
 ];
-
-const send = (response: ServerResponse, status: number, body: unknown, errorType?: string): void => {
-  const text = JSON.stringify(body ?? {});
-  response.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    'x-amzn-requestid': crypto.randomUUID(),
-    ...(errorType ? { 'x-amzn-ErrorType': errorType } : {}),
-  });
-  response.end(text);
-};
-
-const sendError = (response: ServerResponse, error: IotError): void =>
-  send(response, error.status, { message: error.message, ...error.extra }, error.name);
-
-const readBody = (request: IncomingMessage): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(iotError('InvalidRequestException', 'Request body too large.'));
-        request.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A signed call as IAM sees it: who signed it (SigV4's access key id) and what it asks for. */
 export interface IotCall {
@@ -154,10 +176,6 @@ export interface IotCall {
 
 /** Throws the IotError AWS answers (AccessDeniedException) when the caller may not make the call. */
 export type Authorize = (call: IotCall) => void;
-
-/** The access key id in a SigV4 Authorization header (`Credential=AKID/date/region/service/...`). */
-export const signingKeyId = (authorization: string | undefined): string =>
-  /Credential=([^/,\s]+)\//.exec(authorization ?? '')?.[1] ?? '';
 
 export const handleRequest = async (
   emulator: IotEmulator,
@@ -214,49 +232,6 @@ export const handleRequest = async (
     sendError(response, answerable(operation, error));
   }
 };
-
-/**
- * The error to answer: `error` itself if the operation may return it (operations.ts), else an
- * InternalFailureException naming the emulator's mistake, which every operation's model lists.
- */
-const answerable = (operation: Operation | undefined, error: unknown): IotError => {
-  if (!(error instanceof IotError))
-    return iotError('InternalFailureException', `Emulator error: ${(error as Error).message}`);
-  if (operation === undefined || mayAnswer(operation, error.name)) return error;
-  return iotError(
-    'InternalFailureException',
-    `Emulator error: ${operation} answered ${error.name} (${error.message}), which its model does not list.`,
-  );
-};
-
-export interface RunningServer {
-  server: Server;
-  url: string;
-  close: () => Promise<void>;
-}
-
-/** Listens on 127.0.0.1 (port 0 = any free port). */
-export const listen = (
-  handler: (request: IncomingMessage, response: ServerResponse) => void,
-  port = 0,
-): Promise<RunningServer> =>
-  new Promise((resolve, reject) => {
-    const server = createServer(handler);
-    server.keepAliveTimeout = 5_000;
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
-      const address = server.address() as AddressInfo;
-      resolve({
-        server,
-        url: `http://127.0.0.1:${address.port}`,
-        close: () =>
-          new Promise((done) => {
-            server.closeAllConnections();
-            server.close(() => done());
-          }),
-      });
-    });
-  });
 
 export const startIotServer = (emulator: IotEmulator, port = 0, authorize?: Authorize): Promise<RunningServer> =>
   listen((request, response) => void handleRequest(emulator, request, response, authorize), port);

@@ -161,6 +161,8 @@ describe('the embedded stack, driven by S3 uploads', () => {
   });
 
   it('binds every server to 127.0.0.1', () => {
-    for (const url of Object.values(local.stack.endpoints)) expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const { mqtt, ...http } = local.stack.endpoints;
+    for (const url of Object.values(http)) expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(mqtt.url).toMatch(/^mqtts:\/\/127\.0\.0\.1:\d+$/);
   });
 });

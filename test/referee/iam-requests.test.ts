@@ -88,6 +88,15 @@ const samples = async (): Promise<Record<string, AuthorizationRequest[]>> => {
     }),
     ListProvisioningTemplates: iot('ListProvisioningTemplates'),
     DescribeProvisioningTemplate: iot('DescribeProvisioningTemplate', { params: { name: 'jitp' } }),
+    DescribeCertificate: iot('DescribeCertificate', { params: { id: 'cd'.repeat(32) } }),
+    UpdateCertificate: iot('UpdateCertificate', { params: { id: 'cd'.repeat(32) }, query: { newStatus: 'REVOKED' } }),
+    ListCertificatesByCA: iot('ListCertificatesByCA', { params: { id: 'ab'.repeat(32) } }),
+    RegisterCertificate: iot('RegisterCertificate', { body: { certificatePem: ca.pem } }),
+    DescribeThing: iot('DescribeThing', { params: { name: 'device-1' } }),
+    ListThingPrincipals: iot('ListThingPrincipals', { params: { name: 'device-1' } }),
+    GetPolicy: iot('GetPolicy', { params: { name: 'iot-ca-local-device' } }),
+    ListAttachedPolicies: iot('ListAttachedPolicies', { params: { target: CA_ARN } }),
+    DescribeEndpoint: iot('DescribeEndpoint', { query: { endpointType: 'iot:Data-ATS' } }),
   };
 };
 
