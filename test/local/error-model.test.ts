@@ -53,6 +53,26 @@ describe('the per-operation error table', () => {
     );
   });
 
+  it('covers the data plane’s operations as their models give them: no 503 from DescribeEndpoint', () => {
+    for (const operation of [
+      'DescribeCertificate',
+      'ListCertificatesByCA',
+      'UpdateCertificate',
+      'RegisterCertificate',
+      'DescribeThing',
+      'ListThingPrincipals',
+      'GetPolicy',
+      'ListAttachedPolicies',
+      'DescribeEndpoint',
+      'RegisterThing',
+    ] as const)
+      expect(OPERATION_ERRORS[operation], operation).toContain('ThrottlingException');
+    expect(listedFor('DescribeEndpoint')).not.toContain('ServiceUnavailableException');
+    expect(OPERATION_ERRORS.DescribeEndpoint).not.toContain('ServiceUnavailableException');
+    expect(listedFor('UpdateCertificate')).toContain('CertificateStateException');
+    expect(OPERATION_ERRORS.UpdateCertificate).toContain('CertificateStateException');
+  });
+
   it('gives every error a status and keeps front-end errors out of every operation’s model', () => {
     for (const errors of Object.values(OPERATION_ERRORS))
       for (const name of errors) expect(ERROR_STATUS[name], name).toBeGreaterThanOrEqual(400);
