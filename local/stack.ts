@@ -360,7 +360,7 @@ export class LocalStack {
       stateDir,
       emulator: () => current(),
       ...(options.ports?.mqtt !== undefined ? { port: options.ports.mqtt } : {}),
-      ...(options.onIotEvent ? { onEvent: options.onIotEvent } : {}),
+      onEvent: options.onIotEvent ?? logJitpFailures,
     });
     emulator.onIotEvent = mqtt.handleEvent;
     const endpoints = { s3: `http://127.0.0.1:${s3Port}`, iot: iot.url, sfn: '', mqtt: mqtt.endpoint };
@@ -513,6 +513,11 @@ const ensureDefaultTemplate = (emulator: IotEmulator, templateName: string, temp
       type: 'JITP',
     });
   }
+};
+
+/** Without a listener, a template that fails on a device still shows: on stderr, as AWS logs it. */
+const logJitpFailures = (event: IotEvent): void => {
+  if (event.type === 'ProvisionThing.ClientErrors') console.warn(`[iot] ${event.type}: ${event.message}`);
 };
 
 /** The device policy the deployment creates (DevicePolicy), which the default template names. */
