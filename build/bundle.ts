@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { build, type BuildOptions, type Plugin } from 'esbuild';
+import { build, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
 import { parse } from 'yaml';
 
 const require = createRequire(import.meta.url);
@@ -29,17 +29,24 @@ export interface BundleSet {
   files: Record<string, string>;
   /** Function key → its handler's export name. */
   exports: Record<string, string>;
+  /** Name → what esbuild put in the bundle (input files and their bytes), when asked for. */
+  metafiles?: Record<string, Metafile>;
 }
 
 /**
  * Bundles every function serverless.yml declares, plus `extra` entries (name → source path),
  * into `outDir` as `<name>.mjs`. `plugins: false` builds without serverless.yml's esbuild plugins
- * (what the stock SDK costs).
+ * (what the stock SDK costs). `metafile: true` also returns each bundle's metafile (which input
+ * files it holds: the benchmark reads the SDK clients a function uses from it).
  */
 export const bundleFunctions = async (
   root: string,
   outDir: string,
-  { extra = {}, plugins: usePlugins = true }: { extra?: Record<string, string>; plugins?: boolean } = {},
+  {
+    extra = {},
+    plugins: usePlugins = true,
+    metafile = false,
+  }: { extra?: Record<string, string>; plugins?: boolean; metafile?: boolean } = {},
 ): Promise<BundleSet> => {
   const config = parse(readFileSync(join(root, 'serverless.yml'), 'utf8'), { logLevel: 'silent' }) as {
     custom: { esbuild: EsbuildConfig };
@@ -56,10 +63,11 @@ export const bundleFunctions = async (
   }
   mkdirSync(outDir, { recursive: true });
   const files: Record<string, string> = {};
+  const metafiles: Record<string, Metafile> = {};
   await Promise.all(
     Object.entries(entries).map(async ([name, entry]) => {
       const outfile = join(outDir, `${name}${options.outputFileExtension ?? '.js'}`);
-      await build({
+      const result = await build({
         entryPoints: [entry],
         outfile,
         bundle: options.bundle,
@@ -73,9 +81,11 @@ export const bundleFunctions = async (
         plugins,
         nodePaths: [join(root, 'node_modules')],
         logLevel: 'silent',
+        metafile,
       });
       files[name] = outfile;
+      if (result.metafile) metafiles[name] = result.metafile;
     }),
   );
-  return { files, exports };
+  return { files, exports, ...(metafile ? { metafiles } : {}) };
 };
