@@ -1,0 +1,180 @@
+/**
+ * Cold start per function against its own floor: the init of the function's bundle ÷ the init of
+ * a bundle built the same way (build/bundle.ts: serverless.yml's esbuild options and plugins) that
+ * only imports and constructs the SDK clients that function's bundle holds. The ratio is what the
+ * project's code (handler, middy, Powertools, schemas) adds to the clients a function cannot do
+ * without (docs/adr/0021-cold-start-against-each-functions-floor.md).
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Metafile } from 'esbuild';
+import { bundleFunctions } from '../build/bundle.ts';
+import { type Figure, median, round } from './figures.ts';
+
+const run = promisify(execFile);
+
+/** An SDK client a bundle holds: its class and its package. */
+export interface SdkClient {
+  className: string;
+  packageName: string;
+}
+
+/** `…/@aws-sdk/client-iot/dist-es/IoTClient.js`: the module that defines a client's class. */
+const CLIENT_MODULE = /(@aws-sdk\/client-[a-z0-9-]+)\/dist-(?:es|cjs)\/(\w+Client)\.js$/;
+
+/**
+ * The SDK clients whose class esbuild kept in a bundle: what the function's imports construct
+ * (functions/aws/*.ts build them), after tree-shaking, so a client only named in a type or
+ * imported and never built does not count.
+ */
+export const clientsIn = (metafile: Metafile): SdkClient[] => {
+  const clients = new Map<string, SdkClient>();
+  for (const output of Object.values(metafile.outputs)) {
+    for (const [path, input] of Object.entries(output.inputs)) {
+      const match = CLIENT_MODULE.exec(path);
+      if (match && input.bytesInOutput > 0)
+        clients.set(match[2] as string, { className: match[2] as string, packageName: match[1] as string });
+    }
+  }
+  return [...clients.values()].sort((a, b) => a.className.localeCompare(b.className));
+};
+
+/** The floor's entry: import and construct these clients at module scope, as a function does, and nothing else. */
+export const floorSource = (clients: SdkClient[]): string =>
+  [
+    ...clients.map((client) => `import { ${client.className} } from '${client.packageName}';`),
+    `const clients = [${clients.map((client) => `new ${client.className}({})`).join(', ')}];`,
+    'export const handler = async () => clients.map((client) => client.config.apiVersion);',
+    '',
+  ].join('\n');
+
+const floorName = (clients: SdkClient[]): string =>
+  `floor-${clients.map((client) => client.className.replace(/Client$/, '').toLowerCase()).join('-') || 'none'}`;
+
+export interface ColdRow {
+  function: string;
+  clients: string[];
+  floor: string;
+  kb: number;
+  stockKb: number;
+  floorKb: number;
+  initMs: number;
+  floorInitMs: number;
+  ratio: number;
+  met: boolean;
+}
+
+export const COLD_TARGET = 1.15;
+
+export const coldStart = async (
+  root: string,
+  { rounds, log }: { rounds: number; log: (line: string) => void },
+): Promise<{ figures: Figure[]; rows: ColdRow[] }> => {
+  const out = mkdtempSync(join(tmpdir(), 'iot-ca-bench-bundles-'));
+  try {
+    // First the functions alone, to read which clients each one holds; then the floors they call
+    // for, built by the same bundleFunctions (same options and plugins) as `extra` entries.
+    const probe = await bundleFunctions(root, join(out, 'probe'), { metafile: true });
+    const functionNames = Object.keys(probe.exports);
+    const clientsOf = new Map<string, SdkClient[]>();
+    const floorOf = new Map<string, string>();
+    const extra: Record<string, string> = {};
+    for (const name of functionNames) {
+      const clients = clientsIn(probe.metafiles?.[name] as Metafile);
+      const floor = floorName(clients);
+      clientsOf.set(name, clients);
+      floorOf.set(name, floor);
+      if (!extra[floor]) {
+        const entry = join(out, `${floor}.ts`);
+        writeFileSync(entry, floorSource(clients));
+        extra[floor] = entry;
+      }
+    }
+    const { files } = await bundleFunctions(root, join(out, 'ours'), { extra });
+    const { files: stock } = await bundleFunctions(root, join(out, 'stock'), { plugins: false });
+    const env = {
+      PATH: process.env.PATH,
+      AWS_REGION: 'us-east-1',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      DEFAULT_TEMPLATE_NAME: 'bench-jitp',
+      REGISTER_CA_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:bench',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+    };
+    const initOnce = async (file: string): Promise<number> => {
+      const script = `const t=performance.now();await import(${JSON.stringify(`file://${file}`)});process.stdout.write(String(performance.now()-t));`;
+      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { env });
+      return Number(stdout);
+    };
+    log(`   floors: ${Object.keys(extra).join(', ')}; ${rounds} rounds of ${functionNames.length} fresh-process pairs`);
+    // One pass to warm the file cache, not counted.
+    for (const file of Object.values(files)) await initOnce(file);
+    const samples = new Map<string, number[]>(functionNames.map((name) => [name, []]));
+    const floorSamples = new Map<string, number[]>(functionNames.map((name) => [name, []]));
+    const ratios = new Map<string, number[]>(functionNames.map((name) => [name, []]));
+    // Each function is timed next to its floor and the ratio taken within the pair: machine noise
+    // drifts over seconds, so adjacent runs cancel most of it. The order within the pair
+    // alternates, so neither side always runs second.
+    for (let i = 0; i < rounds; i++) {
+      for (const name of functionNames) {
+        const fnFile = files[name] as string;
+        const floorFile = files[floorOf.get(name) as string] as string;
+        let floor: number;
+        let init: number;
+        if (i % 2 === 0) {
+          floor = await initOnce(floorFile);
+          init = await initOnce(fnFile);
+        } else {
+          init = await initOnce(fnFile);
+          floor = await initOnce(floorFile);
+        }
+        samples.get(name)?.push(init);
+        floorSamples.get(name)?.push(floor);
+        ratios.get(name)?.push(init / floor);
+      }
+    }
+    const kb = (file: string | undefined) => round(statSync(file as string).size / 1024, 1);
+    const rows: ColdRow[] = functionNames.map((name) => {
+      const ratio = round(median(ratios.get(name) ?? []));
+      return {
+        function: name,
+        clients: (clientsOf.get(name) ?? []).map((client) => client.className),
+        floor: floorOf.get(name) as string,
+        kb: kb(files[name]),
+        stockKb: kb(stock[name]),
+        floorKb: kb(files[floorOf.get(name) as string]),
+        initMs: round(median(samples.get(name) ?? []), 1),
+        floorInitMs: round(median(floorSamples.get(name) ?? []), 1),
+        ratio,
+        met: ratio <= COLD_TARGET,
+      };
+    });
+    for (const row of rows)
+      log(
+        `   ${row.function}: ${row.ratio}× its floor (${row.initMs} ms vs ${row.floorInitMs} ms, ${row.clients.join('+')})`,
+      );
+    const worst = rows.reduce((a, b) => (b.ratio > a.ratio ? b : a));
+    const missed = rows.filter((row) => !row.met);
+    return {
+      rows,
+      figures: [
+        {
+          name: 'Cold start: each function ÷ its floor (its SDK clients only)',
+          value: `${missed.length === 0 ? 'all' : `${rows.length - missed.length} of ${rows.length}`} within; slowest ${worst.ratio}× (${worst.function}, ${worst.initMs} ms vs ${worst.floorInitMs} ms); ${rows.map((row) => `${row.function} ${row.ratio}×`).join(', ')}`,
+          target: `≤ ${COLD_TARGET}× for every function`,
+          met: missed.length === 0,
+          detail: {
+            rows,
+            rounds,
+            pairing: "each run ÷ its floor's run beside it (order alternating); median",
+            floors: Object.fromEntries(Object.keys(extra).map((floor) => [floor, kb(files[floor])])),
+          },
+        },
+      ],
+    };
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+};
