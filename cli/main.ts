@@ -69,6 +69,23 @@ program
   .action(action((file: string, options) => check(file, options, createOutput(Boolean(globals().json)))));
 
 program
+  .command('check-template <name-or-file>')
+  .description(
+    "a JITP template against AWS's rules, and what JITP would make of a device: Thing, attributes, status, policy",
+  )
+  .option('--device <device.pem>', 'a device certificate to evaluate the template for')
+  .action(
+    action(async (reference: string, options) =>
+      (await import('./commands/check-template.ts')).checkTemplateCommand(
+        reference,
+        options,
+        globals(),
+        createOutput(Boolean(globals().json)),
+      ),
+    ),
+  );
+
+program
   .command('registration-code')
   .description('print the registration code (the CN of a verification certificate)')
   .action(action(() => registrationCode(globals(), createOutput(Boolean(globals().json)))));

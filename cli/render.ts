@@ -3,6 +3,7 @@
  * lines, step lines) comes from here. Commands compute plain data and pass it in; with --json they
  * print that data instead (output.ts), so nothing here changes a JSON document.
  */
+import type { ProvisionedPolicy, TemplateCheck, TemplateEvaluation } from '../functions/core/jitp-template.ts';
 import type { FailureReport, Receipt } from '../functions/core/results.ts';
 import { resultKeyFor } from '../functions/core/source.ts';
 import type { ReconcileReport } from '../functions/reconcile-report.ts';
@@ -99,6 +100,76 @@ export const checkPassText = (verdict: CheckVerdict): string =>
 
 export const checkFailText = (error: { name: string; message: string; remedy: string }): string =>
   `FAIL  ${error.name}: ${error.message}\n${whatToDo(error.remedy)}`;
+
+// ---- check-template ----
+
+export type TemplateVerdict = { template: { source: 'file' | 'deployed' | 'local'; reference: string } } & (
+  | (TemplateEvaluation & { remedy?: string })
+  | ({ outcome: 'VALID' } & TemplateCheck)
+);
+
+const policyLine = (policy: ProvisionedPolicy): string =>
+  policy.policyName !== undefined
+    ? `  policy       ${policy.policyName}`
+    : `  policy       inline document (named by AWS after its hash): ${JSON.stringify(policy.policyDocument)}`;
+
+/** What JITP would make of a device (or of no device: the template alone), for people. */
+export const checkTemplateText = (verdict: TemplateVerdict): string => {
+  const name = `template ${verdict.template.reference}`;
+  switch (verdict.outcome) {
+    case 'VALID':
+      return [
+        `VALID  ${name} meets AWS's JITP rules`,
+        `  parameters   ${verdict.parameters.join(', ') || '-'}`,
+        '  (add --device <device.pem> to see what a device would get)',
+        ...warningLines(verdict.warnings),
+      ].join('\n');
+    case 'INVALID_TEMPLATE':
+      return [
+        `INVALID  ${name} breaks AWS's JITP rules (${verdict.problems.length} problem${verdict.problems.length === 1 ? '' : 's'}); no device would be provisioned`,
+        ...verdict.problems.map((problem) => `  ✗ ${problem.path ? `${problem.path}: ` : ''}${problem.message}`),
+        ...warningLines(verdict.warnings),
+        ...(verdict.remedy ? [whatToDo(verdict.remedy)] : []),
+      ].join('\n');
+    case 'MISSING_PARAMETER':
+      return [
+        `MISSING  the device certificate (${verdict.deviceSubject}) lacks what ${name} needs; JITP would fail for it`,
+        ...verdict.missing.map((m) => `  ✗ ${m.parameter}: no ${m.attribute} in the subject`),
+        ...warningLines(verdict.warnings),
+        whatToDo(
+          `issue the device certificates with ${verdict.missing.map((m) => m.attribute).join(', ')} in their subject, or give the template's parameter a Default.`,
+        ),
+      ].join('\n');
+    case 'INVALID_VALUE':
+      return [
+        `REFUSED  for the device certificate (${verdict.deviceSubject}), ${name} computes a value AWS IoT refuses`,
+        `  ✗ ${verdict.path}: ${verdict.message}`,
+        ...warningLines(verdict.warnings),
+      ].join('\n');
+    case 'PROVISIONED': {
+      const thing = verdict.thing;
+      return [
+        `PROVISIONED  the device certificate (${verdict.deviceSubject}) would be provisioned by ${name}`,
+        ...(thing
+          ? [
+              `  thing        ${thing.thingName}`,
+              `  attributes   ${
+                Object.entries(thing.attributes)
+                  .map(([k, v]) => `${k}=${v}`)
+                  .join(', ') || '-'
+              }`,
+              ...(thing.thingTypeName ? [`  thing type   ${thing.thingTypeName}`] : []),
+              `  groups       ${thing.thingGroups.join(', ') || '-'}`,
+              ...(thing.billingGroup ? [`  billing      ${thing.billingGroup}`] : []),
+            ]
+          : ['  thing        (none: the template declares no Thing)']),
+        `  certificate  ${verdict.certificateStatus} (id ${verdict.certificateId})`,
+        ...(verdict.policies.length > 0 ? verdict.policies.map(policyLine) : ['  policy       (none)']),
+        ...warningLines(verdict.warnings),
+      ].join('\n');
+    }
+  }
+};
 
 // ---- reconcile ----
 

@@ -147,21 +147,24 @@ const adopt = async (
   };
 };
 
-/**
- * The template exists, is of type JITP (a FLEET_PROVISIONING template cannot serve a CA) and its
- * body meets AWS's JITP rules (`assertJitpTemplate`), so no CA goes live with a template that
- * would leave its devices in PENDING_ACTIVATION. A description without a body (AWS always sends
- * one) has nothing to judge.
- */
-export const checkJitpTemplate = async (iot: IoTClient, templateName: string): Promise<void> => {
-  let type: string | undefined;
-  let body: string | undefined;
+export interface TemplateDescription {
+  templateName: string;
+  /** `FLEET_PROVISIONING` when DescribeProvisioningTemplate names no type (AWS's default). */
+  type: string;
+  templateBody?: string;
+}
+
+/** DescribeProvisioningTemplate; a template that does not exist is `TemplateNotFoundError`. */
+export const describeTemplate = async (iot: IoTClient, templateName: string): Promise<TemplateDescription> => {
   try {
     const template = await awsCall('DescribeProvisioningTemplate', () =>
       iot.send(new DescribeProvisioningTemplateCommand({ templateName })),
     );
-    type = template.type ?? 'FLEET_PROVISIONING';
-    body = template.templateBody;
+    return {
+      templateName,
+      type: template.type ?? 'FLEET_PROVISIONING',
+      ...(template.templateBody !== undefined ? { templateBody: template.templateBody } : {}),
+    };
   } catch (error) {
     if (awsErrorName(error) === 'ResourceNotFoundException') {
       throw new PipelineError('TemplateNotFoundError', `Provisioning template "${templateName}" does not exist.`, {
@@ -170,13 +173,27 @@ export const checkJitpTemplate = async (iot: IoTClient, templateName: string): P
     }
     throw error;
   }
-  if (type !== 'JITP') {
+};
+
+/** A FLEET_PROVISIONING template cannot serve a CA. */
+export const requireJitpType = (template: TemplateDescription): void => {
+  if (template.type !== 'JITP') {
     throw new PipelineError(
       'TemplateNotJitpError',
-      `Provisioning template "${templateName}" is of type ${type}, not JITP.`,
+      `Provisioning template "${template.templateName}" is of type ${template.type}, not JITP.`,
     );
   }
-  if (body !== undefined) assertJitpTemplate(templateName, body);
+};
+
+/**
+ * The template exists, is of type JITP and its body meets AWS's JITP rules
+ * (`assertJitpTemplate`), so no CA goes live with a template that would leave its devices in
+ * PENDING_ACTIVATION. A description without a body (AWS always sends one) has nothing to judge.
+ */
+export const checkJitpTemplate = async (iot: IoTClient, templateName: string): Promise<void> => {
+  const template = await describeTemplate(iot, templateName);
+  requireJitpType(template);
+  if (template.templateBody !== undefined) assertJitpTemplate(templateName, template.templateBody);
 };
 
 export const setCaTemplate = async (iot: IoTClient, certificateId: string, templateName: string): Promise<void> => {
