@@ -24,6 +24,7 @@ import { PipelineError } from './errors.ts';
 import { parsePemBlocks } from './pem.ts';
 
 export const MAX_TEMPLATE_BODY_CHARS = 10240;
+const MAX_PROBLEMS_IN_MESSAGE = 10;
 
 /** The JITP parameters and the subject attribute each is read from (by OpenSSL's short name and OID). */
 export const JITP_PARAMETERS = {
@@ -583,9 +584,13 @@ export const assertJitpTemplate = (templateName: string, body: string): Template
   const check = checkTemplate(body);
   if (check.problems.length > 0) {
     const count = check.problems.length;
+    // Step Functions keeps 32768 characters of an error's cause: name the first few, count the rest.
+    const shown = check.problems.slice(0, MAX_PROBLEMS_IN_MESSAGE);
+    const more =
+      count > shown.length ? ` … and ${count - shown.length} more (iot-ca check-template lists them all).` : '';
     throw new PipelineError(
       'InvalidTemplateError',
-      `Provisioning template "${templateName}" breaks AWS's JITP rules (${count} problem${count === 1 ? '' : 's'}): ${describeProblems(check.problems)}`,
+      `Provisioning template "${templateName}" breaks AWS's JITP rules (${count} problem${count === 1 ? '' : 's'}): ${describeProblems(shown)}${more}`,
     );
   }
   return check;

@@ -451,6 +451,15 @@ describe('assertJitpTemplate: the pipeline check', () => {
     expect(ERROR_SPECS.InvalidTemplateError.remedy).toMatch(/check-template/);
   });
 
+  it('names the first ten problems of a very bad template and counts the rest, to fit a Step Functions cause', () => {
+    const bad = edit((t) => {
+      for (let i = 0; i < 25; i++) t.Parameters[`Custom${i}`] = { Type: 'String' };
+    });
+    expect(() => assertJitpTemplate('noisy', JSON.stringify(bad))).toThrow(
+      /\(25 problems\): Parameters\.Custom0: .*Parameters\.Custom9: [^…]*… and 15 more \(iot-ca check-template lists them all\)\.$/,
+    );
+  });
+
   it('returns the check of a good template', () => {
     expect(assertJitpTemplate('ok', defaultTemplate()).problems).toEqual([]);
   });
