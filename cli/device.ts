@@ -215,7 +215,8 @@ export const smokeTest = async (
     const received = new Promise<boolean>((resolve) => {
       connected.on('message', (name, payload) => name === topic && payload.toString() === message && resolve(true));
       connected.once('close', () => resolve(false));
-      setTimeout(() => resolve(false), Math.max(1_000, deadline - Date.now()));
+      // Unref'd: a message that came back must not leave the process waiting for the deadline.
+      setTimeout(() => resolve(false), Math.max(1_000, deadline - Date.now())).unref();
     });
     const sent = Date.now();
     await connected.publishAsync(topic, message, { qos: 1 });

@@ -370,6 +370,8 @@ export const upLog = {
     `✖ ${id}  FAILED ${error ?? ''}${key !== undefined ? `  ${key}` : ''}`,
   denied: (denial: { principal: string; action: string; resource: string }): string =>
     `⛔ denied ${denial.action} on ${denial.resource} to ${denial.principal}`,
+  iot: (event: { type: string; message: string }): string =>
+    `${/Error|Throttled/.test(event.type) ? '✗' : '◆'} iot ${event.type}: ${event.message}`,
 };
 
 export const downText = (stateDir: string, pid: number | undefined): string =>
@@ -387,10 +389,13 @@ export const deviceText = (
   provisioned: { certificateStatus: string | null; thing: { thingName: string } | null; policies: string[] },
 ): string =>
   [
-    ...smoke.steps.map(
-      (step) =>
-        `${step.ok ? '✔' : '✗'} ${step.step.padEnd(40)} ${String(step.ms).padStart(6)} ms${step.detail ? `  ${step.detail}` : ''}`,
-    ),
+    ...smoke.steps.map((step, index) => {
+      // A connection closed before a later one held is JITP at work, not a failure.
+      const retried = !step.ok && smoke.steps.slice(index + 1).some((later) => later.ok && /^connect/.test(later.step));
+      const mark = step.ok ? '✔' : retried ? '↻' : '✗';
+      const width = Math.max(...smoke.steps.map((each) => each.step.length));
+      return `${mark} ${step.step.padEnd(width)}  ${String(step.ms).padStart(6)} ms${step.detail ? `  ${step.detail}` : ''}`;
+    }),
     `device       ${thingName}`,
     `certificate  ${certificateId}  ${provisioned.certificateStatus ?? 'not registered'}`,
     `thing        ${provisioned.thing?.thingName ?? 'none'}`,

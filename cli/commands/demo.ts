@@ -4,7 +4,9 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { localTarget } from '../context.ts';
 import { followedJson, followObject, type Followed } from '../flow.ts';
 import type { Output } from '../output.ts';
-import { demoText } from '../render.ts';
+import { demoText, deviceText } from '../render.ts';
+import { makeDevice, signingCa, smokeTest } from '../device.ts';
+import { provisionedState } from './device.ts';
 
 export const demo = async (out: Output): Promise<number> => {
   const { makeCa, makeLeaf, P256, RSA2048 } = await import('../../local/pki.ts');
@@ -49,11 +51,41 @@ export const demo = async (out: Output): Promise<number> => {
     }
     const results: Followed[] = [];
     for (const item of drops) results.push(await followObject(target, out, item.key, since));
+    // Then what the registration is for: a device of each CA connects and JITP provisions it.
+    const devices = [];
+    if (results.every((r) => r.active)) {
+      const endpoint = await target.deviceEndpoint();
+      for (const [index, ca] of [defaultCa, sniCa].entries()) {
+        const device = await makeDevice(
+          signingCa(ca.certificate, ca.keys.privateKey),
+          `demo-${stamp}-${index === 0 ? 'default' : 'sni'}-device`,
+        );
+        out.progress(`device ${device.thingName} connecting to ${endpoint.url}`);
+        const smoke = await smokeTest(endpoint, device, { timeoutMs: 30_000, backoffMs: 250 });
+        devices.push({ device, smoke, provisioned: await provisionedState(target.iot, device) });
+      }
+    }
+    const connected = devices.length === results.length && devices.every((each) => each.smoke.connected);
     out.result(
-      { active: results.every((r) => r.active), cas: results.map(followedJson) },
-      demoText(target.resultsPrefix, results),
+      {
+        active: results.every((r) => r.active),
+        cas: results.map(followedJson),
+        devices: devices.map(({ device, smoke, provisioned }) => ({
+          thingName: device.thingName,
+          certificateId: device.certificateId,
+          connected: smoke.connected,
+          attempts: smoke.attempts,
+          provisioned,
+        })),
+      },
+      [
+        demoText(target.resultsPrefix, results),
+        ...devices.map(({ device, smoke, provisioned }) =>
+          deviceText(device.thingName, device.certificateId, smoke, provisioned),
+        ),
+      ].join('\n\n'),
     );
-    return results.every((r) => r.active) ? 0 : 1;
+    return results.every((r) => r.active) && connected ? 0 : 1;
   } finally {
     await target.close();
   }

@@ -160,6 +160,8 @@ export const up = async (options: UpOptions, out: Output): Promise<number> => {
       schedules: options.schedules !== false,
       iam: options.iam !== false,
       onDenial: (denial) => out.event({ denied: denial }, upLog.denied(denial)),
+      // The data plane's events: registrations, JITP outcomes, refused connections and publishes.
+      onIotEvent: (event) => out.event({ iot: event }, upLog.iot(event)),
       onExecutionEvent: executionLogger(out, () => stack.engine.stateMachineArn.split(':').at(-1) ?? ''),
     });
   } catch (error) {

@@ -301,6 +301,9 @@ describe('3. results you can find', () => {
     expect(run.code).toBe(0);
     const receipts = [...run.stdout.matchAll(/receipt s3:\/\/iot-ca-local\/(\S+)/g)].map((match) => match[1] as string);
     expect(receipts).toHaveLength(2);
+    // The demo ends with a device of each CA provisioned through JITP and connected.
+    expect(run.stdout.match(/CONNECTED after \d+ attempt\(s\): JITP provisioned the device/g)).toHaveLength(2);
+    expect(run.stdout).not.toMatch(/NOT CONNECTED/);
     for (const key of receipts) {
       expect(key).toMatch(/^results\/incoming\/demo-.*\.pem\.json$/);
       // The receipt is where the line says: `result` reads it back, long after the demo's stack stopped.

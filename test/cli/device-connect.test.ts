@@ -1,0 +1,142 @@
+/**
+ * `iot-ca device connect --local` as an operator runs it after a registration, in separate
+ * processes against one `iot-ca up`: a device of an ACTIVE CA provisions through JITP and ends
+ * connected; a device of a deactivated CA does not, and the command says so with exit 1.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { IoTClient, UpdateCACertificateCommand } from '@aws-sdk/client-iot';
+import { makeCa, P256, privateKeyPem, type Pki } from '../fixtures/pki.ts';
+
+const BIN = resolve('bin/iot-ca.mjs');
+let home: string;
+let up: ChildProcess;
+const upLines: string[] = [];
+let ca: Pki;
+let caKey: string;
+let iotEndpoint: string;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const iotCa = (...args: string[]): Promise<Run> =>
+  new Promise((done) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      {
+        cwd: home,
+        env: { ...process.env, IOT_CA_HOME: join(home, 'state'), IOT_CA_LOG_LEVEL: 'SILENT' },
+        timeout: 120_000,
+      },
+      (error, stdout, stderr) => done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+
+beforeAll(async () => {
+  home = mkdtempSync(join(tmpdir(), 'iot-ca-device-'));
+  up = spawn(process.execPath, [BIN, 'up', '--no-schedules', '--json'], {
+    cwd: home,
+    env: { ...process.env, IOT_CA_HOME: join(home, 'state'), IOT_CA_LOG_LEVEL: 'SILENT' },
+  });
+  await new Promise<void>((ready, fail) => {
+    createInterface({ input: up.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      upLines.push(line);
+      const event = JSON.parse(line) as { ready?: boolean; endpoints?: { iot: string } };
+      if (event.ready) {
+        iotEndpoint = event.endpoints?.iot as string;
+        ready();
+      }
+    });
+    up.once('exit', (code) => fail(new Error(`iot-ca up exited with ${code}`)));
+  });
+  ca = await makeCa({ key: P256, subject: 'CN=device-connect test CA', fresh: true });
+  caKey = await privateKeyPem(ca.keys, 'sec1');
+  writeFileSync(join(home, 'ca.pem'), ca.pem);
+  writeFileSync(join(home, 'ca.key'), caKey, { mode: 0o600 });
+  const drop = await iotCa('drop', 'ca.pem', '--mode', 'SNI_ONLY', '--wait', '--local');
+  expect(drop.code, drop.stderr).toBe(0);
+});
+
+afterAll(async () => {
+  if (up && up.exitCode === null) {
+    const exited = new Promise((done) => up.once('exit', done));
+    up.kill('SIGTERM');
+    await exited;
+  }
+  rmSync(home, { recursive: true, force: true });
+});
+
+describe('iot-ca device connect --local', () => {
+  it('provisions a device of an ACTIVE CA through JITP and ends connected', async () => {
+    const run = await iotCa(
+      'device',
+      'connect',
+      '--ca',
+      'ca.pem',
+      '--ca-key',
+      'ca.key',
+      '--cn',
+      'sensor-1',
+      '--local',
+      '--json',
+    );
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout);
+    expect(result.connected).toBe(true);
+    // The first connection is closed while JITP provisions the certificate; a reconnect holds.
+    expect(result.smoke.attempts).toBeGreaterThanOrEqual(2);
+    expect(result.provisioned).toMatchObject({
+      certificateStatus: 'ACTIVE',
+      thing: { thingName: 'sensor-1' },
+      policies: ['iot-ca-local-device'],
+    });
+    // The device's key stays on this machine, readable by its owner only; no key is ever printed.
+    expect(statSync(result.device.key).mode & 0o777).toBe(0o600);
+    const deviceKey = readFileSync(result.device.key, 'utf8');
+    for (const secret of [caKey, deviceKey]) {
+      const body = secret.split('\n')[1] as string;
+      expect(run.stdout).not.toContain(body);
+      expect(run.stderr).not.toContain(body);
+    }
+    // iot-ca up logged the registration and the provisioning.
+    expect(upLines.some((line) => line.includes('"CertificateRegistered"'))).toBe(true);
+    expect(upLines.some((line) => line.includes('"ProvisionThing.Success"'))).toBe(true);
+  });
+
+  it('says a device of a deactivated CA is not connected, with exit 1', async () => {
+    const iot = new IoTClient({
+      endpoint: iotEndpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    });
+    const listed = JSON.parse((await iotCa('list', '--local', '--json')).stdout);
+    const id = (Array.isArray(listed) ? listed : (listed.cas ?? listed.certificates))?.[0]?.certificateId;
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    await iot.send(new UpdateCACertificateCommand({ certificateId: id, newStatus: 'INACTIVE' }));
+    iot.destroy();
+    const run = await iotCa(
+      'device',
+      'connect',
+      '--ca',
+      'ca.pem',
+      '--ca-key',
+      'ca.key',
+      '--cn',
+      'sensor-2',
+      '--local',
+      '--timeout',
+      '3',
+    );
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/NOT CONNECTED/);
+    expect(run.stdout).toMatch(/thing\s+none/);
+  });
+});
