@@ -207,6 +207,17 @@ describe('JITP on the local data plane', () => {
     await client.endAsync();
   });
 
+  it('takes a device that sends its certificate followed by its CA, as AWS does', async () => {
+    const { ca } = await registerCa('SNI_ONLY');
+    const device = await makeDevice(ca, 'CN=chained-1');
+    const chain = { cert: `${device.pki.pem}\n${ca.pem}` };
+    expect((await attempt(endpoint(), device, chain)).outcome).toBe('closed');
+    expect(typesFor(idOf(device))).toEqual(['CertificateRegistered', 'ProvisionThing.Success']);
+    const result = await attempt(endpoint(), device, chain);
+    expect(result.outcome).toBe('connected');
+    if (result.outcome === 'connected') await result.client.endAsync();
+  });
+
   it('refuses a device whose CA is INACTIVE or has auto-registration DISABLE, and registers nothing', async () => {
     for (const options of [{ active: false }, { autoRegistration: false }]) {
       const { ca, caId } = await registerCa('SNI_ONLY', options);
