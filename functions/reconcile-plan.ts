@@ -33,11 +33,13 @@ export const reconcilePlan = async (deps: ReconcileDeps, event: ReconcilePlanInp
   const { bucket, runId } = event;
   const calls = countCalls(deps.iot);
   const now = deps.now?.() ?? new Date();
-  const [objects, results, cas] = await Promise.all([
+  const [objects, { results, ...read }, cas] = await Promise.all([
     listCaObjects(deps.s3, bucket, deps.incomingPrefix),
     readResults(deps.s3, bucket, deps.resultsPrefix),
     listCas(deps.iot),
   ]);
+  // What the snapshot saved: a no-drift run reads no receipt; a rebuild reads them all.
+  logger.info('reconcile results read', read);
   const templates = new Set(
     [...results.values()].flatMap((result) => (result.outcome === 'ACTIVE' ? [result.templateName] : [])),
   );

@@ -1,6 +1,6 @@
 /** The reconciler's reads and writes: S3 listings and receipts, IoT listings, flow starts. */
 import { paginateListCACertificates, UpdateCACertificateCommand, type IoTClient } from '@aws-sdk/client-iot';
-import { paginateListObjectsV2, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, paginateListObjectsV2, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import pMap from 'p-map';
 import pThrottle from 'p-throttle';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
@@ -9,32 +9,55 @@ import { createIotClient, describeCa, listTags } from './iot.ts';
 import { readIncomingPrefix, readReconcileConfig, readResultsPrefix, type ReconcileConfig } from '../lambda/config.ts';
 import {
   deepDrift,
+  nextSnapshot,
+  parseSnapshot,
   repairExecutionName,
+  resultsBySource,
+  resultsToRead,
+  summarizeResult,
   type CaDetail,
   type DeepCandidate,
   type Finding,
   type ListedCa,
   type ListedObject,
   type ReconcileCounts,
-  type ResultDocument,
+  type ResultSnapshot,
+  type ResultSummary,
+  type SnapshotEntry,
 } from '../core/reconcile.ts';
-import { createS3Client, getJson, skipNotJson } from './s3.ts';
+import { createS3Client, isMissingObject } from './s3.ts';
 import { bareEtag, isCaKey, reconcilePrefixFor } from '../core/source.ts';
 
-const listKeys = async (s3: S3Client, bucket: string, prefix: string): Promise<ListedObject[]> => {
+/**
+ * The objects under a prefix, in key order: from after `startAfter`, and only those before
+ * `until` (listing stops at the first page that reaches it).
+ */
+const listKeys = async (
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+  { startAfter, until }: { startAfter?: string; until?: string } = {},
+): Promise<ListedObject[]> => {
   const objects: ListedObject[] = [];
-  for await (const page of awsPages(
-    'ListObjectsV2',
-    paginateListObjectsV2({ client: s3 }, { Bucket: bucket, Prefix: prefix }),
-  )) {
+  const pages = paginateListObjectsV2(
+    { client: s3 },
+    { Bucket: bucket, Prefix: prefix, ...(startAfter ? { StartAfter: startAfter } : {}) },
+  );
+  for await (const page of awsPages('ListObjectsV2', pages)) {
+    let reached = false;
     for (const object of page.Contents ?? []) {
-      if (object.Key)
-        objects.push({
-          key: object.Key,
-          etag: bareEtag(object.ETag) ?? '',
-          ...(object.LastModified ? { lastModified: object.LastModified } : {}),
-        });
+      if (!object.Key) continue;
+      if (until !== undefined && object.Key >= until) {
+        reached = true;
+        break;
+      }
+      objects.push({
+        key: object.Key,
+        etag: bareEtag(object.ETag) ?? '',
+        ...(object.LastModified ? { lastModified: object.LastModified } : {}),
+      });
     }
+    if (reached) break;
   }
   return objects;
 };
@@ -43,22 +66,136 @@ const listKeys = async (s3: S3Client, bucket: string, prefix: string): Promise<L
 export const listCaObjects = async (s3: S3Client, bucket: string, incomingPrefix: string): Promise<ListedObject[]> =>
   (await listKeys(s3, bucket, incomingPrefix)).filter((object) => isCaKey(object.key));
 
-/** Every receipt and report RecordResult wrote, by source key (reconcile reports excluded). */
-export const readResults = async (
+/**
+ * Every result object RecordResult wrote (`.json` under the results prefix), reconciliation's own
+ * excluded. results/reconcile/ gains a report and its findings every run, so it is listed around,
+ * not through: the keys before it, then those after it (StartAfter), at most one request more than
+ * the receipts need, whatever the number of runs before. (A delimiter would do it too, but the
+ * local S3 drops a common prefix holding only deeper folders.)
+ */
+export const listResultObjects = async (
   s3: S3Client,
   bucket: string,
   resultsPrefix: string,
-): Promise<Map<string, ResultDocument>> => {
-  const keys = (await listKeys(s3, bucket, resultsPrefix)).filter(
-    (object) => object.key.endsWith('.json') && !object.key.startsWith(reconcilePrefixFor(resultsPrefix)),
+): Promise<ListedObject[]> => {
+  const reconcilePrefix = reconcilePrefixFor(resultsPrefix);
+  // 'results/reconcile0' sorts after every 'results/reconcile/…' key ('0' follows '/').
+  const pastReconcile = `${reconcilePrefix.slice(0, -1)}${String.fromCharCode(reconcilePrefix.charCodeAt(reconcilePrefix.length - 1) + 1)}`;
+  const [before, after] = await Promise.all([
+    listKeys(s3, bucket, resultsPrefix, { until: reconcilePrefix }),
+    listKeys(s3, bucket, resultsPrefix, { startAfter: pastReconcile }),
+  ]);
+  return [...before, ...after].filter((object) => object.key.endsWith('.json'));
+};
+
+/** Where the plan keeps what it learnt from each receipt (beside its reports, which it may write). */
+export const snapshotKeyFor = (resultsPrefix: string): string =>
+  `${reconcilePrefixFor(resultsPrefix)}snapshot/results.json`;
+
+const getText = async (
+  s3: S3Client,
+  bucket: string,
+  key: string,
+): Promise<{ text: string; etag?: string } | undefined> => {
+  try {
+    const response = await awsCall('GetObject', () => s3.send(new GetObjectCommand({ Bucket: bucket, Key: key })));
+    const etag = bareEtag(response.ETag);
+    return { text: (await response.Body?.transformToString()) ?? '', ...(etag ? { etag } : {}) };
+  } catch (error) {
+    if (isMissingObject(error)) return undefined;
+    throw error;
+  }
+};
+
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+};
+
+/** The snapshot the last run wrote: undefined when there is none or it is not one (then rebuilt). */
+export const loadSnapshot = async (
+  s3: S3Client,
+  bucket: string,
+  key: string,
+): Promise<{ snapshot?: ResultSnapshot; state: 'found' | 'missing' | 'unreadable' }> => {
+  const object = await getText(s3, bucket, key);
+  if (!object) return { state: 'missing' };
+  const snapshot = parseSnapshot(parseJson(object.text));
+  return snapshot ? { snapshot, state: 'found' } : { state: 'unreadable' };
+};
+
+/**
+ * Reads one result object: its summary under the ETag of the content read (which may be newer
+ * than the listing's, and is then what the next listing shows). A result that is not JSON or not a
+ * result (written by hand?) is kept as null, so it is not read again until it changes; one deleted
+ * since the listing is undefined.
+ */
+export const readResult = async (
+  s3: S3Client,
+  bucket: string,
+  listed: ListedObject,
+): Promise<SnapshotEntry | undefined> => {
+  const object = await getText(s3, bucket, listed.key);
+  if (!object) return undefined;
+  return { etag: object.etag ?? listed.etag, result: summarizeResult(parseJson(object.text)) ?? null };
+};
+
+export interface ResultsRead {
+  /** What each object's latest result says, by source key (orphan candidates included). */
+  results: Map<string, ResultSummary>;
+  /** Result objects listed, and those read (new, replaced, or all of them when rebuilding). */
+  listed: number;
+  read: number;
+  /** How the snapshot was found; `written` when this run replaced it. */
+  snapshot: 'found' | 'missing' | 'unreadable';
+  written: boolean;
+}
+
+/**
+ * Every receipt and report RecordResult wrote, by source key, reading only those the snapshot does
+ * not know at their listed ETag: a run where nothing changed makes listings and one GET. The
+ * snapshot is written back only when it changed.
+ */
+export const readResults = async (s3: S3Client, bucket: string, resultsPrefix: string): Promise<ResultsRead> => {
+  const snapshotKey = snapshotKeyFor(resultsPrefix);
+  const [listed, loaded] = await Promise.all([
+    listResultObjects(s3, bucket, resultsPrefix),
+    loadSnapshot(s3, bucket, snapshotKey),
+  ]);
+  const toRead = resultsToRead(listed, loaded.snapshot);
+  const read = new Map<string, SnapshotEntry>();
+  await pMap(
+    toRead,
+    async (object) => {
+      const entry = await readResult(s3, bucket, object);
+      if (entry) read.set(object.key, entry);
+    },
+    { concurrency: 16 },
   );
-  // A result that is not JSON (written by hand?) is no receipt: skipped, not fatal.
-  const documents = await pMap(keys, ({ key }) => getJson<ResultDocument>(s3, bucket, key).catch(skipNotJson), {
-    concurrency: 16,
-  });
-  const results = new Map<string, ResultDocument>();
-  for (const document of documents) if (document?.source?.key) results.set(document.source.key, document);
-  return results;
+  const { snapshot, changed } = nextSnapshot(listed, loaded.snapshot, read);
+  if (changed) {
+    // Compact JSON: ~400 bytes a CA, so 10,000 CAs make a 4 MB object, read once a run.
+    await awsCall('PutObject', () =>
+      s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: snapshotKey,
+          Body: JSON.stringify(snapshot),
+          ContentType: 'application/json',
+        }),
+      ),
+    );
+  }
+  return {
+    results: resultsBySource(snapshot),
+    listed: listed.length,
+    read: toRead.length,
+    snapshot: loaded.state,
+    written: changed,
+  };
 };
 
 /** All CAs, 250 a page; with `templateName`, only those attached to it. */

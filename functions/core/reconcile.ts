@@ -1,10 +1,12 @@
 /**
  * Reconciliation, pure: what the bucket says should exist (the CA objects and the receipts
  * RecordResult wrote for them) against what IoT has. The shallow plan needs only bulk listings
- * (ListCACertificates, its templateName filter, the S3 listing); the deep check adds
- * DescribeCACertificate and ListTagsForResource per CA for what no listing shows.
+ * (ListCACertificates, its templateName filter, the S3 listings) and the receipts' snapshot, which
+ * spares reading a receipt the listing shows unchanged; the deep check adds DescribeCACertificate
+ * and ListTagsForResource per CA for what no listing shows.
  */
 import { createHash } from 'node:crypto';
+import * as z from 'zod/mini';
 import { isTransientFailure } from './errors.ts';
 import { daysLeft, expiresWithin } from './expiry.ts';
 import type { FailureReport, Receipt } from './results.ts';
@@ -28,6 +30,130 @@ export interface ListedCa {
 
 /** What the pipeline last made of an object, from its receipt. */
 export type ResultDocument = Receipt | FailureReport;
+
+const SourceSummarySchema = z.object({ key: z.string(), etag: z.optional(z.string()) });
+
+/**
+ * What the plan reads of a receipt or failure report, and all the snapshot keeps of it: a
+ * ResultDocument is one, so the plan takes either.
+ */
+export const ResultSummarySchema = z.discriminatedUnion('outcome', [
+  z.object({
+    outcome: z.literal('ACTIVE'),
+    source: SourceSummarySchema,
+    certificateId: z.string(),
+    certificateMode: z.string(),
+    templateName: z.string(),
+    tags: z.record(z.string(), z.string()),
+    notAfter: z.string(),
+  }),
+  z.object({
+    outcome: z.literal('FAILED'),
+    source: SourceSummarySchema,
+    error: z.object({ name: z.string() }),
+    /** The receipt this failure replaced: its CA is still live (an orphan if the object goes). */
+    previous: z.optional(z.object({ certificateId: z.string() })),
+  }),
+]);
+export type ResultSummary = z.infer<typeof ResultSummarySchema>;
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+const text = (value: unknown): string => (typeof value === 'string' ? value : '');
+
+/**
+ * What the plan needs of a result object, read leniently (a report written before a field existed
+ * still counts, ADR 0001); undefined when it is no result at all (no source key, or an outcome the
+ * plan does not know): its object then counts as never registered, as with no receipt.
+ */
+export const summarizeResult = (document: unknown): ResultSummary | undefined => {
+  if (!isRecord(document) || !isRecord(document.source) || typeof document.source.key !== 'string') return undefined;
+  const { key, etag } = document.source;
+  const source = { key, ...(typeof etag === 'string' ? { etag } : {}) };
+  if (document.outcome === 'FAILED') {
+    const error = isRecord(document.error) ? document.error : {};
+    const previous = isRecord(document.previous) ? text(document.previous.certificateId) : '';
+    return {
+      outcome: 'FAILED',
+      source,
+      error: { name: text(error.name) || 'UnknownError' },
+      ...(previous ? { previous: { certificateId: previous } } : {}),
+    };
+  }
+  if (document.outcome !== 'ACTIVE') return undefined;
+  const tags = isRecord(document.tags) ? document.tags : {};
+  return {
+    outcome: 'ACTIVE',
+    source,
+    certificateId: text(document.certificateId),
+    certificateMode: text(document.certificateMode),
+    templateName: text(document.templateName),
+    tags: Object.fromEntries(
+      Object.entries(tags).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+    ),
+    notAfter: text(document.notAfter),
+  };
+};
+
+/** The schema tag of the receipts' snapshot: a snapshot with another is rebuilt, not misread. */
+export const SNAPSHOT_SCHEMA = 'iot-ca-pipeline/reconcile-snapshot@1';
+
+/** One result object as the plan last read it: its ETag then, and its summary (null: not a result). */
+export interface SnapshotEntry {
+  etag: string;
+  result: ResultSummary | null;
+}
+
+const SnapshotSchema = z.object({
+  schema: z.literal(SNAPSHOT_SCHEMA),
+  /** By result key (`results/<source key>.json`). */
+  results: z.record(z.string(), z.object({ etag: z.string(), result: z.nullable(ResultSummarySchema) })),
+});
+
+/**
+ * What earlier runs learnt from each result object, keyed by its key and ETag. An entry is only
+ * trusted while the listing shows the same ETag (the same content), so any snapshot, however old
+ * or written by whichever of two concurrent runs, is a sound cache: at worst it costs reads.
+ */
+export type ResultSnapshot = z.infer<typeof SnapshotSchema>;
+
+/** The snapshot if it is one this code wrote; undefined (rebuild it) for anything else. */
+export const parseSnapshot = (value: unknown): ResultSnapshot | undefined => {
+  const parsed = SnapshotSchema.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
+};
+
+/** The listed result objects the snapshot does not know as they are now: new or replaced. */
+export const resultsToRead = (listed: ListedObject[], snapshot: ResultSnapshot | undefined): ListedObject[] =>
+  listed.filter((object) => snapshot?.results[object.key]?.etag !== object.etag);
+
+/**
+ * The snapshot after this run: for each listed result object, what was read of it now, else the
+ * previous entry if its ETag still matches. Entries whose object is gone (a receipt deleted) drop
+ * out. `changed` says whether it differs from the previous one, i.e. whether to write it.
+ */
+export const nextSnapshot = (
+  listed: ListedObject[],
+  previous: ResultSnapshot | undefined,
+  read: Map<string, SnapshotEntry>,
+): { snapshot: ResultSnapshot; changed: boolean } => {
+  const results: Record<string, SnapshotEntry> = {};
+  for (const object of listed) {
+    const entry = read.get(object.key) ?? previous?.results[object.key];
+    if (entry && (read.has(object.key) || entry.etag === object.etag)) results[object.key] = entry;
+  }
+  const kept = Object.keys(results).length;
+  const changed = !previous || read.size > 0 || kept !== Object.keys(previous.results).length;
+  return { snapshot: { schema: SNAPSHOT_SCHEMA, results }, changed };
+};
+
+/** The plan's view of the results: by source key, in listing order (a later one wins, as before). */
+export const resultsBySource = (snapshot: ResultSnapshot): Map<string, ResultSummary> => {
+  const results = new Map<string, ResultSummary>();
+  for (const entry of Object.values(snapshot.results))
+    if (entry.result) results.set(entry.result.source.key, entry.result);
+  return results;
+};
 
 /** A CA whose shallow state is in sync; the deep check compares the rest. */
 export interface DeepCandidate {
@@ -66,7 +192,7 @@ export interface ShallowPlan {
 export interface PlanInput {
   objects: ListedObject[];
   /** Receipts by source key, including those whose object is gone (orphan candidates). */
-  results: Map<string, ResultDocument>;
+  results: Map<string, ResultSummary>;
   cas: Map<string, ListedCa>;
   /** certificateIds attached to each template, from ListCACertificates?templateName=. */
   templateMembers: Map<string, Set<string>>;

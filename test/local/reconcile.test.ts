@@ -7,6 +7,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { useLocalStack } from '../fixtures/stack.ts';
 import { inspectCaFile } from '../../functions/core/certificate.ts';
 import type { ReconcileReport } from '../../functions/reconcile-report.ts';
+import { snapshotKeyFor } from '../../functions/aws/reconcile.ts';
 import { RESULT_SCHEMA } from '../../functions/core/results.ts';
 import { makeCa, makeLeaf, P256, type Pki } from '../fixtures/pki.ts';
 
@@ -33,6 +34,46 @@ const tagsOf = (certificateId: string) =>
     ).map((t) => [t.Key, t.Value]),
   );
 const repairFlows = () => local.stack.engine.list().filter((record) => record.name.startsWith('reconcile-'));
+
+/**
+ * The S3 requests the reconcile functions sign, as the local S3 receives them: the stack's IAM
+ * guard judges each request once, under the function's own role, before s3rver answers it.
+ */
+const watchS3 = () => {
+  const guard = local.stack.iam.guard;
+  const check = guard.check;
+  const requests: Array<{ action: string; key: string }> = [];
+  guard.check = function (this: typeof guard, principal, list, record = true) {
+    const first = list[0];
+    // record=false is the guard's second look at a 404 (to hide it as a 403), not another request.
+    if (record && first?.action.startsWith('s3:') && principal?.sessionName.includes('reconcile'))
+      requests.push({ action: first.action, key: first.resource.replace(/^arn:aws:s3:::[^/]+\/?/, '') });
+    return check.call(this, principal, list, record);
+  };
+  return {
+    requests,
+    stop: () => {
+      guard.check = check;
+    },
+  };
+};
+/** A reconcile run and the S3 requests it made. */
+const reconcileWatched = async (deep = false) => {
+  const watch = watchS3();
+  try {
+    return { report: await reconcile(deep), requests: watch.requests };
+  } finally {
+    watch.stop();
+  }
+};
+/** The receipts and reports a run read (its own snapshot and working objects aside). */
+const receiptsRead = (requests: Array<{ action: string; key: string }>) =>
+  requests
+    .filter((request) => request.action === 's3:GetObject' && !request.key.startsWith('results/reconcile/'))
+    .map((request) => request.key);
+const snapshotKey = snapshotKeyFor('results/');
+const getText = async (key: string) =>
+  (await local.s3.send(new GetObjectCommand({ Bucket: local.stack.bucket, Key: key }))).Body!.transformToString();
 
 describe('reconcile repairs drift', () => {
   it('a deactivated CA (shallow)', async () => {
@@ -158,6 +199,128 @@ describe('reconcile repairs drift', () => {
   });
 });
 
+describe('reconcile reads only the receipts that changed', () => {
+  it('reads a new receipt once, then not again while it is unchanged', async () => {
+    await drop('incoming/snapshot-new.pem', await makeCa());
+    const first = await reconcileWatched();
+    expect(receiptsRead(first.requests)).toContain('results/incoming/snapshot-new.pem.json');
+    const second = await reconcileWatched();
+    expect(receiptsRead(second.requests)).toEqual([]);
+    expect(second.requests.filter((request) => request.key === snapshotKey).map((r) => r.action)).toEqual([
+      's3:GetObject',
+    ]);
+    expect(second.report.counts.inSync).toBe(first.report.counts.inSync);
+  });
+
+  it('reads a changed receipt and acts on it', async () => {
+    const id = await drop('incoming/snapshot-changed.pem', await makeCa());
+    await reconcile();
+    // The flow "failed" on throttling since the last run: the next run must see it and run it again.
+    const receipt = await local.resultOf('incoming/snapshot-changed.pem');
+    const report = {
+      schema: RESULT_SCHEMA,
+      outcome: 'FAILED',
+      source: receipt.source,
+      error: { name: 'ThrottledError', message: 'Rate exceeded', remedy: '', transient: true },
+      finishedAt: new Date().toISOString(),
+    };
+    await put('results/incoming/snapshot-changed.pem.json', JSON.stringify(report));
+    const { report: run, requests } = await reconcileWatched();
+    expect(receiptsRead(requests)).toEqual(['results/incoming/snapshot-changed.pem.json']);
+    expect(run.counts.retried).toBe(1);
+    expect((await local.resultOf('incoming/snapshot-changed.pem')).outcome).toBe('ACTIVE');
+    expect(ca(id).certificateDescription.status).toBe('ACTIVE');
+  });
+
+  it('notices a deleted receipt and registers its object again', async () => {
+    await drop('incoming/snapshot-deleted.pem', await makeCa());
+    await reconcile();
+    await local.s3.send(
+      new DeleteObjectCommand({ Bucket: local.stack.bucket, Key: 'results/incoming/snapshot-deleted.pem.json' }),
+    );
+    const { report, requests } = await reconcileWatched();
+    expect(receiptsRead(requests)).toEqual([]);
+    expect(report.counts.registered).toBe(1);
+    expect((await local.resultOf('incoming/snapshot-deleted.pem')).outcome).toBe('ACTIVE');
+    const snapshot = JSON.parse(await getText(snapshotKey));
+    expect(Object.keys(snapshot.results)).not.toContain('results/incoming/snapshot-deleted.pem.json');
+  });
+
+  it('rebuilds a corrupt or missing snapshot by reading every receipt, and finds the same', async () => {
+    await reconcile(); // reads what the repairs above wrote since
+    const settled = await reconcileWatched();
+    expect(receiptsRead(settled.requests)).toEqual([]);
+    const written = await getText(snapshotKey);
+    const receipts = Object.keys(JSON.parse(written).results).sort();
+    for (const damage of [
+      () => put(snapshotKey, written.slice(0, written.length / 2)),
+      () => put(snapshotKey, JSON.stringify({ schema: 'iot-ca-pipeline/reconcile-snapshot@0', results: {} })),
+      () => local.s3.send(new DeleteObjectCommand({ Bucket: local.stack.bucket, Key: snapshotKey })),
+    ]) {
+      await damage();
+      const rebuilt = await reconcileWatched();
+      expect(receiptsRead(rebuilt.requests).sort()).toEqual(receipts);
+      expect(rebuilt.report.counts).toEqual(settled.report.counts);
+      expect(JSON.parse(await getText(snapshotKey))).toEqual(JSON.parse(written));
+    }
+  });
+
+  it('lists the receipts around results/reconcile/, never through it', async () => {
+    // A receipt filed after "reconcile" in key order (a CA registered from elsewhere, object gone).
+    const pki = await makeCa({ key: P256 });
+    const { certificateId, certificateArn } = await local.stack.emulator.registerCaCertificate({
+      caCertificate: pki.pem,
+      certificateMode: 'SNI_ONLY',
+      setAsActive: true,
+    });
+    await local.stack.emulator.flush();
+    await put(
+      'results/vault/gone.pem.json',
+      JSON.stringify({
+        ...(await local.resultOf('incoming/snapshot-new.pem')),
+        source: { bucket: local.stack.bucket, key: 'vault/gone.pem', etag: 'e' },
+        certificateId,
+        certificateArn,
+      }),
+    );
+    const before = await reconcileWatched();
+    const findings = JSON.parse(await getText(before.report.findingsKey));
+    expect(findings).toContainEqual(expect.objectContaining({ kind: 'orphan', key: 'vault/gone.pem', certificateId }));
+    // A year of hourly reports under results/reconcile/ would be ~17,500 objects; 1,200 show the point.
+    for (let i = 0; i < 1200; i += 100)
+      await Promise.all(Array.from({ length: 100 }, (_, j) => put(`results/reconcile/history-${i + j}.json`, '{}')));
+    const after = await reconcileWatched();
+    const listings = (run: typeof before) => run.requests.filter((r) => r.action === 's3:ListBucket').length;
+    expect(listings(after)).toBe(listings(before));
+    expect(receiptsRead(after.requests)).toEqual([]);
+  }, 60_000);
+
+  it('two runs at once, a receipt gone: one flow registers it, and the snapshot they leave is sound', async () => {
+    await drop('incoming/snapshot-race.pem', await makeCa());
+    await reconcile();
+    await local.s3.send(
+      new DeleteObjectCommand({ Bucket: local.stack.bucket, Key: 'results/incoming/snapshot-race.pem.json' }),
+    );
+    const before = repairFlows().length;
+    const runs = await Promise.all([
+      local.stack.reconcileEngine.start({ bucket: local.stack.bucket, deep: false }).done,
+      local.stack.reconcileEngine.start({ bucket: local.stack.bucket, deep: false }).done,
+    ]);
+    await local.stack.idle();
+    const reports = runs.map((run) => (run.output as { report: ReconcileReport }).report);
+    expect(reports.reduce((sum, r) => sum + r.counts.registered, 0)).toBe(1);
+    expect(reports.reduce((sum, r) => sum + r.counts.alreadyStarted, 0)).toBe(1);
+    const started = repairFlows()
+      .slice(before)
+      .filter((record) => JSON.stringify(record.input).includes('snapshot-race.pem'));
+    expect(started).toHaveLength(1);
+    // Whichever run wrote last, the next one reads only the receipt the repair wrote since.
+    const next = await reconcileWatched();
+    expect(receiptsRead(next.requests)).toEqual(['results/incoming/snapshot-race.pem.json']);
+    expect(next.report.counts.registered + next.report.counts.repaired).toBe(0);
+  });
+});
+
 describe('reconcile on its schedules', () => {
   it('reads both schedules from serverless.yml and runs them as EventBridge would', async () => {
     const { rateToMs } = await import('../../local/stack.ts');
@@ -244,4 +407,14 @@ describe('reconcile at scale', () => {
     expect(report.iotCallsTotal).toBeGreaterThan(0);
     expect(report.iotCallsTotal / report.counts.inSync).toBeLessThanOrEqual(0.02);
   }, 240_000);
+
+  it('1,000 CAs with no drift: listings and a snapshot, no read per CA', async () => {
+    // The run above read the 1,000 receipts it had not seen; this one reads none.
+    const { report, requests } = await reconcileWatched();
+    expect(report.counts.objects).toBeGreaterThanOrEqual(1000);
+    expect(report.counts.registered + report.counts.repaired).toBe(0);
+    expect(receiptsRead(requests)).toEqual([]);
+    expect(requests.length / report.counts.objects).toBeLessThanOrEqual(0.02);
+    expect(report.iotCallsTotal / report.counts.objects).toBeLessThanOrEqual(0.02);
+  }, 60_000);
 });

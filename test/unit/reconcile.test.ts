@@ -1,11 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import {
   deepDrift,
+  nextSnapshot,
+  parseSnapshot,
   planShallow,
   repairExecutionName,
+  resultsBySource,
+  resultsToRead,
+  SNAPSHOT_SCHEMA,
+  summarizeResult,
   type DeepCandidate,
   type ListedCa,
+  type ListedObject,
   type ResultDocument,
+  type ResultSnapshot,
+  type SnapshotEntry,
 } from '../../functions/core/reconcile.ts';
 import { RESULT_SCHEMA, type FailureReport, type Receipt } from '../../functions/core/results.ts';
 
@@ -216,5 +225,182 @@ describe('repairExecutionName', () => {
     expect(repairExecutionName('incoming/a.pem', 'e', 'status INACTIVE', 101)).not.toBe(name);
     expect(repairExecutionName('incoming/a.pem', 'e', 'tags differ', 100)).not.toBe(name);
     expect(name).toMatch(/^[A-Za-z0-9_-]{1,80}$/);
+  });
+});
+
+describe('the results snapshot', () => {
+  const failureReport = (key: string, name: string, extra: Record<string, unknown> = {}) => ({
+    schema: RESULT_SCHEMA,
+    outcome: 'FAILED',
+    source: { bucket: 'b', key, etag: `etag-${key}` },
+    error: { name, message: 'm', remedy: 'r', transient: false },
+    finishedAt: '',
+    ...extra,
+  });
+  const previous = {
+    outcome: 'ACTIVE',
+    certificateId: id(4),
+    certificateArn: 'arn',
+    source: { bucket: 'b', key: 'x' },
+  };
+  const documents = [
+    receipt('a.pem', id(1)),
+    receipt('inactive.pem', id(2)),
+    receipt('soon.pem', id(3), { notAfter: '2026-12-08T00:00:00Z' }),
+    failureReport('bad.pem', 'NotACaError'),
+    failureReport('throttled.pem', 'ThrottledError'),
+    failureReport('was.pem', 'NotACaError', { previous }),
+    receipt('deleted.pem', id(5)),
+  ];
+  const summaries = documents.map((document) => summarizeResult(document));
+
+  it('keeps what the plan reads of a receipt or a failure report, and nothing else', () => {
+    expect(summaries[0]).toEqual({
+      outcome: 'ACTIVE',
+      source: { key: 'a.pem', etag: 'etag-a.pem' },
+      certificateId: id(1),
+      certificateMode: 'DEFAULT',
+      templateName: 'jitp',
+      tags: { team: 'x' },
+      notAfter: '2027-11-28T00:00:00Z',
+    });
+    expect(summaries[5]).toEqual({
+      outcome: 'FAILED',
+      source: { key: 'was.pem', etag: 'etag-was.pem' },
+      error: { name: 'NotACaError' },
+      previous: { certificateId: id(4) },
+    });
+  });
+
+  it('the plan makes the same of the summaries as of the documents', () => {
+    const keys = ['a.pem', 'inactive.pem', 'soon.pem', 'bad.pem', 'throttled.pem', 'new.pem'];
+    const cas = [listed(id(1)), listed(id(2), 'INACTIVE'), listed(id(3)), listed(id(4)), listed(id(5))];
+    const input = (results: Map<string, ResultDocument> | ReturnType<typeof resultsBySource>) => ({
+      objects: keys.map((key) => ({ key, etag: `etag-${key}`, lastModified: new Date(0) })),
+      results,
+      cas: new Map(cas),
+      templateMembers: new Map([['jitp', new Set([id(1), id(2), id(3)])]]),
+      now,
+      expiryWarningDays: 30,
+      graceMinutes: 60,
+    });
+    const fromDocuments = planShallow(input(new Map(documents.map((d) => [d.source.key, d as ResultDocument]))));
+    const snapshot = nextSnapshot(
+      documents.map((d) => ({ key: `results/${d.source.key}.json`, etag: `r-${d.source.key}` })),
+      undefined,
+      new Map(
+        documents.map((d, i) => [
+          `results/${d.source.key}.json`,
+          { etag: `r-${d.source.key}`, result: summaries[i] ?? null },
+        ]),
+      ),
+    ).snapshot;
+    const fromSnapshot = planShallow(input(resultsBySource(parseSnapshot(JSON.parse(JSON.stringify(snapshot)))!)));
+    expect(fromSnapshot).toEqual(fromDocuments);
+    expect(fromDocuments.findings.map((finding) => finding.kind).sort()).toEqual([
+      'expiring',
+      'failed',
+      'orphan',
+      'orphan',
+      'register',
+      'repair',
+      'retry',
+    ]);
+  });
+
+  it('reads leniently what older reports left out, and refuses what is no result', () => {
+    expect(summarizeResult({ outcome: 'FAILED', source: { key: 'k' } })).toEqual({
+      outcome: 'FAILED',
+      source: { key: 'k' },
+      error: { name: 'UnknownError' },
+    });
+    expect(
+      summarizeResult({ outcome: 'FAILED', source: { key: 'k', etag: 'e' }, error: { name: 'ThrottledError' } }),
+    ).toMatchObject({ error: { name: 'ThrottledError' } });
+    for (const notAResult of [
+      null,
+      [],
+      'text',
+      {},
+      { source: {} },
+      { outcome: 'ACTIVE' },
+      { outcome: 'RETIRED', source: { key: 'k' } },
+    ])
+      expect(summarizeResult(notAResult)).toBeUndefined();
+  });
+
+  const listedResults = (entries: Array<[string, string]>): ListedObject[] =>
+    entries.map(([key, etag]) => ({ key, etag }));
+  const entry = (key: string, etag: string): SnapshotEntry => ({
+    etag,
+    result: summarizeResult(receipt(key, id(1))) ?? null,
+  });
+  const snapshotOf = (entries: Array<[string, SnapshotEntry]>): ResultSnapshot => ({
+    schema: SNAPSHOT_SCHEMA,
+    results: Object.fromEntries(entries),
+  });
+  const known = snapshotOf([
+    ['results/a.pem.json', entry('a.pem', 'ra')],
+    ['results/b.pem.json', entry('b.pem', 'rb')],
+  ]);
+
+  it('reads nothing when every listed ETag matches, and only what is new or replaced otherwise', () => {
+    const same = listedResults([
+      ['results/a.pem.json', 'ra'],
+      ['results/b.pem.json', 'rb'],
+    ]);
+    expect(resultsToRead(same, known)).toEqual([]);
+    expect(nextSnapshot(same, known, new Map())).toEqual({ snapshot: known, changed: false });
+    const moved = listedResults([
+      ['results/a.pem.json', 'ra'],
+      ['results/b.pem.json', 'rb2'],
+      ['results/c.pem.json', 'rc'],
+    ]);
+    expect(resultsToRead(moved, known).map((object) => object.key)).toEqual([
+      'results/b.pem.json',
+      'results/c.pem.json',
+    ]);
+    expect(resultsToRead(moved, undefined)).toEqual(moved);
+  });
+
+  it('takes what was read under its own ETag, drops deleted results, and keeps a non-result as null', () => {
+    const listing = listedResults([
+      ['results/b.pem.json', 'rb2'],
+      ['results/notes.json', 'rn'],
+    ]);
+    // b was replaced again between the listing and the read: the entry names what was read.
+    const read = new Map<string, SnapshotEntry>([
+      ['results/b.pem.json', entry('b.pem', 'rb3')],
+      ['results/notes.json', { etag: 'rn', result: null }],
+    ]);
+    const { snapshot, changed } = nextSnapshot(listing, known, read);
+    expect(changed).toBe(true);
+    expect(snapshot.results).toEqual({
+      'results/b.pem.json': entry('b.pem', 'rb3'),
+      'results/notes.json': { etag: 'rn', result: null },
+    });
+    expect([...resultsBySource(snapshot).keys()]).toEqual(['b.pem']);
+    // A receipt deleted, nothing read: still a change, so the snapshot forgets it.
+    expect(nextSnapshot(listedResults([['results/a.pem.json', 'ra']]), known, new Map())).toEqual({
+      snapshot: snapshotOf([['results/a.pem.json', entry('a.pem', 'ra')]]),
+      changed: true,
+    });
+    // A result whose read found it deleted since the listing is left out, not kept stale.
+    expect(nextSnapshot(listedResults([['results/a.pem.json', 'ra2']]), known, new Map()).snapshot.results).toEqual({});
+  });
+
+  it('accepts only a snapshot this code wrote: anything else is rebuilt', () => {
+    expect(parseSnapshot(JSON.parse(JSON.stringify(known)))).toEqual(known);
+    for (const bad of [
+      undefined,
+      null,
+      {},
+      { ...known, schema: 'iot-ca-pipeline/reconcile-snapshot@0' },
+      { schema: SNAPSHOT_SCHEMA },
+      { schema: SNAPSHOT_SCHEMA, results: { k: { etag: 'e' } } },
+      { schema: SNAPSHOT_SCHEMA, results: { k: { etag: 1, result: null } } },
+      { schema: SNAPSHOT_SCHEMA, results: { k: { etag: 'e', result: { outcome: 'ACTIVE', source: { key: 'k' } } } } },
+    ])
+      expect(parseSnapshot(bad)).toBeUndefined();
   });
 });
