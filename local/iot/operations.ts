@@ -33,20 +33,17 @@ export type Operation =
   // Not served on the wire: what JITP runs on the account's behalf, counted against its quota.
   | 'RegisterThing';
 
+/** What the model lists for every operation served here: throttling, auth and the service's own faults. */
+const EVERY_OPERATION = [
+  'ThrottlingException',
+  'UnauthorizedException',
+  'ServiceUnavailableException',
+  'InternalFailureException',
+] as const;
+
 export const OPERATION_ERRORS: Readonly<Record<Operation, readonly IotErrorName[]>> = {
-  GetRegistrationCode: [
-    'InvalidRequestException',
-    'ThrottlingException',
-    'UnauthorizedException',
-    'ServiceUnavailableException',
-    'InternalFailureException',
-  ],
-  DeleteRegistrationCode: [
-    'ThrottlingException',
-    'UnauthorizedException',
-    'ServiceUnavailableException',
-    'InternalFailureException',
-  ],
+  GetRegistrationCode: ['InvalidRequestException', ...EVERY_OPERATION],
+  DeleteRegistrationCode: [...EVERY_OPERATION],
   RegisterCACertificate: [
     'CertificateValidationException',
     'RegistrationCodeValidationException',
@@ -54,43 +51,17 @@ export const OPERATION_ERRORS: Readonly<Record<Operation, readonly IotErrorName[
     'ResourceAlreadyExistsException',
     'ResourceNotFoundException',
     'LimitExceededException',
-    'ThrottlingException',
-    'UnauthorizedException',
-    'ServiceUnavailableException',
-    'InternalFailureException',
+    ...EVERY_OPERATION,
   ],
-  DescribeCACertificate: [
-    'InvalidRequestException',
-    'ResourceNotFoundException',
-    'ThrottlingException',
-    'UnauthorizedException',
-    'ServiceUnavailableException',
-    'InternalFailureException',
-  ],
-  UpdateCACertificate: [
-    'InvalidRequestException',
-    'ResourceNotFoundException',
-    'ThrottlingException',
-    'UnauthorizedException',
-    'ServiceUnavailableException',
-    'InternalFailureException',
-  ],
+  DescribeCACertificate: ['InvalidRequestException', 'ResourceNotFoundException', ...EVERY_OPERATION],
+  UpdateCACertificate: ['InvalidRequestException', 'ResourceNotFoundException', ...EVERY_OPERATION],
   DeleteCACertificate: [
     'CertificateStateException',
     'InvalidRequestException',
     'ResourceNotFoundException',
-    'ThrottlingException',
-    'UnauthorizedException',
-    'ServiceUnavailableException',
-    'InternalFailureException',
+    ...EVERY_OPERATION,
   ],
-  ListCACertificates: [
-    'InvalidRequestException',
-    'ThrottlingException',
-    'UnauthorizedException',
-    'ServiceUnavailableException',
-    'InternalFailureException',
-  ],
+  ListCACertificates: ['InvalidRequestException', ...EVERY_OPERATION],
   // The three tag operations list neither ServiceUnavailableException nor UnauthorizedException.
   TagResource: [
     'InvalidRequestException',
@@ -132,29 +103,13 @@ export const OPERATION_ERRORS: Readonly<Record<Operation, readonly IotErrorName[
     'UnauthorizedException',
     'InternalFailureException',
   ],
-  DescribeCertificate: [
-    'InvalidRequestException',
-    'ResourceNotFoundException',
-    'ThrottlingException',
-    'UnauthorizedException',
-    'ServiceUnavailableException',
-    'InternalFailureException',
-  ],
-  ListCertificatesByCA: [
-    'InvalidRequestException',
-    'ThrottlingException',
-    'UnauthorizedException',
-    'ServiceUnavailableException',
-    'InternalFailureException',
-  ],
+  DescribeCertificate: ['InvalidRequestException', 'ResourceNotFoundException', ...EVERY_OPERATION],
+  ListCertificatesByCA: ['InvalidRequestException', ...EVERY_OPERATION],
   UpdateCertificate: [
     'CertificateStateException',
     'InvalidRequestException',
     'ResourceNotFoundException',
-    'ThrottlingException',
-    'UnauthorizedException',
-    'ServiceUnavailableException',
-    'InternalFailureException',
+    ...EVERY_OPERATION,
   ],
   RegisterCertificate: [
     'CertificateConflictException',
@@ -162,43 +117,16 @@ export const OPERATION_ERRORS: Readonly<Record<Operation, readonly IotErrorName[
     'CertificateValidationException',
     'InvalidRequestException',
     'ResourceAlreadyExistsException',
-    'ThrottlingException',
-    'UnauthorizedException',
-    'ServiceUnavailableException',
-    'InternalFailureException',
+    ...EVERY_OPERATION,
   ],
-  DescribeThing: [
-    'InvalidRequestException',
-    'ResourceNotFoundException',
-    'ThrottlingException',
-    'UnauthorizedException',
-    'ServiceUnavailableException',
-    'InternalFailureException',
-  ],
-  ListThingPrincipals: [
-    'InvalidRequestException',
-    'ResourceNotFoundException',
-    'ThrottlingException',
-    'UnauthorizedException',
-    'ServiceUnavailableException',
-    'InternalFailureException',
-  ],
-  GetPolicy: [
-    'InvalidRequestException',
-    'ResourceNotFoundException',
-    'ThrottlingException',
-    'UnauthorizedException',
-    'ServiceUnavailableException',
-    'InternalFailureException',
-  ],
+  DescribeThing: ['InvalidRequestException', 'ResourceNotFoundException', ...EVERY_OPERATION],
+  ListThingPrincipals: ['InvalidRequestException', 'ResourceNotFoundException', ...EVERY_OPERATION],
+  GetPolicy: ['InvalidRequestException', 'ResourceNotFoundException', ...EVERY_OPERATION],
   ListAttachedPolicies: [
     'InvalidRequestException',
     'LimitExceededException',
     'ResourceNotFoundException',
-    'ThrottlingException',
-    'UnauthorizedException',
-    'ServiceUnavailableException',
-    'InternalFailureException',
+    ...EVERY_OPERATION,
   ],
   // DescribeEndpoint's model lists no ServiceUnavailableException.
   DescribeEndpoint: [
@@ -207,13 +135,7 @@ export const OPERATION_ERRORS: Readonly<Record<Operation, readonly IotErrorName[
     'UnauthorizedException',
     'InternalFailureException',
   ],
-  RegisterThing: [
-    'InvalidRequestException',
-    'ThrottlingException',
-    'UnauthorizedException',
-    'ServiceUnavailableException',
-    'InternalFailureException',
-  ],
+  RegisterThing: ['InvalidRequestException', ...EVERY_OPERATION],
 };
 
 /**
