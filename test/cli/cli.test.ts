@@ -4,32 +4,14 @@ import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { BIN, type Run, runCli } from '../fixtures/cli.ts';
 import { makeCa, makeLeaf, privateKeyPem, type Pki } from '../fixtures/pki.ts';
 
-const BIN = resolve('bin/iot-ca.mjs');
 let home: string;
 let ca: Pki;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-const iotCa = (...args: string[]): Promise<Run> =>
-  new Promise((done) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      {
-        cwd: home,
-        env: { ...process.env, IOT_CA_HOME: join(home, 'state'), IOT_CA_LOG_LEVEL: 'SILENT' },
-        timeout: 120_000,
-      },
-      (error, stdout, stderr) => done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+const iotCa = (...args: string[]): Promise<Run> => runCli(home, args);
 const file = (name: string, text: string): string => {
   writeFileSync(join(home, name), text);
   return name;

@@ -4,15 +4,15 @@
  * connected; a device of a deactivated CA does not, and the command says so with exit 1.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { IoTClient, UpdateCACertificateCommand } from '@aws-sdk/client-iot';
+import { BIN, type Run, runCli } from '../fixtures/cli.ts';
 import { makeCa, P256, privateKeyPem, type Pki } from '../fixtures/pki.ts';
 
-const BIN = resolve('bin/iot-ca.mjs');
 let home: string;
 let up: ChildProcess;
 const upLines: string[] = [];
@@ -20,25 +20,7 @@ let ca: Pki;
 let caKey: string;
 let iotEndpoint: string;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-const iotCa = (...args: string[]): Promise<Run> =>
-  new Promise((done) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      {
-        cwd: home,
-        env: { ...process.env, IOT_CA_HOME: join(home, 'state'), IOT_CA_LOG_LEVEL: 'SILENT' },
-        timeout: 120_000,
-      },
-      (error, stdout, stderr) => done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+const iotCa = (...args: string[]): Promise<Run> => runCli(home, args);
 
 beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), 'iot-ca-device-'));
