@@ -3,45 +3,26 @@
  * by name (on the local stack), a device certificate, exit codes and --json.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { type Run, runCli } from '../fixtures/cli.ts';
 import { makeCa, makeLeaf, P256, privateKeyPem, type Pki } from '../fixtures/pki.ts';
 
-const BIN = resolve('bin/iot-ca.mjs');
 const CN = 'AWS::IoT::Certificate::CommonName';
 const ID = 'AWS::IoT::Certificate::Id';
 const OU = 'AWS::IoT::Certificate::OrganizationalUnit';
 let home: string;
 let ca: Pki;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-const iotCa = (...args: string[]): Promise<Run> =>
-  new Promise((done) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      {
-        cwd: home,
-        env: { ...process.env, IOT_CA_HOME: join(home, 'state'), IOT_CA_LOG_LEVEL: 'SILENT' },
-        timeout: 120_000,
-      },
-      (error, stdout, stderr) => done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+const iotCa = (...args: string[]): Promise<Run> => runCli(home, args);
 const file = (name: string, text: string): string => {
   writeFileSync(join(home, name), text);
   return name;
 };
 const device = async (name: string, subject: string): Promise<string> => file(name, (await makeLeaf(ca, subject)).pem);
 
-/** A fleet's template: the Thing named after the CN, in the group of its OU, with an inline policy. */
+/** A fleet's template: the Thing named after the CN, its OU as an attribute, in one group, with an inline policy. */
 const TEMPLATE = {
   Parameters: { [CN]: { Type: 'String' }, [OU]: { Type: 'String' }, [ID]: { Type: 'String' } },
   Resources: {
