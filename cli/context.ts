@@ -63,6 +63,13 @@ const reachable = async (url: string): Promise<boolean> => {
   }
 };
 
+/**
+ * The CLI's reads share the account's IoT quota (10 TPS per operation) with the flows it starts: a
+ * drop of hundreds of CAs reads each one, so a throttled read waits and retries (adaptive: the
+ * client slows to what the quota admits) instead of failing the whole command.
+ */
+const IOT_RETRY = { retryMode: 'adaptive', maxAttempts: 10 } as const;
+
 const localClients = (endpoints: { s3: string; iot: string; sfn: string }, region: string) => {
   const common = { region, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, maxAttempts: 3 };
   return {
@@ -73,7 +80,7 @@ const localClients = (endpoints: { s3: string; iot: string; sfn: string }, regio
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
     }),
-    iot: new IoTClient({ ...common, endpoint: endpoints.iot }),
+    iot: new IoTClient({ ...common, ...IOT_RETRY, endpoint: endpoints.iot }),
     sfn: new SFNClient({ ...common, endpoint: endpoints.sfn }),
   };
 };
@@ -179,7 +186,11 @@ export const deployedTarget = async (options: GlobalOptions): Promise<Target> =>
     if (!value) throw new CliError('StackNotFoundError', `Stack ${stackName} has no output ${key}; redeploy it.`);
     return value;
   };
-  const clients = { s3: new S3Client(config), iot: new IoTClient(config), sfn: new SFNClient(config) };
+  const clients = {
+    s3: new S3Client(config),
+    iot: new IoTClient({ ...config, ...IOT_RETRY }),
+    sfn: new SFNClient(config),
+  };
   const incomingPrefix = outputs.IncomingPrefix ?? 'incoming/';
   const defaults = deploymentDefaults(stage);
   return {
