@@ -52,30 +52,25 @@ interface Template {
   Resources?: Record<string, { Type?: string; Condition?: string; Properties?: Record<string, unknown> }>;
 }
 
-const FUNCTIONS = new Set([
-  'Ref',
-  'Fn::Join',
-  'Fn::Select',
-  'Fn::Split',
-  'Fn::FindInMap',
-  'Fn::If',
-  'Fn::Equals',
-  'Fn::Not',
-  'Fn::And',
-  'Fn::Or',
-]);
+/**
+ * The intrinsic functions AWS's provisioning-template page names: Ref (parameters), Fn::Join,
+ * Fn::Select, Fn::FindInMap, Fn::Split and Fn::Sub. CloudFormation's condition functions are not
+ * among them: a template using them fails, as any other function.
+ */
+const FUNCTIONS = new Set(['Ref', 'Fn::Join', 'Fn::Select', 'Fn::Split', 'Fn::FindInMap', 'Fn::Sub']);
+
+/** Fn::Sub's `${Name}` from the function's own variables, else the parameters; `${!Literal}` stays `${Literal}`. */
+const substitute = (text: string, variables: Record<string, unknown>, values: Record<string, string>): string =>
+  text.replace(/\$\{([^}]*)\}/g, (_whole, inside: string) => {
+    if (inside.startsWith('!')) return `\${${inside.slice(1)}}`;
+    const name = inside.trim();
+    if (name in variables) return String(variables[name]);
+    if (name in values) return values[name] as string;
+    throw new TemplateError(`Fn::Sub \${${name}} names no parameter of the template`);
+  });
 
 /** Resolves intrinsic functions in `value`, bottom up. */
 const resolver = (template: Template, values: Record<string, string>) => {
-  const conditions = new Map<string, boolean>();
-  const condition = (name: string): boolean => {
-    if (!conditions.has(name)) {
-      const expression = template.Conditions?.[name];
-      if (expression === undefined) throw new TemplateError(`the condition ${name} is not declared`);
-      conditions.set(name, resolve(expression) === true);
-    }
-    return conditions.get(name) as boolean;
-  };
   const list = (value: unknown, fn: string): unknown[] => {
     const resolved = resolve(value);
     if (!Array.isArray(resolved)) throw new TemplateError(`${fn} needs a list`);
@@ -117,23 +112,15 @@ const resolver = (template: Template, values: Record<string, string>) => {
         if (found === undefined) throw new TemplateError(`Fn::FindInMap found nothing at ${map}.${top}.${second}`);
         return found;
       }
-      case 'Fn::If': {
-        const [name, then, otherwise] = argument as [string, unknown, unknown];
-        return resolve(condition(String(name)) ? then : otherwise);
+      default: {
+        // Fn::Sub: a string, or [string, { variable: value }].
+        const [text, variables = {}] = (Array.isArray(argument) ? resolve(argument) : [argument]) as [unknown, object];
+        if (typeof text !== 'string') throw new TemplateError('Fn::Sub needs a string');
+        return substitute(text, variables as Record<string, unknown>, values);
       }
-      case 'Fn::Equals': {
-        const [a, b] = list(argument, fn);
-        return String(a) === String(b);
-      }
-      case 'Fn::Not':
-        return list(argument, fn)[0] !== true;
-      case 'Fn::And':
-        return list(argument, fn).every((item) => item === true);
-      default:
-        return list(argument, fn).some((item) => item === true);
     }
   };
-  return { resolve, condition };
+  return { resolve };
 };
 
 const text = (value: unknown, what: string): string => {
@@ -160,10 +147,12 @@ export const planJitp = (templateBody: string, parameters: Record<string, string
     }
     values[name] = value;
   }
-  const { resolve, condition } = resolver(template, values);
+  if (template.Conditions !== undefined)
+    throw new TemplateError('provisioning templates have no Conditions section (AWS names no condition function)');
+  const { resolve } = resolver(template, values);
   const plan: JitpPlan = { certificateStatus: 'ACTIVE', policies: [] };
   for (const [logicalId, resource] of Object.entries(template.Resources ?? {})) {
-    if (resource.Condition !== undefined && !condition(resource.Condition)) continue;
+    if (resource.Condition !== undefined) throw new TemplateError(`${logicalId} has a Condition; templates have none`);
     const properties = resolve(resource.Properties ?? {}) as Record<string, unknown>;
     switch (resource.Type) {
       case 'AWS::IoT::Thing': {
