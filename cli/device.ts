@@ -125,7 +125,11 @@ export interface SmokeStep {
 export interface SmokeOptions {
   /** Give up after this long (default 60 s). */
   timeoutMs?: number;
-  /** The first pause between attempts; doubled each time up to 8× (default 1 s, as AWS advises). */
+  /**
+   * The first pause between attempts; doubled each time up to 8× (default 1 s), each pause drawn
+   * at random between half its bound and the bound ("equal jitter", as AWS's backoff guidance
+   * describes), so that a fleet reconnecting after JITP spreads out under the provisioning quota.
+   */
   backoffMs?: number;
   onStep?: (step: SmokeStep) => void;
 }
@@ -196,7 +200,7 @@ export const smokeTest = async (
       ...(outcome.reason ? { detail: outcome.reason } : {}),
     });
     if (!client) {
-      await sleep(Math.min(pause, Math.max(0, deadline - Date.now())));
+      await sleep(Math.min(pause / 2 + Math.random() * (pause / 2), Math.max(0, deadline - Date.now())));
       pause = Math.min(pause * 2, (options.backoffMs ?? 1_000) * 8);
     }
   }
