@@ -48,7 +48,7 @@ const localDeviceEndpoint = (endpoints: object) => async (): Promise<DeviceEndpo
 };
 
 /** The account's ATS data endpoint (DescribeEndpoint `iot:Data-ATS`), on MQTT's TLS port 8883. */
-const awsDeviceEndpoint = (iot: IoTClient) => async (): Promise<DeviceEndpoint> => {
+export const awsDeviceEndpoint = (iot: IoTClient) => async (): Promise<DeviceEndpoint> => {
   const { endpointAddress } = await iot.send(new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' }));
   if (!endpointAddress) throw new CliError('NoDeviceEndpointError', 'DescribeEndpoint returned no address.');
   return { url: `mqtts://${endpointAddress}:8883`, servername: endpointAddress };

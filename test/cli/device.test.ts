@@ -1,6 +1,9 @@
 /** The device smoke test's own pieces: the CA key check and the device certificate it makes. */
 import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { DescribeEndpointCommand, IoTClient } from '@aws-sdk/client-iot';
+import { mockClient } from 'aws-sdk-client-mock';
+import { awsDeviceEndpoint } from '../../cli/context.ts';
 import { loadSigningCa, makeDevice } from '../../cli/device.ts';
 import { CliError } from '../../cli/output.ts';
 import { makeCa, P256, privateKeyPem, RSA2048 } from '../fixtures/pki.ts';
@@ -54,5 +57,20 @@ describe('device connect: the CA and its key', () => {
       expect(error.name).toBe('CaKeyUnreadableError');
       expect(error.message).not.toContain(text.split('\n')[1] ?? text);
     }
+  });
+});
+
+describe('device connect on AWS: the endpoint', () => {
+  it("is the account's iot:Data-ATS endpoint on 8883, with SNI and the system's roots", async () => {
+    const iot = mockClient(IoTClient);
+    iot.on(DescribeEndpointCommand, { endpointType: 'iot:Data-ATS' }).resolves({
+      endpointAddress: 'a1b2c3d4e5f6g7-ats.iot.eu-west-1.amazonaws.com',
+    });
+    const endpoint = await awsDeviceEndpoint(new IoTClient({ region: 'eu-west-1' }))();
+    expect(endpoint).toEqual({
+      url: 'mqtts://a1b2c3d4e5f6g7-ats.iot.eu-west-1.amazonaws.com:8883',
+      servername: 'a1b2c3d4e5f6g7-ats.iot.eu-west-1.amazonaws.com',
+    });
+    iot.restore();
   });
 });
