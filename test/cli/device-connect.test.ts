@@ -4,18 +4,15 @@
  * connected; a device of a deactivated CA does not, and the command says so with exit 1.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IoTClient, UpdateCACertificateCommand } from '@aws-sdk/client-iot';
-import { BIN, type Run, runCli } from '../fixtures/cli.ts';
+import { type Run, type RunningUp, runCli, startUp, stopUp } from '../fixtures/cli.ts';
 import { makeCa, P256, privateKeyPem, type Pki } from '../fixtures/pki.ts';
 
 let home: string;
-let up: ChildProcess;
-const upLines: string[] = [];
+let up: RunningUp;
 let ca: Pki;
 let caKey: string;
 let iotEndpoint: string;
@@ -24,21 +21,8 @@ const iotCa = (...args: string[]): Promise<Run> => runCli(home, args);
 
 beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), 'iot-ca-device-'));
-  up = spawn(process.execPath, [BIN, 'up', '--no-schedules', '--json'], {
-    cwd: home,
-    env: { ...process.env, IOT_CA_HOME: join(home, 'state'), IOT_CA_LOG_LEVEL: 'SILENT' },
-  });
-  await new Promise<void>((ready, fail) => {
-    createInterface({ input: up.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      upLines.push(line);
-      const event = JSON.parse(line) as { ready?: boolean; endpoints?: { iot: string } };
-      if (event.ready) {
-        iotEndpoint = event.endpoints?.iot as string;
-        ready();
-      }
-    });
-    up.once('exit', (code) => fail(new Error(`iot-ca up exited with ${code}`)));
-  });
+  up = await startUp(home);
+  iotEndpoint = up.ready.endpoints.iot;
   ca = await makeCa({ key: P256, subject: 'CN=device-connect test CA', fresh: true });
   caKey = await privateKeyPem(ca.keys, 'sec1');
   writeFileSync(join(home, 'ca.pem'), ca.pem);
@@ -48,11 +32,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (up && up.exitCode === null) {
-    const exited = new Promise((done) => up.once('exit', done));
-    up.kill('SIGTERM');
-    await exited;
-  }
+  await stopUp(up);
   rmSync(home, { recursive: true, force: true });
 });
 
@@ -89,8 +69,8 @@ describe('iot-ca device connect --local', () => {
       expect(run.stderr).not.toContain(body);
     }
     // iot-ca up logged the registration and the provisioning.
-    expect(upLines.some((line) => line.includes('"CertificateRegistered"'))).toBe(true);
-    expect(upLines.some((line) => line.includes('"ProvisionThing.Success"'))).toBe(true);
+    expect(up.lines.some((line) => line.includes('"CertificateRegistered"'))).toBe(true);
+    expect(up.lines.some((line) => line.includes('"ProvisionThing.Success"'))).toBe(true);
   });
 
   it('says a device of a deactivated CA is not connected, with exit 1', async () => {

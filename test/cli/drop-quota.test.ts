@@ -4,31 +4,20 @@
  * turn rather than fail the command (found by the bulk-drop benchmark).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, runCli } from '../fixtures/cli.ts';
+import { type RunningUp, runCli, startUp, stopUp } from '../fixtures/cli.ts';
 import { makeCa, P256 } from '../fixtures/pki.ts';
 
 const COUNT = 16;
 let home: string;
-let up: ChildProcess;
+let up: RunningUp;
 
 beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), 'iot-ca-quota-'));
   // 2 calls per second per IoT operation: a fifth of AWS's, so the test meets the quota in seconds.
-  up = spawn(process.execPath, [BIN, 'up', '--no-schedules', '--json', '--iot-quota', '2'], {
-    cwd: home,
-    env: { ...process.env, IOT_CA_HOME: join(home, 'state'), IOT_CA_LOG_LEVEL: 'SILENT' },
-  });
-  await new Promise<void>((ready, fail) => {
-    createInterface({ input: up.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      if ((JSON.parse(line) as { ready?: boolean }).ready) ready();
-    });
-    up.once('exit', (code) => fail(new Error(`iot-ca up exited with ${code}`)));
-  });
+  up = await startUp(home, ['--iot-quota', '2']);
   mkdirSync(join(home, 'cas'));
   for (let i = 0; i < COUNT; i++) {
     const ca = await makeCa({ key: P256, subject: `CN=quota test CA ${i}`, fresh: true });
@@ -37,11 +26,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (up && up.exitCode === null) {
-    const exited = new Promise((done) => up.once('exit', done));
-    up.kill('SIGTERM');
-    await exited;
-  }
+  await stopUp(up);
   rmSync(home, { recursive: true, force: true });
 });
 
