@@ -334,7 +334,7 @@ export const dropSummaryText = (
 export interface ReadyView {
   stateDir: string;
   pid: number;
-  endpoints: { s3: string; iot: string; sfn: string };
+  endpoints: { s3: string; iot: string; sfn: string; mqtt?: { url: string; servername: string; caFile: string } };
   bucket: string;
   incomingPrefix: string;
   stateMachineArn: string;
@@ -350,6 +350,11 @@ export const readyText = (v: ReadyView): string =>
     `       credentials ${v.credentials.accessKeyId} / ${v.credentials.secretAccessKey}: AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url ${v.endpoints.s3} s3 ls s3://${v.bucket}/`,
     `  iot  ${v.endpoints.iot}`,
     `  sfn  ${v.endpoints.sfn}   ${v.stateMachineArn}`,
+    ...(v.endpoints.mqtt
+      ? [
+          `  mqtt ${v.endpoints.mqtt.url}   devices: SNI ${v.endpoints.mqtt.servername}, trust ${v.endpoints.mqtt.caFile}`,
+        ]
+      : []),
     ...v.schedules.map(
       (rule) => `  schedule ${rule.name}: reconcile ${JSON.stringify(rule.input)} every ${rule.everyMs / 60_000} min`,
     ),
