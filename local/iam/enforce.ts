@@ -2,7 +2,7 @@
  * IAM at the local endpoints: the IoT server's authorize hook, the Step Functions server's, and a
  * middleware in front of s3rver, each answering a denial as that service does on AWS.
  */
-import type { App, TaskBinding } from '../app.ts';
+import { type App, LOCAL_ACCOUNT, type TaskBinding } from '../app.ts';
 import { IotError } from '../iot/emulator.ts';
 import { type Authorize, signingKeyId } from '../iot/server.ts';
 import type { AuthorizeSfn } from '../sfn/server.ts';
@@ -18,7 +18,7 @@ const functionIdentities = (app: App, guard: IamGuard, roles: Record<string, Rol
     const role = fn.role ? roles[fn.role] : undefined;
     // A function without a role of its own here would run with the Framework's shared role: none.
     const principal = {
-      roleArn: role?.arn ?? `arn:aws:iam::000000000000:role/${app.service}-${app.stage}-lambdaRole`,
+      roleArn: role?.arn ?? `arn:aws:iam::${LOCAL_ACCOUNT}:role/${app.service}-${app.stage}-lambdaRole`,
       sessionName: fn.name,
       policies: role?.policies ?? [],
     };
@@ -101,7 +101,7 @@ export const s3Authorizer =
 const rolePrincipal = (roles: Record<string, Role>, roleRef: unknown, sessionName: string): Principal => {
   const role = roles[String(roleRef ?? '').replace(/\.Arn$/, '')];
   return {
-    roleArn: role?.arn ?? `arn:aws:iam::000000000000:role/${String(roleRef)}`,
+    roleArn: role?.arn ?? `arn:aws:iam::${LOCAL_ACCOUNT}:role/${String(roleRef)}`,
     sessionName,
     policies: role?.policies ?? [],
   };

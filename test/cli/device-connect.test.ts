@@ -18,6 +18,9 @@ let caKey: string;
 let iotEndpoint: string;
 
 const iotCa = (...args: string[]): Promise<Run> => runCli(home, args);
+/** `iot-ca device connect` for a device `cn` of the test's CA, on the local stack. */
+const connect = (cn: string, ...args: string[]): Promise<Run> =>
+  iotCa('device', 'connect', '--ca', 'ca.pem', '--ca-key', 'ca.key', '--cn', cn, '--local', ...args);
 
 beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), 'iot-ca-device-'));
@@ -38,18 +41,7 @@ afterAll(async () => {
 
 describe('iot-ca device connect --local', () => {
   it('provisions a device of an ACTIVE CA through JITP and ends connected', async () => {
-    const run = await iotCa(
-      'device',
-      'connect',
-      '--ca',
-      'ca.pem',
-      '--ca-key',
-      'ca.key',
-      '--cn',
-      'sensor-1',
-      '--local',
-      '--json',
-    );
+    const run = await connect('sensor-1', '--json');
     expect(run.code, run.stderr).toBe(0);
     const result = JSON.parse(run.stdout);
     expect(result.connected).toBe(true);
@@ -79,24 +71,11 @@ describe('iot-ca device connect --local', () => {
       region: 'us-east-1',
       credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
     });
-    const listed = JSON.parse((await iotCa('list', '--local', '--json')).stdout);
-    const id = (Array.isArray(listed) ? listed : (listed.cas ?? listed.certificates))?.[0]?.certificateId;
+    const id = JSON.parse((await iotCa('list', '--local', '--json')).stdout)[0]?.certificateId;
     expect(id).toMatch(/^[0-9a-f]{64}$/);
     await iot.send(new UpdateCACertificateCommand({ certificateId: id, newStatus: 'INACTIVE' }));
     iot.destroy();
-    const run = await iotCa(
-      'device',
-      'connect',
-      '--ca',
-      'ca.pem',
-      '--ca-key',
-      'ca.key',
-      '--cn',
-      'sensor-2',
-      '--local',
-      '--timeout',
-      '3',
-    );
+    const run = await connect('sensor-2', '--timeout', '3');
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/NOT CONNECTED/);
     expect(run.stdout).toMatch(/thing\s+none/);

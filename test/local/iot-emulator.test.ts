@@ -23,22 +23,9 @@ import {
 import { IotEmulator, IotError } from '../../local/iot/emulator.ts';
 import { startIotServer, type RunningServer } from '../../local/iot/server.ts';
 import { inspectCaFile } from '../../functions/core/certificate.ts';
+import { JITP_TEMPLATE_BODY } from '../fixtures/devices.ts';
 import { makeCa, makeLeaf, type Pki } from '../fixtures/pki.ts';
 
-const JITP_BODY = JSON.stringify({
-  Parameters: {
-    'AWS::IoT::Certificate::CommonName': { Type: 'String' },
-    'AWS::IoT::Certificate::Id': { Type: 'String' },
-  },
-  Resources: {
-    thing: { Type: 'AWS::IoT::Thing', Properties: { ThingName: { Ref: 'AWS::IoT::Certificate::CommonName' } } },
-    certificate: {
-      Type: 'AWS::IoT::Certificate',
-      Properties: { CertificateId: { Ref: 'AWS::IoT::Certificate::Id' }, Status: 'ACTIVE' },
-    },
-    policy: { Type: 'AWS::IoT::Policy', Properties: { PolicyName: 'device' } },
-  },
-});
 const ROLE = 'arn:aws:iam::000000000000:role/provisioning';
 
 let stateDir: string;
@@ -218,7 +205,7 @@ describe('UpdateCACertificate, DeleteCACertificate and templates', () => {
     await iot.send(
       new CreateProvisioningTemplateCommand({
         templateName: 'jitp',
-        templateBody: JITP_BODY,
+        templateBody: JITP_TEMPLATE_BODY,
         provisioningRoleArn: ROLE,
         type: 'JITP',
         enabled: true,
@@ -227,7 +214,7 @@ describe('UpdateCACertificate, DeleteCACertificate and templates', () => {
     await iot.send(
       new CreateProvisioningTemplateCommand({
         templateName: 'fleet',
-        templateBody: JITP_BODY,
+        templateBody: JITP_TEMPLATE_BODY,
         provisioningRoleArn: ROLE,
       }),
     );
@@ -344,7 +331,7 @@ describe('UpdateCACertificate, DeleteCACertificate and templates', () => {
           iot.send(
             new CreateProvisioningTemplateCommand({
               templateName: 'jitp',
-              templateBody: JITP_BODY,
+              templateBody: JITP_TEMPLATE_BODY,
               provisioningRoleArn: ROLE,
               type: 'JITP',
             }),
@@ -360,7 +347,7 @@ describe('ListCACertificates', () => {
     await iot.send(
       new CreateProvisioningTemplateCommand({
         templateName: 'jitp',
-        templateBody: JITP_BODY,
+        templateBody: JITP_TEMPLATE_BODY,
         provisioningRoleArn: ROLE,
         type: 'JITP',
       }),

@@ -24,22 +24,9 @@ import {
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { IotEmulator } from '../../local/iot/emulator.ts';
 import { type RunningServer, startIotServer } from '../../local/iot/server.ts';
+import { JITP_TEMPLATE_BODY } from '../fixtures/devices.ts';
 import { makeCa, makeLeaf, type Pki } from '../fixtures/pki.ts';
 
-const TEMPLATE = JSON.stringify({
-  Parameters: {
-    'AWS::IoT::Certificate::CommonName': { Type: 'String' },
-    'AWS::IoT::Certificate::Id': { Type: 'String' },
-  },
-  Resources: {
-    thing: { Type: 'AWS::IoT::Thing', Properties: { ThingName: { Ref: 'AWS::IoT::Certificate::CommonName' } } },
-    certificate: {
-      Type: 'AWS::IoT::Certificate',
-      Properties: { CertificateId: { Ref: 'AWS::IoT::Certificate::Id' }, Status: 'ACTIVE' },
-    },
-    policy: { Type: 'AWS::IoT::Policy', Properties: { PolicyName: 'device' } },
-  },
-});
 const DEVICE_POLICY = JSON.stringify({
   Version: '2012-10-17',
   Statement: [{ Effect: 'Allow', Action: 'iot:Connect', Resource: '*' }],
@@ -81,7 +68,7 @@ const registerCa = async (pki: Pki) =>
         certificateMode: 'SNI_ONLY',
         setAsActive: true,
         allowAutoRegistration: true,
-        registrationConfig: { templateBody: TEMPLATE },
+        registrationConfig: { templateBody: JITP_TEMPLATE_BODY },
       }),
     )
   ).certificateId as string;
