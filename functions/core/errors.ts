@@ -190,6 +190,22 @@ export const LAMBDA_SERVICE_ERRORS = [
 ] as const;
 
 /**
+ * What the AWS SDK integrations (Activate, RecordResult's receipt: docs/adr/0026) fail with that
+ * says nothing about the file, named as Step Functions names them (`<Service>.<Code>Exception`):
+ * throttling, 5xx and a call that got no answer. The ASL retries these as it retries
+ * ThrottledError and ServiceFaultError.
+ */
+export const INTEGRATION_THROTTLING_ERRORS = ['Iot.ThrottlingException', 'S3.SlowDownException'] as const;
+export const INTEGRATION_FAULT_ERRORS = [
+  'Iot.ServiceUnavailableException',
+  'Iot.InternalFailureException',
+  'Iot.SdkClientException',
+  'S3.InternalErrorException',
+  'S3.ServiceUnavailableException',
+  'S3.SdkClientException',
+] as const;
+
+/**
  * What a flow can end on, once the state machine's retries are spent, that says nothing about the
  * file: the pipeline's transient errors, Lambda's service errors and timeouts. A failure report
  * naming one of these is marked `transient` and the next reconciliation runs the flow again;
@@ -198,6 +214,8 @@ export const LAMBDA_SERVICE_ERRORS = [
 export const TRANSIENT_FLOW_ERRORS: readonly string[] = [
   ...TRANSIENT_ERRORS,
   ...LAMBDA_SERVICE_ERRORS,
+  ...INTEGRATION_THROTTLING_ERRORS,
+  ...INTEGRATION_FAULT_ERRORS,
   'States.Timeout',
   'Sandbox.Timedout',
 ];
@@ -212,6 +230,9 @@ export const isPipelineError = (error: unknown, name?: PipelineErrorName): error
 
 export const remedyFor = (name: string): string => {
   if (isTransientFailure(name)) return TRANSIENT_REMEDY;
+  // An integration refused by IAM: the state machine's role, not a function's, lacks the action.
+  if (/^[A-Za-z0-9]+\.AccessDenied(Exception)?$/.test(name))
+    return "Grant the state machine's role (StateMachineRole) the action named in the message.";
   return name in ERROR_SPECS
     ? ERROR_SPECS[name as PipelineErrorName].remedy
     : 'Unexpected error: see the execution history and the function logs.';
