@@ -36,9 +36,29 @@ export interface Target {
   defaults: Defaults;
   /** Where devices connect: the local broker, or the account's `iot:Data-ATS` endpoint. */
   deviceEndpoint: () => Promise<DeviceEndpoint>;
+  /**
+   * How an SDK client reaches the local stack's KMS or Private CA emulator (`endpoints.kms`,
+   * `endpoints.pca`); undefined when this stack has none. Local targets only: on AWS, clients take
+   * the account's endpoints.
+   */
+  serviceConfig?: (service: 'kms' | 'pca') => LocalServiceConfig | undefined;
   /** Waits for in-process executions, then stops what this command started. */
   close: () => Promise<void>;
 }
+
+export interface LocalServiceConfig {
+  region: string;
+  endpoint: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+}
+
+/** The local stack's endpoint for a service beside the flow's own (KMS, Private CA), if it runs one. */
+const localServiceConfig =
+  (endpoints: object, region: string) =>
+  (service: 'kms' | 'pca'): LocalServiceConfig | undefined => {
+    const endpoint = (endpoints as Partial<Record<'kms' | 'pca', string>>)[service];
+    return endpoint ? { region, endpoint, credentials: { ...LOCAL_CREDENTIALS } } : undefined;
+  };
 
 /** The local broker as the stack advertises it (`endpoints.mqtt`). */
 const localDeviceEndpoint = (endpoints: object) => async (): Promise<DeviceEndpoint> => {
@@ -70,8 +90,11 @@ const reachable = async (url: string): Promise<boolean> => {
  */
 const IOT_RETRY = { retryMode: 'adaptive', maxAttempts: 10 } as const;
 
+/** What the CLI signs local calls with: the operator, allowed everything (local/iam/guard.ts). */
+const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
 const localClients = (endpoints: { s3: string; iot: string; sfn: string }, region: string) => {
-  const common = { region, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, maxAttempts: 3 };
+  const common = { region, credentials: { ...LOCAL_CREDENTIALS }, maxAttempts: 3 };
   return {
     s3: new S3Client({
       ...common,
@@ -96,6 +119,11 @@ export interface LocalTargetOptions {
   onProgress?: (message: string) => void;
   /** Told when this command creates a state directory (a new registration code, no CAs). */
   onNotice?: (message: string) => void;
+  /**
+   * Only a running `iot-ca up`, never a stack started in-process: for what must outlive this
+   * command (a key the local KMS holds for the drop that follows).
+   */
+  attachOnly?: string;
 }
 
 export const localTarget = async (options: LocalTargetOptions = {}): Promise<Target> => {
@@ -117,9 +145,16 @@ export const localTarget = async (options: LocalTargetOptions = {}): Promise<Tar
         rule: triggerRule(info.incomingPrefix),
         defaults: deploymentDefaults(),
         deviceEndpoint: localDeviceEndpoint(info.endpoints),
+        serviceConfig: localServiceConfig(info.endpoints, info.region),
         close: async () => destroyAll(clients),
       };
     }
+  }
+  if (options.attachOnly) {
+    throw new CliError(
+      'NoLocalStackError',
+      `No iot-ca up is running on ${stateDir}: ${options.attachOnly} Start it in another terminal (iot-ca up), or set IOT_CA_HOME to the state directory of the one running.`,
+    );
   }
   if (!existsSync(stateDir)) {
     // Run from another folder, a command would otherwise silently start over with a new account.
@@ -141,6 +176,7 @@ export const localTarget = async (options: LocalTargetOptions = {}): Promise<Tar
     rule: triggerRule(stack.incomingPrefix),
     defaults: deploymentDefaults(),
     deviceEndpoint: localDeviceEndpoint(stack.endpoints),
+    serviceConfig: localServiceConfig(stack.endpoints, stack.info().region),
     close: async () => {
       destroyAll(clients);
       await stack.stop();

@@ -85,6 +85,45 @@ program
     ),
   );
 
+const ca = program
+  .command('ca')
+  .description(
+    'ca create --signer kms|pca --out ca.pem: a CA whose private key never leaves AWS KMS or AWS Private CA',
+  );
+ca.command('create')
+  .description(
+    'make a CA whose key stays in KMS (self-signed through KMS Sign) or Private CA (a root CA); write only its certificate and print the signer for `drop --signer`',
+  )
+  .requiredOption('--signer <kms|pca>', 'where the key is made and kept: kms or pca')
+  .requiredOption('--out <ca.pem>', 'where the CA certificate is written (never replaced without --force)')
+  .option(
+    '--subject <dn>',
+    'the CA\'s subject, e.g. "CN=Factory CA,O=Acme,C=DE" (default: CN=iot-ca <KMS|PCA> CA <time>)',
+  )
+  .option(
+    '--key-spec <spec>',
+    'kms: ECC_NIST_P256 (default), ECC_NIST_P384, RSA_2048, RSA_3072; pca: EC_prime256v1 (default), RSA_2048',
+  )
+  .option('--days <n>', 'validity of the CA certificate in days (default 3650)')
+  .option('--alias <name>', "kms: the key's alias (default: alias/iot-ca/<the CN in lower case>)")
+  .option('--force', 'replace the --out file if it exists')
+  .addHelpText(
+    'after',
+    `
+The key is created in the service and never leaves it; no key file is written. With --local the
+embedded stack's emulators make it (a running \`iot-ca up\`); otherwise your AWS account, with the
+default credential chain and Region (--region). AWS bills a KMS key and, more, a Private CA
+monthly until you delete them.
+
+Then register the CA in DEFAULT mode, the pipeline proving ownership through the signer:
+  iot-ca drop ca.pem --signer <the signer printed> --wait`,
+  )
+  .action(
+    action(async (options) =>
+      (await import('./commands/ca.ts')).caCreate(options, globals(), createOutput(Boolean(globals().json))),
+    ),
+  );
+
 program
   .command('registration-code')
   .description('print the registration code (the CN of a verification certificate)')
