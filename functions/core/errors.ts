@@ -23,7 +23,7 @@ export const ERROR_SPECS = {
   InvalidOptionsError: {
     kind: 'business',
     remedy:
-      'Fix the object metadata: certificate-mode (DEFAULT|SNI_ONLY), template-name, tags (k1=v1&k2=v2); then upload the file again.',
+      'Fix the object metadata: certificate-mode (DEFAULT|SNI_ONLY), template-name, tags (k1=v1&k2=v2), signer (kms:<key id|alias/name|ARN> or pca:<certificate-authority ARN>, DEFAULT mode only); then upload the file again.',
   },
   ObjectNotFoundError: {
     kind: 'business',
@@ -109,6 +109,32 @@ export const ERROR_SPECS = {
   VerificationCertificateNotYetValidError: {
     kind: 'business',
     remedy: 'The verification certificate is not valid yet; check its notBefore date and the issuing clock.',
+  },
+  // Signer CAs: the verification certificate signed by a key in AWS KMS or AWS Private CA
+  SignerKeyMismatchError: {
+    kind: 'business',
+    remedy:
+      "The signer does not hold this CA's key: name the KMS key whose public key is in the CA certificate (aws kms get-public-key) or the Private CA whose certificate this is, in metadata signer or the deployment's defaultSigner.",
+  },
+  SignerNotFoundError: {
+    kind: 'business',
+    remedy:
+      "Name a KMS key or Private CA that exists in the pipeline's account and Region (a key ARN or alias ARN for another account), then upload the CA again.",
+  },
+  SignerAccessDeniedError: {
+    kind: 'business',
+    remedy:
+      "Let the VerifyOwnership role use the signer: add the key's ARN to the deployment param signerKmsKeyArn (kms:GetPublicKey, kms:Sign) or the CA's to signerPcaAuthorityArn (acm-pca:GetCertificateAuthorityCertificate, IssueCertificate, GetCertificate), allow the role in the key policy, and upload the CA again.",
+  },
+  UnsupportedSignerKeyError: {
+    kind: 'business',
+    remedy:
+      'Use an asymmetric SIGN_VERIFY KMS key of spec RSA_2048/3072/4096 or ECC_NIST_P256/P384 (or a Private CA with an RSA or ECDSA key) that offers the algorithm the message names.',
+  },
+  SignerDisabledError: {
+    kind: 'business',
+    remedy:
+      'Enable the KMS key (aws kms enable-key; cancel a pending deletion first) or make the Private CA ACTIVE, then upload the CA again.',
   },
   // IoT state
   TemplateNotFoundError: {

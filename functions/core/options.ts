@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
 import { PipelineError } from './errors.ts';
+import { resolveSigner, type SignerSpec } from './signer.ts';
+
+export { parseSigner, type SignerSpec } from './signer.ts';
 
 export const CERTIFICATE_MODES = ['DEFAULT', 'SNI_ONLY'] as const;
 export type CertificateMode = (typeof CERTIFICATE_MODES)[number];
@@ -9,6 +12,8 @@ export interface CaOptions {
   certificateMode: CertificateMode;
   templateName: string;
   tags: Tags;
+  /** Who signs the verification certificate when the operator supplies none (DEFAULT mode only). */
+  signer?: SignerSpec;
 }
 
 /** The S3 object metadata keys the pipeline reads (x-amz-meta-*); anything else is a typo. */
@@ -16,6 +21,7 @@ export const METADATA_KEYS = {
   mode: 'certificate-mode',
   template: 'template-name',
   tags: 'tags',
+  signer: 'signer',
 } as const;
 
 const TEMPLATE_NAME = /^[0-9A-Za-z_-]{1,36}$/;
@@ -92,6 +98,8 @@ export interface Defaults {
   certificateMode: CertificateMode;
   templateName: string;
   tags: Tags;
+  /** The deployment's defaultSigner; ignored for SNI_ONLY CAs (ADR 0024). */
+  signer?: SignerSpec | undefined;
 }
 
 /**
@@ -115,12 +123,15 @@ export const resolveOptions = (metadata: Record<string, string | undefined>, def
   const template = get(METADATA_KEYS.template);
   const tags = get(METADATA_KEYS.tags);
   const merged = { ...defaults.tags, ...(tags === undefined ? {} : parseTags(tags, 'metadata "tags"')) };
+  const certificateMode =
+    mode === undefined ? defaults.certificateMode : parseCertificateMode(mode, 'metadata "certificate-mode"');
+  const signer = resolveSigner(get(METADATA_KEYS.signer), defaults.signer, certificateMode);
   return {
-    certificateMode:
-      mode === undefined ? defaults.certificateMode : parseCertificateMode(mode, 'metadata "certificate-mode"'),
+    certificateMode,
     templateName:
       template === undefined ? defaults.templateName : parseTemplateName(template, 'metadata "template-name"'),
     tags: merged,
+    ...(signer ? { signer } : {}),
   };
 };
 

@@ -1,6 +1,6 @@
 import { DEFAULT_EXPIRY_WARNING_DAYS } from '../core/expiry.ts';
 import { PipelineError } from '../core/errors.ts';
-import { parseCertificateMode, parseTags, parseTemplateName, type Defaults } from '../core/options.ts';
+import { parseCertificateMode, parseSigner, parseTags, parseTemplateName, type Defaults } from '../core/options.ts';
 
 /**
  * Deployment configuration, read once at init from the environment serverless.yml sets. A missing
@@ -19,6 +19,8 @@ export const readDefaults = (): Defaults => ({
   certificateMode: parseCertificateMode(env('DEFAULT_CERTIFICATE_MODE', 'DEFAULT'), 'DEFAULT_CERTIFICATE_MODE'),
   templateName: parseTemplateName(env('DEFAULT_TEMPLATE_NAME'), 'DEFAULT_TEMPLATE_NAME'),
   tags: parseTags(process.env.DEFAULT_TAGS ?? '', 'DEFAULT_TAGS'),
+  // Empty: no default signer; each CA may still name one in its metadata.
+  signer: process.env.DEFAULT_SIGNER?.trim() ? parseSigner(process.env.DEFAULT_SIGNER, 'DEFAULT_SIGNER') : undefined,
 });
 
 /** The one expiry threshold (serverless.yml `expiryWarningDays`): the pre-flight warns, reconciliation reports. */
