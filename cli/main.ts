@@ -139,6 +139,10 @@ program
   .option('--mode <mode>', 'DEFAULT or SNI_ONLY')
   .option('--template <name>', 'JITP provisioning template')
   .option('--tag <k=v>', 'one tag for the CA (repeat for more)', collect)
+  .option(
+    '--signer <signer>',
+    'kms:<key id|alias|ARN> or pca:<CA ARN> holding the CA key (from `ca create`): DEFAULT mode with no verification certificate, the pipeline has one signed',
+  )
   .option('--key <key>', 'object key for a single file (default: <incoming prefix><file name>)')
   .option('--wait', 'follow each execution; exit non-zero unless every CA ends ACTIVE')
   .option('--dry-run', 'check the files and show what the drop would change; upload nothing')

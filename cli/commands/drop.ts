@@ -20,6 +20,7 @@ import {
   validateTag,
   type Tags,
 } from '../../functions/core/options.ts';
+import { parseSigner } from '../../functions/core/signer.ts';
 import { resultKeyFor } from '../../functions/core/source.ts';
 import type { GlobalOptions, Target } from '../context.ts';
 import { followedJson, followObject, settle, withTarget, type Followed } from '../flow.ts';
@@ -42,6 +43,7 @@ export interface DropOptions {
   mode?: string;
   template?: string;
   tag?: string[];
+  signer?: string;
   key?: string;
   wait?: boolean;
   dryRun?: boolean;
@@ -175,6 +177,13 @@ const untriggered = (target: Target, items: Prepared[]): CliError => {
     `${items.length === 1 ? 'This key' : `${items.length} keys`} would not start the pipeline; its trigger (serverless.yml) takes ${target.rule.patterns.join(', ')}. Nothing was uploaded. ${lines.join('; ')}`,
   );
 };
+
+/** A signer proves possession of the CA key, which only DEFAULT mode checks (as the pipeline rules). */
+const signerWithSniOnly = (mode: string): PipelineError =>
+  new PipelineError(
+    'InvalidOptionsError',
+    `--signer proves possession of the CA key, which ${mode} does not check: drop --signer, or use --mode DEFAULT. Nothing was uploaded.`,
+  );
 
 // ---- plan ----
 
@@ -328,6 +337,17 @@ export const drop = async (
   const metadata: Record<string, string> = {};
   if (options.mode) metadata['certificate-mode'] = parseCertificateMode(options.mode, '--mode');
   if (options.template) metadata['template-name'] = parseTemplateName(options.template, '--template');
+  if (options.signer !== undefined) {
+    // The pipeline's own parser: a value it would refuse is refused here, before any upload.
+    metadata.signer = parseSigner(options.signer, '--signer').value;
+    if (options.verification)
+      throw new CliError(
+        'UsageError',
+        '--signer has the pipeline make and sign the verification certificate; drop --verification.',
+        2,
+      );
+    if (metadata['certificate-mode'] === 'SNI_ONLY') throw signerWithSniOnly('--mode SNI_ONLY');
+  }
   const operatorTags = parseTagFlags(options.tag);
   if (Object.keys(operatorTags).length > 0) metadata.tags = formatTags(operatorTags);
   const bodies = files.map((file) => {
@@ -342,6 +362,8 @@ export const drop = async (
   });
 
   return withTarget(global, out, async (target) => {
+    if (metadata.signer && !metadata['certificate-mode'] && target.defaults.certificateMode === 'SNI_ONLY')
+      throw signerWithSniOnly("the deployment's default mode SNI_ONLY");
     const items: Prepared[] = bodies.map(({ file, text }) => {
       let certificateId: string | undefined;
       try {
