@@ -1,8 +1,8 @@
 /**
- * The embedded stack: s3rver, the IoT emulator and the local Step Functions engine in one process,
- * wired as the deployment wires AWS. S3 object events become EventBridge `Object Created` events
- * filtered by the rule serverless.yml declares; the handlers find the servers only through the
- * SDK's standard AWS_ENDPOINT_URL_* variables.
+ * The embedded stack: s3rver, the IoT, KMS and Private CA emulators and the local Step Functions
+ * engine in one process, wired as the deployment wires AWS. S3 object events become EventBridge
+ * `Object Created` events filtered by the rule serverless.yml declares; the handlers find the
+ * servers only through the SDK's standard AWS_ENDPOINT_URL_* variables.
  */
 import { mkdirSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -24,7 +24,16 @@ import { IotEmulator, IotError, type FaultSettings, type IotEvent } from './iot/
 import { MqttBroker, type MqttEndpoint } from './mqtt/broker.ts';
 import { startIotServer, type RunningServer } from './iot/server.ts';
 import { startSfnServer } from './sfn/server.ts';
-import { iotAuthorizer, type LocalIam, localIam, s3Authorizer, sfnAuthorizer } from './iam/enforce.ts';
+import {
+  iotAuthorizer,
+  kmsAuthorizer,
+  type LocalIam,
+  localIam,
+  s3Authorizer,
+  sfnAuthorizer,
+} from './iam/enforce.ts';
+import { KmsService } from './kms/service.ts';
+import { startKmsServer } from './kms/server.ts';
 import { FunctionWorkers } from './lambda/workers.ts';
 import type { Role } from './iam/roles.ts';
 import type { Denial } from './iam/guard.ts';
@@ -77,7 +86,7 @@ export interface StackOptions {
   faults?: FaultSettings;
   /** Fixed pause for every ASL retry, ms (default: the ASL's own backoff). */
   retryIntervalMs?: number;
-  ports?: { s3?: number; iot?: number; sfn?: number; mqtt?: number };
+  ports?: { s3?: number; iot?: number; sfn?: number; mqtt?: number; kms?: number };
   onExecutionEvent?: (record: ExecutionRecord, event: ExecutionEvent) => void;
   /** Log level for the functions' Powertools logger (default WARN: the CLI prints its own view). */
   logLevel?: string;
@@ -112,6 +121,8 @@ export interface Endpoints {
   sfn: string;
   /** The MQTT broker devices connect to (TLS, SNI `servername`, trusting `caFile`). */
   mqtt: MqttEndpoint;
+  /** KMS (JSON 1.1); its keys live in this process's memory only. */
+  kms: string;
 }
 
 /** What `iot-ca up` leaves in the state directory for other `iot-ca --local` commands. */
@@ -252,10 +263,13 @@ export class LocalStack {
       iot: RunningServer;
       sfn: RunningServer;
       mqtt: MqttBroker;
+      kms: RunningServer;
     },
     /** IAM as the stack enforces it: `iam.guard.denials` lists every refused call. */
     readonly iam: LocalIam,
     private readonly workers: FunctionWorkers,
+    /** The KMS emulator (tests read its state; nothing of it is on disk). */
+    readonly signers: { kms: KmsService },
   ) {}
 
   /**
@@ -363,7 +377,19 @@ export class LocalStack {
       onEvent: options.onIotEvent ?? logJitpFailures,
     });
     emulator.onIotEvent = mqtt.handleEvent;
-    const endpoints = { s3: `http://127.0.0.1:${s3Port}`, iot: iot.url, sfn: '', mqtt: mqtt.endpoint };
+    const kmsService = new KmsService(LOCAL_REGION, LOCAL_ACCOUNT);
+    const kms = await startKmsServer(
+      kmsService,
+      options.ports?.kms ?? 0,
+      kmsAuthorizer(iam.guard, LOCAL_PLACE, (keyId) => kmsService.keyArnOf(keyId)),
+    );
+    const endpoints = {
+      s3: `http://127.0.0.1:${s3Port}`,
+      iot: iot.url,
+      sfn: '',
+      mqtt: mqtt.endpoint,
+      kms: kms.url,
+    };
 
     // POWERTOOLS_METRICS_DISABLED: EMF lines are for CloudWatch; locally they would only be noise.
     // What the handlers see, as Lambda would give them: the deployment's environment plus the
@@ -374,6 +400,7 @@ export class LocalStack {
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
       AWS_ENDPOINT_URL_S3: endpoints.s3,
       AWS_ENDPOINT_URL_IOT: endpoints.iot,
+      AWS_ENDPOINT_URL_KMS: endpoints.kms,
       AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
       AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
@@ -420,9 +447,10 @@ export class LocalStack {
       engine,
       reconcileEngine,
       endpoints,
-      { s3, iot, sfn, mqtt },
+      { s3, iot, sfn, mqtt, kms },
       iam,
       workers,
+      { kms: kmsService },
     );
     current = () => stack.emulator;
     const uploadRule = uploadRuleId(app);
@@ -493,6 +521,7 @@ export class LocalStack {
       this.servers.iot.close(),
       this.servers.sfn.close(),
       this.servers.mqtt.stop(),
+      this.servers.kms.close(),
       this.workers.stop(),
     ]);
     await this.iotEmulator.flush();

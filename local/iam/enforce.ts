@@ -6,9 +6,10 @@ import { type App, LOCAL_ACCOUNT, type TaskBinding } from '../app.ts';
 import { IotError } from '../iot/emulator.ts';
 import { type Authorize, signingKeyId } from '../iot/server.ts';
 import type { AuthorizeSfn } from '../sfn/server.ts';
+import type { AuthorizeJson } from '../json11.ts';
 import type { FunctionIdentity } from '../lambda/workers.ts';
 import { type Denial, IamGuard, type Principal } from './guard.ts';
-import { iotRequests, type Place, s3Requests, sfnRequests } from './requests.ts';
+import { iotRequests, kmsRequests, type Place, s3Requests, sfnRequests } from './requests.ts';
 import { type Role, rolesOf } from './roles.ts';
 
 /** Issues each function an access key naming its role (serverless.yml `role:`). */
@@ -38,6 +39,12 @@ export const sfnAuthorizer =
   (guard: IamGuard): AuthorizeSfn =>
   (accessKeyId, operation, body) =>
     guard.checkKey(accessKeyId, sfnRequests(operation, body))?.message;
+
+/** KMS and Private CA answer a denial as AccessDeniedException (json11.ts). */
+export const kmsAuthorizer =
+  (guard: IamGuard, place: Place, keyArnOf: (keyId: unknown) => string | undefined): AuthorizeJson =>
+  (accessKeyId, operation, body) =>
+    guard.checkKey(accessKeyId, kmsRequests(operation, body, place, keyArnOf))?.message;
 
 interface KoaContext {
   method: string;

