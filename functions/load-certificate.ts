@@ -4,7 +4,8 @@ import { readDefaults, readExpiryWarningDays } from './lambda/config.ts';
 import { PipelineError } from './core/errors.ts';
 import { logger } from './lambda/logger.ts';
 import { step } from './lambda/middleware.ts';
-import { desiredTags, resolveOptions, type Defaults } from './core/options.ts';
+import { desiredTags, resolveOptions, type Defaults, type SignerSpec } from './core/options.ts';
+import type { Ownership } from './core/schemas.ts';
 import { createS3Client, getSmallObject, type SmallObject } from './aws/s3.ts';
 import {
   bareEtag,
@@ -76,6 +77,17 @@ const locateCa = async (
   );
 };
 
+/** How the flow will prove ownership (ADR 0024): the operator's certificate wins over a signer. */
+const ownershipPlanned = (
+  mode: 'DEFAULT' | 'SNI_ONLY',
+  verificationPem: string | undefined,
+  signer: SignerSpec | undefined,
+): Ownership => {
+  if (mode === 'SNI_ONLY') return { method: 'none' };
+  if (verificationPem || !signer) return { method: 'verification-certificate' };
+  return { method: signer.kind, signer: signer.value };
+};
+
 /** Reads the CA file, pre-flights it and resolves its options: nothing here calls AWS IoT. */
 export const loadCertificate = async (
   deps: LoadCertificateDeps,
@@ -105,14 +117,16 @@ export const loadCertificate = async (
   if (options.certificateMode === 'DEFAULT' && !verificationPem) {
     const sibling = located.verification?.ref ?? { bucket: ca.bucket, key: verificationKeyFor(ca.key) };
     const siblingObject = located.verification ? located.verification.object : await getSmallObject(deps.s3, sibling);
-    if (!siblingObject) {
+    if (siblingObject) {
+      verificationPem = readVerificationFile(siblingObject.text);
+      verificationSource = 'sibling';
+    } else if (!options.signer) {
       throw new PipelineError(
         'VerificationCertificateMissingError',
-        `DEFAULT mode needs a verification certificate: none after the CA in ${ca.key} and no ${sibling.key}.`,
+        `DEFAULT mode needs a verification certificate: none after the CA in ${ca.key} and no ${sibling.key} (or name a signer, ADR 0024).`,
       );
     }
-    verificationPem = readVerificationFile(siblingObject.text);
-    verificationSource = 'sibling';
+    // Else VerifyOwnership has the signer make one.
   }
   for (const warning of inspection.warnings)
     logger.warn('pre-flight warning', { certificateId: inspection.certificateId, warning });
@@ -122,6 +136,7 @@ export const loadCertificate = async (
     certificateId: inspection.certificateId,
     caPem: inspection.caPem,
     ...(verificationPem ? { verificationPem, verificationSource } : {}),
+    ownership: ownershipPlanned(options.certificateMode, verificationPem, options.signer),
     certificateMode: options.certificateMode,
     templateName: options.templateName,
     tags: desiredTags(options.tags, ca, inspection.certificateId),

@@ -5,6 +5,7 @@ import {
   type FailureReport,
   type LoadedCertificate,
   type ObjectRef,
+  type Ownership,
   type PreviousReceipt,
   type Receipt,
   type RegisteredCa,
@@ -42,8 +43,16 @@ export const buildReceipt = (
   subject: certificate.subject,
   notAfter: certificate.notAfter,
   warnings: certificate.warnings,
+  ownership: ownershipOf(certificate),
   ...meta,
 });
+
+/**
+ * How the flow proved ownership, as LoadCertificate planned it (a flow that reaches the receipt
+ * proved it that way). A certificate from before the field existed: by its mode.
+ */
+export const ownershipOf = (certificate: LoadedCertificate): Ownership =>
+  certificate.ownership ?? { method: certificate.certificateMode === 'SNI_ONLY' ? 'none' : 'verification-certificate' };
 
 export const buildFailureReport = (
   source: ObjectRef,

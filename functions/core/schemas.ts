@@ -72,6 +72,29 @@ export const ReconcileInputSchema = z.object({ bucket: bucketName, deep: z.boole
 
 const step = <T extends z.core.$ZodLooseShape>(shape: T) => z.object({ executionId: z.optional(z.string()), ...shape });
 
+/** How the CA's ownership was proven (receipt `ownership`): see ADR 0024. */
+export const OwnershipSchema = z.object({
+  method: z.enum(['verification-certificate', 'kms', 'pca', 'none']),
+  /** The signer as the options named it (`kms:alias/…`, `pca:arn:…`): an identifier, never key material. */
+  signer: z.optional(z.string()),
+  /** The algorithm the signer used, as its service names it (ECDSA_SHA_256, SHA256WITHRSA, …). */
+  signingAlgorithm: z.optional(z.string()),
+});
+
+/**
+ * VerifyOwnership's output, `$.certificate.verification` in the state machine (so RegisterCa, which
+ * takes `$.certificate`, gets a verification certificate a signer made).
+ */
+export const VerifyOwnershipOutputSchema = z.object({
+  verified: z.literal(true),
+  registrationCode: z.string(),
+  verificationCertificateId: hex64,
+  verificationSubject: z.string(),
+  ownership: OwnershipSchema,
+  /** The verification certificate the signer made (public); absent when the operator supplied one. */
+  verificationPem: z.optional(z.string()),
+});
+
 /** LoadCertificate's output, `$.certificate` in the state machine. Public material only. */
 export const LoadedCertificateSchema = z.object({
   source: ObjectRefSchema,
@@ -80,6 +103,14 @@ export const LoadedCertificateSchema = z.object({
   verificationPem: z.optional(z.string()),
   /** Where the verification certificate came from: the CA file or its sibling object. */
   verificationSource: z.optional(z.enum(['same-file', 'sibling'])),
+  /**
+   * How ownership will be proven, known once the options are: the operator's verification
+   * certificate, a signer (`kms`/`pca`, which VerifyOwnership asks) or nothing (SNI_ONLY). Always
+   * set by LoadCertificate, so the receipt can copy `$.certificate.ownership` on every path.
+   */
+  ownership: z.optional(OwnershipSchema),
+  /** Set by VerifyOwnership (ResultPath `$.certificate.verification`). */
+  verification: z.optional(VerifyOwnershipOutputSchema),
   certificateMode: CertificateModeSchema,
   templateName: z.string(),
   /** Operator tags plus the pipeline's provenance tags: exactly what the CA should carry. */
@@ -104,12 +135,6 @@ export const TaskErrorSchema = z.object({ Error: z.optional(z.string()), Cause: 
 
 export const LoadCertificateInputSchema = step({ input: z.unknown() });
 export const VerifyOwnershipInputSchema = step({ certificate: LoadedCertificateSchema });
-export const VerifyOwnershipOutputSchema = z.object({
-  verified: z.literal(true),
-  registrationCode: z.string(),
-  verificationCertificateId: hex64,
-  verificationSubject: z.string(),
-});
 export const RegisterCaInputSchema = step({ certificate: LoadedCertificateSchema });
 export const AttachTemplateInputSchema = step({ certificateId: hex64, templateName: z.string().check(z.minLength(1)) });
 export const AttachTemplateOutputSchema = z.object({ templateName: z.string() });
@@ -222,6 +247,8 @@ export const ReceiptSchema = z.object({
   subject: z.string(),
   notAfter: isoDate,
   warnings: z.array(z.string()),
+  /** How ownership of the CA key was proven; absent in receipts written before it existed. */
+  ownership: z.optional(OwnershipSchema),
 });
 
 /** What a failure report keeps of the receipt it replaced: that CA is still live as it left it. */
@@ -259,6 +286,7 @@ export type ResultDocument = z.infer<typeof ResultDocumentSchema>;
 export type LoadCertificateInput = z.infer<typeof LoadCertificateInputSchema>;
 export type VerifyOwnershipInput = z.infer<typeof VerifyOwnershipInputSchema>;
 export type VerifyOwnershipOutput = z.infer<typeof VerifyOwnershipOutputSchema>;
+export type Ownership = z.infer<typeof OwnershipSchema>;
 export type RegisterCaInput = z.infer<typeof RegisterCaInputSchema>;
 export type AttachTemplateInput = z.infer<typeof AttachTemplateInputSchema>;
 export type AttachTemplateOutput = z.infer<typeof AttachTemplateOutputSchema>;
