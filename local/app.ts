@@ -25,11 +25,26 @@ export interface TaskBinding {
   memorySize: number;
 }
 
+/** A Task that Step Functions runs itself: `arn:aws:states:::aws-sdk:<service>:<action>`. */
+export interface IntegrationBinding {
+  state: string;
+  /** The SDK's service name as the Resource writes it (`iot`, `s3`). */
+  service: string;
+  /** The API action, camelCase as the Resource writes it (`updateCACertificate`). */
+  action: string;
+  resource: string;
+}
+
 export interface StateMachineApp {
   name: string;
   definition: { StartAt: string; States: Record<string, { Type: string; Resource?: string; [key: string]: unknown }> };
   bindings: Record<string, TaskBinding>;
+  /** The Tasks that are AWS SDK service integrations: no function, the state machine's role calls AWS. */
+  integrations: Record<string, IntegrationBinding>;
 }
+
+/** `arn:aws:states:::aws-sdk:iot:updateCACertificate` → service and action (the request-response pattern only). */
+export const AWS_SDK_RESOURCE = /^arn:aws[a-z-]*:states:::aws-sdk:([a-z0-9]+):([A-Za-z0-9]+)$/;
 
 /** A function as serverless.yml declares it, named as the deployment names it. */
 export interface FunctionDeclaration {
@@ -168,6 +183,7 @@ export const loadApp = (root = PROJECT_ROOT, stage = 'local', overrides: Record<
     if (!definitionRef) throw new Error(`serverless.yml: ${logicalId}.Definition must be \${file(<asl.json>)}`);
     const substitutions = (properties.DefinitionSubstitutions ?? {}) as Record<string, string>;
     const bindings: Record<string, TaskBinding> = {};
+    const integrations: Record<string, IntegrationBinding> = {};
     const functionFor = (variable: string) =>
       functionsByLogicalId.get((substitutions[variable] ?? '').replace(/\.Arn$/, ''));
     // What CloudFormation does at deploy: each ${XFunctionArn} becomes that function's ARN.
@@ -175,12 +191,27 @@ export const loadApp = (root = PROJECT_ROOT, stage = 'local', overrides: Record<
       /\$\{(\w+)\}/g,
       (whole, variable: string) => {
         const fn = functionFor(variable);
-        return fn ? functionArn(fn.key) : whole;
+        if (fn) return functionArn(fn.key);
+        // A plain value (`ResultsPrefix: ${param:resultsPrefix}`), resolved as packaging does.
+        // `!Ref AWS::Partition` arrives as the text "AWS::Partition".
+        const value = substitutions[variable];
+        if (typeof value !== 'string' || value.endsWith('.Arn')) return whole;
+        return resolveVariables(/^AWS::\w+$/.test(value) ? `\${${value}}` : value, config.service, stage, params);
       },
     );
     const definition = JSON.parse(text) as StateMachineApp['definition'];
     for (const [state, body] of allStates(definition.States)) {
       if (body.Type !== 'Task') continue;
+      const sdk = AWS_SDK_RESOURCE.exec(body.Resource ?? '');
+      if (sdk) {
+        integrations[state] = {
+          state,
+          service: sdk[1] as string,
+          action: sdk[2] as string,
+          resource: body.Resource as string,
+        };
+        continue;
+      }
       const fnKey = /:function:[^:]+$/.test(body.Resource ?? '')
         ? (body.Resource as string).split(`-${stage}-`).at(-1)
         : undefined;
@@ -200,7 +231,12 @@ export const loadApp = (root = PROJECT_ROOT, stage = 'local', overrides: Record<
       };
     }
     const name = String(properties.StateMachineName ?? logicalId);
-    stateMachines[logicalId] = { name: resolveVariables(name, config.service, stage, params), definition, bindings };
+    stateMachines[logicalId] = {
+      name: resolveVariables(name, config.service, stage, params),
+      definition,
+      bindings,
+      integrations,
+    };
   }
   return {
     service: config.service,

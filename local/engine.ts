@@ -1,13 +1,16 @@
 /**
  * Runs the deployable ASL with aws-local-stepfunctions, each Task bound to the handler module
  * serverless.yml names for it, invoked as Lambda would: JSON in, JSON out, and a failure carried
- * as `{errorType, errorMessage}` in the Cause.
+ * as `{errorType, errorMessage}` in the Cause. A Task whose Resource is an AWS SDK integration
+ * (`arn:aws:states:::aws-sdk:iot:updateCACertificate`) is one SDK call to the local endpoint,
+ * signed as the state machine's role (local/sfn/integrations.ts).
  */
 import './polyfills.ts';
 import { randomUUID } from 'node:crypto';
 import { StateMachine } from 'aws-local-stepfunctions';
 import type { Context } from 'aws-lambda';
-import type { StateMachineApp, TaskBinding } from './app.ts';
+import type { IntegrationBinding, StateMachineApp, TaskBinding } from './app.ts';
+import { type IntegrationCredentials, SdkIntegrations } from './sfn/integrations.ts';
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
@@ -49,6 +52,11 @@ export interface EngineOptions {
    * A denied invocation fails the Task as Step Functions reports it (Lambda.AWSLambdaException).
    */
   authorizeInvoke?: (binding: TaskBinding) => string | undefined;
+  /**
+   * The key the state machine's role signs its AWS SDK integrations with (local IAM judges them
+   * at the endpoints). Default: the SDK's credential chain, as a test with mocked clients has it.
+   */
+  integrationCredentials?: IntegrationCredentials;
 }
 
 /** What Lambda hands the function: its own deadline (its configured timeout), memory and names. */
@@ -89,6 +97,7 @@ export class LocalEngine {
   /** Every Task (those in Parallel branches and Map iterations too) retries after the fixed pause. */
   private readonly retryIntervalOverrides: Record<string, number> | undefined;
   private readonly handlers = new Map<string, Promise<Handler>>();
+  private readonly integrations: SdkIntegrations;
   private readonly executions = new Map<string, ExecutionRecord>();
   private readonly running = new Set<Promise<ExecutionRecord>>();
 
@@ -100,11 +109,25 @@ export class LocalEngine {
     const account = options.account ?? '000000000000';
     this.stateMachineArn = `arn:aws:states:${region}:${account}:stateMachine:${app.name}`;
     this.machine = new StateMachine(app.definition as never);
+    this.integrations = new SdkIntegrations(options.integrationCredentials);
     const pause = options.retryIntervalMs;
+    const tasks = [...Object.keys(app.bindings), ...Object.keys(app.integrations ?? {})];
     this.retryIntervalOverrides =
-      pause === undefined
-        ? undefined
-        : Object.fromEntries(Object.values(app.bindings).map((binding) => [binding.state, pause]));
+      pause === undefined ? undefined : Object.fromEntries(tasks.map((state) => [state, pause]));
+  }
+
+  /** Where a Task's work runs: `lambda`, or `aws-sdk:<service>` (what the history's events name). */
+  resourceTypeOf(state: string | undefined): string {
+    const integration = state ? this.app.integrations?.[state] : undefined;
+    return integration ? `aws-sdk:${integration.service}` : 'lambda';
+  }
+
+  /** An SDK integration's Task: the Parameters are the call's input, its output the Task's result. */
+  private integrate(binding: IntegrationBinding, record: ExecutionRecord) {
+    return async (input: unknown): Promise<unknown> => {
+      await this.beforeTask?.(binding.state, record);
+      return this.integrations.call(binding.service, binding.action, JSON.parse(JSON.stringify(input ?? {})));
+    };
   }
 
   private handlerFor(binding: TaskBinding): Promise<Handler> {
@@ -165,6 +188,8 @@ export class LocalEngine {
     this.executions.set(executionArn, record);
     const overrides: Record<string, (input: unknown) => Promise<unknown>> = {};
     for (const binding of Object.values(this.app.bindings)) overrides[binding.state] = this.invoke(binding, record);
+    for (const binding of Object.values(this.app.integrations ?? {}))
+      overrides[binding.state] = this.integrate(binding, record);
     const retryIntervalOverrides = this.retryIntervalOverrides;
     const execution = this.machine.run(input as never, {
       overrides: {
@@ -173,7 +198,14 @@ export class LocalEngine {
       },
       context: {
         Execution: { Id: executionArn, Name: name, Input: input as never, StartTime: startDate, RoleArn: 'local' },
-      },
+        // aws-local-stepfunctions fills no `$$.State`: its EnteredTime is read as a state's
+        // Parameters are evaluated, which is when the state is entered (a retry reads it anew).
+        State: {
+          get EnteredTime() {
+            return new Date().toISOString();
+          },
+        },
+      } as never,
     });
     const follow = (async () => {
       for await (const event of execution.eventLogs as AsyncIterable<ExecutionEvent>) {

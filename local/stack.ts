@@ -366,6 +366,11 @@ export class LocalStack {
       const { accessKeyId, secretAccessKey } = iam.identityOf(fn);
       S3RVER_ACCOUNT.createKeyPair(accessKeyId, secretAccessKey);
     }
+    // So does each state machine's role, for its AWS SDK integrations (Activate, RecordResult).
+    for (const machineId of ['RegisterCaStateMachine', 'ReconcileStateMachine']) {
+      const { accessKeyId, secretAccessKey } = iam.stateMachineIdentity(machineId);
+      S3RVER_ACCOUNT.createKeyPair(accessKeyId, secretAccessKey);
+    }
     s3.middleware.unshift(s3Authorizer(iam.guard));
     const { port: s3Port } = await s3.run();
     // The broker reads the emulator through `current`, which the stack points at the new one on a restart.
@@ -418,6 +423,7 @@ export class LocalStack {
       ...(options.onExecutionEvent ? { onEvent: options.onExecutionEvent } : {}),
       invoke: (binding: TaskBinding, input: unknown) => workers.invoke(binding, input),
       authorizeInvoke: iam.invokeCheck(stateMachineId),
+      integrationCredentials: iam.stateMachineIdentity(stateMachineId),
     });
     const onBundles = (app: StateMachineApp): StateMachineApp => {
       const bundles = options.bundles;

@@ -118,6 +118,11 @@ const rolePrincipal = (roles: Record<string, Role>, roleRef: unknown, sessionNam
 export interface LocalIam {
   guard: IamGuard;
   identityOf: (functionKey: string) => FunctionIdentity;
+  /**
+   * For a state machine (logical id): the key its role signs AWS SDK integrations with, so that
+   * the endpoints judge those calls against the role's statements (one key per state machine).
+   */
+  stateMachineIdentity: (stateMachineId: string) => FunctionIdentity;
   /** For a state machine (logical id): may its role invoke this Task's function? */
   invokeCheck: (stateMachineId: string) => (binding: TaskBinding) => string | undefined;
   /** For an EventBridge rule (logical id): may its target's role start this state machine? */
@@ -134,11 +139,21 @@ export const localIam = (
   const roles = adjust(rolesOf(app, bucket));
   const identities = functionIdentities(app, guard, roles);
   const properties = (logicalId: string) => app.resources[logicalId]?.Properties ?? {};
+  const machineIdentities = new Map<string, FunctionIdentity>();
   return {
     guard,
     identityOf: (functionKey) => {
       const identity = identities.get(functionKey);
       if (!identity) throw new Error(`serverless.yml declares no function ${functionKey}`);
+      return identity;
+    },
+    stateMachineIdentity: (stateMachineId) => {
+      let identity = machineIdentities.get(stateMachineId);
+      if (!identity) {
+        // Step Functions calls a service as an assumed-role session of the state machine's role.
+        identity = guard.issue(rolePrincipal(roles, properties(stateMachineId).RoleArn, 'states'));
+        machineIdentities.set(stateMachineId, identity);
+      }
       return identity;
     },
     invokeCheck: (stateMachineId) => {

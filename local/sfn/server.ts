@@ -29,16 +29,25 @@ const STATE_EVENT_TYPE: Record<string, string> = {
   Parallel: 'Parallel',
 };
 
-/** Engine events in the shape of GetExecutionHistory's HistoryEvent. */
-const historyEvents = (record: ExecutionRecord): Array<Record<string, unknown>> =>
-  record.events.flatMap((event: ExecutionEvent, index): Array<Record<string, unknown>> => {
-    const base = { id: index + 1, previousEventId: index, timestamp: event.timestamp / 1000 };
+/**
+ * Engine events in the shape of GetExecutionHistory's HistoryEvent. A Task's work shows as AWS
+ * shows it: TaskScheduled as it starts, then TaskSucceeded or TaskFailed, each naming the
+ * resource type (`lambda`, or `aws-sdk:iot` for an SDK integration) and, locally, the state.
+ */
+const historyEvents = (engine: LocalEngine, record: ExecutionRecord): Array<Record<string, unknown>> => {
+  /** Task states whose last attempt failed since they were entered (no TaskSucceeded for them). */
+  const failing = new Set<string>();
+  const events = record.events.flatMap((event: ExecutionEvent, index): Array<Record<string, unknown>> => {
+    const base = { timestamp: event.timestamp / 1000, index };
     const prefix = STATE_EVENT_TYPE[event.state?.type ?? ''] ?? 'Task';
+    const name = event.state?.name;
+    const task = { resourceType: engine.resourceTypeOf(name), resource: name };
     const taskFailed = (error: string | undefined, cause: string | undefined) => ({
       ...base,
       type: 'TaskFailed',
-      taskFailedEventDetails: { resourceType: 'lambda', resource: event.state?.name, error, cause },
+      taskFailedEventDetails: { ...task, error, cause },
     });
+    const scheduled = { ...base, type: 'TaskScheduled', taskScheduledEventDetails: { ...task, region: 'local' } };
     switch (event.type) {
       case 'ExecutionStarted':
         return [
@@ -56,18 +65,37 @@ const historyEvents = (record: ExecutionRecord): Array<Record<string, unknown>> 
         return [
           { ...base, type: 'ExecutionFailed', executionFailedEventDetails: { error: event.Error, cause: event.Cause } },
         ];
-      case 'StateEntered':
-        return [{ ...base, type: `${prefix}StateEntered`, stateEnteredEventDetails: { name: event.state?.name } }];
-      case 'StateExited':
-        return [{ ...base, type: `${prefix}StateExited`, stateExitedEventDetails: { name: event.state?.name } }];
+      case 'StateEntered': {
+        const entered = { ...base, type: `${prefix}StateEntered`, stateEnteredEventDetails: { name } };
+        if (prefix !== 'Task' || !name) return [entered];
+        failing.delete(name);
+        return [entered, scheduled];
+      }
+      case 'StateExited': {
+        const exited = { ...base, type: `${prefix}StateExited`, stateExitedEventDetails: { name } };
+        if (prefix !== 'Task' || !name || failing.has(name)) return [exited];
+        return [{ ...base, type: 'TaskSucceeded', taskSucceededEventDetails: task }, exited];
+      }
       case 'StateFailed':
+        if (name) failing.add(name);
         return [taskFailed(event.Error, event.Cause)];
       case 'StateRetried':
-        return [taskFailed('Retried', `attempt ${event.retry?.attempt ?? ''}`)];
+        // The next attempt follows at once: scheduled again, as on AWS.
+        if (name) failing.delete(name);
+        return [
+          taskFailed('Retried', `attempt ${event.retry?.attempt ?? ''}`),
+          ...(prefix === 'Task' ? [scheduled] : []),
+        ];
       default:
         return [];
     }
   });
+  return events.map(({ index: _index, ...event }, position) => ({
+    ...event,
+    id: position + 1,
+    previousEventId: position,
+  }));
+};
 
 const describe = (engine: LocalEngine, record: ExecutionRecord) => ({
   executionArn: record.executionArn,
@@ -150,7 +178,8 @@ const operations: Record<string, (engines: LocalEngine[], body: Record<string, a
     };
   },
   GetExecutionHistory: (engines, body) => {
-    const events = historyEvents(execution(executionEngine(engines, body.executionArn), body.executionArn));
+    const engine = executionEngine(engines, body.executionArn);
+    const events = historyEvents(engine, execution(engine, body.executionArn));
     return { events: body.reverseOrder ? events.reverse() : events };
   },
   DescribeStateMachine: (engines, body) => {

@@ -55,9 +55,16 @@ describe('serverless package (offline)', () => {
     expect(machine.Properties.Definition).toEqual(
       JSON.parse(readFileSync('statemachines/register-ca.asl.json', 'utf8')),
     );
-    for (const [variable, value] of Object.entries(machine.Properties.DefinitionSubstitutions as Record<string, any>)) {
+    const { Partition, ResultsPrefix, ...functions } = machine.Properties.DefinitionSubstitutions as Record<
+      string,
+      any
+    >;
+    for (const [variable, value] of Object.entries(functions)) {
       expect(resources[value['Fn::GetAtt'][0]]?.Type, variable).toBe('AWS::Lambda::Function');
     }
+    // The SDK integrations' ARNs and the receipt's prefix (docs/adr/0026).
+    expect(Partition).toEqual({ Ref: 'AWS::Partition' });
+    expect(ResultsPrefix).toBe('results/');
   });
 
   it('starts the state machine on Object Created for .pem/.crt (either case) under the incoming prefix', () => {
@@ -220,11 +227,24 @@ describe('serverless package (offline)', () => {
       const targets = ((statement?.Resource ?? []) as Array<{ 'Fn::GetAtt': [string, string] }>)
         .map((r) => r['Fn::GetAtt'][0])
         .sort();
-      const own = Object.values(properties.DefinitionSubstitutions as Record<string, { 'Fn::GetAtt': [string] }>).map(
-        (v) => v['Fn::GetAtt'][0],
-      );
+      const own = Object.values(
+        properties.DefinitionSubstitutions as Record<string, { 'Fn::GetAtt'?: [string, string] }>,
+      ).flatMap((v) => (v['Fn::GetAtt'] ? [v['Fn::GetAtt'][0]] : []));
       expect(targets).toEqual([...new Set(own)].sort());
     }
+  });
+
+  it("gives register-ca's role exactly what its SDK integrations call, and nothing else (docs/adr/0026)", () => {
+    const properties = (resources.RegisterCaStateMachine as Resource).Properties;
+    const role = resources[properties.RoleArn['Fn::GetAtt'][0]] as Resource;
+    const [, ...integrations] = policyStatements(role);
+    expect(integrations.map((statement) => [actions(statement as Statement), statement?.Resource])).toEqual([
+      [
+        ['iot:UpdateCACertificate'],
+        { 'Fn::Sub': 'arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:cacert/*' },
+      ],
+      [['s3:PutObject'], { 'Fn::Sub': '${CaBucket.Arn}/results/*' }],
+    ]);
   });
 
   it('starts repairs only on register-ca, with its ARN built at deploy time', () => {

@@ -115,16 +115,33 @@ describe('the same drop with the roles as serverless.yml declares them', () => {
 
 describe('a state machine role that may not invoke one of its functions', () => {
   const fixture = useLocalStack({
-    adjustRoles: withoutResource('StateMachineRole', ':function:iot-ca-pipeline-local-activate'),
+    adjustRoles: withoutResource('StateMachineRole', ':function:iot-ca-pipeline-local-registerCa'),
   });
 
-  it('fails that Task as Step Functions does, leaving the CA registered but not ACTIVE', async () => {
+  it('fails that Task as Step Functions does, with a report, and registers nothing', async () => {
     const report = await dropCa(fixture, 'incoming/no-invoke.pem');
     expect(report.outcome).toBe('FAILED');
     expect(report.error.name).toBe('Lambda.AWSLambdaException');
+    expect(await registeredCas(fixture)).toEqual([]);
+    expect(fixture.stack.iam.guard.denials.some((denial) => denial.action === 'lambda:InvokeFunction')).toBe(true);
+  });
+});
+
+describe('a state machine role without the permission its SDK integration needs (docs/adr/0026)', () => {
+  const fixture = useLocalStack({ adjustRoles: without(['StateMachineRole', 'iot:UpdateCACertificate']) });
+
+  it('fails Activate with Iot.AccessDeniedException as on AWS, reports it, and leaves the CA INACTIVE', async () => {
+    const report = await dropCa(fixture, 'incoming/no-activate.pem');
+    expect(report.outcome).toBe('FAILED');
+    expect(report.error).toMatchObject({ name: 'Iot.AccessDeniedException', transient: false });
+    // The Cause as Step Functions words an integration's failure, naming the role's session.
+    expect(report.error.message).toMatch(
+      /assumed-role\/StateMachineRole\/states is not authorized to perform: iot:UpdateCACertificate .*\(Service: Iot, Status Code: 403, Request ID: /,
+    );
+    expect(report.error.remedy).toMatch(/state machine's role/);
     const [ca] = await registeredCas(fixture);
     expect(ca?.status).toBe('INACTIVE');
-    expect(fixture.stack.iam.guard.denials.some((denial) => denial.action === 'lambda:InvokeFunction')).toBe(true);
+    expect(fixture.stack.iam.guard.denials.map((denial) => denial.action)).toEqual(['iot:UpdateCACertificate']);
   });
 });
 

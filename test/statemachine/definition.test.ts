@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
-import { BUSINESS_ERRORS, LAMBDA_SERVICE_ERRORS, TRANSIENT_ERRORS } from '../../functions/core/errors.ts';
+import {
+  BUSINESS_ERRORS,
+  INTEGRATION_FAULT_ERRORS,
+  INTEGRATION_THROTTLING_ERRORS,
+  LAMBDA_SERVICE_ERRORS,
+  TRANSIENT_ERRORS,
+} from '../../functions/core/errors.ts';
 import { loadApp } from '../../local/app.ts';
 
 const aslValidator = createRequire(import.meta.url)('asl-validator') as (
@@ -36,12 +42,21 @@ const allStates = (states: Record<string, State>, catcher?: string): Array<[stri
     ...(state.Branches ?? []).flatMap((branch) => allStates(branch.States, catcher ?? name)),
   ]);
 const tasks = allStates(definition.States).filter(([, state]) => state.Type === 'Task');
+/** The Tasks Step Functions runs itself (docs/adr/0026) and those that invoke a function. */
+const isIntegration = (state: State) => /^arn:\$\{Partition\}:states:::aws-sdk:/.test(state.Resource ?? '');
+const lambdaTasks = tasks.filter(([, state]) => !isIntegration(state));
+const integrationTasks = tasks.filter(([, state]) => isIntegration(state));
+const servicePrefix = (state: State) =>
+  ({ iot: 'Iot', s3: 'S3' })[String(state.Resource?.split(':')[6])] ?? 'unknown service';
 
 /** The definition as deployed: CloudFormation substitutes each ${XFunctionArn} with an ARN. */
 const validateDeployed = (file: string) => {
   const text = readFileSync(file, 'utf8');
   const deployed = JSON.parse(
-    text.replace(/\$\{(\w+)FunctionArn\}/g, 'arn:aws:lambda:us-east-1:123456789012:function:$1'),
+    text
+      .replace(/\$\{(\w+)FunctionArn\}/g, 'arn:aws:lambda:us-east-1:123456789012:function:$1')
+      .replace(/\$\{ResultsPrefix\}/g, 'results/')
+      .replace(/\$\{Partition\}/g, 'aws'),
   );
   return aslValidator(deployed, { checkArn: true, checkPaths: true });
 };
@@ -84,8 +99,41 @@ describe('register-ca.asl.json', () => {
     expect(definition.States.Configure?.Next).toBe('Activate');
   });
 
+  it('runs Activate and the receipt as AWS SDK integrations: no function, no invocation to pay for', () => {
+    expect(definition.States.Activate?.Resource).toBe('arn:${Partition}:states:::aws-sdk:iot:updateCACertificate');
+    expect(definition.States.Activate).toMatchObject({
+      Parameters: {
+        'CertificateId.$': '$.registered.certificateId',
+        NewStatus: 'ACTIVE',
+        NewAutoRegistrationStatus: 'ENABLE',
+      },
+      ResultPath: '$.activation',
+    });
+    expect(definition.States.RecordResult?.Resource).toBe('arn:${Partition}:states:::aws-sdk:s3:putObject');
+    // The failure path classifies the error and builds the report: it keeps its function.
+    expect(definition.States.RecordFailure?.Resource).toBe('${RecordResultFunctionArn}');
+    expect(integrationTasks.map(([name]) => name).sort()).toEqual(['Activate', 'RecordResult']);
+  });
+
+  it("retries an integration's throttling and faults, by the names Step Functions gives them, as a function's", () => {
+    for (const [name, state] of integrationTasks) {
+      const prefix = servicePrefix(state);
+      const retriers = state.Retry ?? [];
+      const throttling = INTEGRATION_THROTTLING_ERRORS.filter((error) => error.startsWith(`${prefix}.`));
+      const faults = INTEGRATION_FAULT_ERRORS.filter((error) => error.startsWith(`${prefix}.`));
+      expect(
+        retriers.map((retrier) => retrier.ErrorEquals),
+        name,
+      ).toEqual([throttling, faults]);
+      // The same budgets as ThrottledError and ServiceFaultError (ADR 0001/0002).
+      expect(retriers[0], name).toMatchObject({ MaxAttempts: 100, MaxDelaySeconds: 30, JitterStrategy: 'FULL' });
+      expect(retriers[1], name).toMatchObject({ MaxAttempts: 10, MaxDelaySeconds: 20, JitterStrategy: 'FULL' });
+      for (const retrier of retriers) expect(retrier.BackoffRate, name).toBeGreaterThan(1);
+    }
+  });
+
   it('retries exactly the transient errors and Lambda service errors, with exponential backoff and full jitter', () => {
-    for (const [name, state] of tasks) {
+    for (const [name, state] of lambdaTasks) {
       const retried = (state.Retry ?? []).flatMap((retrier) => retrier.ErrorEquals);
       expect(retried.sort(), name).toEqual([...TRANSIENT_ERRORS, ...LAMBDA_SERVICE_ERRORS].sort());
       for (const retrier of state.Retry ?? []) {
@@ -96,7 +144,7 @@ describe('register-ca.asl.json', () => {
   });
 
   it('waits out throttling long enough for a burst of thousands: 100 attempts, each up to 30 s with full jitter', () => {
-    for (const [name, state] of tasks) {
+    for (const [name, state] of lambdaTasks) {
       const throttling = (state.Retry ?? []).find((retrier) => retrier.ErrorEquals.includes('ThrottledError'));
       expect(throttling, name).toMatchObject({
         ErrorEquals: ['ThrottledError'],
