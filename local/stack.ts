@@ -29,11 +29,14 @@ import {
   kmsAuthorizer,
   type LocalIam,
   localIam,
+  pcaAuthorizer,
   s3Authorizer,
   sfnAuthorizer,
 } from './iam/enforce.ts';
 import { KmsService } from './kms/service.ts';
 import { startKmsServer } from './kms/server.ts';
+import { PcaService } from './pca/service.ts';
+import { startPcaServer } from './pca/server.ts';
 import { FunctionWorkers } from './lambda/workers.ts';
 import type { Role } from './iam/roles.ts';
 import type { Denial } from './iam/guard.ts';
@@ -86,7 +89,7 @@ export interface StackOptions {
   faults?: FaultSettings;
   /** Fixed pause for every ASL retry, ms (default: the ASL's own backoff). */
   retryIntervalMs?: number;
-  ports?: { s3?: number; iot?: number; sfn?: number; mqtt?: number; kms?: number };
+  ports?: { s3?: number; iot?: number; sfn?: number; mqtt?: number; kms?: number; pca?: number };
   onExecutionEvent?: (record: ExecutionRecord, event: ExecutionEvent) => void;
   /** Log level for the functions' Powertools logger (default WARN: the CLI prints its own view). */
   logLevel?: string;
@@ -121,8 +124,9 @@ export interface Endpoints {
   sfn: string;
   /** The MQTT broker devices connect to (TLS, SNI `servername`, trusting `caFile`). */
   mqtt: MqttEndpoint;
-  /** KMS (JSON 1.1); its keys live in this process's memory only. */
+  /** KMS and Private CA (JSON 1.1); their keys live in this process's memory only. */
   kms: string;
+  pca: string;
 }
 
 /** What `iot-ca up` leaves in the state directory for other `iot-ca --local` commands. */
@@ -264,12 +268,13 @@ export class LocalStack {
       sfn: RunningServer;
       mqtt: MqttBroker;
       kms: RunningServer;
+      pca: RunningServer;
     },
     /** IAM as the stack enforces it: `iam.guard.denials` lists every refused call. */
     readonly iam: LocalIam,
     private readonly workers: FunctionWorkers,
-    /** The KMS emulator (tests read its state; nothing of it is on disk). */
-    readonly signers: { kms: KmsService },
+    /** The KMS and Private CA emulators (tests read their state; nothing of it is on disk). */
+    readonly signers: { kms: KmsService; pca: PcaService },
   ) {}
 
   /**
@@ -388,12 +393,15 @@ export class LocalStack {
       options.ports?.kms ?? 0,
       kmsAuthorizer(iam.guard, LOCAL_PLACE, (keyId) => kmsService.keyArnOf(keyId)),
     );
+    const pcaService = new PcaService(LOCAL_REGION, LOCAL_ACCOUNT);
+    const pca = await startPcaServer(pcaService, options.ports?.pca ?? 0, pcaAuthorizer(iam.guard));
     const endpoints = {
       s3: `http://127.0.0.1:${s3Port}`,
       iot: iot.url,
       sfn: '',
       mqtt: mqtt.endpoint,
       kms: kms.url,
+      pca: pca.url,
     };
 
     // POWERTOOLS_METRICS_DISABLED: EMF lines are for CloudWatch; locally they would only be noise.
@@ -406,6 +414,7 @@ export class LocalStack {
       AWS_ENDPOINT_URL_S3: endpoints.s3,
       AWS_ENDPOINT_URL_IOT: endpoints.iot,
       AWS_ENDPOINT_URL_KMS: endpoints.kms,
+      AWS_ENDPOINT_URL_ACM_PCA: endpoints.pca,
       AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
       AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
@@ -453,10 +462,10 @@ export class LocalStack {
       engine,
       reconcileEngine,
       endpoints,
-      { s3, iot, sfn, mqtt, kms },
+      { s3, iot, sfn, mqtt, kms, pca },
       iam,
       workers,
-      { kms: kmsService },
+      { kms: kmsService, pca: pcaService },
     );
     current = () => stack.emulator;
     const uploadRule = uploadRuleId(app);
@@ -528,6 +537,7 @@ export class LocalStack {
       this.servers.sfn.close(),
       this.servers.mqtt.stop(),
       this.servers.kms.close(),
+      this.servers.pca.close(),
       this.workers.stop(),
     ]);
     await this.iotEmulator.flush();

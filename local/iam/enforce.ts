@@ -9,7 +9,7 @@ import type { AuthorizeSfn } from '../sfn/server.ts';
 import type { AuthorizeJson } from '../json11.ts';
 import type { FunctionIdentity } from '../lambda/workers.ts';
 import { type Denial, IamGuard, type Principal } from './guard.ts';
-import { iotRequests, kmsRequests, type Place, s3Requests, sfnRequests } from './requests.ts';
+import { iotRequests, kmsRequests, pcaRequests, type Place, s3Requests, sfnRequests } from './requests.ts';
 import { type Role, rolesOf } from './roles.ts';
 
 /** Issues each function an access key naming its role (serverless.yml `role:`). */
@@ -45,6 +45,11 @@ export const kmsAuthorizer =
   (guard: IamGuard, place: Place, keyArnOf: (keyId: unknown) => string | undefined): AuthorizeJson =>
   (accessKeyId, operation, body) =>
     guard.checkKey(accessKeyId, kmsRequests(operation, body, place, keyArnOf))?.message;
+
+export const pcaAuthorizer =
+  (guard: IamGuard): AuthorizeJson =>
+  (accessKeyId, operation, body) =>
+    guard.checkKey(accessKeyId, pcaRequests(operation, body))?.message;
 
 interface KoaContext {
   method: string;

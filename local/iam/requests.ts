@@ -248,3 +248,27 @@ export const kmsRequests = (
     }
   }
 };
+
+/** Private CA's default template, which IssueCertificate uses when the call names none. */
+const END_ENTITY_TEMPLATE = 'arn:aws:acm-pca:::template/EndEntityCertificate/V1';
+
+/** The requests IAM authorizes for one Private CA call (X-Amz-Target `ACMPrivateCA.<Op>`). */
+export const pcaRequests = (operation: string, body: Record<string, unknown>): AuthorizationRequest[] => {
+  const action = `acm-pca:${operation}`;
+  switch (operation) {
+    case 'CreateCertificateAuthority':
+      return [{ action, resource: '*', context: tagContext(body.Tags as Array<{ Key?: string; Value?: string }>) }];
+    case 'ListCertificateAuthorities':
+      return [{ action, resource: '*' }];
+    default: {
+      // A call without an authority is refused by the service's validation, not by IAM.
+      const resource = typeof body.CertificateAuthorityArn === 'string' ? body.CertificateAuthorityArn : undefined;
+      if (!resource) return [];
+      const template =
+        operation === 'IssueCertificate'
+          ? { 'acm-pca:TemplateArn': String(body.TemplateArn ?? END_ENTITY_TEMPLATE) }
+          : {};
+      return [{ action, resource, context: template }];
+    }
+  }
+};

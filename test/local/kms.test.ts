@@ -238,98 +238,106 @@ describe('KMS in the embedded stack', () => {
           MessageType: MessageType as never,
         }),
       );
-    const cases: Array<[string, Promise<unknown>, string, RegExp]> = [
+    const cases: Array<[string, () => Promise<unknown>, string, RegExp]> = [
       [
         'unknown key id',
-        sign('1234abcd-12ab-34cd-56ef-1234567890ab', 'ECDSA_SHA_256'),
+        () => sign('1234abcd-12ab-34cd-56ef-1234567890ab', 'ECDSA_SHA_256'),
         'NotFoundException',
         /does not exist/,
       ],
-      ['unknown alias', sign('alias/nobody', 'ECDSA_SHA_256'), 'NotFoundException', /alias\/nobody' is not found/],
+      [
+        'unknown alias',
+        () => sign('alias/nobody', 'ECDSA_SHA_256'),
+        'NotFoundException',
+        /alias\/nobody' is not found/,
+      ],
       [
         'a key ARN of another region',
-        sign(key.Arn!.replace('us-east-1', 'eu-west-1'), 'ECDSA_SHA_256'),
+        () => sign(key.Arn!.replace('us-east-1', 'eu-west-1'), 'ECDSA_SHA_256'),
         'NotFoundException',
         /does not exist/,
       ],
       [
         'RSA algorithm on an EC key',
-        sign(key.KeyId!, 'RSASSA_PSS_SHA_256'),
+        () => sign(key.KeyId!, 'RSASSA_PSS_SHA_256'),
         'InvalidKeyUsageException',
         /incompatible with key spec ECC_NIST_P256/,
       ],
       [
         'P-384 algorithm on a P-256 key',
-        sign(key.KeyId!, 'ECDSA_SHA_384'),
+        () => sign(key.KeyId!, 'ECDSA_SHA_384'),
         'InvalidKeyUsageException',
         /use ECDSA_SHA_256/,
       ],
-      ['ECDSA on an RSA key', sign(rsa.KeyId!, 'ECDSA_SHA_256'), 'InvalidKeyUsageException', /RSA_2048/],
+      ['ECDSA on an RSA key', () => sign(rsa.KeyId!, 'ECDSA_SHA_256'), 'InvalidKeyUsageException', /RSA_2048/],
       [
         'an ENCRYPT_DECRYPT key',
-        sign(symmetric.KeyId!, 'ECDSA_SHA_256'),
+        () => sign(symmetric.KeyId!, 'ECDSA_SHA_256'),
         'InvalidKeyUsageException',
         /key usage is ENCRYPT_DECRYPT/,
       ],
-      ['an unknown algorithm', sign(key.KeyId!, 'ECDSA_SHA_1'), 'ValidationException', /enum value set/],
+      ['an unknown algorithm', () => sign(key.KeyId!, 'ECDSA_SHA_1'), 'ValidationException', /enum value set/],
       [
         'a digest of the wrong length',
-        sign(key.KeyId!, 'ECDSA_SHA_256', Buffer.alloc(48), 'DIGEST'),
+        () => sign(key.KeyId!, 'ECDSA_SHA_256', Buffer.alloc(48), 'DIGEST'),
         'ValidationException',
         /Digest is invalid length/,
       ],
       [
         'a message over 4096 bytes',
-        sign(key.KeyId!, 'ECDSA_SHA_256', Buffer.alloc(4097)),
+        () => sign(key.KeyId!, 'ECDSA_SHA_256', Buffer.alloc(4097)),
         'ValidationException',
         /4096/,
       ],
       [
         'SIGN_VERIFY for a symmetric key',
-        kms.send(new CreateKeyCommand({ KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'SIGN_VERIFY' })),
+        () => kms.send(new CreateKeyCommand({ KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'SIGN_VERIFY' })),
         'ValidationException',
         /not compatible with KeySpec SYMMETRIC_DEFAULT/,
       ],
       [
         'a key spec the emulator does not make',
-        kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_EDWARDS25519', KeyUsage: 'SIGN_VERIFY' })),
+        () => kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_EDWARDS25519', KeyUsage: 'SIGN_VERIFY' })),
         'UnsupportedOperationException',
         /does not make ECC_NIST_EDWARDS25519/,
       ],
       [
         'GetPublicKey of a symmetric key',
-        kms.send(new GetPublicKeyCommand({ KeyId: symmetric.KeyId })),
+        () => kms.send(new GetPublicKeyCommand({ KeyId: symmetric.KeyId })),
         'UnsupportedOperationException',
         /symmetric/,
       ],
       [
         'an alias under alias/aws/',
-        kms.send(new CreateAliasCommand({ AliasName: 'alias/aws/mine', TargetKeyId: key.KeyId })),
+        () => kms.send(new CreateAliasCommand({ AliasName: 'alias/aws/mine', TargetKeyId: key.KeyId })),
         'InvalidAliasNameException',
         /alias\/aws\//,
       ],
       [
         'an alias without its prefix',
-        kms.send(new CreateAliasCommand({ AliasName: 'mine', TargetKeyId: key.KeyId })),
+        () => kms.send(new CreateAliasCommand({ AliasName: 'mine', TargetKeyId: key.KeyId })),
         'InvalidAliasNameException',
         /prefix "alias\/"/,
       ],
       [
         'a signature that does not verify',
-        kms.send(
-          new VerifyCommand({
-            KeyId: key.KeyId,
-            Message: Buffer.from('m'),
-            Signature: Buffer.alloc(70, 1),
-            SigningAlgorithm: 'ECDSA_SHA_256',
-          }),
-        ),
+        () =>
+          kms.send(
+            new VerifyCommand({
+              KeyId: key.KeyId,
+              Message: Buffer.from('m'),
+              Signature: Buffer.alloc(70, 1),
+              SigningAlgorithm: 'ECDSA_SHA_256',
+            }),
+          ),
         'KMSInvalidSignatureException',
         /not valid/,
       ],
     ];
     for (const [what, call, name, message] of cases) {
-      const error = await failure(call);
+      const error = await failure(call()).catch((thrown: Error) => {
+        throw new Error(`${what}: ${thrown.message}`);
+      });
       expect(error.name, what).toBe(name);
       expect(error.message, what).toMatch(message);
       expect(error.status, what).toBe(name in ERROR_STATUS ? ERROR_STATUS[name as keyof typeof ERROR_STATUS] : 400);

@@ -7,7 +7,9 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { AuthorizationRequest } from '../../local/iam/policy.ts';
-import { iotRequests, s3Requests, sfnRequests } from '../../local/iam/requests.ts';
+import { iotRequests, kmsRequests, pcaRequests, s3Requests, sfnRequests } from '../../local/iam/requests.ts';
+import { OPERATION_ERRORS as KMS_OPERATIONS } from '../../local/kms/operations.ts';
+import { OPERATION_ERRORS as PCA_OPERATIONS } from '../../local/pca/operations.ts';
 import { arnMatchesFormat } from '../fixtures/referee-iam.ts';
 import { makeCa } from '../fixtures/pki.ts';
 
@@ -119,6 +121,44 @@ const sfnSamples: AuthorizationRequest[] = [
   ...sfnRequests('DescribeExecution', { executionArn: `${SM.replace(':stateMachine:', ':execution:')}:x` }),
 ];
 
+const KEY = 'arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+/** Every KeyId resolves to KEY here, as the emulator resolves an alias to its key. */
+const kms = (operation: string, body: Record<string, unknown> = {}) =>
+  kmsRequests(operation, { KeyId: 'alias/signer', ...body }, PLACE, () => KEY);
+const kmsSamples: Record<string, AuthorizationRequest[]> = {
+  CreateKey: kms('CreateKey', {
+    KeySpec: 'ECC_NIST_P256',
+    KeyUsage: 'SIGN_VERIFY',
+    Tags: [{ TagKey: 'team', TagValue: 'platform' }],
+  }),
+  CreateAlias: kms('CreateAlias', { AliasName: 'alias/signer', TargetKeyId: KEY }),
+  ListAliases: kms('ListAliases'),
+  DescribeKey: kms('DescribeKey'),
+  GetPublicKey: kms('GetPublicKey'),
+  Sign: kms('Sign', { SigningAlgorithm: 'ECDSA_SHA_256', MessageType: 'DIGEST' }),
+  Verify: kms('Verify', { KeyId: KEY, SigningAlgorithm: 'ECDSA_SHA_256' }),
+  DisableKey: kms('DisableKey'),
+  EnableKey: kms('EnableKey'),
+  ScheduleKeyDeletion: kms('ScheduleKeyDeletion', { PendingWindowInDays: 7 }),
+};
+
+const AUTHORITY = 'arn:aws:acm-pca:us-east-1:000000000000:certificate-authority/11223344-1234-1122-2233-112233445566';
+const pca = (operation: string, body: Record<string, unknown> = { CertificateAuthorityArn: AUTHORITY }) =>
+  pcaRequests(operation, body);
+const pcaSamples: Record<string, AuthorizationRequest[]> = {
+  CreateCertificateAuthority: pca('CreateCertificateAuthority', { Tags: TAGS }),
+  DescribeCertificateAuthority: pca('DescribeCertificateAuthority'),
+  ListCertificateAuthorities: pca('ListCertificateAuthorities', {}),
+  GetCertificateAuthorityCsr: pca('GetCertificateAuthorityCsr'),
+  IssueCertificate: pca('IssueCertificate'),
+  GetCertificate: pca('GetCertificate', {
+    CertificateAuthorityArn: AUTHORITY,
+    CertificateArn: `${AUTHORITY}/certificate/ab`,
+  }),
+  ImportCertificateAuthorityCertificate: pca('ImportCertificateAuthorityCertificate'),
+  GetCertificateAuthorityCertificate: pca('GetCertificateAuthorityCertificate'),
+};
+
 describe("the local stack's IAM requests, judged by the Service Authorization Reference", () => {
   let iotSamples: Record<string, AuthorizationRequest[]>;
   beforeAll(async () => {
@@ -143,6 +183,28 @@ describe("the local stack's IAM requests, judged by the Service Authorization Re
     expect([...s3Samples, ...sfnSamples].flatMap(findings)).toEqual([]);
   });
 
+  it('KMS and Private CA: every operation served has a sample, judged the same way', () => {
+    expect(Object.keys(kmsSamples).sort()).toEqual(Object.keys(KMS_OPERATIONS).sort());
+    expect(Object.keys(pcaSamples).sort()).toEqual(Object.keys(PCA_OPERATIONS).sort());
+    const requests = [...Object.values(kmsSamples), ...Object.values(pcaSamples)].flat();
+    expect(requests.flatMap(findings)).toEqual([]);
+    // A key named through an alias is authorized on the key, the alias a condition key.
+    expect(kmsSamples.Sign).toEqual([
+      expect.objectContaining({
+        resource: KEY,
+        context: expect.objectContaining({ 'kms:RequestAlias': 'alias/signer' }),
+      }),
+    ]);
+    // CreateAlias needs both the alias and the key.
+    expect(kmsSamples.CreateAlias?.map((request) => request.resource)).toEqual([
+      'arn:aws:kms:us-east-1:000000000000:alias/signer',
+      KEY,
+    ]);
+    expect(pcaSamples.IssueCertificate?.[0]?.context).toEqual({
+      'acm-pca:TemplateArn': 'arn:aws:acm-pca:::template/EndEntityCertificate/V1',
+    });
+  });
+
   it('catches a planted mistake of each kind', () => {
     const object = 'arn:aws:s3:::b/incoming/a.pem';
     expect(findings({ action: 's3:GetObjects', resource: object })).toEqual(['s3:GetObjects: no such action']);
@@ -153,5 +215,11 @@ describe("the local stack's IAM requests, judged by the Service Authorization Re
       /condition key s3:prefix/,
     );
     expect(findings({ action: 'iotx:Describe', resource: '*' })[0]).toMatch(/no service/);
+    expect(findings({ action: 'kms:Sign', resource: 'arn:aws:kms:us-east-1:000000000000:alias/signer' })[0]).toMatch(
+      /is none of/,
+    );
+    expect(findings({ action: 'kms:Sign', resource: KEY, context: { 'acm-pca:TemplateArn': 'x' } })[0]).toMatch(
+      /condition key acm-pca:TemplateArn/,
+    );
   });
 });
