@@ -166,6 +166,21 @@ describe('serverless package (offline)', () => {
     }
   });
 
+  it('lets VerifyOwnership use only the KMS keys and Private CAs the deployment names (none on AWS by default)', () => {
+    const statements = policyStatements(resources.VerifyOwnershipRole as Resource);
+    const resourceOf = (action: string) => statements.find((s) => actions(s).includes(action))?.Resource;
+    const kms = { 'Fn::Sub': 'arn:${AWS::Partition}:kms:*:000000000000:key/*' };
+    const pca = { 'Fn::Sub': 'arn:${AWS::Partition}:acm-pca:*:000000000000:certificate-authority/*' };
+    expect(['kms:GetPublicKey', 'kms:Sign'].map(resourceOf)).toEqual([kms, kms]);
+    expect(
+      ['acm-pca:GetCertificateAuthorityCertificate', 'acm-pca:IssueCertificate', 'acm-pca:GetCertificate'].map(
+        resourceOf,
+      ),
+    ).toEqual([pca, pca, pca]);
+    const environment = (resources.LoadCertificateLambdaFunction as Resource).Properties.Environment.Variables;
+    expect(environment.DEFAULT_SIGNER).toBe('');
+  });
+
   it('builds every ARN with ${AWS::Partition}, so the template deploys in China and GovCloud too', () => {
     const text = JSON.stringify(resources);
     expect(text).toContain('arn:${AWS::Partition}:');
@@ -180,7 +195,14 @@ describe('serverless package (offline)', () => {
   it('gives each function only the actions it calls', () => {
     const expected: Record<string, string[]> = {
       LoadCertificate: ['s3:GetObject', 's3:GetObjectVersion', 's3:ListBucket'],
-      VerifyOwnership: ['iot:GetRegistrationCode'],
+      VerifyOwnership: [
+        'acm-pca:GetCertificate',
+        'acm-pca:GetCertificateAuthorityCertificate',
+        'acm-pca:IssueCertificate',
+        'iot:GetRegistrationCode',
+        'kms:GetPublicKey',
+        'kms:Sign',
+      ],
       RegisterCa: [
         'iam:PassRole',
         'iot:DescribeCACertificate',
