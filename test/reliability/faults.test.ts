@@ -57,6 +57,18 @@ describe('under faults and load', () => {
     expect(
       flows.flatMap((flow) => flow.events).filter((event) => event.type === 'StateRetried').length,
     ).toBeGreaterThan(50);
+    // Activate is Step Functions' own call now (docs/adr/0026): its throttling and 5xx, named as
+    // Step Functions names them, were retried by the integration's Retry like any function's.
+    const activateFailures = flows
+      .flatMap((flow) => flow.events)
+      .filter((event) => event.type === 'StateFailed' && event.state?.name === 'Activate')
+      .map((event) => event.Error);
+    expect(activateFailures).toContain('Iot.ThrottlingException');
+    expect(
+      activateFailures.filter(
+        (name) => !/^Iot\.(ThrottlingException|ServiceUnavailableException|InternalFailureException)$/.test(name ?? ''),
+      ),
+    ).toEqual([]);
   }, 300_000);
 
   it('the same CA dropped 20 times at once: one CA, ACTIVE, and every execution succeeds', async () => {
