@@ -2,8 +2,9 @@
  * Signer CAs end to end on the embedded stack: a CA whose key lives in the local KMS (made through
  * the SDK, its certificate self-signed by KMS Sign with the pipeline's builder), dropped with
  * `signer` metadata and no verification certificate, ends ACTIVE in DEFAULT mode; a wrong key is a
- * named failure; reconciliation re-registers a signer CA from its object alone; and the local IAM
- * (serverless.yml's VerifyOwnership role) denies keys outside `signerKmsKeyArn`.
+ * named failure; reconciliation re-registers a signer CA from its object alone; a root CA made in
+ * the local Private CA ends ACTIVE the same way; and the local IAM (serverless.yml's VerifyOwnership
+ * role) denies keys outside `signerKmsKeyArn`.
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -12,6 +13,15 @@ import {
   UpdateCACertificateCommand,
 } from '@aws-sdk/client-iot';
 import { CreateAliasCommand, CreateKeyCommand, GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
+import {
+  ACMPCAClient,
+  CreateCertificateAuthorityCommand,
+  GetCertificateAuthorityCsrCommand,
+  GetCertificateCommand,
+  ImportCertificateAuthorityCertificateCommand,
+  IssueCertificateCommand,
+  waitUntilCertificateIssued,
+} from '@aws-sdk/client-acm-pca';
 import { buildCertificate, type KmsSigningAlgorithm } from '../../functions/core/x509-build.ts';
 import { inspectCaFile } from '../../functions/core/certificate.ts';
 import { useLocalStack } from '../fixtures/stack.ts';
@@ -126,6 +136,83 @@ describe('a CA whose key is in KMS', () => {
     );
     expect(certificateDescription).toMatchObject({ status: 'ACTIVE', certificateMode: 'DEFAULT' });
     expect(await local.resultOf(key)).toMatchObject({ outcome: 'ACTIVE', ownership: { method: 'kms' } });
+  });
+});
+
+/** AWS's path to a root CA in Private CA: create, its CSR issued by itself, imported, ACTIVE. */
+const pcaRoot = async (pca: ACMPCAClient, keyAlgorithm: 'EC_prime256v1' | 'RSA_2048', signing: string) => {
+  const { CertificateAuthorityArn: arn } = await pca.send(
+    new CreateCertificateAuthorityCommand({
+      CertificateAuthorityType: 'ROOT',
+      CertificateAuthorityConfiguration: {
+        KeyAlgorithm: keyAlgorithm,
+        SigningAlgorithm: signing as never,
+        Subject: { Organization: 'iot-ca-pipeline tests', CommonName: `Private CA ${keyAlgorithm}` },
+      },
+    }),
+  );
+  const { Csr } = await pca.send(new GetCertificateAuthorityCsrCommand({ CertificateAuthorityArn: arn }));
+  const { CertificateArn } = await pca.send(
+    new IssueCertificateCommand({
+      CertificateAuthorityArn: arn,
+      Csr: Buffer.from(Csr as string),
+      SigningAlgorithm: signing as never,
+      TemplateArn: 'arn:aws:acm-pca:::template/RootCACertificate/V1',
+      Validity: { Type: 'DAYS', Value: 365 },
+    }),
+  );
+  const input = { CertificateAuthorityArn: arn, CertificateArn };
+  await waitUntilCertificateIssued({ client: pca, maxWaitTime: 20, minDelay: 1, maxDelay: 1 }, input);
+  const { Certificate } = await pca.send(new GetCertificateCommand(input));
+  await pca.send(
+    new ImportCertificateAuthorityCertificateCommand({
+      CertificateAuthorityArn: arn,
+      Certificate: Buffer.from(Certificate as string),
+    }),
+  );
+  return {
+    arn: arn as string,
+    pem: Certificate as string,
+    certificateId: inspectCaFile(Certificate as string).certificateId,
+  };
+};
+
+describe('a CA held by AWS Private CA', () => {
+  const local = useLocalStack();
+
+  it.each([
+    ['EC_prime256v1', 'SHA256WITHECDSA'],
+    ['RSA_2048', 'SHA256WITHRSA'],
+  ] as const)(
+    '%s: dropped with a pca: signer and no verification certificate, ends ACTIVE in DEFAULT mode',
+    async (keyAlgorithm, signing) => {
+      const root = await pcaRoot(new ACMPCAClient({}), keyAlgorithm, signing);
+      const key = `incoming/pca-${keyAlgorithm}.pem`;
+      await local.put(key, root.pem, { signer: `pca:${root.arn}` });
+      await local.settle();
+      expect(await local.resultOf(key)).toMatchObject({
+        outcome: 'ACTIVE',
+        certificateId: root.certificateId,
+        certificateMode: 'DEFAULT',
+        ownership: { method: 'pca', signer: `pca:${root.arn}` },
+      });
+      const { certificateDescription } = await local.iot.send(
+        new DescribeCACertificateCommand({ certificateId: root.certificateId }),
+      );
+      expect(certificateDescription).toMatchObject({ status: 'ACTIVE', certificateMode: 'DEFAULT' });
+    },
+  );
+
+  it('a Private CA whose certificate is not the uploaded CA fails with SignerKeyMismatchError', async () => {
+    const pca = new ACMPCAClient({});
+    const root = await pcaRoot(pca, 'EC_prime256v1', 'SHA256WITHECDSA');
+    const other = await pcaRoot(pca, 'EC_prime256v1', 'SHA256WITHECDSA');
+    await local.put('incoming/pca-mismatch.pem', other.pem, { signer: `pca:${root.arn}` });
+    await local.settle();
+    expect(await local.resultOf('incoming/pca-mismatch.pem')).toMatchObject({
+      outcome: 'FAILED',
+      error: { name: 'SignerKeyMismatchError', transient: false },
+    });
   });
 });
 
