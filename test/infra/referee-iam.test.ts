@@ -134,16 +134,16 @@ describe('the IAM referee catches a planted mistake', () => {
 
   it('a log group without the log streams CreateLogStream and PutLogEvents act on', async () => {
     const copy = planted(template, (t) => {
-      statement(t, 'ActivateRole', 0).Resource = {
+      statement(t, 'TagCaRole', 0).Resource = {
         'Fn::Sub': 'arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group/aws/lambda/x',
       };
     });
     expect(await findings(copy)).toEqual([
       expect.stringMatching(
-        /ActivateRole .* logs:CreateLogStream takes log-stream \(arn:.*:log-stream:\$\{LogStreamName\}\)/,
+        /TagCaRole .* logs:CreateLogStream takes log-stream \(arn:.*:log-stream:\$\{LogStreamName\}\)/,
       ),
-      expect.stringMatching(/ActivateRole .* logs:PutLogEvents takes log-stream/),
-      expect.stringMatching(/ActivateRole .*log-group\/aws\/lambda\/x is the ARN of no resource type/),
+      expect.stringMatching(/TagCaRole .* logs:PutLogEvents takes log-stream/),
+      expect.stringMatching(/TagCaRole .*log-group\/aws\/lambda\/x is the ARN of no resource type/),
     ]);
   });
 
@@ -203,10 +203,10 @@ describe('the IAM referee catches a planted mistake', () => {
 
   it('a Resource it cannot resolve to an ARN', async () => {
     const copy = planted(template, (t) => {
-      statement(t, 'ActivateRole', 1).Resource = { 'Fn::GetAtt': ['NoSuchResource', 'Arn'] };
+      statement(t, 'TagCaRole', 1).Resource = { 'Fn::GetAtt': ['NoSuchResource', 'Arn'] };
     });
     expect(await findings(copy)).toEqual([
-      'ActivateRole policy activate statement 2: cannot resolve the Resource {"Fn::GetAtt":["NoSuchResource","Arn"]} to an ARN',
+      'TagCaRole policy tag-ca statement 2: cannot resolve the Resource {"Fn::GetAtt":["NoSuchResource","Arn"]} to an ARN',
     ]);
   });
 });

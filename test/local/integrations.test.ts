@@ -15,7 +15,8 @@ import type { ExecutionRecord } from '../../local/engine.ts';
 import { makeCa, makeLeaf } from '../fixtures/pki.ts';
 import { useLocalStack } from '../fixtures/stack.ts';
 
-const local = useLocalStack();
+// Retries pause 50 ms: 100 throttled attempts wait out 5 s, the quota test's need (3 flows at 1 TPS).
+const local = useLocalStack({ retryIntervalMs: 50 });
 
 const dropDefault = async (key: string, given?: Awaited<ReturnType<typeof makeCa>>) => {
   const ca = given ?? (await makeCa());
@@ -106,11 +107,11 @@ describe('Activate, run by aws-sdk:iot:updateCACertificate', () => {
   });
 
   it('waits out IoT throttling with the integration Retry (Iot.ThrottlingException) and ends ACTIVE', async () => {
-    // One UpdateCACertificate a second: five flows at once are throttled on Activate.
+    // One UpdateCACertificate a second: three flows at once are throttled on Activate.
     local.stack.emulator.faults = { tps: { UpdateCACertificate: 1 } };
     try {
       const runs = await Promise.all(
-        Array.from({ length: 5 }, (_, i) => dropDefault(`incoming/integration/throttled-${i}.pem`)),
+        Array.from({ length: 3 }, (_, i) => dropDefault(`incoming/integration/throttled-${i}.pem`)),
       );
       expect(runs.map(({ record }) => record.status)).toEqual(runs.map(() => 'SUCCEEDED'));
       const activateFailures = runs.flatMap(({ record }) => failuresOf(record, 'Activate'));

@@ -236,6 +236,36 @@ describe('register-ca on the local engine', () => {
     expect(activations()).toHaveLength(1);
   });
 
+  it('retries Activate (an SDK integration) on Iot.ThrottlingException and Iot.ServiceUnavailableException', async () => {
+    iot
+      .on(UpdateCACertificateCommand)
+      .rejectsOnce(awsError('ThrottlingException', 400))
+      .rejectsOnce(awsError('ServiceUnavailableException', 503))
+      .resolves({});
+    objects.set('incoming/a.pem', { body: `${ca.pem}${verification.pem}` });
+    const record = await engine.run({ bucket: BUCKET, key: 'incoming/a.pem' });
+    expect(record.status).toBe('SUCCEEDED');
+    const failed = record.events.filter((event) => event.type === 'StateFailed' && event.state?.name === 'Activate');
+    expect(failed.map((event) => event.Error)).toEqual(['Iot.ThrottlingException', 'Iot.ServiceUnavailableException']);
+    expect(failed[1]?.Cause).toBe(
+      'ServiceUnavailableException from the fake (Service: Iot, Status Code: 503, Request ID: local)',
+    );
+    expect(activations()).toHaveLength(3);
+    expect(result('incoming/a.pem').outcome).toBe('ACTIVE');
+  });
+
+  it('an UpdateCACertificate refused for good is reported with its integration name, not retried', async () => {
+    iot.on(UpdateCACertificateCommand).rejects(awsError('InvalidRequestException', 400));
+    objects.set('incoming/a.pem', { body: `${ca.pem}${verification.pem}` });
+    const record = await engine.run({ bucket: BUCKET, key: 'incoming/a.pem' });
+    expect(record).toMatchObject({ status: 'FAILED', error: 'Iot.InvalidRequestException' });
+    expect(activations()).toHaveLength(1);
+    expect(result('incoming/a.pem')).toMatchObject({
+      outcome: 'FAILED',
+      error: { name: 'Iot.InvalidRequestException', transient: false },
+    });
+  });
+
   it('bad input names the error and writes no report when there is nowhere to write it', async () => {
     const record = await engine.run({ hello: 'world' });
     expect(record).toMatchObject({ status: 'FAILED', error: 'InvalidInputError' });

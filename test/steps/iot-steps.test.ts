@@ -11,8 +11,7 @@ import {
   UpdateCACertificateCommand,
 } from '@aws-sdk/client-iot';
 import { mockClient } from 'aws-sdk-client-mock';
-import { activate, handler as activateHandler } from '../../functions/activate.ts';
-import { attachTemplate } from '../../functions/attach-template.ts';
+import { attachTemplate, handler as attachTemplateHandler } from '../../functions/attach-template.ts';
 import { getRegistrationCode } from '../../functions/aws/iot.ts';
 import { registerCa } from '../../functions/register-ca.ts';
 import { tagCa } from '../../functions/tag-ca.ts';
@@ -228,19 +227,9 @@ describe('TagCa', () => {
   });
 });
 
-describe('Activate', () => {
-  it('sets ACTIVE with auto-registration ENABLE', async () => {
-    mock.on(UpdateCACertificateCommand).resolves({});
-    expect(await activate(iot, { certificateId: ID })).toEqual({ status: 'ACTIVE', autoRegistrationStatus: 'ENABLE' });
-    expect(mock).toHaveReceivedCommandWith(UpdateCACertificateCommand, {
-      certificateId: ID,
-      newStatus: 'ACTIVE',
-      newAutoRegistrationStatus: 'ENABLE',
-    });
-  });
-
+describe('a step handler', () => {
   it('refuses, through its input schema, an input without a certificateId, naming the field', async () => {
-    await expect(activateHandler({ executionId: 'e' }, lambdaContext('activate'))).rejects.toMatchObject({
+    await expect(attachTemplateHandler({ executionId: 'e' }, lambdaContext('attachTemplate'))).rejects.toMatchObject({
       name: 'InvalidInputError',
       message: expect.stringMatching(/certificateId: Invalid input: expected string, received undefined/),
     });
