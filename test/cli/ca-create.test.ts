@@ -7,9 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash, createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+import { ACMPCAClient, GetCertificateAuthorityCertificateCommand } from '@aws-sdk/client-acm-pca';
 import { GetPublicKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { createKmsCa, KMS_KEY_SPECS, type KmsKeySpec } from '../../cli/kms-ca.ts';
@@ -28,6 +30,20 @@ const endpoints = () => up.ready.endpoints as unknown as Record<'s3' | 'kms' | '
 const local = { region: 'us-east-1', credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } };
 const kmsClient = () => new KMSClient({ ...local, endpoint: endpoints().kms });
 
+/** Every file under `dir` whose bytes hold a PEM private key, relative to home. */
+const filesWithPrivateKeys = (dir: string): string[] => {
+  const found: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) found.push(...filesWithPrivateKeys(path));
+    else if (entry.isFile() && readFileSync(path, 'latin1').includes('PRIVATE KEY')) found.push(relative(home, path));
+  }
+  return found;
+};
+
+const spkiOf = (pem: string): string =>
+  new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' }).toString('hex');
+
 beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), 'iot-ca-ca-create-'));
   up = await startUp(home);
@@ -38,7 +54,65 @@ afterAll(async () => {
   rmSync(home, { recursive: true, force: true });
 });
 
+/**
+ * `ca create --signer <kind> --local --json`, the file checked with openssl, then `drop --signer
+ * --wait`: ACTIVE in DEFAULT mode, ownership proven through the signer, no key on disk.
+ */
+const createThenDrop = async (kind: 'kms' | 'pca', file: string, subject: string) => {
+  const created = await iotCa(
+    '--local',
+    '--json',
+    'ca',
+    'create',
+    '--signer',
+    kind,
+    '--out',
+    file,
+    '--subject',
+    subject,
+  );
+  expect(created.code, created.stdout + created.stderr).toBe(0);
+  const result = JSON.parse(created.stdout) as { file: string; certificateId: string; signer: string };
+  expect(result.file).toBe(file);
+  const pem = readFileSync(join(home, file), 'utf8');
+  const der = execFileSync('openssl', ['x509', '-in', file, '-outform', 'DER'], { cwd: home });
+  expect(result.certificateId).toBe(createHash('sha256').update(der).digest('hex'));
+
+  const text = openssl('x509', '-in', file, '-noout', '-text');
+  expect(text).toMatch(/Basic Constraints: critical\s+CA:TRUE/);
+  expect(text).toMatch(/Key Usage: critical\s+[^\n]*Certificate Sign, CRL Sign/);
+  expect(text).toContain('Subject Key Identifier');
+  expect(openssl('verify', '-CAfile', file, file).trim()).toBe(`${file}: OK`);
+
+  const dropped = await iotCa('--local', '--json', 'drop', file, '--signer', result.signer, '--wait');
+  expect(dropped.code, dropped.stdout + dropped.stderr).toBe(0);
+  const outcome = JSON.parse(dropped.stdout);
+  expect(outcome.active).toBe(true);
+  expect(outcome.result.ownership).toMatchObject({ method: kind, signer: result.signer });
+  const status = await iotCa('--local', '--json', 'status', result.certificateId);
+  expect(status.code, status.stderr).toBe(0);
+  expect(JSON.parse(status.stdout)).toMatchObject({ status: 'ACTIVE', certificateMode: 'DEFAULT' });
+
+  // No private key on disk but the local broker's own TLS key (AWS's side of the endpoint), and
+  // that one is not the CA's.
+  expect(filesWithPrivateKeys(home)).toEqual([join('state', 'mqtt', 'server.key')]);
+  const brokerKey = createPublicKey(createPrivateKey(readFileSync(join(home, 'state', 'mqtt', 'server.key'))));
+  expect(brokerKey.export({ type: 'spki', format: 'der' }).toString('hex')).not.toBe(spkiOf(pem));
+  return { ...result, pem, text };
+};
+
 describe('iot-ca ca create --signer kms --local', () => {
+  it('writes a self-signed CA certificate whose key stays in KMS, then drop --signer registers it ACTIVE in DEFAULT mode', async () => {
+    const made = await createThenDrop('kms', 'kms-ca.pem', 'CN=Factory KMS CA,O=Acme,C=DE');
+    expect(made.signer).toBe('kms:alias/iot-ca/factory-kms-ca');
+    expect(made.text).toMatch(/Subject: CN ?= ?Factory KMS CA, O ?= ?Acme, C ?= ?DE/);
+    // The certificate holds the key KMS holds, under the alias printed.
+    const kms = kmsClient();
+    const held = await kms.send(new GetPublicKeyCommand({ KeyId: 'alias/iot-ca/factory-kms-ca' }));
+    kms.destroy();
+    expect(Buffer.from(held.PublicKey as Uint8Array).toString('hex')).toBe(spkiOf(made.pem));
+  }, 120_000);
+
   it('makes and self-signs each key spec AWS IoT accepts: RSA 2048/3072, P-256, P-384', async () => {
     const kms = kmsClient();
     const services: SignerServices = {
@@ -171,6 +245,22 @@ describe('iot-ca ca create --signer kms --local', () => {
 });
 
 describe('iot-ca ca create --signer pca --local', () => {
+  it('writes the root CA certificate Private CA holds, then drop --signer registers it ACTIVE in DEFAULT mode', async () => {
+    const made = await createThenDrop('pca', 'pca-ca.pem', 'CN=Factory PCA CA,O=Acme');
+    expect(made.signer).toMatch(/^pca:arn:aws:acm-pca:[a-z0-9-]+:\d{12}:certificate-authority\/[0-9a-f-]{36}$/);
+    expect(made.text).toMatch(/Public-Key: \(256 bit\)[\s\S]*NIST CURVE: P-256/);
+    // The file is the CA's certificate as Private CA holds it (what the pipeline compares it with).
+    const pca = new ACMPCAClient({ ...local, endpoint: endpoints().pca });
+    const held = await pca.send(
+      new GetCertificateAuthorityCertificateCommand({ CertificateAuthorityArn: made.signer.slice('pca:'.length) }),
+    );
+    pca.destroy();
+    expect(spkiOf(held.Certificate as string)).toBe(spkiOf(made.pem));
+    expect(new X509Certificate(held.Certificate as string).fingerprint256).toBe(
+      new X509Certificate(made.pem).fingerprint256,
+    );
+  }, 120_000);
+
   it('makes an RSA 2048 root, and refuses a key algorithm it does not offer', async () => {
     const run = await iotCa(
       '--local',
