@@ -407,8 +407,9 @@ const TRANSITIONS_TARGET = 7;
 
 /**
  * Counted from the history the local engine recorded for one DEFAULT execution of the overhead
- * section: every state entered or retried is a transition; a Task bound to a function (not a
- * service integration) entered or retried is a Lambda invocation.
+ * section: every state entered or retried is a transition; a Task bound to a function (not an
+ * AWS SDK service integration, which Step Functions runs itself) entered or retried is a Lambda
+ * invocation.
  */
 const cost = (): void => {
   log('invocations and transitions per DEFAULT registration, from the execution history');
@@ -416,9 +417,10 @@ const cost = (): void => {
     log('   no DEFAULT execution to count (run with the overhead section)');
     return;
   }
-  const lambdaStates = new Set(
-    Object.keys(loadApp(PROJECT_ROOT, 'local').stateMachines.RegisterCaStateMachine?.bindings ?? {}),
-  );
+  const machine = loadApp(PROJECT_ROOT, 'local').stateMachines.RegisterCaStateMachine;
+  const lambdaStates = new Set(Object.keys(machine?.bindings ?? {}));
+  // Tasks Step Functions runs itself (AWS SDK integrations, docs/adr/0026): a transition, no invocation.
+  const integrationStates = new Set(Object.keys(machine?.integrations ?? {}));
   const events = costSample.events;
   const counted = events.filter((event) => event.type === 'StateEntered' || event.type === 'StateRetried');
   const transitions = counted.length;
@@ -426,14 +428,18 @@ const cost = (): void => {
     .filter((event) => lambdaStates.has(event.state?.name ?? ''))
     .map((event) => event.state?.name);
   const states = events.filter((event) => event.type === 'StateEntered').map((event) => event.state?.name);
+  const integrated = counted
+    .filter((event) => integrationStates.has(event.state?.name ?? ''))
+    .map((event) => event.state?.name);
   const detail = {
     states,
     lambdaInvocations: invoked,
+    serviceIntegrations: integrated,
     retries: events.filter((event) => event.type === 'StateRetried').length,
   };
   figures.push({
     name: 'Lambda invocations per registration (DEFAULT mode)',
-    value: `${invoked.length} (${invoked.join(', ')})`,
+    value: `${invoked.length} (${invoked.join(', ')}${integrated.length ? `; Step Functions calls AWS itself for ${integrated.join(', ')}` : ''})`,
     target: `≤ ${INVOCATIONS_TARGET}`,
     met: invoked.length <= INVOCATIONS_TARGET,
     detail,
