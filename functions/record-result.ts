@@ -43,8 +43,11 @@ const sourceOf = async (s3: S3Client, state: FlowState, input: unknown): Promise
 };
 
 /**
- * Writes the receipt (success) or the failure report beside the source, under the results prefix
- * (contract): the operator who dropped the file finds the outcome next to it.
+ * Writes the failure report (or, given a completed flow without an error, the receipt) beside the
+ * source, under the results prefix (contract): the operator who dropped the file finds the outcome
+ * next to it. The state machine calls this only as RecordFailure: on success Step Functions writes
+ * the receipt itself (aws-sdk:s3:putObject, docs/adr/0026), with the fields buildReceipt gives, which
+ * test/local/integrations.test.ts holds equal.
  */
 export const recordResult = async (deps: RecordResultDeps, event: RecordResultInput): Promise<RecordResultOutput> => {
   const { state } = event;
