@@ -11,12 +11,7 @@ import { RegisterCaInputSchema, RegisteredCaSchema, type RegisterCaInput } from 
 export const registerCa = async (iot: IoTClient, event: RegisterCaInput): Promise<RegisteredCa> => {
   const { certificate } = event;
   await checkJitpTemplate(iot, certificate.templateName);
-  // The operator's verification certificate, or the one a signer made in VerifyOwnership.
-  const verificationPem = certificate.verificationPem ?? certificate.verification?.verificationPem;
-  const registered = await registerCaCertificate(iot, {
-    ...certificate,
-    ...(verificationPem ? { verificationPem } : {}),
-  });
+  const registered = await registerCaCertificate(iot, certificate);
   logger.info(registered.adopted ? 'adopted registered CA' : 'registered CA', {
     certificateId: registered.certificateId,
     status: registered.status,

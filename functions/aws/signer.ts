@@ -1,8 +1,8 @@
 /**
  * Verification certificates signed by a CA key the pipeline never holds: AWS KMS (Sign over the
- * TBSCertificate this function builds) or AWS Private CA (IssueCertificate from a CSR). Loaded
- * only when a CA names a signer (verify-ownership.ts imports it lazily), so the KMS and Private CA
- * clients cost nothing to flows without one.
+ * TBSCertificate this function builds) or AWS Private CA (IssueCertificate from a CSR). Only the
+ * SignVerification function bundles it, so the KMS and Private CA clients and the certificate
+ * builder cost nothing to flows without a signer (ADR 0024).
  *
  * Nothing private leaves memory: the verification certificate's own key pair is made here, used to
  * sign the CSR (Private CA) or not at all (KMS), and dropped; the CA key stays in its service.
@@ -41,6 +41,8 @@ import {
 export interface SignerClients {
   kms: () => KMSClient;
   pca: () => ACMPCAClient;
+  /** How long to wait for Private CA to issue (default PCA_MAX_WAIT_SECONDS). */
+  pcaWaitSeconds?: number;
 }
 
 /** One client per service, made on first use and kept for the function's lifetime. */
@@ -270,4 +272,6 @@ export const signWithPca = async (
 
 /** Has the signer named sign a verification certificate for the registration code. */
 export const signVerification = (clients: SignerClients, request: SignRequest): Promise<SignedVerification> =>
-  request.signer.kind === 'kms' ? signWithKms(clients.kms(), request) : signWithPca(clients.pca(), request);
+  request.signer.kind === 'kms'
+    ? signWithKms(clients.kms(), request)
+    : signWithPca(clients.pca(), request, clients.pcaWaitSeconds);

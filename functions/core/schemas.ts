@@ -77,22 +77,15 @@ export const OwnershipSchema = z.object({
   method: z.enum(['verification-certificate', 'kms', 'pca', 'none']),
   /** The signer as the options named it (`kms:alias/…`, `pca:arn:…`): an identifier, never key material. */
   signer: z.optional(z.string()),
-  /** The algorithm the signer used, as its service names it (ECDSA_SHA_256, SHA256WITHRSA, …). */
-  signingAlgorithm: z.optional(z.string()),
 });
 
-/**
- * VerifyOwnership's output, `$.certificate.verification` in the state machine (so RegisterCa, which
- * takes `$.certificate`, gets a verification certificate a signer made).
- */
+/** VerifyOwnership's output, `$.certificate.verification` in the state machine. */
 export const VerifyOwnershipOutputSchema = z.object({
   verified: z.literal(true),
   registrationCode: z.string(),
   verificationCertificateId: hex64,
   verificationSubject: z.string(),
   ownership: OwnershipSchema,
-  /** The verification certificate the signer made (public); absent when the operator supplied one. */
-  verificationPem: z.optional(z.string()),
 });
 
 /** LoadCertificate's output, `$.certificate` in the state machine. Public material only. */
@@ -136,6 +129,9 @@ export const TaskErrorSchema = z.object({ Error: z.optional(z.string()), Cause: 
 export const LoadCertificateInputSchema = step({ input: z.unknown() });
 export const VerifyOwnershipInputSchema = step({ certificate: LoadedCertificateSchema });
 export const RegisterCaInputSchema = step({ certificate: LoadedCertificateSchema });
+export const SignVerificationInputSchema = step({ certificate: LoadedCertificateSchema });
+/** The verification certificate's PEM (public): the state machine puts it at `$.certificate.verificationPem`. */
+export const SignVerificationOutputSchema = z.string().check(z.minLength(1));
 export const AttachTemplateInputSchema = step({ certificateId: hex64, templateName: z.string().check(z.minLength(1)) });
 export const AttachTemplateOutputSchema = z.object({ templateName: z.string() });
 export const TagCaInputSchema = step({ certificateArn: z.string().check(z.minLength(1)), tags: TagsSchema });
@@ -288,6 +284,7 @@ export type VerifyOwnershipInput = z.infer<typeof VerifyOwnershipInputSchema>;
 export type VerifyOwnershipOutput = z.infer<typeof VerifyOwnershipOutputSchema>;
 export type Ownership = z.infer<typeof OwnershipSchema>;
 export type RegisterCaInput = z.infer<typeof RegisterCaInputSchema>;
+export type SignVerificationInput = z.infer<typeof SignVerificationInputSchema>;
 export type AttachTemplateInput = z.infer<typeof AttachTemplateInputSchema>;
 export type AttachTemplateOutput = z.infer<typeof AttachTemplateOutputSchema>;
 export type TagCaInput = z.infer<typeof TagCaInputSchema>;

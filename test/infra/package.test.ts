@@ -143,7 +143,7 @@ describe('serverless package (offline)', () => {
 
   it('runs every function on nodejs22.x arm64 with a role of its own', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions).toHaveLength(9);
+    expect(functions).toHaveLength(10);
     for (const [id, fn] of functions) {
       expect(fn.Properties.Runtime, id).toBe('nodejs22.x');
       expect(fn.Properties.Architectures, id).toEqual(['arm64']);
@@ -166,8 +166,8 @@ describe('serverless package (offline)', () => {
     }
   });
 
-  it('lets VerifyOwnership use only the KMS keys and Private CAs the deployment names (none on AWS by default)', () => {
-    const statements = policyStatements(resources.VerifyOwnershipRole as Resource);
+  it('lets SignVerification use only the KMS keys and Private CAs the deployment names (none on AWS by default)', () => {
+    const statements = policyStatements(resources.SignVerificationRole as Resource);
     const resourceOf = (action: string) => statements.find((s) => actions(s).includes(action))?.Resource;
     const kms = { 'Fn::Sub': 'arn:${AWS::Partition}:kms:*:000000000000:key/*' };
     const pca = { 'Fn::Sub': 'arn:${AWS::Partition}:acm-pca:*:000000000000:certificate-authority/*' };
@@ -195,7 +195,8 @@ describe('serverless package (offline)', () => {
   it('gives each function only the actions it calls', () => {
     const expected: Record<string, string[]> = {
       LoadCertificate: ['s3:GetObject', 's3:GetObjectVersion', 's3:ListBucket'],
-      VerifyOwnership: [
+      VerifyOwnership: ['iot:GetRegistrationCode'],
+      SignVerification: [
         'acm-pca:GetCertificate',
         'acm-pca:GetCertificateAuthorityCertificate',
         'acm-pca:IssueCertificate',
@@ -279,6 +280,6 @@ describe('serverless package (offline)', () => {
 
   it('packages each function individually', () => {
     const zips = readdirSync(out).filter((file) => file.endsWith('.zip'));
-    expect(zips).toHaveLength(9);
+    expect(zips).toHaveLength(10);
   });
 });

@@ -1,5 +1,6 @@
 /**
- * VerifyOwnership with a signer: the verification certificate made by AWS KMS (simulated by
+ * SignVerification then VerifyOwnership, as the state machine runs them for a signer CA: the
+ * verification certificate made by AWS KMS (simulated by
  * node:crypto keys behind aws-sdk-client-mock) or AWS Private CA (simulated by a node:crypto CA),
  * checked by openssl, and every way a signer can be wrong named.
  */
@@ -19,7 +20,8 @@ import {
 } from '@aws-sdk/client-acm-pca';
 import { mockClient } from 'aws-sdk-client-mock';
 import { verifyOwnership } from '../../functions/verify-ownership.ts';
-import { signWithKms, signWithPca, type SignRequest } from '../../functions/aws/signer.ts';
+import { signVerification } from '../../functions/sign-verification.ts';
+import type { SignerClients } from '../../functions/aws/signer.ts';
 import { inspectCaFile } from '../../functions/core/certificate.ts';
 import { buildReceipt } from '../../functions/core/results.ts';
 import { parseSigner } from '../../functions/core/signer.ts';
@@ -177,16 +179,22 @@ const opensslVerify = (caPem: string, leafPem: string, name: string): string => 
   return execFileSync('/usr/bin/openssl', ['verify', '-CAfile', caFile, leafFile], { encoding: 'utf8' });
 };
 
-const signWith = (request: SignRequest) =>
-  request.signer.kind === 'kms' ? signWithKms(kms, request) : signWithPca(pca, request, 2);
+const clients: SignerClients = { kms: () => kms, pca: () => pca, pcaWaitSeconds: 2 };
 
-describe('VerifyOwnership with a KMS signer', () => {
+/** What the state machine does for a signer CA: SignVerification, its PEM into the certificate, VerifyOwnership. */
+const prove = async (certificate: LoadedCertificate) => {
+  const verificationPem = await signVerification(iot, clients, { certificate });
+  const output = await verifyOwnership(iot, { certificate: { ...certificate, verificationPem } });
+  return { ...output, verificationPem };
+};
+
+describe('SignVerification with a KMS signer', () => {
   it.each(KEY_SPECS)('$name: signs a verification certificate openssl verifies against the CA', async (entry) => {
     const key = keys.get(entry.name) as SimulatedKey;
     const signed = simulateKms(key);
     iotMock.on(GetRegistrationCodeCommand).resolves({ registrationCode: REGISTRATION_CODE });
-    const output = await verifyOwnership(iot, { certificate: loadedFor(key.ca, `kms:${ALIAS}`) }, new Date(), signWith);
-    expect(output.ownership).toEqual({ method: 'kms', signer: `kms:${ALIAS}`, signingAlgorithm: entry.expected });
+    const output = await prove(loadedFor(key.ca, `kms:${ALIAS}`));
+    expect(output.ownership).toEqual({ method: 'kms', signer: `kms:${ALIAS}` });
     expect(output.verificationSubject).toBe(`CN=${REGISTRATION_CODE}`);
     expect(signed).toEqual([{ MessageType: 'RAW', SigningAlgorithm: entry.expected, length: expect.any(Number) }]);
     expect(opensslVerify(key.ca.pem, output.verificationPem as string, entry.kms)).toContain(': OK');
@@ -204,9 +212,7 @@ describe('VerifyOwnership with a KMS signer', () => {
     const ca = (keys.get('EC P-384') as SimulatedKey).ca;
     const signed = simulateKms(other);
     iotMock.on(GetRegistrationCodeCommand).resolves({ registrationCode: REGISTRATION_CODE });
-    await expect(
-      verifyOwnership(iot, { certificate: loadedFor(ca, `kms:${KEY_ARN}`) }, new Date(), signWith),
-    ).rejects.toMatchObject({ name: 'SignerKeyMismatchError' });
+    await expect(prove(loadedFor(ca, `kms:${KEY_ARN}`))).rejects.toMatchObject({ name: 'SignerKeyMismatchError' });
     expect(signed).toEqual([]);
   });
 
@@ -214,18 +220,20 @@ describe('VerifyOwnership with a KMS signer', () => {
     simulateKms(keys.get('EC P-256') as SimulatedKey);
     iotMock.on(GetRegistrationCodeCommand).resolves({ registrationCode: REGISTRATION_CODE });
     const ca = (keys.get('EC P-256') as SimulatedKey).ca;
-    await expect(
-      verifyOwnership(iot, { certificate: loadedFor(ca, 'kms:alias/nobody') }, new Date(), signWith),
-    ).rejects.toMatchObject({ name: 'SignerNotFoundError', message: expect.stringContaining('kms:alias/nobody') });
+    await expect(prove(loadedFor(ca, 'kms:alias/nobody'))).rejects.toMatchObject({
+      name: 'SignerNotFoundError',
+      message: expect.stringContaining('kms:alias/nobody'),
+    });
   });
 
   it('names a denial SignerAccessDeniedError, pointing at the deployment params', async () => {
     kmsMock.on(GetPublicKeyCommand).rejects(awsError('AccessDeniedException', 400));
     iotMock.on(GetRegistrationCodeCommand).resolves({ registrationCode: REGISTRATION_CODE });
     const ca = (keys.get('EC P-256') as SimulatedKey).ca;
-    await expect(
-      verifyOwnership(iot, { certificate: loadedFor(ca, `kms:${ALIAS}`) }, new Date(), signWith),
-    ).rejects.toMatchObject({ name: 'SignerAccessDeniedError', message: expect.stringContaining('signerKmsKeyArn') });
+    await expect(prove(loadedFor(ca, `kms:${ALIAS}`))).rejects.toMatchObject({
+      name: 'SignerAccessDeniedError',
+      message: expect.stringContaining('signerKmsKeyArn'),
+    });
   });
 
   it('names a disabled key SignerDisabledError', async () => {
@@ -233,22 +241,19 @@ describe('VerifyOwnership with a KMS signer', () => {
     simulateKms(key);
     kmsMock.on(SignCommand).rejects(awsError('DisabledException', 400));
     iotMock.on(GetRegistrationCodeCommand).resolves({ registrationCode: REGISTRATION_CODE });
-    await expect(
-      verifyOwnership(iot, { certificate: loadedFor(key.ca, `kms:${ALIAS}`) }, new Date(), signWith),
-    ).rejects.toMatchObject({ name: 'SignerDisabledError' });
+    await expect(prove(loadedFor(key.ca, `kms:${ALIAS}`))).rejects.toMatchObject({ name: 'SignerDisabledError' });
   });
 
   it('refuses an encryption-only key and an algorithm the key does not offer: UnsupportedSignerKeyError', async () => {
     const key = keys.get('RSA 2048') as SimulatedKey;
     iotMock.on(GetRegistrationCodeCommand).resolves({ registrationCode: REGISTRATION_CODE });
     simulateKms(key, { keyUsage: 'ENCRYPT_DECRYPT' });
-    await expect(
-      verifyOwnership(iot, { certificate: loadedFor(key.ca, `kms:${ALIAS}`) }, new Date(), signWith),
-    ).rejects.toMatchObject({ name: 'UnsupportedSignerKeyError', message: expect.stringContaining('SIGN_VERIFY') });
+    await expect(prove(loadedFor(key.ca, `kms:${ALIAS}`))).rejects.toMatchObject({
+      name: 'UnsupportedSignerKeyError',
+      message: expect.stringContaining('SIGN_VERIFY'),
+    });
     simulateKms({ ...key, algorithms: ['RSASSA_PSS_SHA_256'] });
-    await expect(
-      verifyOwnership(iot, { certificate: loadedFor(key.ca, `kms:${ALIAS}`) }, new Date(), signWith),
-    ).rejects.toMatchObject({
+    await expect(prove(loadedFor(key.ca, `kms:${ALIAS}`))).rejects.toMatchObject({
       name: 'UnsupportedSignerKeyError',
       message: expect.stringContaining('RSASSA_PKCS1_V1_5_SHA_256'),
     });
@@ -258,21 +263,15 @@ describe('VerifyOwnership with a KMS signer', () => {
     kmsMock.on(GetPublicKeyCommand).rejects(awsError('ThrottlingException', 400));
     iotMock.on(GetRegistrationCodeCommand).resolves({ registrationCode: REGISTRATION_CODE });
     const ca = (keys.get('EC P-256') as SimulatedKey).ca;
-    await expect(
-      verifyOwnership(iot, { certificate: loadedFor(ca, `kms:${ALIAS}`) }, new Date(), signWith),
-    ).rejects.toMatchObject({ name: 'ThrottledError' });
+    await expect(prove(loadedFor(ca, `kms:${ALIAS}`))).rejects.toMatchObject({ name: 'ThrottledError' });
   });
 
-  it('uses the operator’s verification certificate when there is one, and the signer not at all', async () => {
-    const key = keys.get('EC P-256') as SimulatedKey;
-    const signed = simulateKms(key);
-    iotMock.on(GetRegistrationCodeCommand).resolves({ registrationCode: 'not-the-code' });
-    const certificate = { ...loadedFor(key.ca, undefined), verificationPem: key.ca.pem };
-    await expect(verifyOwnership(iot, { certificate }, new Date(), signWith)).rejects.toMatchObject({
-      name: expect.stringMatching(/Error$/),
+  it('SignVerification refuses to run for a CA that names no signer (a wiring mistake)', async () => {
+    const ca = (keys.get('EC P-256') as SimulatedKey).ca;
+    await expect(signVerification(iot, clients, { certificate: loadedFor(ca, undefined) })).rejects.toMatchObject({
+      name: 'InvalidInputError',
     });
     expect(kmsMock.calls()).toHaveLength(0);
-    expect(signed).toEqual([]);
   });
 
   it('logs and records no key material: no PEM in the logs, the receipt names the signer only', async () => {
@@ -285,7 +284,7 @@ describe('VerifyOwnership with a KMS signer', () => {
         lines.push(JSON.stringify(args));
       });
     const certificate = loadedFor(key.ca, `kms:${ALIAS}`);
-    const output = await verifyOwnership(iot, { certificate }, new Date(), signWith);
+    const output = await prove(certificate);
     expect(lines.join('\n')).toContain('kms:alias/iot-ca-root');
     expect(lines.join('\n')).not.toMatch(/BEGIN|PRIVATE/);
     const receipt = buildReceipt(
@@ -346,18 +345,13 @@ const simulatePca = async (key: SimulatedKey, options: { inProgress?: number } =
   return requests;
 };
 
-describe('VerifyOwnership with a Private CA signer', () => {
+describe('SignVerification with a Private CA signer', () => {
   it('issues the verification certificate from a CSR, waits while in progress, and openssl verifies it', async () => {
     const key = keys.get('EC P-256') as SimulatedKey;
     const requests = await simulatePca(key, { inProgress: 1 });
     iotMock.on(GetRegistrationCodeCommand).resolves({ registrationCode: REGISTRATION_CODE });
-    const output = await verifyOwnership(
-      iot,
-      { certificate: loadedFor(key.ca, `pca:${PCA_ARN}`) },
-      new Date(),
-      signWith,
-    );
-    expect(output.ownership).toEqual({ method: 'pca', signer: `pca:${PCA_ARN}`, signingAlgorithm: 'SHA256WITHECDSA' });
+    const output = await prove(loadedFor(key.ca, `pca:${PCA_ARN}`));
+    expect(output.ownership).toEqual({ method: 'pca', signer: `pca:${PCA_ARN}` });
     expect(opensslVerify(key.ca.pem, output.verificationPem as string, 'pca')).toContain(': OK');
     expect(requests).toHaveLength(1);
     expect(requests[0]).toMatchObject({
@@ -375,8 +369,8 @@ describe('VerifyOwnership with a Private CA signer', () => {
     const requests = await simulatePca(key);
     iotMock.on(GetRegistrationCodeCommand).resolves({ registrationCode: REGISTRATION_CODE });
     const certificate = loadedFor(key.ca, `pca:${PCA_ARN}`);
-    await verifyOwnership(iot, { certificate }, new Date(), signWith);
-    await verifyOwnership(iot, { certificate }, new Date(), signWith);
+    await prove(certificate);
+    await prove(certificate);
     expect(requests[0]?.IdempotencyToken).toBe(requests[1]?.IdempotencyToken);
   });
 
@@ -385,9 +379,7 @@ describe('VerifyOwnership with a Private CA signer', () => {
     const requests = await simulatePca(pcaKey);
     iotMock.on(GetRegistrationCodeCommand).resolves({ registrationCode: REGISTRATION_CODE });
     const otherCa = (keys.get('EC P-384') as SimulatedKey).ca;
-    await expect(
-      verifyOwnership(iot, { certificate: loadedFor(otherCa, `pca:${PCA_ARN}`) }, new Date(), signWith),
-    ).rejects.toMatchObject({ name: 'SignerKeyMismatchError' });
+    await expect(prove(loadedFor(otherCa, `pca:${PCA_ARN}`))).rejects.toMatchObject({ name: 'SignerKeyMismatchError' });
     expect(requests).toEqual([]);
   });
 
@@ -396,31 +388,23 @@ describe('VerifyOwnership with a Private CA signer', () => {
     await simulatePca(key);
     iotMock.on(GetRegistrationCodeCommand).resolves({ registrationCode: REGISTRATION_CODE });
     const otherArn = PCA_ARN.replace('11111111', '99999999');
-    await expect(
-      verifyOwnership(iot, { certificate: loadedFor(key.ca, `pca:${otherArn}`) }, new Date(), signWith),
-    ).rejects.toMatchObject({ name: 'SignerNotFoundError' });
+    await expect(prove(loadedFor(key.ca, `pca:${otherArn}`))).rejects.toMatchObject({ name: 'SignerNotFoundError' });
     pcaMock.on(IssueCertificateCommand).rejects(awsError('InvalidStateException', 400));
-    await expect(
-      verifyOwnership(iot, { certificate: loadedFor(key.ca, `pca:${PCA_ARN}`) }, new Date(), signWith),
-    ).rejects.toMatchObject({ name: 'SignerDisabledError' });
+    await expect(prove(loadedFor(key.ca, `pca:${PCA_ARN}`))).rejects.toMatchObject({ name: 'SignerDisabledError' });
   });
 
   it('a certificate still in progress after the wait is a transient fault the flow retries', async () => {
     const key = keys.get('EC P-256') as SimulatedKey;
     await simulatePca(key, { inProgress: 1_000 });
     iotMock.on(GetRegistrationCodeCommand).resolves({ registrationCode: REGISTRATION_CODE });
-    await expect(
-      verifyOwnership(iot, { certificate: loadedFor(key.ca, `pca:${PCA_ARN}`) }, new Date(), signWith),
-    ).rejects.toMatchObject({ name: 'ServiceFaultError' });
+    await expect(prove(loadedFor(key.ca, `pca:${PCA_ARN}`))).rejects.toMatchObject({ name: 'ServiceFaultError' });
   });
 });
 
 describe('VerifyOwnership without a signer', () => {
   it('still needs a verification certificate: VerificationCertificateMissingError', async () => {
     const ca = (keys.get('EC P-256') as SimulatedKey).ca;
-    await expect(
-      verifyOwnership(iot, { certificate: loadedFor(ca, undefined) }, new Date(), signWith),
-    ).rejects.toMatchObject({
+    await expect(verifyOwnership(iot, { certificate: loadedFor(ca, undefined) })).rejects.toMatchObject({
       name: 'VerificationCertificateMissingError',
     });
   });
