@@ -24,6 +24,8 @@ export interface CaCreateOptions {
   force?: boolean;
 }
 
+/** How far this machine's clock may lag the service's when the new certificate is judged. */
+const CLOCK_SKEW_MS = 5 * 60_000;
 /** Ten years: a root CA outlives the devices it signs. */
 export const DEFAULT_DAYS = 3650;
 /** Aliases `ca create` derives live under this prefix, so one IAM condition can name them all. */
@@ -124,7 +126,9 @@ export const caCreate = async (options: CaCreateOptions, global: GlobalOptions, 
     let inspection: ReturnType<typeof inspectCaFile>;
     try {
       // The pipeline's own pre-flight: what it would refuse, refused here before a file exists.
-      inspection = inspectCaFile(made.pem, now);
+      // Judged a few minutes ahead: Private CA dates the certificate by its own clock, which may
+      // run ahead of this machine's (AWS IoT, judging it, keeps AWS's time).
+      inspection = inspectCaFile(made.pem, new Date(Date.now() + CLOCK_SKEW_MS));
       writeFileSync(file, inspection.caPem, { flag: options.force ? 'w' : 'wx', mode: 0o644 });
     } catch (error) {
       const failure = error as Error;

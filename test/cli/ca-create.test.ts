@@ -318,11 +318,14 @@ describe('iot-ca drop --signer', () => {
  */
 const fakeEndpoint = async (answers: Record<string, object> = {}) => {
   const calls: string[] = [];
+  const bodies: Record<string, Record<string, unknown>> = {};
   const server = createServer((request, response) => {
     const operation = String(request.headers['x-amz-target']).split('.').pop() as string;
     calls.push(operation);
-    request.resume();
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
+      bodies[operation] = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
       const answer = answers[operation];
       response.writeHead(answer ? 200 : 400, { 'content-type': 'application/x-amz-json-1.1' });
       response.end(
@@ -337,7 +340,7 @@ const fakeEndpoint = async (answers: Record<string, object> = {}) => {
   });
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url, calls, close: () => new Promise((done) => server.close(done)) };
+  return { url, calls, bodies, close: () => new Promise((done) => server.close(done)) };
 };
 
 describe('iot-ca ca create on AWS', () => {
@@ -378,6 +381,69 @@ describe('iot-ca ca create on AWS', () => {
       // The SDK's waiter retries every error: one call means the denial did not go through it.
       expect(endpoint.calls).toEqual(['CreateCertificateAuthority', 'GetCertificateAuthorityCsr']);
       expect(statSync(join(home, 'denied-pca.pem'), { throwIfNoEntry: false })).toBeUndefined();
+    } finally {
+      await endpoint.close();
+    }
+  });
+
+  it('pca: creates a ROOT authority, issues its certificate with RootCACertificate/V1, installs it, writes what Private CA holds', async () => {
+    const arn = 'arn:aws:acm-pca:eu-west-1:123456789012:certificate-authority/66666666-7777-8888-9999-000000000000';
+    // Dated by a service clock a minute ahead of this machine's.
+    const root = await makeCa({ subject: 'CN=Service clock CA', notBefore: new Date(Date.now() + 60_000) });
+    const endpoint = await fakeEndpoint({
+      CreateCertificateAuthority: { CertificateAuthorityArn: arn },
+      GetCertificateAuthorityCsr: {
+        Csr: '-----BEGIN CERTIFICATE REQUEST-----\nMA==\n-----END CERTIFICATE REQUEST-----\n',
+      },
+      IssueCertificate: { CertificateArn: `${arn}/certificate/0123456789abcdef` },
+      GetCertificate: { Certificate: root.pem },
+      ImportCertificateAuthorityCertificate: {},
+      GetCertificateAuthorityCertificate: { Certificate: root.pem },
+    });
+    try {
+      const run = await runCli(
+        home,
+        [
+          '--json',
+          'ca',
+          'create',
+          '--signer',
+          'pca',
+          '--out',
+          'aws-pca.pem',
+          '--subject',
+          'CN=Service clock CA',
+          '--days',
+          '400',
+        ],
+        { ...aws, AWS_ENDPOINT_URL_ACM_PCA: endpoint.url },
+      );
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      expect(JSON.parse(run.stdout)).toMatchObject({ file: 'aws-pca.pem', signer: `pca:${arn}` });
+      expect(endpoint.calls).toEqual([
+        'CreateCertificateAuthority',
+        'GetCertificateAuthorityCsr',
+        'IssueCertificate',
+        'GetCertificate',
+        'ImportCertificateAuthorityCertificate',
+        'GetCertificateAuthorityCertificate',
+      ]);
+      expect(endpoint.bodies.CreateCertificateAuthority).toMatchObject({
+        CertificateAuthorityType: 'ROOT',
+        CertificateAuthorityConfiguration: {
+          KeyAlgorithm: 'EC_prime256v1',
+          SigningAlgorithm: 'SHA256WITHECDSA',
+          Subject: { CommonName: 'Service clock CA' },
+        },
+      });
+      expect(endpoint.bodies.IssueCertificate).toMatchObject({
+        CertificateAuthorityArn: arn,
+        TemplateArn: 'arn:aws:acm-pca:::template/RootCACertificate/V1',
+        Validity: { Type: 'DAYS', Value: 400 },
+      });
+      expect(new X509Certificate(readFileSync(join(home, 'aws-pca.pem'))).fingerprint256).toBe(
+        new X509Certificate(root.pem).fingerprint256,
+      );
     } finally {
       await endpoint.close();
     }
