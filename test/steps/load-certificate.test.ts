@@ -106,6 +106,47 @@ describe('LoadCertificate', () => {
     });
   });
 
+  describe('with a signer (ADR 0024)', () => {
+    const SIGNER = 'kms:alias/iot-ca-root';
+
+    it('plans ownership by the signer when the operator gives no verification certificate', async () => {
+      const { deps } = setup({ 'incoming/k.pem': { body: ca.pem, metadata: { signer: SIGNER } } });
+      const loaded = await load(deps, 'incoming/k.pem');
+      expect(loaded.ownership).toEqual({ method: 'kms', signer: SIGNER });
+      expect(loaded.verificationPem).toBeUndefined();
+    });
+
+    it("prefers the operator's verification certificate: the signer is not used", async () => {
+      const { deps } = setup({
+        'incoming/k.pem': { body: `${ca.pem}${verification.pem}`, metadata: { signer: SIGNER } },
+      });
+      expect((await load(deps, 'incoming/k.pem')).ownership).toEqual({ method: 'verification-certificate' });
+    });
+
+    it('takes the deployment default, and ignores it for SNI_ONLY CAs', async () => {
+      const signer = { kind: 'pca' as const, authorityArn: 'arn', value: 'pca:arn' };
+      const { deps } = setup({
+        'incoming/d.pem': { body: ca.pem },
+        'incoming/s.pem': { body: ca.pem, metadata: { 'certificate-mode': 'SNI_ONLY' } },
+      });
+      const withDefault = { ...deps, defaults: { ...defaults, signer } };
+      expect((await load(withDefault, 'incoming/d.pem')).ownership).toEqual({ method: 'pca', signer: 'pca:arn' });
+      expect((await load(withDefault, 'incoming/s.pem')).ownership).toEqual({ method: 'none' });
+    });
+
+    it('refuses a signer with SNI_ONLY and a malformed signer: InvalidOptionsError', async () => {
+      const { deps } = setup({
+        'incoming/s.pem': { body: ca.pem, metadata: { 'certificate-mode': 'SNI_ONLY', signer: SIGNER } },
+        'incoming/m.pem': { body: ca.pem, metadata: { signer: 'kms:' } },
+      });
+      await expect(load(deps, 'incoming/s.pem')).rejects.toMatchObject({ name: 'InvalidOptionsError' });
+      await expect(load(deps, 'incoming/m.pem')).rejects.toMatchObject({
+        name: 'InvalidOptionsError',
+        message: expect.stringContaining('expected kms:'),
+      });
+    });
+  });
+
   it('refuses an object over the size limit, reading no more than the limit of it', async () => {
     const { deps, mock } = setup({ 'incoming/big.pem': { body: 'x'.repeat(700_000) } });
     await expect(load(deps, 'incoming/big.pem')).rejects.toMatchObject({
