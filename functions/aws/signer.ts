@@ -32,7 +32,9 @@ import {
   buildCertificate,
   buildCsr,
   hashOf,
+  type KmsSigningAlgorithm,
   nodeSigner,
+  type Signer,
   subjectKeyIdentifierOf,
   subjectNameOf,
   spkiOf,
@@ -131,6 +133,29 @@ const throwAwayKey = () => generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const spkiDer = (key: ReturnType<typeof throwAwayKey>['publicKey']): Uint8Array =>
   new Uint8Array(key.export({ type: 'spki', format: 'der' }));
 
+/**
+ * A Signer (x509-build.ts) backed by KMS Sign: the message itself up to 4096 bytes (RAW), its
+ * digest beyond (DIGEST, hashed here with the algorithm's hash), as KMS's limits require.
+ */
+export const kmsSigner =
+  (kms: KMSClient, signer: SignerSpec, keyId: string, algorithm: KmsSigningAlgorithm): Signer =>
+  async (toBeSigned) => {
+    const raw = toBeSigned.length <= KMS_MAX_RAW_MESSAGE;
+    const message = raw ? toBeSigned : new Uint8Array(createHash(hashOf(algorithm)).update(toBeSigned).digest());
+    const signed = await signerCall(signer, 'kms:Sign', () =>
+      kms.send(
+        new SignCommand({
+          KeyId: keyId,
+          Message: message,
+          MessageType: raw ? MessageType.RAW : MessageType.DIGEST,
+          SigningAlgorithm: algorithm,
+        }),
+      ),
+    );
+    if (!signed.Signature) throw new PipelineError('ServiceFaultError', 'kms:Sign returned no signature.');
+    return signed.Signature;
+  };
+
 /** KMS: GetPublicKey must be the CA's key; then Sign over the TBSCertificate built here. */
 export const signWithKms = async (kms: KMSClient, request: SignRequest): Promise<SignedVerification> => {
   const { signer } = request;
@@ -166,22 +191,7 @@ export const signWithKms = async (kms: KMSClient, request: SignRequest): Promise
       },
       signingAlgorithm: algorithm,
     },
-    async (tbs) => {
-      const raw = tbs.length <= KMS_MAX_RAW_MESSAGE;
-      const message = raw ? tbs : new Uint8Array(createHash(hashOf(algorithm)).update(tbs).digest());
-      const signed = await signerCall(signer, 'kms:Sign', () =>
-        kms.send(
-          new SignCommand({
-            KeyId: keyId,
-            Message: message,
-            MessageType: raw ? MessageType.RAW : MessageType.DIGEST,
-            SigningAlgorithm: algorithm,
-          }),
-        ),
-      );
-      if (!signed.Signature) throw new PipelineError('ServiceFaultError', 'kms:Sign returned no signature.');
-      return signed.Signature;
-    },
+    kmsSigner(kms, signer, keyId, algorithm),
   );
   return { verificationPem: built.pem, signingAlgorithm: algorithm };
 };

@@ -21,7 +21,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { verifyOwnership } from '../../functions/verify-ownership.ts';
 import { signVerification } from '../../functions/sign-verification.ts';
-import type { SignerClients } from '../../functions/aws/signer.ts';
+import { kmsSigner, type SignerClients } from '../../functions/aws/signer.ts';
 import { inspectCaFile } from '../../functions/core/certificate.ts';
 import { buildReceipt } from '../../functions/core/results.ts';
 import { parseSigner } from '../../functions/core/signer.ts';
@@ -264,6 +264,24 @@ describe('SignVerification with a KMS signer', () => {
     iotMock.on(GetRegistrationCodeCommand).resolves({ registrationCode: REGISTRATION_CODE });
     const ca = (keys.get('EC P-256') as SimulatedKey).ca;
     await expect(prove(loadedFor(ca, `kms:${ALIAS}`))).rejects.toMatchObject({ name: 'ThrottledError' });
+  });
+
+  it('signs a message over 4096 bytes by its digest (MessageType DIGEST), as KMS requires', async () => {
+    const seen: Array<{ MessageType?: string; Message: Uint8Array }> = [];
+    kmsMock.on(SignCommand).callsFake((input: { MessageType?: string; Message: Uint8Array }) => {
+      seen.push(input);
+      return { Signature: new Uint8Array([1, 2, 3]) };
+    });
+    const spec = parseSigner(`kms:${ALIAS}`, 'test');
+    const sign = kmsSigner(kms, spec, KEY_ARN, 'RSASSA_PSS_SHA_384');
+    const big = new Uint8Array(5000).fill(7);
+    const small = new Uint8Array(4096).fill(7);
+    expect(await sign(big)).toEqual(new Uint8Array([1, 2, 3]));
+    await sign(small);
+    expect(seen[0]?.MessageType).toBe('DIGEST');
+    expect(Buffer.from(seen[0]?.Message as Uint8Array)).toEqual(createHash('sha384').update(big).digest());
+    expect(seen[1]?.MessageType).toBe('RAW');
+    expect(seen[1]?.Message).toHaveLength(4096);
   });
 
   it('SignVerification refuses to run for a CA that names no signer (a wiring mistake)', async () => {
