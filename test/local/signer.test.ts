@@ -3,7 +3,7 @@
  * the SDK, its certificate self-signed by KMS Sign with the pipeline's builder), dropped with
  * `signer` metadata and no verification certificate, ends ACTIVE in DEFAULT mode; a wrong key is a
  * named failure; reconciliation re-registers a signer CA from its object alone; a root CA made in
- * the local Private CA ends ACTIVE the same way; and the local IAM (serverless.yml's VerifyOwnership
+ * the local Private CA ends ACTIVE the same way; and the local IAM (serverless.yml's SignVerification
  * role) denies keys outside `signerKmsKeyArn`.
  */
 import { describe, expect, it } from 'vitest';
@@ -219,7 +219,7 @@ describe('a CA held by AWS Private CA', () => {
 describe('a KMS key outside the deployment’s signerKmsKeyArn', () => {
   const local = useLocalStack({ params: { signerKmsKeyArn: 'arn:aws:kms:*:000000000000:key/none' } });
 
-  it('is denied to VerifyOwnership by the local IAM: SignerAccessDeniedError, nothing registered', async () => {
+  it('is denied to SignVerification by the local IAM: SignerAccessDeniedError, nothing registered', async () => {
     const ca = await kmsCa(new KMSClient({}), 'alias/iot-ca-e2e-denied', 'ECC_NIST_P256', 'ECDSA_SHA_256');
     await local.put('incoming/kms-denied.pem', ca.pem, { signer: 'kms:alias/iot-ca-e2e-denied' });
     await local.settle();
@@ -230,5 +230,27 @@ describe('a KMS key outside the deployment’s signerKmsKeyArn', () => {
     await expect(
       local.iot.send(new DescribeCACertificateCommand({ certificateId: ca.certificateId })),
     ).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+  });
+});
+
+describe('the deployment’s defaultSigner', () => {
+  const local = useLocalStack({ params: { defaultSigner: 'kms:alias/iot-ca-e2e-default' } });
+
+  it('signs for a DEFAULT CA whose metadata names none, and is ignored for an SNI_ONLY CA', async () => {
+    const ca = await kmsCa(new KMSClient({}), 'alias/iot-ca-e2e-default', 'ECC_NIST_P256', 'ECDSA_SHA_256');
+    await local.put('incoming/default-signer.pem', ca.pem);
+    const sni = await kmsCa(new KMSClient({}), 'alias/iot-ca-e2e-sni', 'ECC_NIST_P256', 'ECDSA_SHA_256');
+    await local.put('incoming/sni.pem', sni.pem, { 'certificate-mode': 'SNI_ONLY' });
+    await local.settle();
+    expect(await local.resultOf('incoming/default-signer.pem')).toMatchObject({
+      outcome: 'ACTIVE',
+      certificateMode: 'DEFAULT',
+      ownership: { method: 'kms', signer: 'kms:alias/iot-ca-e2e-default' },
+    });
+    expect(await local.resultOf('incoming/sni.pem')).toMatchObject({
+      outcome: 'ACTIVE',
+      certificateMode: 'SNI_ONLY',
+      ownership: { method: 'none' },
+    });
   });
 });
