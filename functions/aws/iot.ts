@@ -202,14 +202,6 @@ export const setCaTemplate = async (iot: IoTClient, certificateId: string, templ
   );
 };
 
-export const activateCa = async (iot: IoTClient, certificateId: string): Promise<void> => {
-  await awsCall('UpdateCACertificate', () =>
-    iot.send(
-      new UpdateCACertificateCommand({ certificateId, newStatus: 'ACTIVE', newAutoRegistrationStatus: 'ENABLE' }),
-    ),
-  );
-};
-
 export const listTags = async (iot: IoTClient, resourceArn: string): Promise<Tags> => {
   const tags: Tags = {};
   for await (const page of awsPages(

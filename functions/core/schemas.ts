@@ -136,11 +136,6 @@ export const AttachTemplateInputSchema = step({ certificateId: hex64, templateNa
 export const AttachTemplateOutputSchema = z.object({ templateName: z.string() });
 export const TagCaInputSchema = step({ certificateArn: z.string().check(z.minLength(1)), tags: TagsSchema });
 export const TagCaOutputSchema = z.object({ set: z.array(z.string()), removed: z.array(z.string()) });
-export const ActivateInputSchema = step({ certificateId: hex64 });
-export const ActivateOutputSchema = z.object({
-  status: z.literal('ACTIVE'),
-  autoRegistrationStatus: z.literal('ENABLE'),
-});
 
 /** What the state machine has accumulated when it reaches RecordResult/RecordFailure. */
 export const FlowStateSchema = z.looseObject({
@@ -289,8 +284,6 @@ export type AttachTemplateInput = z.infer<typeof AttachTemplateInputSchema>;
 export type AttachTemplateOutput = z.infer<typeof AttachTemplateOutputSchema>;
 export type TagCaInput = z.infer<typeof TagCaInputSchema>;
 export type TagCaOutput = z.infer<typeof TagCaOutputSchema>;
-export type ActivateInput = z.infer<typeof ActivateInputSchema>;
-export type ActivateOutput = z.infer<typeof ActivateOutputSchema>;
 export type RecordResultInput = z.infer<typeof RecordResultInputSchema>;
 export type RecordResultOutput = z.infer<typeof RecordResultOutputSchema>;
 export type ReconcileCounts = z.infer<typeof ReconcileCountsSchema>;
