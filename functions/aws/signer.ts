@@ -25,6 +25,7 @@ import {
   choosePcaAlgorithm,
   KMS_MAX_RAW_MESSAGE,
   PCA_END_ENTITY_TEMPLATE,
+  type PcaSigningAlgorithm,
   type SignerSpec,
   verificationValidity,
 } from '../core/signer.ts';
@@ -156,16 +157,24 @@ export const kmsSigner =
     return signed.Signature;
   };
 
-/** KMS: GetPublicKey must be the CA's key; then Sign over the TBSCertificate built here. */
-export const signWithKms = async (kms: KMSClient, request: SignRequest): Promise<SignedVerification> => {
-  const { signer } = request;
-  if (signer.kind !== 'kms') throw new TypeError('signWithKms takes a kms: signer');
-  const der = caDer(request.caPem);
-  const ca = parseCertificate({ label: 'CERTIFICATE', der }, 'CA certificate');
+/** A KMS key checked to hold a CA's key: the algorithm its spec and the CA take, and a Signer over it. */
+export interface KmsCaKey {
+  keyId: string;
+  algorithm: KmsSigningAlgorithm;
+  sign: Signer;
+}
+
+/**
+ * GetPublicKey must be the CA certificate's public key (else SignerKeyMismatchError); the signing
+ * algorithm is chosen from the key spec and the CA's own signature (chooseKmsAlgorithm).
+ */
+export const kmsCaKey = async (kms: KMSClient, signer: SignerSpec, caCertificateDer: Uint8Array): Promise<KmsCaKey> => {
+  if (signer.kind !== 'kms') throw new TypeError('kmsCaKey takes a kms: signer');
+  const ca = parseCertificate({ label: 'CERTIFICATE', der: caCertificateDer }, 'CA certificate');
   const key = await signerCall(signer, 'kms:GetPublicKey', () =>
     kms.send(new GetPublicKeyCommand({ KeyId: signer.keyId })),
   );
-  if (!key.PublicKey || !sameBytes(key.PublicKey, spkiOf(der))) {
+  if (!key.PublicKey || !sameBytes(key.PublicKey, spkiOf(caCertificateDer))) {
     throw new PipelineError(
       'SignerKeyMismatchError',
       `The public key of ${signer.value} is not the CA certificate's public key: this key did not issue this CA.`,
@@ -176,6 +185,15 @@ export const signWithKms = async (kms: KMSClient, request: SignRequest): Promise
     ca,
   );
   const keyId = key.KeyId ?? signer.keyId;
+  return { keyId, algorithm, sign: kmsSigner(kms, signer, keyId, algorithm) };
+};
+
+/** KMS: GetPublicKey must be the CA's key; then Sign over the TBSCertificate built here. */
+export const signWithKms = async (kms: KMSClient, request: SignRequest): Promise<SignedVerification> => {
+  const { signer } = request;
+  if (signer.kind !== 'kms') throw new TypeError('signWithKms takes a kms: signer');
+  const der = caDer(request.caPem);
+  const key = await kmsCaKey(kms, signer, der);
   const fresh = throwAwayKey();
   const authorityKeyIdentifier = subjectKeyIdentifierOf(der);
   const built = await buildCertificate(
@@ -189,66 +207,69 @@ export const signWithKms = async (kms: KMSClient, request: SignRequest): Promise
         keyUsage: ['digitalSignature'],
         ...(authorityKeyIdentifier ? { authorityKeyIdentifier } : {}),
       },
-      signingAlgorithm: algorithm,
+      signingAlgorithm: key.algorithm,
     },
-    kmsSigner(kms, signer, keyId, algorithm),
+    key.sign,
   );
-  return { verificationPem: built.pem, signingAlgorithm: algorithm };
+  return { verificationPem: built.pem, signingAlgorithm: key.algorithm };
 };
 
 /** How long IssueCertificate may take before the flow's retry asks again (the Lambda has 25 s). */
 export const PCA_MAX_WAIT_SECONDS = 15;
 
 /**
- * Private CA: its certificate must be the CA's; then IssueCertificate from a CSR for the code and
- * GetCertificate once issued (the SDK's waiter, bounded). The IdempotencyToken makes a retried
- * flow collect the certificate issued before instead of issuing a second one.
+ * Private CA: GetCertificateAuthorityCertificate must be the CA certificate (else
+ * SignerKeyMismatchError); answers the algorithm the CA signs with (choosePcaAlgorithm).
  */
-export const signWithPca = async (
+export const pcaCaAlgorithm = async (
   pca: ACMPCAClient,
-  request: SignRequest,
-  waitSeconds = PCA_MAX_WAIT_SECONDS,
-): Promise<SignedVerification> => {
-  const { signer } = request;
-  if (signer.kind !== 'pca') throw new TypeError('signWithPca takes a pca: signer');
-  const der = caDer(request.caPem);
+  signer: SignerSpec,
+  caCertificateDer: Uint8Array,
+): Promise<PcaSigningAlgorithm> => {
+  if (signer.kind !== 'pca') throw new TypeError('pcaCaAlgorithm takes a pca: signer');
   const authority = await signerCall(signer, 'acm-pca:GetCertificateAuthorityCertificate', () =>
     pca.send(new GetCertificateAuthorityCertificateCommand({ CertificateAuthorityArn: signer.authorityArn })),
   );
   const authorityDer = authority.Certificate ? parsePemBlocks(authority.Certificate)[0]?.der : undefined;
-  if (!authorityDer || !sameBytes(authorityDer, der)) {
+  if (!authorityDer || !sameBytes(authorityDer, caCertificateDer)) {
     throw new PipelineError(
       'SignerKeyMismatchError',
       `The certificate of ${signer.value} is not the CA certificate uploaded: that Private CA did not make this CA.`,
     );
   }
-  const caKey = new X509Certificate(der).publicKey;
-  const signingAlgorithm = choosePcaAlgorithm({
-    type: caKey.asymmetricKeyType,
-    namedCurve: caKey.asymmetricKeyDetails?.namedCurve,
-  });
-  const fresh = throwAwayKey();
-  const csr = await buildCsr(
-    {
-      subject: [{ type: 'CN', value: request.registrationCode }],
-      publicKey: spkiDer(fresh.publicKey),
-      signingAlgorithm: 'ECDSA_SHA_256',
-    },
-    nodeSigner(fresh.privateKey, 'ECDSA_SHA_256'),
-  );
-  const idempotencyToken = createHash('sha256')
-    .update(`${signer.authorityArn}\n${request.certificateId}\n${request.registrationCode}`)
-    .digest('hex')
-    .slice(0, 36);
+  const caKey = new X509Certificate(caCertificateDer).publicKey;
+  return choosePcaAlgorithm({ type: caKey.asymmetricKeyType, namedCurve: caKey.asymmetricKeyDetails?.namedCurve });
+};
+
+export interface PcaIssueRequest {
+  csrPem: string;
+  signingAlgorithm: PcaSigningAlgorithm;
+  validityDays: number;
+  idempotencyToken: string;
+  /** How long to wait for the certificate before a ServiceFaultError. */
+  waitSeconds: number;
+}
+
+/**
+ * IssueCertificate from a CSR with the end-entity template, then GetCertificate once issued (the
+ * SDK's waiter, bounded; one last call names what went wrong). Answers the certificate's PEM.
+ */
+export const issueWithPca = async (
+  pca: ACMPCAClient,
+  signer: SignerSpec,
+  request: PcaIssueRequest,
+): Promise<string> => {
+  if (signer.kind !== 'pca') throw new TypeError('issueWithPca takes a pca: signer');
+  const { waitSeconds } = request;
   const issued = await signerCall(signer, 'acm-pca:IssueCertificate', () =>
     pca.send(
       new IssueCertificateCommand({
         CertificateAuthorityArn: signer.authorityArn,
-        Csr: new TextEncoder().encode(csr.pem),
-        SigningAlgorithm: signingAlgorithm,
+        Csr: new TextEncoder().encode(request.csrPem),
+        SigningAlgorithm: request.signingAlgorithm,
         TemplateArn: PCA_END_ENTITY_TEMPLATE,
-        Validity: { Type: 'DAYS', Value: 1 },
-        IdempotencyToken: idempotencyToken,
+        Validity: { Type: 'DAYS', Value: request.validityDays },
+        IdempotencyToken: request.idempotencyToken,
       }),
     ),
   );
@@ -277,7 +298,43 @@ export const signWithPca = async (
     pem = last.Certificate;
   }
   if (!pem) throw new PipelineError('ServiceFaultError', 'acm-pca:GetCertificate returned no certificate.');
-  return { verificationPem: pem, signingAlgorithm };
+  return pem;
+};
+
+/**
+ * Private CA: its certificate must be the CA's; then IssueCertificate from a CSR for the code and
+ * GetCertificate once issued (the SDK's waiter, bounded). The IdempotencyToken makes a retried
+ * flow collect the certificate issued before instead of issuing a second one.
+ */
+export const signWithPca = async (
+  pca: ACMPCAClient,
+  request: SignRequest,
+  waitSeconds = PCA_MAX_WAIT_SECONDS,
+): Promise<SignedVerification> => {
+  const { signer } = request;
+  if (signer.kind !== 'pca') throw new TypeError('signWithPca takes a pca: signer');
+  const signingAlgorithm = await pcaCaAlgorithm(pca, signer, caDer(request.caPem));
+  const fresh = throwAwayKey();
+  const csr = await buildCsr(
+    {
+      subject: [{ type: 'CN', value: request.registrationCode }],
+      publicKey: spkiDer(fresh.publicKey),
+      signingAlgorithm: 'ECDSA_SHA_256',
+    },
+    nodeSigner(fresh.privateKey, 'ECDSA_SHA_256'),
+  );
+  const idempotencyToken = createHash('sha256')
+    .update(`${signer.authorityArn}\n${request.certificateId}\n${request.registrationCode}`)
+    .digest('hex')
+    .slice(0, 36);
+  const verificationPem = await issueWithPca(pca, signer, {
+    csrPem: csr.pem,
+    signingAlgorithm,
+    validityDays: 1,
+    idempotencyToken,
+    waitSeconds,
+  });
+  return { verificationPem, signingAlgorithm };
 };
 
 /** Has the signer named sign a verification certificate for the registration code. */

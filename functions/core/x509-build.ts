@@ -11,7 +11,8 @@
  *   emailAddress serialNumber or a dotted OID), `notBefore`, `notAfter`, `publicKey` (SPKI DER, e.g.
  *   KMS GetPublicKey's `PublicKey` or `key.export({ type: 'spki', format: 'der' })`),
  *   `extensions?` (`basicConstraints`, `keyUsage`, `subjectKeyIdentifier` ('hash' = SHA-1 of the
- *   key, RFC 5280 §4.2.1.2 method 1, or bytes), `authorityKeyIdentifier` (bytes)) and
+ *   key, RFC 5280 §4.2.1.2 method 1, or bytes), `authorityKeyIdentifier` (bytes),
+ *   `extendedKeyUsage` (dotted OIDs)) and
  *   `signingAlgorithm` (a KMS SigningAlgorithmSpec name, below). `sign` receives the TBSCertificate
  *   DER and must return the signature as X.509 carries it: DER ECDSA-Sig-Value for ECDSA (what KMS
  *   and node:crypto return), the raw signature for RSA.
@@ -35,10 +36,12 @@ import {
   AuthorityKeyIdentifier,
   BasicConstraints,
   Certificate,
+  ExtendedKeyUsage,
   Extension,
   Extensions,
   id_ce_authorityKeyIdentifier,
   id_ce_basicConstraints,
+  id_ce_extKeyUsage,
   id_ce_keyUsage,
   id_ce_subjectKeyIdentifier,
   KeyIdentifier,
@@ -217,6 +220,8 @@ export interface ExtensionsInput {
   subjectKeyIdentifier?: 'hash' | Uint8Array;
   /** The issuer's subject key identifier (`subjectKeyIdentifierOf(issuerDer)`). */
   authorityKeyIdentifier?: Uint8Array;
+  /** Key purposes as dotted OIDs (`1.3.6.1.5.5.7.3.2` = clientAuth), not critical. */
+  extendedKeyUsage?: readonly string[];
 }
 
 export interface CertificateFields {
@@ -290,6 +295,14 @@ const extensionsOf = (input: ExtensionsInput, spkiDer: Uint8Array): Extensions |
             new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(input.authorityKeyIdentifier) }),
           ),
         ),
+      }),
+    );
+  }
+  if (input.extendedKeyUsage && input.extendedKeyUsage.length > 0) {
+    list.push(
+      new Extension({
+        extnID: id_ce_extKeyUsage,
+        extnValue: new OctetString(AsnConvert.serialize(new ExtendedKeyUsage([...input.extendedKeyUsage]))),
       }),
     );
   }
