@@ -80,20 +80,52 @@ export const signingCa = (certificate: x509.X509Certificate, privateKey: CryptoK
   algorithm: privateKey.algorithm.name === 'ECDSA' ? { name: 'ECDSA', hash: 'SHA-256' } : privateKey.algorithm,
 });
 
-/** A new device: an EC P-256 key and a certificate with subject `CN=<thingName>` signed by the CA. */
-export const makeDevice = async (ca: SigningCa, thingName: string): Promise<Device> => {
-  const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
+/** A device certificate's validity, whoever signs it (makeDevice, device connect --signer). */
+export const DEVICE_VALIDITY_DAYS = 365;
+/** Backdated for clock skew between this machine and the endpoint. */
+const DEVICE_BACKDATE_MS = 5 * 60_000;
+export const deviceValidity = (now = Date.now()): { notBefore: Date; notAfter: Date } => ({
+  notBefore: new Date(now - DEVICE_BACKDATE_MS),
+  notAfter: new Date(now + DEVICE_VALIDITY_DAYS * DAY),
+});
+
+/** A device's own key pair: EC P-256, made here; its private key is written only to the device's folder. */
+export const newDeviceKeys = async (): Promise<CryptoKeyPair> =>
+  (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
     'sign',
     'verify',
   ])) as CryptoKeyPair;
+
+/** The device as the smoke test uses it, from its key pair and its certificate (PEM) issued by the CA. */
+export const deviceOf = async (
+  thingName: string,
+  keys: CryptoKeyPair,
+  certificatePem: string,
+  caPem: string,
+): Promise<Device> => {
+  const certificate = new x509.X509Certificate(certificatePem);
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64');
+  const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.replace(/.{64}/g, '$&\n')}\n-----END PRIVATE KEY-----\n`;
+  const pem = certificate.toString('pem');
+  return {
+    thingName,
+    keyPem: keyPem.replace(/\n\n/g, '\n'),
+    certificatePem: pem,
+    chainPem: `${pem}\n${new x509.X509Certificate(caPem).toString('pem')}\n`,
+    certificateId: Buffer.from(await certificate.getThumbprint('SHA-256')).toString('hex'),
+  };
+};
+
+/** A new device: an EC P-256 key and a certificate with subject `CN=<thingName>` signed by the CA. */
+export const makeDevice = async (ca: SigningCa, thingName: string): Promise<Device> => {
+  const keys = await newDeviceKeys();
   const certificate = await x509.X509CertificateGenerator.create({
     serialNumber: randomBytes(16)
       .toString('hex')
       .replace(/^[89a-f]/, '1'),
     subject: `CN=${thingName}`,
     issuer: ca.certificate.subject,
-    notBefore: new Date(Date.now() - 5 * 60_000),
-    notAfter: new Date(Date.now() + 365 * DAY),
+    ...deviceValidity(),
     publicKey: keys.publicKey,
     signingKey: ca.privateKey,
     signingAlgorithm: ca.algorithm,
@@ -103,16 +135,7 @@ export const makeDevice = async (ca: SigningCa, thingName: string): Promise<Devi
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
     ],
   });
-  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64');
-  const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.replace(/.{64}/g, '$&\n')}\n-----END PRIVATE KEY-----\n`;
-  const certificatePem = certificate.toString('pem');
-  return {
-    thingName,
-    keyPem: keyPem.replace(/\n\n/g, '\n'),
-    certificatePem,
-    chainPem: `${certificatePem}\n${ca.certificate.toString('pem')}\n`,
-    certificateId: Buffer.from(await certificate.getThumbprint('SHA-256')).toString('hex'),
-  };
+  return deviceOf(thingName, keys, certificate.toString('pem'), ca.certificate.toString('pem'));
 };
 
 export interface SmokeStep {

@@ -66,6 +66,10 @@ program
   .option('--verification <file>', 'verification certificate to check against the CA')
   .option('--mode <mode>', "DEFAULT or SNI_ONLY (default: the deployment's, as for drop)")
   .option('--registration-code <code>', 'compare the verification CN with this code')
+  .option(
+    '--signer <signer>',
+    'kms:<key id|alias|ARN> or pca:<CA ARN>, as for drop --signer: DEFAULT mode with no verification certificate (the pipeline has one signed); the value is checked, the signer is not called',
+  )
   .action(action((file: string, options) => check(file, options, createOutput(Boolean(globals().json)))));
 
 program
@@ -186,13 +190,25 @@ device
     'make a device signed by the CA, connect it until JITP provisions it, publish and receive one message; exit 0 only if it ended connected',
   )
   .requiredOption('--ca <ca.pem>', 'the registered CA certificate')
-  .requiredOption('--ca-key <ca.key>', "the CA's private key (read here, never uploaded or printed)")
+  .option('--ca-key <ca.key>', "the CA's private key (read here, never uploaded or printed); or --signer")
+  .option(
+    '--signer <signer>',
+    "kms:<key id|alias|ARN> or pca:<CA ARN> holding the CA's key (from `ca create`): KMS signs the device certificate, or Private CA issues it; checked against --ca first",
+  )
   .option(
     '--cn <name>',
     'the device certificate CN, the Thing name under the default template (default: iot-ca-smoke-<random>)',
   )
   .option('--out <dir>', "where the device's key and certificate are kept (default: iot-ca-devices/<cn>)")
   .option('--timeout <seconds>', 'give up after this long (default 60)')
+  .addHelpText(
+    'after',
+    `
+Exactly one of --ca-key and --signer signs the device certificate. With --signer the CA's key
+never leaves AWS KMS or AWS Private CA (--local: the running \`iot-ca up\`'s, which holds the keys
+\`ca create --local\` made); the device's own key is made here and kept in --out as with --ca-key.
+  iot-ca device connect --ca ca.pem --signer kms:alias/iot-ca/factory-ca --cn sensor-1`,
+  )
   .action(
     action(async (options) =>
       (await import('./commands/device.ts')).deviceConnect(options, globals(), createOutput(Boolean(globals().json))),

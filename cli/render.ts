@@ -85,6 +85,8 @@ export interface CheckVerdict {
   notAfter: string;
   daysLeft: number;
   verification: string;
+  /** With `check --signer` and no verification certificate: who signs the one the pipeline makes. */
+  signer?: string;
   warnings: string[];
 }
 
@@ -94,7 +96,9 @@ export const checkPassText = (verdict: CheckVerdict): string =>
     `  subject   ${verdict.subject}`,
     `  key       ${verdict.key}, ${verdict.signatureAlgorithm}`,
     `  notAfter  ${verdict.notAfter} (${verdict.daysLeft} days)`,
-    `  mode      ${verdict.certificateMode}, verification ${verdict.verification}`,
+    verdict.signer
+      ? `  mode      ${verdict.certificateMode}, verification made by the pipeline, signed by ${verdict.signer}`
+      : `  mode      ${verdict.certificateMode}, verification ${verdict.verification}`,
     ...warningLines(verdict.warnings),
   ].join('\n');
 

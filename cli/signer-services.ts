@@ -20,7 +20,15 @@ export interface SignerServices {
   close: () => Promise<void>;
 }
 
-export const signerServices = async (global: GlobalOptions, out: Output): Promise<SignerServices> => {
+/**
+ * `why`: what the running `iot-ca up` is needed for, said when none runs (default: `ca create`'s
+ * reason; `device connect --signer` signs with a key that stack holds).
+ */
+export const signerServices = async (
+  global: GlobalOptions,
+  out: Output,
+  why = 'ca create makes the key in the running stack, which the drop that follows signs with.',
+): Promise<SignerServices> => {
   const made: Array<{ destroy(): void }> = [];
   const keep = <T extends { destroy(): void }>(client: T): T => {
     made.push(client);
@@ -42,7 +50,7 @@ export const signerServices = async (global: GlobalOptions, out: Output): Promis
     onNotice: out.notice,
     // The local KMS and Private CA hold their keys in the running stack's memory, as the services
     // hold them in theirs: a stack started for this command alone would take the key with it.
-    attachOnly: 'ca create makes the key in the running stack, which the drop that follows signs with.',
+    attachOnly: why,
   });
   const config = (kind: SignerKind) => {
     const reach = target.serviceConfig?.(kind);

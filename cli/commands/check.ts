@@ -3,8 +3,9 @@ import { checkVerification, daysLeft, inspectCaFile } from '../../functions/core
 import { isPipelineError, PipelineError, remedyFor } from '../../functions/core/errors.ts';
 import { parseCertificateMode } from '../../functions/core/options.ts';
 import { derKind } from '../../functions/core/pem.ts';
+import { parseSigner, type SignerSpec } from '../../functions/core/signer.ts';
 import { readText } from '../files.ts';
-import type { Output } from '../output.ts';
+import { CliError, type Output } from '../output.ts';
 import { checkFailText, checkPassText } from '../render.ts';
 import { deploymentDefaults } from '../rule.ts';
 
@@ -12,6 +13,8 @@ export interface CheckOptions {
   verification?: string;
   mode?: string;
   registrationCode?: string;
+  /** `kms:<key>` or `pca:<CA ARN>`, as drop --signer: the pipeline makes the verification certificate. */
+  signer?: string;
 }
 
 /**
@@ -29,11 +32,25 @@ const checkRemedy = (name: string, text: string): string => {
 };
 
 export const check = (file: string, options: CheckOptions, out: Output): number => {
+  if (options.signer !== undefined && options.verification)
+    throw new CliError(
+      'UsageError',
+      '--signer has the pipeline make and sign the verification certificate; check with --verification or --signer, not both.',
+      2,
+    );
   const text = readText(file, 'CA file');
   // The mode a drop would get: the flag, else the deployment's default (serverless.yml params).
   const mode = options.mode ? parseCertificateMode(options.mode, '--mode') : deploymentDefaults().certificateMode;
   const notes: string[] = [];
   try {
+    // The pipeline's own parser, as drop --signer: offline, the signer itself is not called.
+    const signer: SignerSpec | undefined =
+      options.signer === undefined ? undefined : parseSigner(options.signer, '--signer');
+    if (signer && mode === 'SNI_ONLY')
+      throw new PipelineError(
+        'InvalidOptionsError',
+        `--signer proves possession of the CA key, which SNI_ONLY mode does not check (${options.mode ? '--mode SNI_ONLY' : "the deployment's default mode"}): check without --signer, or with --mode DEFAULT.`,
+      );
     const inspection = inspectCaFile(text);
     const verificationPem = options.verification
       ? readText(options.verification, 'verification file')
@@ -44,10 +61,18 @@ export const check = (file: string, options: CheckOptions, out: Output): number 
       checkVerification(inspection.caPem, verificationPem, options.registrationCode);
       if (!options.registrationCode)
         notes.push('The verification CN was not compared with a registration code (pass --registration-code).');
+      if (signer)
+        notes.push(
+          `The file holds a verification certificate: the pipeline uses it and does not call ${signer.value}.`,
+        );
+    } else if (signer) {
+      notes.push(
+        `No verification certificate needed: the pipeline has ${signer.value} sign one. Not checked offline: that the signer exists and holds this CA's key (drop --wait or device connect --signer show it).`,
+      );
     } else if (mode === 'DEFAULT') {
       throw new PipelineError(
         'VerificationCertificateMissingError',
-        `${options.mode ? '--mode DEFAULT' : 'DEFAULT mode (the default, as for drop)'} needs a verification certificate: pass --verification <file>, put it after the CA in ${file}, or check with --mode SNI_ONLY.`,
+        `${options.mode ? '--mode DEFAULT' : 'DEFAULT mode (the default, as for drop)'} needs a verification certificate: pass --verification <file>, put it after the CA in ${file}, name the KMS key or Private CA holding the CA key with --signer, or check with --mode SNI_ONLY.`,
       );
     }
     const verdict = {
@@ -60,7 +85,8 @@ export const check = (file: string, options: CheckOptions, out: Output): number 
       signatureAlgorithm: inspection.signatureAlgorithm,
       notAfter: inspection.notAfter,
       daysLeft: daysLeft(new Date(inspection.notAfter)),
-      verification: verificationPem ? 'checked' : 'none',
+      verification: verificationPem ? 'checked' : signer ? 'signer' : 'none',
+      ...(signer && !verificationPem ? { signer: signer.value } : {}),
       warnings: [...inspection.warnings, ...notes],
     };
     out.result(verdict, checkPassText(verdict));

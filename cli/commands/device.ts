@@ -13,15 +13,19 @@ import {
   type IoTClient,
   ListAttachedPoliciesCommand,
 } from '@aws-sdk/client-iot';
+import { parseSigner } from '../../functions/core/signer.ts';
 import { type GlobalOptions, resolveTarget } from '../context.ts';
 import { type Device, loadSigningCa, makeDevice, type SmokeResult, smokeTest } from '../device.ts';
 import { readText } from '../files.ts';
-import type { Output } from '../output.ts';
+import { CliError, type Output } from '../output.ts';
 import { deviceText } from '../render.ts';
 
 export interface DeviceConnectOptions {
   ca: string;
-  caKey: string;
+  /** The CA's key file; or */
+  caKey?: string;
+  /** `kms:<key>` or `pca:<CA ARN>`: the service that holds the CA's key signs the device. */
+  signer?: string;
   cn?: string;
   out?: string;
   timeout?: string;
@@ -74,9 +78,37 @@ export const deviceConnect = async (
   globals: GlobalOptions,
   out: Output,
 ): Promise<number> => {
-  const ca = await loadSigningCa(readText(options.ca, 'CA certificate'), readText(options.caKey, 'CA key'));
+  if ((options.caKey === undefined) === (options.signer === undefined))
+    throw new CliError(
+      'CaKeyOrSignerError',
+      options.caKey === undefined
+        ? 'Say who signs the device certificate: --ca-key <ca.key> (a key file) or --signer kms:<key>|pca:<CA ARN> (a key in AWS KMS or AWS Private CA).'
+        : 'Give --ca-key or --signer, not both: the device certificate is signed by the key file or by the signer.',
+      2,
+    );
+  const caPem = readText(options.ca, 'CA certificate');
   const thingName = options.cn ?? `iot-ca-smoke-${randomBytes(4).toString('hex')}`;
-  const device = await makeDevice(ca, thingName);
+  let device: Device;
+  if (options.signer !== undefined) {
+    // The pipeline's own parser, as drop --signer; then the signer is checked against --ca
+    // (SignerKeyMismatchError) before anything is signed, written or connected.
+    const signer = parseSigner(options.signer, '--signer');
+    const { signerServices } = await import('../signer-services.ts');
+    const { makeSignerDevice } = await import('../signer-device.ts');
+    const services = await signerServices(
+      globals,
+      out,
+      'device connect --signer signs with a key held by the running stack (made there by ca create).',
+    );
+    try {
+      device = await makeSignerDevice(services, signer, caPem, thingName, out.progress);
+    } finally {
+      await services.close();
+    }
+  } else {
+    const ca = await loadSigningCa(caPem, readText(options.caKey as string, 'CA key'));
+    device = await makeDevice(ca, thingName);
+  }
   const files = keepDevice(device, resolve(options.out ?? join('iot-ca-devices', thingName)));
   out.progress(`device ${thingName}: key ${files.key}, certificate ${files.certificate}`);
   const target = await resolveTarget(globals, { onProgress: out.progress, onNotice: out.notice });
