@@ -4,9 +4,8 @@
  * with the HTTP status the service's model gives each error. Bound to 127.0.0.1 only.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { listen, type RunningServer, signingKeyId } from './iot/wire.ts';
+import { listen, readRequestBody, type RunningServer, signingKeyId } from './iot/wire.ts';
 
-const MAX_BODY_BYTES = 1024 * 1024;
 const CONTENT_TYPE = 'application/x-amz-json-1.1';
 
 /** An error as a JSON 1.1 service answers it: `__type`, HTTP status and message. */
@@ -107,21 +106,7 @@ const send = (response: ServerResponse, status: number, body: unknown): void => 
 };
 
 const readBody = (request: IncomingMessage): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(frontEndError('SerializationException', 'Request body too large.'));
-        request.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
+  readRequestBody(request, () => frontEndError('SerializationException', 'Request body too large.'));
 
 export const handleJson11 = async (
   service: Json11Service,

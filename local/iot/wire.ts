@@ -7,8 +7,6 @@ import type { AddressInfo } from 'node:net';
 import { IotError, iotError } from './errors.ts';
 import { mayAnswer, type Operation } from './operations.ts';
 
-const MAX_BODY_BYTES = 1024 * 1024;
-
 export const send = (response: ServerResponse, status: number, body: unknown, errorType?: string): void => {
   const text = JSON.stringify(body ?? {});
   response.writeHead(status, {
@@ -23,22 +21,9 @@ export const send = (response: ServerResponse, status: number, body: unknown, er
 export const sendError = (response: ServerResponse, error: IotError): void =>
   send(response, error.status, { message: error.message, ...error.extra }, error.name);
 
+/** A request's body, up to 1 MiB: more is InvalidRequestException. */
 export const readBody = (request: IncomingMessage): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(iotError('InvalidRequestException', 'Request body too large.'));
-        request.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
+  readRequestBody(request, () => iotError('InvalidRequestException', 'Request body too large.'));
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -87,4 +72,29 @@ export const listen = (
           }),
       });
     });
+  });
+
+/**
+ * A request's body as text, refused past `maxBytes` with the error the caller's wire answers
+ * (each service words "too large" its own way).
+ */
+export const readRequestBody = (
+  request: IncomingMessage,
+  tooLarge: () => Error,
+  maxBytes = 1024 * 1024,
+): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        reject(tooLarge());
+        request.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    request.on('error', reject);
   });
