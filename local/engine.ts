@@ -57,6 +57,11 @@ export interface EngineOptions {
    * at the endpoints). Default: the SDK's credential chain, as a test with mocked clients has it.
    */
   integrationCredentials?: IntegrationCredentials;
+  /**
+   * Runs an AWS SDK integration somewhere else than in this thread (the local stack's integration
+   * worker); a rejection's name is Step Functions' error name. Default: the call made here.
+   */
+  integrate?: (service: string, action: string, parameters: unknown) => Promise<unknown>;
 }
 
 /** What Lambda hands the function: its own deadline (its configured timeout), memory and names. */
@@ -126,7 +131,12 @@ export class LocalEngine {
   private integrate(binding: IntegrationBinding, record: ExecutionRecord) {
     return async (input: unknown): Promise<unknown> => {
       await this.beforeTask?.(binding.state, record);
-      return this.integrations.call(binding.service, binding.action, JSON.parse(JSON.stringify(input ?? {})));
+      const parameters = JSON.parse(JSON.stringify(input ?? {}));
+      return (this.options.integrate ?? this.integrations.call.bind(this.integrations))(
+        binding.service,
+        binding.action,
+        parameters,
+      );
     };
   }
 

@@ -38,6 +38,7 @@ import { startKmsServer } from './kms/server.ts';
 import { PcaService } from './pca/service.ts';
 import { startPcaServer } from './pca/server.ts';
 import { FunctionWorkers } from './lambda/workers.ts';
+import { IntegrationWorker } from './sfn/integration-worker.ts';
 import type { Role } from './iam/roles.ts';
 import type { Denial } from './iam/guard.ts';
 import { writeFileAtomic } from './iot/store.ts';
@@ -272,7 +273,8 @@ export class LocalStack {
     },
     /** IAM as the stack enforces it: `iam.guard.denials` lists every refused call. */
     readonly iam: LocalIam,
-    private readonly workers: FunctionWorkers,
+    /** The functions' workers and the SDK integrations' workers, stopped with the stack. */
+    private readonly workers: { stop(): Promise<unknown> },
     /** The KMS and Private CA emulators (tests read their state; nothing of it is on disk). */
     readonly signers: { kms: KmsService; pca: PcaService },
   ) {}
@@ -425,6 +427,16 @@ export class LocalStack {
     delete process.env.AWS_PROFILE;
 
     const workers = new FunctionWorkers(app.functions, () => ({ ...process.env }), iam.identityOf);
+    // One worker per state machine role for its SDK integrations, as each function has its own.
+    const integrationWorkers = new Map<string, IntegrationWorker>();
+    const integrationWorker = (stateMachineId: string): IntegrationWorker => {
+      let worker = integrationWorkers.get(stateMachineId);
+      if (!worker) {
+        worker = new IntegrationWorker(iam.stateMachineIdentity(stateMachineId), () => ({ ...process.env }));
+        integrationWorkers.set(stateMachineId, worker);
+      }
+      return worker;
+    };
     const engineOptions = (stateMachineId: string) => ({
       region: LOCAL_REGION,
       account: LOCAL_ACCOUNT,
@@ -433,6 +445,7 @@ export class LocalStack {
       invoke: (binding: TaskBinding, input: unknown) => workers.invoke(binding, input),
       authorizeInvoke: iam.invokeCheck(stateMachineId),
       integrationCredentials: iam.stateMachineIdentity(stateMachineId),
+      integrate: integrationWorker(stateMachineId).call.bind(integrationWorker(stateMachineId)),
     });
     const onBundles = (app: StateMachineApp): StateMachineApp => {
       const bundles = options.bundles;
@@ -464,7 +477,9 @@ export class LocalStack {
       endpoints,
       { s3, iot, sfn, mqtt, kms, pca },
       iam,
-      workers,
+      {
+        stop: () => Promise.all([workers.stop(), ...[...integrationWorkers.values()].map((worker) => worker.stop())]),
+      },
       { kms: kmsService, pca: pcaService },
     );
     current = () => stack.emulator;
