@@ -338,7 +338,14 @@ export const dropSummaryText = (
 export interface ReadyView {
   stateDir: string;
   pid: number;
-  endpoints: { s3: string; iot: string; sfn: string; mqtt?: { url: string; servername: string; caFile: string } };
+  endpoints: {
+    s3: string;
+    iot: string;
+    sfn: string;
+    mqtt?: { url: string; servername: string; caFile: string };
+    kms?: string;
+    pca?: string;
+  };
   bucket: string;
   incomingPrefix: string;
   stateMachineArn: string;
@@ -359,6 +366,8 @@ export const readyText = (v: ReadyView): string =>
           `  mqtt ${v.endpoints.mqtt.url}   devices: SNI ${v.endpoints.mqtt.servername}, trust ${v.endpoints.mqtt.caFile}`,
         ]
       : []),
+    ...(v.endpoints.kms ? [`  kms  ${v.endpoints.kms}   keys held in memory: gone when this stack stops`] : []),
+    ...(v.endpoints.pca ? [`  pca  ${v.endpoints.pca}   Private CA; its CAs' keys in memory too`] : []),
     ...v.schedules.map(
       (rule) => `  schedule ${rule.name}: reconcile ${JSON.stringify(rule.input)} every ${rule.everyMs / 60_000} min`,
     ),

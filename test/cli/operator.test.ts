@@ -359,6 +359,13 @@ describe('5. step output that agrees with itself', () => {
     expect(lines[0]).toMatch(/✗ LoadCertificate .* NotACaError/);
   });
 
+  it('up names every local endpoint it serves, KMS and Private CA included, as stack.json lists them', async () => {
+    const { endpoints } = JSON.parse(readFileSync(join(state, 'stack.json'), 'utf8'));
+    for (const service of ['s3', 'iot', 'sfn', 'kms', 'pca'])
+      expect(upLines.some((line) => line.startsWith(`  ${service.padEnd(4)} ${endpoints[service]}`))).toBe(true);
+    expect(upLines.find((line) => line.startsWith('  kms '))).toContain('gone when this stack stops');
+  });
+
   it('up marks failed steps ✗, prefixes every line with its execution, and labels reconcile runs as such', async () => {
     const leaf = await freshCa('Up leaf', { ca: false });
     await iotCa('--local', 'drop', file('up-leaf.pem', leaf.pem), '--mode', 'SNI_ONLY', '--wait');
