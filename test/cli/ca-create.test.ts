@@ -16,7 +16,7 @@ import { GetPublicKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { createKmsCa, KMS_KEY_SPECS, type KmsKeySpec } from '../../cli/kms-ca.ts';
 import type { SignerServices } from '../../cli/signer-services.ts';
-import { type Run, type RunningUp, runCli, startUp, stopUp } from '../fixtures/cli.ts';
+import { createSignerCa, type Run, type RunningUp, runCli, startUp, stopUp } from '../fixtures/cli.ts';
 import { makeCa } from '../fixtures/pki.ts';
 
 let home: string;
@@ -59,20 +59,7 @@ afterAll(async () => {
  * --wait`: ACTIVE in DEFAULT mode, ownership proven through the signer, no key on disk.
  */
 const createThenDrop = async (kind: 'kms' | 'pca', file: string, subject: string) => {
-  const created = await iotCa(
-    '--local',
-    '--json',
-    'ca',
-    'create',
-    '--signer',
-    kind,
-    '--out',
-    file,
-    '--subject',
-    subject,
-  );
-  expect(created.code, created.stdout + created.stderr).toBe(0);
-  const result = JSON.parse(created.stdout) as { file: string; certificateId: string; signer: string };
+  const result = await createSignerCa(home, kind, file, subject);
   expect(result.file).toBe(file);
   const pem = readFileSync(join(home, file), 'utf8');
   const der = execFileSync('openssl', ['x509', '-in', file, '-outform', 'DER'], { cwd: home });

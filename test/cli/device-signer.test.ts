@@ -10,7 +10,7 @@ import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { type Run, type RunningUp, runCli, startUp, stopUp } from '../fixtures/cli.ts';
+import { createSignerCa, type Run, type RunningUp, runCli, startUp, stopUp } from '../fixtures/cli.ts';
 
 let home: string;
 let up: RunningUp;
@@ -37,23 +37,9 @@ const spkiOfKey = (file: string): string =>
     .export({ type: 'spki', format: 'der' })
     .toString('hex');
 
-/** `ca create --signer <kind> --local`: the file written and the signer printed. */
-const createCa = async (kind: 'kms' | 'pca', file: string, subject: string): Promise<string> => {
-  const created = await iotCa(
-    '--local',
-    '--json',
-    'ca',
-    'create',
-    '--signer',
-    kind,
-    '--out',
-    file,
-    '--subject',
-    subject,
-  );
-  expect(created.code, created.stdout + created.stderr).toBe(0);
-  return (JSON.parse(created.stdout) as { signer: string }).signer;
-};
+/** `ca create --signer <kind> --local`: the signer printed. */
+const createCa = async (kind: 'kms' | 'pca', file: string, subject: string): Promise<string> =>
+  (await createSignerCa(home, kind, file, subject)).signer;
 
 /** ca create, then drop --signer --wait: ACTIVE in DEFAULT mode, ownership proven by the signer. */
 const registeredSignerCa = async (kind: 'kms' | 'pca', file: string, subject: string): Promise<string> => {
