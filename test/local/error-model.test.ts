@@ -2,26 +2,16 @@
  * The emulator's per-operation error table against AWS's API model, as @aws-sdk/client-iot carries
  * it: each command's `@throws {@link XxxException}` lines, read from its .d.ts at test time.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { IotEmulator, IotError } from '../../local/iot/emulator.ts';
 import { ERROR_STATUS } from '../../local/iot/errors.ts';
 import { FRONT_END_ERRORS, OPERATION_ERRORS, type Operation } from '../../local/iot/operations.ts';
+import { sdkModelErrors } from '../fixtures/sdk-model.ts';
 
-const require = createRequire(import.meta.url);
-const COMMANDS = join(dirname(require.resolve('@aws-sdk/client-iot/package.json')), 'dist-types', 'commands');
-
-/** The errors a command's .d.ts lists, without the service's base class. */
-const modelErrors = (declaration: string): string[] =>
-  [...declaration.matchAll(/@throws \{@link (\w+)\}/g)]
-    .map((match) => match[1] as string)
-    .filter((name) => name !== 'IoTServiceException');
-
-const listedFor = (operation: Operation): string[] =>
-  modelErrors(readFileSync(join(COMMANDS, `${operation}Command.d.ts`), 'utf8'));
+const listedFor = sdkModelErrors('@aws-sdk/client-iot', 'IoTServiceException');
 
 /** Each table entry the model does not list, as `Operation: Error`. */
 const unlisted = (table: Readonly<Record<string, readonly string[]>>): string[] =>

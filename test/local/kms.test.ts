@@ -6,8 +6,7 @@
  */
 import { constants, createHash, createPublicKey, type KeyObject, verify } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join, relative } from 'node:path';
+import { join, relative } from 'node:path';
 import {
   CreateAliasCommand,
   CreateKeyCommand,
@@ -28,20 +27,11 @@ import { FRONT_END_ERRORS } from '../../local/json11.ts';
 import { ERROR_STATUS } from '../../local/kms/errors.ts';
 import { KEY_SPECS, SIGNING_ALGORITHMS } from '../../local/kms/keys.ts';
 import { OPERATION_ERRORS } from '../../local/kms/operations.ts';
+import { sdkModelErrors, sdkPackageDir } from '../fixtures/sdk-model.ts';
 import { useLocalStack } from '../fixtures/stack.ts';
 
-const require = createRequire(import.meta.url);
-const SDK = dirname(require.resolve('@aws-sdk/client-kms/package.json'));
-
-/** The errors a command's .d.ts lists (`@throws {@link X}`), without the service's base class. */
-const modelErrors = (operation: string): string[] =>
-  [
-    ...readFileSync(join(SDK, 'dist-types', 'commands', `${operation}Command.d.ts`), 'utf8').matchAll(
-      /@throws \{@link (\w+)\}/g,
-    ),
-  ]
-    .map((match) => match[1] as string)
-    .filter((name) => name !== 'KMSServiceException');
+const SDK = sdkPackageDir('@aws-sdk/client-kms');
+const modelErrors = sdkModelErrors('@aws-sdk/client-kms', 'KMSServiceException');
 
 /** Each error's HTTP status as the SDK's schema carries it (`[_hE]: 404`). */
 const modelStatus = (): Record<string, number> => {

@@ -8,9 +8,8 @@ import 'reflect-metadata';
 import { execFileSync } from 'node:child_process';
 import { X509Certificate as NodeCertificate, webcrypto } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { join, relative } from 'node:path';
 import {
   ACMPCAClient,
   type CertificateAuthorityType,
@@ -30,20 +29,12 @@ import * as x509 from '@peculiar/x509';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FRONT_END_ERRORS } from '../../local/json11.ts';
 import { OPERATION_ERRORS } from '../../local/pca/operations.ts';
+import { sdkModelErrors } from '../fixtures/sdk-model.ts';
 import { useLocalStack } from '../fixtures/stack.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
-const require = createRequire(import.meta.url);
-const SDK = dirname(require.resolve('@aws-sdk/client-acm-pca/package.json'));
-const modelErrors = (operation: string): string[] =>
-  [
-    ...readFileSync(join(SDK, 'dist-types', 'commands', `${operation}Command.d.ts`), 'utf8').matchAll(
-      /@throws \{@link (\w+)\}/g,
-    ),
-  ]
-    .map((match) => match[1] as string)
-    .filter((name) => name !== 'ACMPCAServiceException');
+const modelErrors = sdkModelErrors('@aws-sdk/client-acm-pca', 'ACMPCAServiceException');
 
 const ROOT = 'arn:aws:acm-pca:::template/RootCACertificate/V1';
 const END_ENTITY = 'arn:aws:acm-pca:::template/EndEntityCertificate/V1';
