@@ -67,6 +67,21 @@ const reconcileWatched = async (deep = false) => {
     watch.stop();
   }
 };
+/** Two shallow reconcile runs started together: their reports, and the repair flows started for `file`. */
+const twoRunsAtOnce = async (file: string) => {
+  const before = repairFlows().length;
+  const runs = await Promise.all([
+    local.stack.reconcileEngine.start({ bucket: local.stack.bucket, deep: false }).done,
+    local.stack.reconcileEngine.start({ bucket: local.stack.bucket, deep: false }).done,
+  ]);
+  await local.stack.idle();
+  return {
+    reports: runs.map((run) => (run.output as { report: ReconcileReport }).report),
+    started: repairFlows()
+      .slice(before)
+      .filter((record) => JSON.stringify(record.input).includes(file)),
+  };
+};
 /** The receipts and reports a run read (its own snapshot and working objects aside). */
 const receiptsRead = (requests: Array<{ action: string; key: string }>) =>
   requests
@@ -183,18 +198,9 @@ describe('reconcile repairs drift', () => {
   it('two reconcile runs at once start each repair once', async () => {
     const id = await drop('incoming/race.pem', await makeCa());
     await local.iot.send(new UpdateCACertificateCommand({ certificateId: id, newStatus: 'INACTIVE' }));
-    const before = repairFlows().length;
-    const runs = await Promise.all([
-      local.stack.reconcileEngine.start({ bucket: local.stack.bucket, deep: false }).done,
-      local.stack.reconcileEngine.start({ bucket: local.stack.bucket, deep: false }).done,
-    ]);
-    await local.stack.idle();
-    const reports = runs.map((run) => (run.output as { report: ReconcileReport }).report);
+    const { reports, started } = await twoRunsAtOnce('race.pem');
     expect(reports.reduce((sum, r) => sum + r.counts.repaired, 0)).toBe(1);
     expect(reports.reduce((sum, r) => sum + r.counts.alreadyStarted, 0)).toBe(1);
-    const started = repairFlows()
-      .slice(before)
-      .filter((record) => JSON.stringify(record.input).includes('race.pem'));
     expect(started).toHaveLength(1);
     expect(ca(id).certificateDescription.status).toBe('ACTIVE');
   });
@@ -302,18 +308,9 @@ describe('reconcile reads only the receipts that changed', () => {
     await local.s3.send(
       new DeleteObjectCommand({ Bucket: local.stack.bucket, Key: 'results/incoming/snapshot-race.pem.json' }),
     );
-    const before = repairFlows().length;
-    const runs = await Promise.all([
-      local.stack.reconcileEngine.start({ bucket: local.stack.bucket, deep: false }).done,
-      local.stack.reconcileEngine.start({ bucket: local.stack.bucket, deep: false }).done,
-    ]);
-    await local.stack.idle();
-    const reports = runs.map((run) => (run.output as { report: ReconcileReport }).report);
+    const { reports, started } = await twoRunsAtOnce('snapshot-race.pem');
     expect(reports.reduce((sum, r) => sum + r.counts.registered, 0)).toBe(1);
     expect(reports.reduce((sum, r) => sum + r.counts.alreadyStarted, 0)).toBe(1);
-    const started = repairFlows()
-      .slice(before)
-      .filter((record) => JSON.stringify(record.input).includes('snapshot-race.pem'));
     expect(started).toHaveLength(1);
     // Whichever run wrote last, the next one reads only the receipt the repair wrote since.
     const next = await reconcileWatched();
