@@ -167,6 +167,11 @@ export const ERROR_SPECS = {
     kind: 'business',
     remedy: "Grant the function's role the action named in the message.",
   },
+  EventPublishError: {
+    kind: 'business',
+    remedy:
+      'EventBridge refused the event (the message names the code): check that the default bus exists and that no resource policy or quota blocks events:PutEvents from this role, then run the step again.',
+  },
   // Transient: retried by the state machine with backoff and jitter, never caught as a result
   ThrottledError: {
     kind: 'transient',
