@@ -21,6 +21,8 @@
  *   N/1000 walks of N objects. The bucket's sorted keys are now kept once walked (readdir only),
  *   until the next write or delete in the bucket, and a page starts at a binary search. Keys come
  *   in S3's order (UTF-8 bytes), which the per-folder walk did not give ("a/x" came before "a").
+ *
+ * Conditional writes (If-None-Match, If-Match), which s3rver predates, are in s3-conditional.ts.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -29,6 +31,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import './s3-conditional.ts';
 
 const require = createRequire(import.meta.url);
 const crypto = require('node:crypto') as typeof import('node:crypto');
