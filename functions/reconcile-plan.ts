@@ -59,7 +59,7 @@ export const reconcilePlan = async (deps: ReconcileDeps, event: ReconcilePlanInp
   const outcomes: FindingOutcome[] = [];
   for (const finding of plan.findings) {
     try {
-      outcomes.push(await actOn(deps, bucket, finding, (more) => (counts = addCounts(counts, more))));
+      outcomes.push(await actOn(deps, bucket, finding, (more) => (counts = addCounts(counts, more)), runId));
     } catch (error) {
       counts = addCounts(counts, { errors: 1 });
       outcomes.push({ ...finding, outcome: `error: ${(error as Error).name}` });

@@ -1,5 +1,5 @@
 /** The reconciler's reads and writes: S3 listings and receipts, IoT listings, flow starts. */
-import { paginateListCACertificates, UpdateCACertificateCommand, type IoTClient } from '@aws-sdk/client-iot';
+import { paginateListCACertificates, type IoTClient } from '@aws-sdk/client-iot';
 import { GetObjectCommand, paginateListObjectsV2, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import pMap from 'p-map';
 import pThrottle from 'p-throttle';
@@ -26,6 +26,7 @@ import {
   type SnapshotEntry,
 } from '../core/reconcile.ts';
 import { createS3Client, isMissingObject } from './s3.ts';
+import { retireExecutionName } from '../core/retire.ts';
 import { bareEtag, isCaKey, reconcilePrefixFor } from '../core/source.ts';
 
 /**
@@ -236,7 +237,7 @@ export const readCaDetail = async (
 export const startFlow = async (
   sfn: SFNClient,
   stateMachineArn: string,
-  input: { bucket: string; key: string },
+  input: Record<string, unknown>,
   name: string,
 ): Promise<'started' | 'already'> => {
   try {
@@ -303,12 +304,29 @@ export const startRepair = async (
     repairExecutionName(key, etag, desired, windowStart(deps.now?.() ?? new Date(), deps.config.windowMinutes)),
   );
 
+/**
+ * Hands an orphan to retire-ca (docs/adr/0025), the one path for "this CA should go": named once
+ * per CA and window, so overlapping runs start it once; the run's id is the claim's cause.
+ */
+export const startRetire = async (
+  deps: ReconcileDeps,
+  certificateId: string,
+  runId: string,
+): Promise<'started' | 'already'> =>
+  startFlow(
+    deps.sfn,
+    deps.config.retireCaStateMachineArn,
+    { certificateId, reason: 'orphan', requestId: runId },
+    retireExecutionName(certificateId, windowStart(deps.now?.() ?? new Date(), deps.config.windowMinutes)),
+  );
+
 /** A finding of the shallow plan and what was done about it. */
 export type FindingOutcome = Finding & { outcome?: string };
 
 /**
  * What one finding of the shallow plan does: start a register-ca flow (never registered,
- * drifted, or failed transiently), deactivate an orphan under that policy, or only count it.
+ * drifted, or failed transiently), retire an ACTIVE orphan through retire-ca under orphanPolicy
+ * `retire` (an INACTIVE one is already out of service: reported), or only count it.
  * `count` is told each count as it happens, so a failed action still leaves what it had counted.
  */
 export const actOn = async (
@@ -316,6 +334,7 @@ export const actOn = async (
   bucket: string,
   finding: Finding,
   count: (counts: Partial<ReconcileCounts>) => void,
+  runId = 'reconcile',
 ): Promise<FindingOutcome> => {
   switch (finding.kind) {
     case 'register':
@@ -344,13 +363,12 @@ export const actOn = async (
     }
     case 'orphan': {
       count({ orphaned: 1 });
-      if (deps.config.orphanPolicy !== 'deactivate' || finding.status !== 'ACTIVE')
+      if (deps.config.orphanPolicy !== 'retire' || finding.status !== 'ACTIVE')
         return { ...finding, outcome: 'reported' };
-      await awsCall('UpdateCACertificate', () =>
-        deps.iot.send(new UpdateCACertificateCommand({ certificateId: finding.certificateId, newStatus: 'INACTIVE' })),
-      );
-      count({ deactivated: 1 });
-      return { ...finding, outcome: 'deactivated' };
+      const started = await startRetire(deps, finding.certificateId, runId);
+      // `deactivated` counts the orphans handed to retire-ca (which deactivates them) by this run.
+      count(started === 'already' ? { alreadyStarted: 1 } : { deactivated: 1 });
+      return { ...finding, outcome: started === 'already' ? 'retire-already-started' : 'retire-started' };
     }
     case 'pending':
       count({ pending: 1 });

@@ -172,6 +172,17 @@ export const ERROR_SPECS = {
     remedy:
       'EventBridge refused the event (the message names the code): check that the default bus exists and that no resource policy or quota blocks events:PutEvents from this role, then run the step again.',
   },
+  // retire-ca (docs/adr/0025)
+  InvalidRetirePolicyError: {
+    kind: 'business',
+    remedy:
+      'Fix the retire setting the message names: policy deactivate or delete-after, delete-after days a number of 0 or more, revoke-devices true or false (the CA tags iot-ca:retire-policy, iot-ca:retire-delete-after-days, iot-ca:retire-revoke-devices, the execution input, or the deployment params retirePolicy, retireDeleteAfterDays, retireRevokeDevices); then start retire-ca again.',
+  },
+  CaBucketUnknownError: {
+    kind: 'business',
+    remedy:
+      'The CA carries no iot-ca:source-bucket tag (it was registered outside the pipeline) and the function has no CA_BUCKET: deploy with the stack\'s CA bucket in CA_BUCKET, or retire the CA by hand (aws iot update-ca-certificate --new-status INACTIVE --new-auto-registration-status DISABLE).',
+  },
   // Transient: retried by the state machine with backoff and jitter, never caught as a result
   ThrottledError: {
     kind: 'transient',

@@ -1,0 +1,41 @@
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { createEventsClient, publishEvents } from './aws/events.ts';
+import { createS3Client, putJson } from './aws/s3.ts';
+import { step } from './lambda/middleware.ts';
+import {
+  buildRetiredReceipt,
+  RecordRetiredInputSchema,
+  RecordRetiredOutputSchema,
+  retiredEvent,
+  type RecordRetiredInput,
+} from './core/retire.ts';
+import type * as z from 'zod/mini';
+
+export interface RecordRetiredDeps {
+  s3: S3Client;
+  events: EventBridgeClient;
+  now?: () => Date;
+}
+
+/**
+ * The retired receipt (`results/retired/<certificateId>.json`), written when the CA is INACTIVE
+ * (phase `retired`, which also publishes `CA Retired`: the claim made it this execution's alone)
+ * and again when its policy is done (phase `final`: revoked counts, deleted or cancelled).
+ */
+export const recordRetired = async (
+  deps: RecordRetiredDeps,
+  event: RecordRetiredInput,
+): Promise<z.infer<typeof RecordRetiredOutputSchema>> => {
+  const { plan } = event.state;
+  const receipt = buildRetiredReceipt(event, deps.now?.() ?? new Date(), event.executionId ?? 'unknown');
+  const receiptKey = plan.receiptKey as string;
+  await putJson(deps.s3, plan.bucket as string, receiptKey, receipt);
+  if (event.phase === 'retired') await publishEvents(deps.events, [retiredEvent(receipt, receiptKey)]);
+  return { receiptKey, outcome: receipt.outcome, published: event.phase === 'retired' };
+};
+
+const deps: RecordRetiredDeps = { s3: createS3Client(), events: createEventsClient() };
+export const handler = step({ input: RecordRetiredInputSchema, output: RecordRetiredOutputSchema }, (event) =>
+  recordRetired(deps, event),
+);
