@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { compileLeaf } from './events/patterns.ts';
 
 export const LOCAL_REGION = 'us-east-1';
 export const LOCAL_ACCOUNT = '000000000000';
@@ -33,6 +34,8 @@ export interface IntegrationBinding {
   /** The API action, camelCase as the Resource writes it (`updateCACertificate`). */
   action: string;
   resource: string;
+  /** An optimized integration (`arn:aws:states:::events:putEvents`) rather than `aws-sdk:`. */
+  optimized?: boolean;
 }
 
 export interface StateMachineApp {
@@ -45,6 +48,9 @@ export interface StateMachineApp {
 
 /** `arn:aws:states:::aws-sdk:iot:updateCACertificate` → service and action (the request-response pattern only). */
 export const AWS_SDK_RESOURCE = /^arn:aws[a-z-]*:states:::aws-sdk:([a-z0-9]+):([A-Za-z0-9]+)$/;
+
+/** The optimized integrations the local engine runs (request-response only): EventBridge's PutEvents. */
+export const OPTIMIZED_RESOURCE = /^arn:aws[a-z-]*:states:::(events):(putEvents)$/;
 
 /** A function as serverless.yml declares it, named as the deployment names it. */
 export interface FunctionDeclaration {
@@ -59,6 +65,8 @@ export interface FunctionDeclaration {
 }
 
 export interface App {
+  /** The directory holding serverless.yml. */
+  root?: string;
   service: string;
   stage: string;
   functions: Record<string, FunctionDeclaration>;
@@ -203,12 +211,14 @@ export const loadApp = (root = PROJECT_ROOT, stage = 'local', overrides: Record<
     for (const [state, body] of allStates(definition.States)) {
       if (body.Type !== 'Task') continue;
       const sdk = AWS_SDK_RESOURCE.exec(body.Resource ?? '');
-      if (sdk) {
+      const optimized = OPTIMIZED_RESOURCE.exec(body.Resource ?? '');
+      if (sdk || optimized) {
         integrations[state] = {
           state,
-          service: sdk[1] as string,
-          action: sdk[2] as string,
+          service: (sdk ?? optimized)?.[1] as string,
+          action: (sdk ?? optimized)?.[2] as string,
           resource: body.Resource as string,
+          ...(optimized ? { optimized: true } : {}),
         };
         continue;
       }
@@ -239,6 +249,7 @@ export const loadApp = (root = PROJECT_ROOT, stage = 'local', overrides: Record<
     };
   }
   return {
+    root,
     service: config.service,
     stage,
     functions,
@@ -260,25 +271,28 @@ export interface KeyMatcher {
   matches: (key: string) => boolean;
 }
 
-const escapeRegex = (text: string): string => text.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
-
-/** An EventBridge key filter list as EventBridge applies it; `fill` resolves its variables first. */
+/**
+ * An EventBridge key filter list as EventBridge applies it (local/events/patterns.ts); `fill`
+ * resolves its variables first. Kept for the CLI's explanation of which keys start a flow.
+ */
 export const keyMatcher = (filters: KeyFilter[], fill: (text: string) => string): KeyMatcher => {
-  const compiled = filters.map((filter) => {
-    if (typeof filter === 'string')
-      return { pattern: fill(filter), regex: new RegExp(`^${escapeRegex(fill(filter))}$`) };
-    if (filter.wildcard !== undefined) {
-      const wildcard = fill(filter.wildcard);
-      return { pattern: wildcard, regex: new RegExp(`^${wildcard.split('*').map(escapeRegex).join('.*')}$`) };
-    }
-    if (filter.prefix !== undefined)
-      return { pattern: `${fill(filter.prefix)}*`, regex: new RegExp(`^${escapeRegex(fill(filter.prefix))}`) };
-    const suffix = fill(filter.suffix ?? '');
-    return { pattern: `*${suffix}`, regex: new RegExp(`${escapeRegex(suffix)}$`) };
-  });
+  const filled = filters.map((filter) =>
+    typeof filter === 'string'
+      ? fill(filter)
+      : Object.fromEntries(Object.entries(filter).map(([operator, operand]) => [operator, fill(String(operand))])),
+  );
+  const leaf = compileLeaf(filled);
   return {
-    patterns: compiled.map((entry) => entry.pattern),
-    matches: (key) => compiled.some((entry) => entry.regex.test(key)),
+    patterns: filled.map((filter) =>
+      typeof filter === 'string'
+        ? filter
+        : filter.wildcard !== undefined
+          ? String(filter.wildcard)
+          : filter.prefix !== undefined
+            ? `${filter.prefix}*`
+            : `*${filter.suffix ?? ''}`,
+    ),
+    matches: (key) => leaf(true, key),
   };
 };
 

@@ -61,7 +61,12 @@ export interface EngineOptions {
    * Runs an AWS SDK integration somewhere else than in this thread (the local stack's integration
    * worker); a rejection's name is Step Functions' error name. Default: the call made here.
    */
-  integrate?: (service: string, action: string, parameters: unknown) => Promise<unknown>;
+  integrate?: (
+    service: string,
+    action: string,
+    parameters: unknown,
+    execution?: { executionArn: string; stateMachineArn: string },
+  ) => Promise<unknown>;
 }
 
 /** What Lambda hands the function: its own deadline (its configured timeout), memory and names. */
@@ -124,7 +129,8 @@ export class LocalEngine {
   /** Where a Task's work runs: `lambda`, or `aws-sdk:<service>` (what the history's events name). */
   resourceTypeOf(state: string | undefined): string {
     const integration = state ? this.app.integrations?.[state] : undefined;
-    return integration ? `aws-sdk:${integration.service}` : 'lambda';
+    if (!integration) return 'lambda';
+    return integration.optimized ? integration.service : `aws-sdk:${integration.service}`;
   }
 
   /** An SDK integration's Task: the Parameters are the call's input, its output the Task's result. */
@@ -132,10 +138,15 @@ export class LocalEngine {
     return async (input: unknown): Promise<unknown> => {
       await this.beforeTask?.(binding.state, record);
       const parameters = JSON.parse(JSON.stringify(input ?? {}));
+      // An optimized integration (events:putEvents) adds what it knows of the execution.
+      const execution = binding.optimized
+        ? { executionArn: record.executionArn, stateMachineArn: this.stateMachineArn }
+        : undefined;
       return (this.options.integrate ?? this.integrations.call.bind(this.integrations))(
         binding.service,
         binding.action,
         parameters,
+        execution,
       );
     };
   }

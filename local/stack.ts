@@ -1,20 +1,18 @@
 /**
  * The embedded stack: s3rver, the IoT, KMS and Private CA emulators and the local Step Functions
  * engine in one process, wired as the deployment wires AWS. S3 object events become EventBridge
- * `Object Created` events filtered by the rule serverless.yml declares; the handlers find the
- * servers only through the SDK's standard AWS_ENDPOINT_URL_* variables.
+ * `Object Created` and `Object Deleted` events on the local bus (local/events/), which delivers
+ * them, and the pipeline's own events, by the rules serverless.yml declares; the handlers find
+ * the servers only through the SDK's standard AWS_ENDPOINT_URL_* variables.
  */
 import { mkdirSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
-import { randomUUID } from 'node:crypto';
 import {
   LOCAL_ACCOUNT,
   LOCAL_REGION,
-  keyMatcher,
   loadApp,
   PROJECT_ROOT,
-  uploadKeyFilters,
   type App,
   type StateMachineApp,
   type TaskBinding,
@@ -25,6 +23,7 @@ import { MqttBroker, type MqttEndpoint } from './mqtt/broker.ts';
 import { startIotServer, type RunningServer } from './iot/server.ts';
 import { startSfnServer } from './sfn/server.ts';
 import {
+  eventsAuthorizer,
   iotAuthorizer,
   kmsAuthorizer,
   type LocalIam,
@@ -42,7 +41,12 @@ import { IntegrationWorker } from './sfn/integration-worker.ts';
 import type { Role } from './iam/roles.ts';
 import type { Denial } from './iam/guard.ts';
 import { writeFileAtomic } from './iot/store.ts';
+import { type BusEvent, LocalBus, logFileName } from './events/bus.ts';
+import { startEventsServer } from './events/server.ts';
+import { type S3Record, s3ToEventBridge } from './events/s3.ts';
 import './s3rver-compat.ts';
+
+export { eventKey } from './events/s3.ts';
 
 const S3rver = createRequire(import.meta.url)('s3rver') as new (
   options: Record<string, unknown>,
@@ -51,7 +55,7 @@ const S3rver = createRequire(import.meta.url)('s3rver') as new (
   /** Koa's middleware list: what runs before s3rver's own goes first. */
   middleware: unknown[];
   close(): Promise<void>;
-  on(event: 'event', listener: (event: S3Notification) => void): void;
+  on(event: 'event', listener: (event: { Records: S3Record[] }) => void): void;
   httpServer?: { closeAllConnections(): void };
 };
 
@@ -63,20 +67,6 @@ const S3RVER_ACCOUNT = (
 ).DUMMY_ACCOUNT;
 
 const LOCAL_PLACE = { region: LOCAL_REGION, account: LOCAL_ACCOUNT };
-
-/** The logical id of the rule that starts register-ca on an upload. */
-const uploadRuleId = (app: App): string =>
-  Object.entries(app.resources).find(
-    ([, resource]) => resource.Type === 'AWS::Events::Rule' && resource.Properties.EventPattern?.detail?.object?.key,
-  )?.[0] ?? 'CaUploadedRule';
-
-interface S3Notification {
-  Records: Array<{
-    eventName: string;
-    eventTime: string;
-    s3: { bucket: { name: string }; object: { key: string; size?: number; eTag?: string; sequencer?: string } };
-  }>;
-}
 
 /** The local stack's bucket, in the place of the stack's generated CA bucket. */
 export const LOCAL_BUCKET = 'iot-ca-local';
@@ -90,7 +80,7 @@ export interface StackOptions {
   faults?: FaultSettings;
   /** Fixed pause for every ASL retry, ms (default: the ASL's own backoff). */
   retryIntervalMs?: number;
-  ports?: { s3?: number; iot?: number; sfn?: number; mqtt?: number; kms?: number; pca?: number };
+  ports?: { s3?: number; iot?: number; sfn?: number; mqtt?: number; kms?: number; pca?: number; events?: number };
   onExecutionEvent?: (record: ExecutionRecord, event: ExecutionEvent) => void;
   /** Log level for the functions' Powertools logger (default WARN: the CLI prints its own view). */
   logLevel?: string;
@@ -115,6 +105,8 @@ export interface StackOptions {
   onIotEvent?: (event: IotEvent) => void;
   /** Called with each call IAM refuses (`iot-ca up` prints them). */
   onDenial?: (denial: Denial) => void;
+  /** Called with every event put on the local bus (S3's and the pipeline's own), before delivery. */
+  onBusEvent?: (event: BusEvent) => void;
   /** Changes the roles serverless.yml declares before the stack enforces them (tests take statements out). */
   adjustRoles?: (roles: Record<string, Role>) => Record<string, Role>;
 }
@@ -128,6 +120,8 @@ export interface Endpoints {
   /** KMS and Private CA (JSON 1.1); their keys live in this process's memory only. */
   kms: string;
   pca: string;
+  /** EventBridge's PutEvents (JSON 1.1) for the default bus (AWS_ENDPOINT_URL_EVENTBRIDGE). */
+  events: string;
 }
 
 /** What `iot-ca up` leaves in the state directory for other `iot-ca --local` commands. */
@@ -137,6 +131,9 @@ export interface StackInfo {
   bucket: string;
   stateMachineArn: string;
   reconcileStateMachineArn: string;
+  retireStateMachineArn: string;
+  /** One EventBridge event envelope per line: the pipeline's events, as its log group holds them on AWS. */
+  eventsLogFile: string;
   region: string;
   incomingPrefix: string;
   resultsPrefix: string;
@@ -262,6 +259,10 @@ export class LocalStack {
     private iotEmulator: IotEmulator,
     readonly engine: LocalEngine,
     readonly reconcileEngine: LocalEngine,
+    /** retire-ca (RetireCaStateMachine). */
+    readonly retireEngine: LocalEngine,
+    /** The default event bus: its rules, the events put on it and what it delivered. */
+    readonly bus: LocalBus,
     readonly endpoints: Endpoints,
     private readonly servers: {
       s3: InstanceType<typeof S3rver>;
@@ -270,6 +271,7 @@ export class LocalStack {
       mqtt: MqttBroker;
       kms: RunningServer;
       pca: RunningServer;
+      events: RunningServer;
     },
     /** IAM as the stack enforces it: `iam.guard.denials` lists every refused call. */
     readonly iam: LocalIam,
@@ -346,9 +348,7 @@ export class LocalStack {
     const stateDir = options.stateDir ?? defaultStateDir();
     mkdirSync(join(stateDir, 's3'), { recursive: true });
     const app = loadApp(PROJECT_ROOT, 'local', options.params);
-    const machine = app.stateMachines.RegisterCaStateMachine;
-    const reconcileMachine = app.stateMachines.ReconcileStateMachine;
-    if (!machine || !reconcileMachine)
+    if (!app.stateMachines.RegisterCaStateMachine || !app.stateMachines.ReconcileStateMachine)
       throw new Error('serverless.yml must declare RegisterCaStateMachine and ReconcileStateMachine');
 
     const emulator = new IotEmulator({
@@ -374,7 +374,7 @@ export class LocalStack {
       S3RVER_ACCOUNT.createKeyPair(accessKeyId, secretAccessKey);
     }
     // So does each state machine's role, for its AWS SDK integrations (Activate, RecordResult).
-    for (const machineId of ['RegisterCaStateMachine', 'ReconcileStateMachine']) {
+    for (const machineId of Object.keys(app.stateMachines)) {
       const { accessKeyId, secretAccessKey } = iam.stateMachineIdentity(machineId);
       S3RVER_ACCOUNT.createKeyPair(accessKeyId, secretAccessKey);
     }
@@ -397,6 +397,14 @@ export class LocalStack {
     );
     const pcaService = new PcaService(LOCAL_REGION, LOCAL_ACCOUNT);
     const pca = await startPcaServer(pcaService, options.ports?.pca ?? 0, pcaAuthorizer(iam.guard));
+    // The bus needs the engines, which need the environment: PutEvents puts through `bus` once it exists.
+    let bus: LocalBus | undefined;
+    const events = await startEventsServer(
+      LOCAL_PLACE,
+      (event) => bus?.put(event),
+      options.ports?.events ?? 0,
+      eventsAuthorizer(iam.guard, LOCAL_PLACE),
+    );
     const endpoints = {
       s3: `http://127.0.0.1:${s3Port}`,
       iot: iot.url,
@@ -404,6 +412,7 @@ export class LocalStack {
       mqtt: mqtt.endpoint,
       kms: kms.url,
       pca: pca.url,
+      events: events.url,
     };
 
     // POWERTOOLS_METRICS_DISABLED: EMF lines are for CloudWatch; locally they would only be noise.
@@ -417,6 +426,7 @@ export class LocalStack {
       AWS_ENDPOINT_URL_IOT: endpoints.iot,
       AWS_ENDPOINT_URL_KMS: endpoints.kms,
       AWS_ENDPOINT_URL_ACM_PCA: endpoints.pca,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: endpoints.events,
       AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
       AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
@@ -459,23 +469,40 @@ export class LocalStack {
       );
       return { ...app, bindings };
     };
-    const engine = new LocalEngine(onBundles(machine), engineOptions('RegisterCaStateMachine'));
-    const reconcileEngine = new LocalEngine(onBundles(reconcileMachine), engineOptions('ReconcileStateMachine'));
-    const sfn = await startSfnServer([engine, reconcileEngine], options.ports?.sfn ?? 0, sfnAuthorizer(iam.guard));
+    // Every state machine of the template runs; retire-ca stands in as a failing one until declared.
+    const engines: Record<string, LocalEngine> = {};
+    for (const [machineId, machine] of Object.entries({
+      RetireCaStateMachine: missingRetire(app),
+      ...app.stateMachines,
+    }))
+      engines[machineId] = new LocalEngine(onBundles(machine), engineOptions(machineId));
+    const engine = engines.RegisterCaStateMachine as LocalEngine;
+    const reconcileEngine = engines.ReconcileStateMachine as LocalEngine;
+    const retireEngine = engines.RetireCaStateMachine as LocalEngine;
+    const sfn = await startSfnServer(Object.values(engines), options.ports?.sfn ?? 0, sfnAuthorizer(iam.guard));
     endpoints.sfn = sfn.url;
     process.env.AWS_ENDPOINT_URL_SFN = endpoints.sfn;
 
     ensureDefaultTemplate(emulator, app.params.templateName ?? 'iot-ca-local-jitp', defaultTemplateBody(app));
     ensureDevicePolicy(emulator, app);
 
+    bus = new LocalBus(app, {
+      stateDir,
+      bucket: LOCAL_BUCKET,
+      engines: Object.values(engines),
+      iam,
+      ...(options.onBusEvent ? { onEvent: options.onBusEvent } : {}),
+    });
     const stack = new LocalStack(
       app,
       stateDir,
       emulator,
       engine,
       reconcileEngine,
+      retireEngine,
+      bus,
       endpoints,
-      { s3, iot, sfn, mqtt, kms, pca },
+      { s3, iot, sfn, mqtt, kms, pca, events },
       iam,
       {
         stop: () => Promise.all([workers.stop(), ...[...integrationWorkers.values()].map((worker) => worker.stop())]),
@@ -483,18 +510,13 @@ export class LocalStack {
       { kms: kmsService, pca: pcaService },
     );
     current = () => stack.emulator;
-    const uploadRule = uploadRuleId(app);
-    // The EventBridge rule serverless.yml declares (CaUploadedRule), as EventBridge matches keys.
-    const rule = keyMatcher(uploadKeyFilters(app), (text) => app.resolve(text));
+    // The bucket sends its object events to EventBridge; the rules serverless.yml declares
+    // (CaUploadedRule, CaDeletedRule) pick theirs, as EventBridge matches them.
+    const localBus = bus;
     s3.on('event', (notification) => {
       for (const record of notification.Records) {
-        if (!stack.eventsEnabled || !record.eventName.startsWith('ObjectCreated:')) continue;
-        // EventBridge matches the rule against the key as the event carries it.
-        const key = eventKey(record.s3.object.key);
-        if (record.s3.bucket.name !== LOCAL_BUCKET || !rule.matches(key)) continue;
-        // A target the rule's role may not start is not started (FailedInvocations on AWS).
-        if (iam.startCheck(uploadRule, engine.stateMachineArn)) continue;
-        engine.start(toEventBridge(record));
+        const event = stack.eventsEnabled ? s3ToEventBridge(record) : undefined;
+        if (event) localBus.put(event);
       }
     });
     if (options.schedules) stack.runSchedules();
@@ -503,10 +525,15 @@ export class LocalStack {
 
   /** Resolves when no execution is running, including flows that reconciliation started meanwhile. */
   async idle(): Promise<void> {
-    while (this.engine.busy || this.reconcileEngine.busy) {
-      await this.reconcileEngine.idle();
-      await this.engine.idle();
-    }
+    const engines = [this.reconcileEngine, this.retireEngine, this.engine];
+    while (engines.some((engine) => engine.busy)) for (const engine of engines) await engine.idle();
+  }
+
+  /** The file the pipeline's events land in (PipelineEventsLogGroup's, as `iot-ca events` reads it). */
+  get eventsLogFile(): string {
+    return this.app.resources.PipelineEventsLogGroup
+      ? this.bus.logFile('PipelineEventsLogGroup')
+      : join(this.stateDir, 'logs', logFileName(`/${this.app.service}/${this.app.stage}/events`));
   }
 
   info(): StackInfo {
@@ -516,6 +543,8 @@ export class LocalStack {
       bucket: this.bucket,
       stateMachineArn: this.engine.stateMachineArn,
       reconcileStateMachineArn: this.reconcileEngine.stateMachineArn,
+      retireStateMachineArn: this.retireEngine.stateMachineArn,
+      eventsLogFile: resolve(this.eventsLogFile),
       region: LOCAL_REGION,
       incomingPrefix: this.incomingPrefix,
       resultsPrefix: this.resultsPrefix,
@@ -553,6 +582,7 @@ export class LocalStack {
       this.servers.mqtt.stop(),
       this.servers.kms.close(),
       this.servers.pca.close(),
+      this.servers.events.close(),
       this.workers.stop(),
     ]);
     await this.iotEmulator.flush();
@@ -591,35 +621,17 @@ const ensureDevicePolicy = (emulator: IotEmulator, app: App): void => {
 };
 
 /**
- * A key as S3 writes it into event notifications: URL-encoded, a space as `+` ("red flower.pem"
- * arrives as "red+flower.pem"), `/` kept. The strictest reading of AWS's documentation, so the
- * pipeline is shown to find the object whether the key arrives encoded or as written.
+ * retire-ca until serverless.yml declares it (RetireCaStateMachine): an execution fails at once,
+ * naming what is missing, rather than the stack refusing to start.
  */
-export const eventKey = (key: string): string =>
-  key
-    .split('/')
-    .map((segment) => encodeURIComponent(segment).replace(/%20/g, '+'))
-    .join('/');
-
-/** An s3rver notification record in the shape S3 sends to EventBridge. */
-const toEventBridge = (record: S3Notification['Records'][number]) => ({
-  version: '0',
-  id: randomUUID(),
-  'detail-type': 'Object Created',
-  source: 'aws.s3',
-  account: LOCAL_ACCOUNT,
-  time: record.eventTime,
-  region: LOCAL_REGION,
-  resources: [`arn:aws:s3:::${record.s3.bucket.name}`],
-  detail: {
-    version: '0',
-    bucket: { name: record.s3.bucket.name },
-    object: {
-      key: eventKey(record.s3.object.key),
-      ...(record.s3.object.size !== undefined ? { size: record.s3.object.size } : {}),
-      ...(record.s3.object.eTag ? { etag: record.s3.object.eTag } : {}),
-      ...(record.s3.object.sequencer ? { sequencer: record.s3.object.sequencer } : {}),
+const missingRetire = (app: App): StateMachineApp => ({
+  name: `${app.service}-${app.stage}-retire-ca`,
+  definition: {
+    StartAt: 'NotDeclared',
+    States: {
+      NotDeclared: { Type: 'Fail', Error: 'States.Runtime', Cause: 'serverless.yml declares no RetireCaStateMachine.' },
     },
-    reason: record.eventName === 'ObjectCreated:Copy' ? 'CopyObject' : 'PutObject',
   },
+  bindings: {},
+  integrations: {},
 });

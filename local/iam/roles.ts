@@ -39,6 +39,24 @@ export const resourceRefs = (app: App, bucket: string): Record<string, string> =
         refs[`${logicalId}.Name`] = name;
         break;
       }
+      case 'AWS::Logs::LogGroup': {
+        const name = app.resolve(String(properties.LogGroupName ?? logicalId));
+        refs[logicalId] = name;
+        refs[`${logicalId}.Arn`] = `arn:aws:logs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:log-group:${name}:*`;
+        break;
+      }
+      case 'AWS::SNS::Topic': {
+        const name = app.resolve(String(properties.TopicName ?? `${app.service}-${app.stage}-${logicalId}`));
+        refs[logicalId] = `arn:aws:sns:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${name}`;
+        refs[`${logicalId}.TopicName`] = name;
+        refs[`${logicalId}.TopicArn`] = refs[logicalId] as string;
+        break;
+      }
+      case 'AWS::Events::Rule': {
+        const name = app.resolve(String(properties.Name ?? `${app.service}-${app.stage}-${logicalId}`));
+        refs[`${logicalId}.Arn`] = `arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT}:rule/${name}`;
+        break;
+      }
       case 'AWS::IAM::Role':
         refs[logicalId] = logicalId;
         refs[`${logicalId}.Arn`] = `arn:aws:iam::${LOCAL_ACCOUNT}:role/${String(properties.RoleName ?? logicalId)}`;
@@ -61,7 +79,7 @@ const resolveValue = (value: string, refs: Record<string, string>, app: App): st
   });
 };
 
-const resolveDeep = (value: unknown, refs: Record<string, string>, app: App): unknown => {
+export const resolveDeep = (value: unknown, refs: Record<string, string>, app: App): unknown => {
   if (typeof value === 'string') return resolveValue(value, refs, app);
   if (Array.isArray(value)) return value.map((item) => resolveDeep(item, refs, app));
   if (value && typeof value === 'object')

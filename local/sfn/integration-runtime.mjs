@@ -15,9 +15,9 @@ const load = async () => {
 const integrations = load();
 integrations.catch(() => undefined);
 
-parentPort.on('message', async ({ id, service, action, parameters }) => {
+parentPort.on('message', async ({ id, service, action, parameters, execution }) => {
   try {
-    const output = await (await integrations).call(service, action, parameters);
+    const output = await (await integrations).call(service, action, parameters, execution);
     parentPort.postMessage({ id, output });
   } catch (error) {
     parentPort.postMessage({ id, error: { name: error?.name ?? 'States.Runtime', message: error?.message ?? '' } });

@@ -44,13 +44,18 @@ export class IntegrationWorker {
     return worker;
   }
 
-  call(service: string, action: string, parameters: unknown): Promise<unknown> {
+  call(
+    service: string,
+    action: string,
+    parameters: unknown,
+    execution?: { executionArn: string; stateMachineArn: string },
+  ): Promise<unknown> {
     this.worker ??= this.start();
     const id = this.next++;
     const worker = this.worker;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      worker.postMessage({ id, service, action, parameters });
+      worker.postMessage({ id, service, action, parameters, execution });
     });
   }
 

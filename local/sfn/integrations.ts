@@ -7,6 +7,7 @@
  */
 import { IoTClient } from '@aws-sdk/client-iot';
 import { S3Client } from '@aws-sdk/client-s3';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 
 export interface IntegrationCredentials {
   accessKeyId: string;
@@ -30,7 +31,18 @@ const clientConfig = (credentials: IntegrationCredentials | undefined) => ({
   ...(credentials ? { credentials } : {}),
 });
 
+const eventBridge: Service = {
+  errorPrefix: 'EventBridge',
+  serviceId: 'EventBridge',
+  camelMembers: false,
+  client: (credentials) => new EventBridgeClient(clientConfig(credentials)) as never,
+  commands: () => import('@aws-sdk/client-eventbridge') as never,
+};
+
 const SERVICES: Record<string, Service> = {
+  // `arn:aws:states:::events:putEvents` (optimized) and `aws-sdk:eventbridge:*`.
+  events: eventBridge,
+  eventbridge: eventBridge,
   iot: {
     errorPrefix: 'Iot',
     serviceId: 'Iot',
@@ -108,6 +120,36 @@ const blobs = (service: string, action: string, input: Record<string, unknown>):
     ? { ...input, Body: JSON.stringify(input.Body) }
     : input;
 
+/**
+ * The optimized EventBridge integration's request: each entry's Detail, given as JSON, is sent
+ * as its text, and the execution's and state machine's ARNs are appended to its Resources, as the
+ * Step Functions developer guide ("Add EventBridge events with Step Functions") describes.
+ */
+export const putEventsRequest = (
+  parameters: Record<string, unknown>,
+  execution?: { executionArn: string; stateMachineArn: string },
+): Record<string, unknown> => {
+  const entries = Array.isArray(parameters.Entries) ? parameters.Entries : [];
+  return {
+    ...parameters,
+    Entries: entries.map((entry: Record<string, unknown>) => ({
+      ...entry,
+      ...(entry.Detail !== undefined && typeof entry.Detail !== 'string'
+        ? { Detail: JSON.stringify(entry.Detail) }
+        : {}),
+      ...(execution
+        ? {
+            Resources: [
+              ...((entry.Resources as string[] | undefined) ?? []),
+              execution.executionArn,
+              execution.stateMachineArn,
+            ],
+          }
+        : {}),
+    })),
+  };
+};
+
 /** Runs one integration call for the engine; one client per service and credentials, built on first use. */
 export class SdkIntegrations {
   private readonly clients = new Map<string, { send(command: unknown): Promise<unknown> }>();
@@ -118,7 +160,16 @@ export class SdkIntegrations {
     return service in SERVICES;
   }
 
-  async call(service: string, action: string, parameters: unknown): Promise<unknown> {
+  /**
+   * `execution` is given for an optimized integration (`events:putEvents`): Step Functions adds
+   * what it knows of the execution to the request, and fails the Task on any failed entry.
+   */
+  async call(
+    service: string,
+    action: string,
+    parameters: unknown,
+    execution?: { executionArn: string; stateMachineArn: string },
+  ): Promise<unknown> {
     const spec = SERVICES[service];
     if (!spec)
       throw new IntegrationError(
@@ -128,7 +179,9 @@ export class SdkIntegrations {
     const commands = await spec.commands();
     const Command = commands[`${pascal(action)}Command`] as (new (input: unknown) => unknown) | undefined;
     if (!Command) throw new IntegrationError('States.Runtime', `${service} has no action ${action}.`);
-    const input = blobs(service, action, isPlainObject(parameters) ? parameters : {});
+    const optimized = service === 'events' && action === 'putEvents';
+    const plain = isPlainObject(parameters) ? parameters : {};
+    const input = optimized ? putEventsRequest(plain, execution) : blobs(service, action, plain);
     let client = this.clients.get(service);
     if (!client) {
       client = spec.client(this.credentials);
@@ -141,6 +194,8 @@ export class SdkIntegrations {
       throw integrationError(service, error);
     }
     const { $metadata: _metadata, ...rest } = (output ?? {}) as Record<string, unknown>;
+    if (optimized && Number(rest.FailedEntryCount ?? 0) > 0)
+      throw new IntegrationError('EventBridge.FailedEntry', JSON.stringify(rest));
     // Step Functions hands back every member PascalCase, whatever the service's model says.
     return recase(JSON.parse(JSON.stringify(rest)), pascal);
   }
