@@ -3,7 +3,7 @@
  * CloudFormation stack `iot-ca-pipeline-<stage>`), or the local stack — a running `iot-ca up` on
  * the same state directory if there is one, otherwise one started in this process.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DescribeEndpointCommand, IoTClient } from '@aws-sdk/client-iot';
@@ -28,6 +28,13 @@ export interface Target {
   bucket: string;
   stateMachineArn: string;
   reconcileStateMachineArn: string;
+  /**
+   * retire-ca (stack.json `retireStateMachineArn`, Output `RetireCaStateMachineArn`); undefined on
+   * a stack deployed before it existed: `requireRetire` says to redeploy.
+   */
+  retireStateMachineArn: string | undefined;
+  /** Where the pipeline's own events are kept, for `iot-ca events`. */
+  events: EventsSource;
   incomingPrefix: string;
   resultsPrefix: string;
   /** The keys serverless.yml's EventBridge rule starts register-ca for, under this target's prefix. */
@@ -45,6 +52,24 @@ export interface Target {
   /** Waits for in-process executions, then stops what this command started. */
   close: () => Promise<void>;
 }
+
+/**
+ * The pipeline's events as they are kept: locally a JSON-lines file of event envelopes (the
+ * stack's `eventsLogFile`), on AWS the CloudWatch Logs group the events rule feeds (Output
+ * `EventsLogGroupName`; undefined on a stack deployed before it existed).
+ */
+export type EventsSource =
+  | { kind: 'file'; path: string }
+  | { kind: 'log-group'; logGroupName: string | undefined; region: string | undefined };
+
+/** retire-ca's ARN, or a named error saying the deployed stack predates it. */
+export const requireRetire = (target: Target): string => {
+  if (target.retireStateMachineArn) return target.retireStateMachineArn;
+  throw new CliError(
+    'StackNotFoundError',
+    'This stack has no retire-ca state machine (Output RetireCaStateMachineArn): redeploy it (npx serverless deploy), or restart iot-ca up.',
+  );
+};
 
 export interface LocalServiceConfig {
   region: string;
@@ -126,6 +151,46 @@ export interface LocalTargetOptions {
   attachOnly?: string;
 }
 
+/**
+ * What the local stack advertises for the CA lifecycle (stack.json): read as optional, so that a
+ * stack.json written by an older `iot-ca up` still attaches.
+ */
+interface LifecycleInfo {
+  retireStateMachineArn?: string;
+  eventsLogFile?: string;
+}
+
+/**
+ * The local stack's events file: the one stack.json names while `iot-ca up` runs, else the
+ * events log group's file in the state directory (`logs/<group name, / as _>.jsonl`, ending in
+ * `_events.jsonl`). No stack is started for it: the file outlives `iot-ca up`, as a log group
+ * outlives a deployment.
+ */
+export const localEventsLogFile = async (stateDir?: string): Promise<string> => {
+  const { defaultStateDir, STACK_FILE } = await import('../local/stack.ts');
+  const dir = stateDir ?? defaultStateDir();
+  try {
+    const info = JSON.parse(readFileSync(join(dir, STACK_FILE), 'utf8')) as LifecycleInfo;
+    if (info.eventsLogFile) return info.eventsLogFile;
+  } catch {
+    // no stack.json: no `up` runs here now
+  }
+  const logs = join(dir, 'logs');
+  const found = existsSync(logs)
+    ? readdirSync(logs)
+        .filter((name) => name.endsWith(EVENTS_LOG_SUFFIX))
+        .sort()
+    : [];
+  return join(logs, found[0] ?? `_iot-ca-pipeline${EVENTS_LOG_SUFFIX}`);
+};
+
+/** How the events log group's file ends (group `/iot-ca-pipeline/<stage>/events`). */
+const EVENTS_LOG_SUFFIX = '_events.jsonl';
+
+/** The events file a stack that does not name one would have (an older `iot-ca up`). */
+const eventsFileOf = (info: LifecycleInfo, stateDir: string): string =>
+  info.eventsLogFile ?? join(stateDir, 'logs', `_iot-ca-pipeline${EVENTS_LOG_SUFFIX}`);
+
 export const localTarget = async (options: LocalTargetOptions = {}): Promise<Target> => {
   const { defaultStateDir, isAlive, LocalStack, STACK_FILE } = await import('../local/stack.ts');
   const stateDir = options.stateDir ?? defaultStateDir();
@@ -140,6 +205,8 @@ export const localTarget = async (options: LocalTargetOptions = {}): Promise<Tar
         bucket: info.bucket,
         stateMachineArn: info.stateMachineArn,
         reconcileStateMachineArn: info.reconcileStateMachineArn,
+        retireStateMachineArn: (info as LifecycleInfo).retireStateMachineArn,
+        events: { kind: 'file', path: eventsFileOf(info as LifecycleInfo, stateDir) },
         incomingPrefix: info.incomingPrefix,
         resultsPrefix: info.resultsPrefix,
         rule: triggerRule(info.incomingPrefix),
@@ -171,6 +238,8 @@ export const localTarget = async (options: LocalTargetOptions = {}): Promise<Tar
     bucket: stack.bucket,
     stateMachineArn: stack.engine.stateMachineArn,
     reconcileStateMachineArn: stack.reconcileEngine.stateMachineArn,
+    retireStateMachineArn: (stack.info() as LifecycleInfo).retireStateMachineArn,
+    events: { kind: 'file', path: eventsFileOf(stack.info() as LifecycleInfo, stateDir) },
     incomingPrefix: stack.incomingPrefix,
     resultsPrefix: stack.resultsPrefix,
     rule: triggerRule(stack.incomingPrefix),
@@ -235,6 +304,8 @@ export const deployedTarget = async (options: GlobalOptions): Promise<Target> =>
     bucket: need('CaBucketName'),
     stateMachineArn: need('RegisterCaStateMachineArn'),
     reconcileStateMachineArn: need('ReconcileStateMachineArn'),
+    retireStateMachineArn: outputs.RetireCaStateMachineArn || undefined,
+    events: { kind: 'log-group', logGroupName: outputs.EventsLogGroupName || undefined, region },
     incomingPrefix,
     resultsPrefix: outputs.ResultsPrefix ?? 'results/',
     rule: triggerRule(incomingPrefix),

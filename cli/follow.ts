@@ -217,6 +217,11 @@ export const followExecution = async (
   target: Target,
   executionArn: string,
   onStep?: (step: Step) => void,
+  /**
+   * Stops following an execution that still runs once this says so (retire-ca waiting out days
+   * before a delete, after it has reported): the outcome then has status RUNNING.
+   */
+  until?: () => Promise<boolean>,
 ): Promise<ExecutionOutcome> => {
   const tracker = new StepTracker(onStep ?? (() => undefined));
   let seen = 0;
@@ -232,6 +237,7 @@ export const followExecution = async (
       tracker.finish();
       return outcomeOf(executionArn, described, tracker.steps);
     }
+    if (until && (await until())) return outcomeOf(executionArn, described, tracker.steps);
     await sleep(pollInterval(target));
   }
 };

@@ -183,6 +183,103 @@ program
   .description('one CA certificate in detail (the id or any unique prefix of it, as list prints it)')
   .action(action((id: string) => status(id, globals(), createOutput(Boolean(globals().json)))));
 
+program
+  .command('retire <certificateId|ca.pem>')
+  .description(
+    'retire a CA with retire-ca: deactivate it (auto-registration off: no new device provisions), count the device certificates it signed, then its policy; follows it and prints the receipt',
+  )
+  .option('--reason <text>', 'why, kept in the receipt and the CA Retired event (default: manual)')
+  .option(
+    '--policy <policy>',
+    "deactivate (keep the CA INACTIVE) or delete-after (delete it after --delete-after-days); default: the CA's tag iot-ca:retire-policy, else the deployment's retirePolicy",
+  )
+  .option('--delete-after-days <n>', 'days before DeleteCACertificate (implies --policy delete-after)')
+  .option(
+    '--revoke-devices',
+    'also revoke every device certificate the CA signed: irreversible, the devices are cut off (asks on a terminal; --yes in scripts)',
+  )
+  .option('--yes', 'confirm --revoke-devices without asking')
+  .option('--no-wait', 'return once retire-ca has started')
+  .addHelpText(
+    'after',
+    `
+The CA is named by its certificateId (or a unique prefix, as list prints it) or by its PEM file.
+Deactivating does not cut off the devices already registered: they keep connecting until their
+certificates are revoked (--revoke-devices). With delete-after the command returns once the CA is
+INACTIVE and reported; retire-ca deletes it when the days are over, unless its object is uploaded
+again before then. Exit 0 when the CA is retired (also when it already was).`,
+  )
+  .action(
+    action(async (reference: string, options) =>
+      (await import('./commands/retire.ts')).retire(
+        reference,
+        options,
+        globals(),
+        createOutput(Boolean(globals().json)),
+      ),
+    ),
+  );
+
+program
+  .command('rotate <old> <new.pem>')
+  .description(
+    'replace a CA: register the new one (replaces=<old>) and wait for ACTIVE, optionally smoke-test a device through it, then start retire-ca for the old one after a grace period',
+  )
+  .option('--verification <file>', 'verification certificate for the new CA (DEFAULT mode), as for drop')
+  .option(
+    '--signer <signer>',
+    "kms:<key id|alias|ARN> or pca:<CA ARN> holding the new CA's key: it signs the verification certificate (and the smoke test device)",
+  )
+  .option('--mode <mode>', "DEFAULT or SNI_ONLY for the new CA (default: the old CA's)")
+  .option(
+    '--grace-days <n>',
+    'days the old CA stays ACTIVE beside the new one before retire-ca deactivates it (default 7)',
+  )
+  .option('--smoke-test', 'before retiring the old CA, connect a device of the new one until JITP provisions it')
+  .option('--device-ca-key <file>', "the new CA's private key for the smoke test device (read here, never uploaded)")
+  .option('--timeout <seconds>', 'smoke test: give up after this long (default 60)')
+  .addHelpText(
+    'after',
+    `
+The old CA is named by its certificateId (or a unique prefix) or its PEM file; it must be ACTIVE.
+Nothing touches it unless the new CA passes check, ends ACTIVE, and (with --smoke-test) a device
+connects through it. The command does not wait out the grace period: retire-ca does, on AWS or in
+the running \`iot-ca up\` (--local needs one). The new receipt says replaces, the old one replacedBy.
+  iot-ca rotate 3f9a2c1b new-ca.pem --verification new-verification.pem --grace-days 14`,
+  )
+  .action(
+    action(async (oldReference: string, newFile: string, options) =>
+      (await import('./commands/rotate.ts')).rotate(
+        oldReference,
+        newFile,
+        options,
+        globals(),
+        createOutput(Boolean(globals().json)),
+      ),
+    ),
+  );
+
+program
+  .command('events')
+  .description(
+    "the pipeline's own events (CA Registered, CA Registration Failed, CA Expiring, CA Drift Repaired, CA Retired), oldest first",
+  )
+  .option('--follow', 'keep printing new events until Ctrl-C')
+  .option('--since <when>', 'only events since a duration back (30s, 15m, 2h, 7d) or an ISO 8601 time')
+  .option('--type <detail-type>', 'only events of this detail-type, e.g. "CA Retired"')
+  .addHelpText(
+    'after',
+    `
+--local reads the state directory's events file (it needs no running stack); otherwise the
+CloudWatch Logs group of the deployed stack (Output EventsLogGroupName). One line per event:
+time, detail-type, the CA's id (16 characters), what happened; --json: one event envelope per line.`,
+  )
+  .action(
+    action(async (options) =>
+      (await import('./commands/events.ts')).events(options, globals(), createOutput(Boolean(globals().json))),
+    ),
+  );
+
 const device = program.command('device').description('devices of a registered CA: the JITP smoke test');
 device
   .command('connect')

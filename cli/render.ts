@@ -422,3 +422,144 @@ export const deviceText = (
       ? `CONNECTED after ${smoke.attempts} attempt(s): JITP provisioned the device`
       : `NOT CONNECTED after ${smoke.attempts} attempt(s)`,
   ].join('\n');
+
+// ---- the CA lifecycle: events, retire, rotate ----
+
+/** One of the pipeline's events as EventBridge delivers it (and CloudWatch Logs and the local file keep it). */
+export interface EventEnvelope {
+  version?: string;
+  id: string;
+  'detail-type': string;
+  source: string;
+  account?: string;
+  time: string;
+  region?: string;
+  resources?: string[];
+  detail: Record<string, unknown>;
+}
+
+const text = (value: unknown): string | undefined => (typeof value === 'string' && value ? value : undefined);
+const short = (id: unknown): string => (text(id) ?? '-').slice(0, 16);
+
+/** `n ACTIVE, m REVOKED` from a `byStatus` count, largest first. */
+const byStatusText = (byStatus: Record<string, number> | undefined): string =>
+  Object.entries(byStatus ?? {})
+    .filter(([, count]) => count > 0)
+    .sort((a, b) => b[1] - a[1])
+    .map(([status, count]) => `${status} ${count}`)
+    .join(', ');
+
+/** What matters of an event beside its type and CA, from the fields its schema gives it. */
+const eventEssentials = (type: string, d: Record<string, unknown>): string => {
+  const source = d.source as { key?: string } | undefined;
+  const parts: string[] = [];
+  switch (type) {
+    case 'CA Registered':
+    case 'CA Drift Repaired':
+      if (Array.isArray(d.drift) && d.drift.length > 0) parts.push(`repaired: ${d.drift.join('; ')}`);
+      if (text(d.certificateMode)) parts.push(String(d.certificateMode));
+      if (text(d.templateName)) parts.push(`template ${d.templateName}`);
+      if (d.adopted === true) parts.push('adopted');
+      if (text(d.replaces)) parts.push(`replaces ${short(d.replaces)}`);
+      break;
+    case 'CA Registration Failed': {
+      const error = d.error as { name?: string; message?: string } | undefined;
+      parts.push(`${error?.name ?? 'error'}${error?.message ? `: ${error.message}` : ''}`);
+      break;
+    }
+    case 'CA Expiring':
+      parts.push(`${d.daysLeft} days left (notAfter ${d.notAfter}, warns at ${d.thresholdDays})`);
+      break;
+    case 'CA Retired': {
+      const devices = d.deviceCertificates as { total?: number; byStatus?: Record<string, number> } | undefined;
+      parts.push(`${d.outcome ?? 'retired'} (${d.policy ?? 'deactivate'}), reason ${d.reason ?? '-'}`);
+      if (devices)
+        parts.push(
+          `${devices.total ?? 0} device certificates${devices.total ? `: ${byStatusText(devices.byStatus)}` : ''}`,
+        );
+      if (text(d.replacedBy)) parts.push(`replaced by ${short(d.replacedBy)}`);
+      break;
+    }
+    default:
+  }
+  if (source?.key) parts.push(source.key);
+  return parts.join(', ');
+};
+
+/** One event, one line: time, detail-type, the CA's short id, the essentials. `events` and `up` print it. */
+export const eventLine = (event: EventEnvelope): string =>
+  `${event.time}  ${event['detail-type'].padEnd(22)} ${short(event.detail.certificateId).padEnd(16)}  ${eventEssentials(event['detail-type'], event.detail)}`;
+
+/** `up`'s line for a pipeline event as it is put on the bus. */
+export const upEventLine = (event: EventEnvelope): string => `★ ${eventLine(event)}`;
+
+/** A retired receipt (results/retired/<id>.json) as the CLI shows it; fields beyond these are kept in --json. */
+export interface RetiredView {
+  certificateId: string;
+  outcome: string;
+  reason?: string;
+  policy?: string;
+  deviceCertificates?: { total: number; byStatus: Record<string, number> };
+  /** How many device certificates this retirement revoked (a count, or the step's own summary). */
+  revoked?: number | { revoked?: number; count?: number; total?: number };
+  deleteAfter?: string;
+  replacedBy?: string;
+  finishedAt?: string;
+}
+
+const revokedCount = (revoked: RetiredView['revoked']): number | undefined =>
+  typeof revoked === 'number' ? revoked : (revoked?.revoked ?? revoked?.count ?? revoked?.total);
+
+/** The outcome of `retire`: what IoT holds now, the device certificates, and what happens next. */
+export const retiredText = (
+  view: RetiredView,
+  where: { bucket: string; receiptKey: string; local: boolean | undefined; pending: boolean },
+): string => {
+  const devices = view.deviceCertificates ?? { total: 0, byStatus: {} };
+  const active = devices.byStatus.ACTIVE ?? 0;
+  const revoked = revokedCount(view.revoked);
+  const deleted = view.outcome === 'deleted';
+  const next: string[] = [];
+  if (deleted) next.push('the CA was deleted from AWS IoT (DeleteCACertificate)');
+  else if (view.deleteAfter)
+    next.push(
+      `deleted at ${view.deleteAfter} unless its object is uploaded again before then (that cancels the delete)`,
+    );
+  if (revoked !== undefined) next.push(`${revoked} device certificate${revoked === 1 ? '' : 's'} revoked`);
+  else if (active > 0)
+    next.push(
+      `its ${active} ACTIVE device certificate${active === 1 ? '' : 's'} keep connecting until revoked: ${commandLine(where.local, `retire ${view.certificateId} --revoke-devices`)}`,
+    );
+  if (next.length === 0) next.push('nothing more: the CA stays registered, INACTIVE');
+  return [
+    `${view.outcome.toUpperCase()}  ${view.certificateId}`,
+    `  reason     ${view.reason ?? '-'}${view.replacedBy ? `, replaced by ${view.replacedBy}` : ''} (policy ${view.policy ?? 'deactivate'})`,
+    deleted
+      ? '  status     deleted'
+      : '  status     INACTIVE, auto-registration DISABLE: no new device can provision through it',
+    `  devices    ${devices.total} device certificate${devices.total === 1 ? '' : 's'}${devices.total ? `: ${byStatusText(devices.byStatus)}` : ''}`,
+    ...next.map((line, index) => `  ${index === 0 ? 'next      ' : '          '} ${line}`),
+    `  receipt    s3://${where.bucket}/${where.receiptKey}`,
+    ...(where.pending ? ['  (retire-ca keeps running until then; iot-ca result and this receipt follow it)'] : []),
+  ].join('\n');
+};
+
+export interface RotationView {
+  old: { certificateId: string; receiptKey: string };
+  new: { certificateId: string; key: string; receiptKey: string };
+  smoke: { thingName: string; connected: boolean } | null;
+  retire: { executionArn: string; graceSeconds: number; deactivateAt: string };
+}
+
+/** `rotate`: both CAs, the new receipt, the smoke test, and when the old one goes. */
+export const rotationText = (v: RotationView, bucket: string): string =>
+  [
+    `ROTATED  ${v.old.certificateId}`,
+    `     ->  ${v.new.certificateId}  ACTIVE`,
+    `  new receipt  s3://${bucket}/${v.new.receiptKey} (replaces ${v.old.certificateId.slice(0, 16)})`,
+    ...(v.smoke ? [`  smoke test   device ${v.smoke.thingName} provisioned through JITP and connected`] : []),
+    v.retire.graceSeconds > 0
+      ? `  old CA       stays ACTIVE until ${v.retire.deactivateAt} (grace ${Number((v.retire.graceSeconds / 86_400).toFixed(4))} days), then retire-ca deactivates it`
+      : '  old CA       being deactivated now (no grace period)',
+    `  retire-ca    execution ${shortId(v.retire.executionArn)}; receipt s3://${bucket}/${v.old.receiptKey} (replacedBy the new CA)`,
+  ].join('\n');

@@ -48,6 +48,8 @@ export interface DropOptions {
   wait?: boolean;
   dryRun?: boolean;
   concurrency?: string;
+  /** Object metadata a calling command adds (rotate's `replaces`); no flag sets it. */
+  metadata?: Record<string, string>;
 }
 
 /** Uploads (and follows) this many files at once unless --concurrency says otherwise. */
@@ -315,6 +317,8 @@ export const drop = async (
   options: DropOptions,
   global: GlobalOptions,
   out: Output,
+  /** The target a calling command already holds (rotate), instead of one resolved here. */
+  on?: Target,
 ): Promise<number> => {
   const bulk = paths.length > 1 || paths.some((path) => statSync(path, { throwIfNoEntry: false })?.isDirectory());
   const files = expandPaths(paths, out);
@@ -348,6 +352,7 @@ export const drop = async (
       );
     if (metadata['certificate-mode'] === 'SNI_ONLY') throw signerWithSniOnly('--mode SNI_ONLY');
   }
+  Object.assign(metadata, options.metadata);
   const operatorTags = parseTagFlags(options.tag);
   if (Object.keys(operatorTags).length > 0) metadata.tags = formatTags(operatorTags);
   const bodies = files.map((file) => {
@@ -361,7 +366,7 @@ export const drop = async (
     return { file: file.path, text: `${text.trimEnd()}\n${verification}` };
   });
 
-  return withTarget(global, out, async (target) => {
+  const act = async (target: Target): Promise<number> => {
     if (metadata.signer && !metadata['certificate-mode'] && target.defaults.certificateMode === 'SNI_ONLY')
       throw signerWithSniOnly("the deployment's default mode SNI_ONLY");
     const items: Prepared[] = bodies.map(({ file, text }) => {
@@ -524,5 +529,6 @@ export const drop = async (
       dropSummaryText(outcomes, summary, global.local),
     );
     return counts.FAILED === 0 ? 0 : 1;
-  });
+  };
+  return on ? act(on) : withTarget(global, out, act);
 };
