@@ -4,7 +4,8 @@ import { AWS_DEFAULT_TPS, type FaultSettings } from '../../local/iot/emulator.ts
 import { claimStateDir, defaultStateDir, LocalStack, releaseStateDir, type StackHolder } from '../../local/stack.ts';
 import { parseStartInput } from '../../functions/core/source.ts';
 import { CliError, type Output } from '../output.ts';
-import { readyText, upLog } from '../render.ts';
+import { type EventEnvelope, readyText, upEventLine, upLog } from '../render.ts';
+import { EVENT_SOURCE } from '../../functions/core/events.ts';
 
 /** s3rver accepts only these; not a secret, and what `aws s3 …` needs against the local stack. */
 const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
@@ -50,6 +51,18 @@ const keyOf = (input: unknown): string => {
 
 /** `arn:aws:states:<region>:<account>:execution:<machine>:<name>` → the machine's name. */
 const machineOf = (executionArn: string): string => executionArn.split(':').at(-2) ?? '';
+
+/** An event of the pipeline's own (`source: iot-ca-pipeline`) as an envelope, else undefined. */
+const pipelineEnvelope = (event: unknown): EventEnvelope | undefined => {
+  const envelope = event as Partial<EventEnvelope> | undefined;
+  if (envelope?.source !== EVENT_SOURCE || typeof envelope['detail-type'] !== 'string') return undefined;
+  return {
+    ...envelope,
+    id: envelope.id ?? '',
+    time: envelope.time ?? new Date().toISOString(),
+    detail: envelope.detail ?? {},
+  } as EventEnvelope;
+};
 
 const inUse = (stateDir: string, holder: StackHolder): CliError =>
   new CliError(
@@ -163,6 +176,11 @@ export const up = async (options: UpOptions, out: Output): Promise<number> => {
       // The data plane's events: registrations, JITP outcomes, refused connections and publishes.
       onIotEvent: (event) => out.event({ iot: event }, upLog.iot(event)),
       onExecutionEvent: executionLogger(out, () => stack.engine.stateMachineArn.split(':').at(-1) ?? ''),
+      // The pipeline's own events as they are put on the local bus (others, such as S3's, are not shown).
+      onBusEvent: (event: unknown) => {
+        const envelope = pipelineEnvelope(event);
+        if (envelope) out.event({ pipelineEvent: envelope }, upEventLine(envelope));
+      },
     });
   } catch (error) {
     releaseStateDir(stateDir);
