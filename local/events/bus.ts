@@ -1,7 +1,8 @@
 /**
  * The local default event bus: the template's `AWS::Events::Rule` resources that have an
- * EventPattern (schedule rules run from stack.ts), matched by hand-written patterns (patterns.ts)
- * and delivered to their targets as EventBridge would:
+ * EventPattern (schedule rules run from stack.ts), read with their intrinsics resolved
+ * (template.ts), matched by hand-written patterns (patterns.ts) and delivered to their targets,
+ * each known by its ARN as EventBridge knows it:
  * - a state machine is started on its LocalEngine, if the target's role may start it;
  * - a CloudWatch Logs log group gets the event envelope as one JSON line in
  *   `<stateDir>/logs/<group name, / → _>.jsonl` (what FilterLogEvents would return on AWS);
@@ -16,9 +17,9 @@ import { randomUUID } from 'node:crypto';
 import { type App, LOCAL_ACCOUNT, LOCAL_REGION, PROJECT_ROOT } from '../app.ts';
 import type { LocalEngine } from '../engine.ts';
 import type { LocalIam } from '../iam/enforce.ts';
-import { resolveDeep, resourceRefs } from '../iam/roles.ts';
-import { conditionEvaluator, resourceExists, templateConditions } from './conditions.ts';
+import { resourceRefs } from '../iam/roles.ts';
 import { compilePattern } from './patterns.ts';
+import { taggedTemplate, templateResolver } from './template.ts';
 
 /** An event as EventBridge hands it to targets and rules match it. */
 export interface BusEvent {
@@ -66,6 +67,9 @@ export interface BusOptions {
 /** A log group's file under `<stateDir>/logs` (`/iot-ca-pipeline/local/events` → `_iot-ca-pipeline_local_events.jsonl`). */
 export const logFileName = (groupName: string): string => `${groupName.replaceAll('/', '_')}.jsonl`;
 
+/** A log group's ARN as a rule's target names it (`!GetAtt X.Arn` ends in `:*`, which is dropped). */
+const logGroupArn = (name: string): string => `arn:aws:logs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:log-group:${name}`;
+
 /** `$.detail.x` → that part of the event (InputPath's JSONPath, simple paths only). */
 const atPath = (event: unknown, path: string): unknown => {
   if (path === '$') return event;
@@ -89,23 +93,32 @@ export class LocalBus {
   readonly deliveries: Delivery[] = [];
   private readonly refs: Record<string, string>;
   private readonly warned = new Set<string>();
-  private readonly exists: (logicalId: string) => boolean;
+  /** The log groups and topics that exist in this stage, by the ARN a target names them with. */
+  private readonly destinations = new Map<string, { logicalId: string; type: string }>();
 
   constructor(
     readonly app: App,
     private readonly options: BusOptions,
   ) {
     this.refs = resourceRefs(app, options.bucket);
-    const holds = conditionEvaluator(app, templateConditions(options.root ?? app.root ?? PROJECT_ROOT));
-    this.exists = (logicalId) => resourceExists(app, holds, logicalId);
-    this.rules = Object.entries(app.resources).flatMap(([id, resource]) => {
-      if (resource.Type !== 'AWS::Events::Rule' || !resource.Properties?.EventPattern || !this.exists(id)) return [];
-      const properties = resource.Properties;
+    const template = taggedTemplate(options.root ?? app.root ?? PROJECT_ROOT);
+    const { resolve, exists } = templateResolver(app, template, this.refs);
+    for (const [logicalId, resource] of Object.entries(template.resources)) {
+      if (!exists(logicalId)) continue;
+      if (resource.Type === 'AWS::Logs::LogGroup')
+        this.destinations.set(logGroupArn(this.refs[logicalId] as string), { logicalId, type: resource.Type });
+      if (resource.Type === 'AWS::SNS::Topic')
+        this.destinations.set(this.refs[logicalId] as string, { logicalId, type: resource.Type });
+    }
+    this.rules = Object.entries(template.resources).flatMap(([id, resource]) => {
+      if (resource.Type !== 'AWS::Events::Rule' || !resource.Properties?.EventPattern || !exists(id)) return [];
+      const properties = resolve(resource.Properties) as Record<string, unknown>;
       const busName = String(properties.EventBusName ?? 'default');
       if (busName !== 'default' && !busName.endsWith(':event-bus/default')) return [];
       if (properties.State && properties.State !== 'ENABLED') return [];
-      const pattern = resolveDeep(properties.EventPattern, this.refs, app);
-      return [{ id, matches: compilePattern(pattern), targets: (properties.Targets ?? []) as RuleTarget[] }];
+      return [
+        { id, matches: compilePattern(properties.EventPattern), targets: (properties.Targets ?? []) as RuleTarget[] },
+      ];
     });
   }
 
@@ -156,24 +169,20 @@ export class LocalBus {
 
   private deliver(ruleId: string, target: RuleTarget, index: number, event: BusEvent): Delivery {
     const targetId = target.Id ?? String(index);
-    const logicalId = String(target.Arn ?? '').replace(/\.(Arn|TopicArn)$/, '');
-    const type = this.exists(logicalId) ? this.app.resources[logicalId]?.Type : undefined;
+    const arn = String(target.Arn ?? '');
     const delivery = (kind: Delivery['kind'], detail: string): Delivery => ({
       rule: ruleId,
       target: targetId,
       kind,
       detail,
     });
-    if (type === 'AWS::StepFunctions::StateMachine') {
-      const arn = this.refs[logicalId] as string;
+    const ignored = (why: string): Delivery => {
+      this.warnOnce(`${ruleId}/${targetId}`, `${ruleId}: ${why}; events for it are dropped locally.`);
+      return delivery('ignored', why);
+    };
+    if (/^arn:aws:states:[^:]*:[^:]*:stateMachine:/.test(arn)) {
       const engine = this.options.engines.find((candidate) => candidate.stateMachineArn === arn);
-      if (!engine) {
-        this.warnOnce(
-          `${ruleId}/${targetId}`,
-          `${ruleId}: state machine ${logicalId} does not run on the local stack.`,
-        );
-        return delivery('ignored', `${logicalId} is not running`);
-      }
+      if (!engine) return ignored(`state machine ${arn} does not run on the local stack`);
       // A target the rule's role may not start is not started (FailedInvocations on AWS).
       const denial = this.options.iam.startCheck(ruleId, arn, index);
       if (denial) return delivery('denied', denial.message);
@@ -184,35 +193,32 @@ export class LocalBus {
         );
       const input =
         target.Input !== undefined
-          ? JSON.parse(this.app.resolve(String(target.Input), this.refs))
+          ? JSON.parse(String(target.Input))
           : target.InputPath
             ? atPath(event, target.InputPath)
             : event;
       return delivery('state-machine', engine.start(input).record.executionArn);
     }
-    if (type === 'AWS::Logs::LogGroup') {
-      const file = this.logFile(logicalId);
+    const destination = this.destinations.get(arn.replace(/:\*$/, ''));
+    if (destination?.type === 'AWS::Logs::LogGroup') {
+      const file = this.logFile(destination.logicalId);
       mkdirSync(join(this.options.stateDir, 'logs'), { recursive: true });
       appendFileSync(file, `${JSON.stringify(event)}\n`);
       return delivery('log-group', file);
     }
-    if (type === 'AWS::SNS::Topic') {
-      const file = this.snsFile(logicalId);
+    if (destination?.type === 'AWS::SNS::Topic') {
+      const file = this.snsFile(destination.logicalId);
       mkdirSync(join(this.options.stateDir, 'sns'), { recursive: true });
       // An SNS target without an InputTransformer gets the event's JSON as its message; EventBridge
       // sets no subject, so the email reads SNS's default one.
-      const message = {
-        topic: this.refs[logicalId],
-        subject: 'AWS Notification Message',
-        message: JSON.stringify(event),
-      };
+      const message = { topic: arn, subject: 'AWS Notification Message', message: JSON.stringify(event) };
       appendFileSync(file, `${JSON.stringify(message)}\n`);
       return delivery('sns', file);
     }
-    const why = this.app.resources[logicalId]
-      ? `${logicalId} does not exist in this stage`
-      : `unsupported target ${target.Arn}`;
-    this.warnOnce(`${ruleId}/${targetId}`, `${ruleId}: ${why}; events for it are dropped locally.`);
-    return delivery('ignored', why);
+    return ignored(
+      /^arn:aws:(logs|sns):/.test(arn)
+        ? `${arn} is not a log group or topic of this stage`
+        : `unsupported target ${arn || JSON.stringify(target)}`,
+    );
   }
 }
