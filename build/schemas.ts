@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import * as z from 'zod/mini';
 import { PROJECT_ROOT } from '../local/app.ts';
 import { ReconcileReportSchema, ResultDocumentSchema } from '../functions/core/schemas.ts';
+import { CaRetiredDetailSchema, RetiredReceiptSchema } from '../functions/core/retire.ts';
 
 export const CONTRACTS = {
   'schemas/result.schema.json': {
@@ -19,6 +20,16 @@ export const CONTRACTS = {
     schema: ReconcileReportSchema,
     id: 'iot-ca-pipeline/reconcile@1',
     title: 'A reconciliation report: results/reconcile/<run>.json',
+  },
+  'schemas/retired.schema.json': {
+    schema: RetiredReceiptSchema,
+    id: 'iot-ca-pipeline/retired@1',
+    title: 'A retired receipt: results/retired/<certificateId>.json (retire-ca, ADR 0025)',
+  },
+  'schemas/events/ca-retired.schema.json': {
+    schema: CaRetiredDetailSchema,
+    id: 'iot-ca-pipeline/events/ca-retired@1',
+    title: 'The detail of a "CA Retired" event (source iot-ca-pipeline)',
   },
 } as const;
 

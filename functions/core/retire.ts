@@ -368,24 +368,40 @@ export const buildRetiredReceipt = (
   };
 };
 
+/** The detail of `CA Retired` (contract: schemas/events/ca-retired.schema.json). */
+export const CaRetiredDetailSchema = z.object({
+  certificateId: hex64,
+  certificateArn: z.string(),
+  reason: z.string(),
+  /** What this retirement was claimed by: the same cause never publishes twice. */
+  cause: z.string(),
+  policy: z.enum(RETIRE_POLICIES),
+  outcome: z.literal('retired'),
+  deviceCertificates: DeviceCertificatesSchema,
+  replacedBy: z.optional(hex64),
+  deleteAfter: z.optional(z.string()),
+  receiptKey: z.string(),
+  executionId: z.string(),
+});
+export type CaRetiredDetail = z.infer<typeof CaRetiredDetailSchema>;
+
 /** `CA Retired`: the contract's detail, nothing that is key or certificate material. */
-export const retiredEvent = (receipt: RetiredReceipt, receiptKey: string): PipelineEvent => ({
-  detailType: 'CA Retired',
-  detail: {
+export const retiredEvent = (receipt: RetiredReceipt, receiptKey: string): PipelineEvent => {
+  const detail: CaRetiredDetail = {
     certificateId: receipt.certificateId,
     certificateArn: receipt.certificateArn,
     reason: receipt.reason,
     cause: receipt.cause,
     policy: receipt.policy,
-    outcome: receipt.outcome,
+    outcome: 'retired',
     deviceCertificates: receipt.deviceCertificates,
     ...(receipt.replacedBy ? { replacedBy: receipt.replacedBy } : {}),
     ...(receipt.deleteAfter ? { deleteAfter: receipt.deleteAfter } : {}),
     receiptKey,
     executionId: receipt.executionId,
-  },
-  resources: [receipt.certificateArn],
-});
+  };
+  return { detailType: 'CA Retired', detail, resources: [receipt.certificateArn] };
+};
 
 // ---- Small pure helpers ----
 

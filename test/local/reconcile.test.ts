@@ -160,39 +160,59 @@ describe('reconcile repairs drift', () => {
     );
   });
 
-  it('reports an orphan by default, and deactivates it under the deactivate policy', async () => {
+  it('reports an orphan by default, and under the retire policy hands it to retire-ca once per window', async () => {
     const id = await drop('incoming/orphan.pem', await makeCa());
-    await local.s3.send(new DeleteObjectCommand({ Bucket: local.stack.bucket, Key: 'incoming/orphan.pem' }));
+    // The delete's own event is lost (retire-ca would otherwise retire the CA at once): the orphan
+    // is reconcile's to find.
+    local.stack.eventsEnabled = false;
+    try {
+      await local.s3.send(new DeleteObjectCommand({ Bucket: local.stack.bucket, Key: 'incoming/orphan.pem' }));
+    } finally {
+      local.stack.eventsEnabled = true;
+    }
     const report = await reconcile();
     expect(report.counts.orphaned).toBeGreaterThanOrEqual(1);
     expect(ca(id).certificateDescription.status).toBe('ACTIVE');
+    expect(local.stack.retireEngine.list().filter((record) => JSON.stringify(record.input).includes(id))).toEqual([]);
     // The core with the other policy, against the same stack (side effects passed in, not env).
     // Imported only now: the handler module reads its configuration when first loaded.
     const { reconcilePlan } = await import('../../functions/reconcile-plan.ts');
     const sfn = new SFNClient({});
-    const plan = await reconcilePlan(
-      {
-        s3: local.s3,
-        iot: local.iot,
-        sfn,
-        config: {
-          registerCaStateMachineArn: local.stack.engine.stateMachineArn,
-          expiryWarningDays: 30,
-          orphanPolicy: 'deactivate',
-          windowMinutes: 60,
-          deepCheckTps: 50,
-          deepChunkSize: 100,
-          graceMinutes: 0,
-        },
-        incomingPrefix: 'incoming/',
-        resultsPrefix: 'results/',
+    const deps = {
+      s3: local.s3,
+      iot: local.iot,
+      sfn,
+      config: {
+        registerCaStateMachineArn: local.stack.engine.stateMachineArn,
+        retireCaStateMachineArn: local.stack.retireEngine.stateMachineArn,
+        expiryWarningDays: 30,
+        orphanPolicy: 'retire' as const,
+        windowMinutes: 60,
+        deepCheckTps: 50,
+        deepChunkSize: 100,
+        graceMinutes: 0,
       },
-      { bucket: local.stack.bucket, runId: 'policy-test' },
-    );
+      incomingPrefix: 'incoming/',
+      resultsPrefix: 'results/',
+    };
+    // Two runs at once, as overlapping schedules would: retire-ca is started once.
+    const plans = await Promise.all([
+      reconcilePlan(deps, { bucket: local.stack.bucket, runId: 'policy-test-1' }),
+      reconcilePlan(deps, { bucket: local.stack.bucket, runId: 'policy-test-2' }),
+    ]);
     sfn.destroy();
     await local.stack.idle();
-    expect(plan.counts.deactivated).toBeGreaterThanOrEqual(1);
-    expect(ca(id).certificateDescription.status).toBe('INACTIVE');
+    expect(plans.reduce((sum, plan) => sum + plan.counts.deactivated, 0)).toBe(1);
+    const started = local.stack.retireEngine.list().filter((record) => JSON.stringify(record.input).includes(id));
+    expect(started).toHaveLength(1);
+    expect(started[0]?.input).toMatchObject({
+      certificateId: id,
+      reason: 'orphan',
+      requestId: expect.stringMatching(/^policy-test-[12]$/),
+    });
+    expect(ca(id).certificateDescription).toMatchObject({ status: 'INACTIVE', autoRegistrationStatus: 'DISABLE' });
+    const retired = JSON.parse(await getText(`results/retired/${id}.json`));
+    expect(retired).toMatchObject({ reason: 'orphan', outcome: 'retired', source: { key: 'incoming/orphan.pem' } });
   });
 
   it('two reconcile runs at once start each repair once', async () => {

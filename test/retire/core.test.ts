@@ -1,0 +1,233 @@
+/** retire-ca's pure logic: input shapes, the policy's precedence, the cause, the receipt and its event. */
+import { describe, expect, it } from 'vitest';
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import {
+  buildRetiredReceipt,
+  causeOf,
+  claimKeyFor,
+  countByStatus,
+  parseRetireInput,
+  reasonOf,
+  resolvePolicy,
+  RETIRE_TAGS,
+  retiredEvent,
+  retireExecutionName,
+  waitSeconds,
+  type RetirePlan,
+} from '../../functions/core/retire.ts';
+import { isPipelineError } from '../../functions/core/errors.ts';
+
+const Ajv2020 = createRequire(import.meta.url)('ajv/dist/2020') as new (
+  options?: object,
+) => { compile(schema: object): ((data: unknown) => boolean) & { errors?: unknown } };
+const validator = (file: string) => new Ajv2020({ strict: false }).compile(JSON.parse(readFileSync(file, 'utf8')));
+
+const ID = 'a'.repeat(64);
+const NEW = 'b'.repeat(64);
+const deleted = (versionId?: string, sequencer?: string) => ({
+  version: '0',
+  source: 'aws.s3',
+  'detail-type': 'Object Deleted',
+  detail: {
+    bucket: { name: 'ca-bucket' },
+    object: {
+      key: 'incoming/a.pem',
+      ...(versionId ? { 'version-id': versionId } : {}),
+      ...(sequencer ? { sequencer } : {}),
+    },
+    'deletion-type': 'Delete Marker Created',
+  },
+});
+const defaults = { policy: 'deactivate' as const, deleteAfterDays: 30, revokeDevices: false, secondsPerDay: 86_400 };
+
+describe('retire-ca input', () => {
+  it('takes an S3 Object Deleted event or a request, and names anything else with the remedy', () => {
+    expect(parseRetireInput(deleted('v1')).kind).toBe('s3');
+    expect(parseRetireInput({ certificateId: ID, reason: 'compromised' })).toEqual({
+      kind: 'request',
+      request: { certificateId: ID, reason: 'compromised' },
+    });
+    for (const bad of [
+      {},
+      { certificateId: 'xyz' },
+      { certificateId: ID, policy: 'purge' },
+      { certificateId: ID, extra: 1 },
+    ]) {
+      try {
+        parseRetireInput(bad);
+        expect.unreachable();
+      } catch (error) {
+        expect(isPipelineError(error, 'InvalidInputError')).toBe(true);
+        expect((error as Error).message).toMatch(/certificateId/);
+      }
+    }
+  });
+
+  it('names the cause by the delete marker, else the sequencer, else the requestId or execution name', () => {
+    expect(causeOf(parseRetireInput(deleted('v1', 's1')), 'exec')).toBe('s3-delete:incoming/a.pem:v1');
+    expect(causeOf(parseRetireInput(deleted(undefined, 's1')), 'exec')).toBe('s3-delete:incoming/a.pem:s1');
+    expect(causeOf(parseRetireInput({ certificateId: ID, requestId: 'run-7' }), 'exec')).toBe('request:run-7');
+    expect(causeOf(parseRetireInput({ certificateId: ID }), 'exec')).toBe('execution:exec');
+    expect(reasonOf(parseRetireInput(deleted('v1')))).toBe('object-deleted');
+    expect(reasonOf(parseRetireInput({ certificateId: ID }))).toBe('requested');
+    // Duplicate events claim the same object; another cause another.
+    const one = claimKeyFor('results/', ID, 's3-delete:incoming/a.pem:v1');
+    expect(claimKeyFor('results/', ID, 's3-delete:incoming/a.pem:v1')).toBe(one);
+    expect(claimKeyFor('results/', ID, 's3-delete:incoming/a.pem:v2')).not.toBe(one);
+    expect(one.startsWith(`results/retired/claims/${ID}/`)).toBe(true);
+  });
+
+  it('names reconcile starts once per CA and window', () => {
+    expect(retireExecutionName(ID, 5)).toBe(retireExecutionName(ID, 5));
+    expect(retireExecutionName(ID, 5)).not.toBe(retireExecutionName(ID, 6));
+    expect(retireExecutionName(ID, 5)).toMatch(/^retire-[0-9a-f]{48}$/);
+  });
+});
+
+describe('the retire policy', () => {
+  it('input over the CA tags over the deployment', () => {
+    expect(resolvePolicy(defaults, {})).toMatchObject({
+      policy: 'deactivate',
+      deleteAfterDays: 30,
+      revokeDevices: false,
+      from: { policy: 'deployment', deleteAfterDays: 'deployment', revokeDevices: 'deployment' },
+    });
+    const tags = {
+      [RETIRE_TAGS.policy]: 'delete-after',
+      [RETIRE_TAGS.deleteAfterDays]: '7',
+      [RETIRE_TAGS.revokeDevices]: 'TRUE',
+    };
+    expect(resolvePolicy(defaults, tags)).toMatchObject({
+      policy: 'delete-after',
+      deleteAfterDays: 7,
+      revokeDevices: true,
+    });
+    expect(resolvePolicy(defaults, tags, { policy: 'deactivate', revokeDevices: false })).toMatchObject({
+      policy: 'deactivate',
+      deleteAfterDays: 7,
+      revokeDevices: false,
+      from: { policy: 'input', deleteAfterDays: 'tag', revokeDevices: 'input' },
+    });
+  });
+
+  it('a malformed tag is InvalidRetirePolicyError naming the tag', () => {
+    for (const tags of [
+      { [RETIRE_TAGS.policy]: 'purge' },
+      { [RETIRE_TAGS.deleteAfterDays]: '-1' },
+      { [RETIRE_TAGS.deleteAfterDays]: 'soon' },
+      { [RETIRE_TAGS.revokeDevices]: 'yes' },
+    ]) {
+      try {
+        resolvePolicy(defaults, tags);
+        expect.unreachable();
+      } catch (error) {
+        expect(isPipelineError(error, 'InvalidRetirePolicyError')).toBe(true);
+        expect((error as Error).message).toContain(Object.keys(tags)[0]);
+      }
+    }
+  });
+
+  it('compresses the Wait by seconds per day', () => {
+    expect(waitSeconds(30, 86_400)).toBe(2_592_000);
+    expect(waitSeconds(3, 1)).toBe(3);
+    expect(waitSeconds(0.5, 0)).toBe(0);
+  });
+});
+
+describe('the retired receipt and CA Retired', () => {
+  const plan: RetirePlan = {
+    proceed: true,
+    certificateId: ID,
+    certificateArn: `arn:aws:iot:us-east-1:1:cacert/${ID}`,
+    bucket: 'ca-bucket',
+    reason: 'rotated',
+    cause: 'request:r1',
+    policy: 'delete-after',
+    deleteAfterDays: 2,
+    deleteAfterSeconds: 2,
+    deleteAfter: '2026-12-07T00:00:00.000Z',
+    revokeDevices: true,
+    graceSeconds: 0,
+    replacedBy: NEW,
+    requestId: 'r1',
+    source: { bucket: 'ca-bucket', key: 'incoming/a.pem' },
+    receiptKey: `results/retired/${ID}.json`,
+    claimKey: 'results/retired/claims/x.json',
+  };
+  const deviceCertificates = countByStatus(['ACTIVE', 'ACTIVE', 'REVOKED', 'INACTIVE']);
+  const now = new Date('2026-12-05T00:00:00.000Z');
+  const validReceipt = validator('schemas/retired.schema.json');
+  const validDetail = validator('schemas/events/ca-retired.schema.json');
+
+  it('counts device certificates by status', () => {
+    expect(deviceCertificates).toEqual({ total: 4, byStatus: { ACTIVE: 2, REVOKED: 1, INACTIVE: 1 } });
+    expect(countByStatus([])).toEqual({ total: 0, byStatus: {} });
+  });
+
+  it('phase retired, then final: deleted, cancelled, revoked; each valid against retired.schema.json', () => {
+    const retired = buildRetiredReceipt(
+      { phase: 'retired', state: { plan, deviceCertificates }, startedAt: 's' },
+      now,
+      'exec',
+    );
+    expect(retired).toMatchObject({
+      outcome: 'retired',
+      replacedBy: NEW,
+      deleteAfter: plan.deleteAfter,
+      deviceCertificates,
+    });
+    expect(retired.revoked).toBeUndefined();
+    const revocation = { revoked: 3, remaining: false, listed: 4, refused: 0 };
+    const deleted = buildRetiredReceipt(
+      {
+        phase: 'final',
+        state: { plan, deviceCertificates, revocation, deletion: { delete: true, detail: 'd' } },
+        startedAt: 's',
+      },
+      now,
+      'exec',
+    );
+    expect(deleted).toMatchObject({
+      outcome: 'deleted',
+      deletedAt: now.toISOString(),
+      revoked: { count: 3, refused: 0, complete: true },
+    });
+    const cancelled = buildRetiredReceipt(
+      {
+        phase: 'final',
+        state: { plan, deviceCertificates, deletion: { delete: false, outcome: 'cancelled', detail: 'ACTIVE again' } },
+        startedAt: 's',
+      },
+      now,
+      'exec',
+    );
+    expect(cancelled).toMatchObject({ outcome: 'cancelled', detail: 'ACTIVE again' });
+    expect(cancelled.deletedAt).toBeUndefined();
+    for (const receipt of [retired, deleted, cancelled])
+      expect(validReceipt(receipt), JSON.stringify(validReceipt.errors)).toBe(true);
+    expect(validReceipt({ ...retired, outcome: 'gone' })).toBe(false);
+  });
+
+  it('CA Retired carries the contract detail and the CA ARN as its resource', () => {
+    const receipt = buildRetiredReceipt(
+      { phase: 'retired', state: { plan, deviceCertificates }, startedAt: 's' },
+      now,
+      'exec',
+    );
+    const event = retiredEvent(receipt, plan.receiptKey as string);
+    expect(event.detailType).toBe('CA Retired');
+    expect(event.resources).toEqual([plan.certificateArn]);
+    expect(event.detail).toMatchObject({
+      certificateId: ID,
+      cause: 'request:r1',
+      reason: 'rotated',
+      policy: 'delete-after',
+      outcome: 'retired',
+      replacedBy: NEW,
+      receiptKey: `results/retired/${ID}.json`,
+      executionId: 'exec',
+    });
+    expect(validDetail(event.detail), JSON.stringify(validDetail.errors)).toBe(true);
+  });
+});

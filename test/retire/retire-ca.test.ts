@@ -1,0 +1,319 @@
+/**
+ * retire-ca end to end on the embedded stack (local IAM enforced, the local bus delivering S3's
+ * Object Deleted and the pipeline's own events): retire by request and by deleting the object,
+ * 0 and 1,000 device certificates under the quota, duplicate events, delete-after with the Wait
+ * compressed, cancelled by a re-upload, revocation resumed after a crash.
+ */
+import { describe, expect, it } from 'vitest';
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { DeleteObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
+import { IoTClient } from '@aws-sdk/client-iot';
+import { useLocalStack } from '../fixtures/stack.ts';
+import { makeCa, makeLeaf, P256, type Pki } from '../fixtures/pki.ts';
+import { inspectCaFile } from '../../functions/core/certificate.ts';
+import { RETIRE_TAGS } from '../../functions/core/retire.ts';
+import { revokeDeviceCertificates } from '../../functions/revoke-device-certificates.ts';
+import type { ExecutionRecord } from '../../local/engine.ts';
+
+const Ajv2020 = createRequire(import.meta.url)('ajv/dist/2020') as new (
+  options?: object,
+) => { compile(schema: object): ((data: unknown) => boolean) & { errors?: unknown } };
+const validReceipt = new Ajv2020({ strict: false }).compile(
+  JSON.parse(readFileSync('schemas/retired.schema.json', 'utf8')),
+);
+
+const TPS = 40;
+// One day of delete-after is one second here; listing and revoking run at 40 TPS against a 40 TPS quota.
+const local = useLocalStack({
+  params: { retireSecondsPerDay: '1', retireTps: String(TPS) },
+  faults: { tps: { ListCertificatesByCA: TPS, UpdateCertificate: TPS } },
+});
+const { put, settle } = local;
+
+const drop = async (key: string, ca: Pki): Promise<string> => {
+  await put(key, `${ca.pem}${(await makeLeaf(ca, `CN=${local.code}`)).pem}`);
+  await settle();
+  const id = inspectCaFile(ca.pem).certificateId;
+  expect(describe_(id).status).toBe('ACTIVE');
+  return id;
+};
+const describe_ = (id: string) => local.stack.emulator.describeCaCertificate(id).certificateDescription;
+const exists = (id: string) => {
+  try {
+    local.stack.emulator.describeCaCertificate(id);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const getJson = async (key: string) =>
+  JSON.parse(
+    await (
+      await local.s3.send(new GetObjectCommand({ Bucket: local.stack.bucket, Key: key }))
+    ).Body!.transformToString(),
+  );
+const receiptOf = (id: string) => getJson(`results/retired/${id}.json`);
+const retiredEvents = (id: string) =>
+  local.stack.bus.events.filter(
+    (event) =>
+      event['detail-type'] === 'CA Retired' && (event.detail as { certificateId?: string }).certificateId === id,
+  );
+const retire = (input: unknown, name?: string): Promise<ExecutionRecord> => local.stack.retireEngine.run(input, name);
+const deviceCerts = (caId: string) =>
+  [
+    ...(
+      local.stack.emulator.devices.certificates as unknown as {
+        records: Map<string, { certificateId: string; caCertificateId?: string; status: string }>;
+      }
+    ).records.values(),
+  ].filter((record) => record.caCertificateId === caId);
+/** `count` device certificates of `ca`, registered ACTIVE as JITP would have left them. */
+const seedDevices = async (ca: Pki, count: number) => {
+  for (let i = 0; i < count; i++) {
+    const leaf = await makeLeaf(ca, `CN=device-${i}`);
+    local.stack.emulator.devices.certificates.register({}, { certificatePem: leaf.pem, status: 'ACTIVE' });
+  }
+};
+const tag = (id: string, tags: Record<string, string>) =>
+  local.stack.emulator.tagResource({
+    resourceArn: local.stack.emulator.caArn(id),
+    tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+  });
+const deleteObject = (key: string) => local.s3.send(new DeleteObjectCommand({ Bucket: local.stack.bucket, Key: key }));
+const retireDenials = () =>
+  local.stack.iam.guard.denials.filter((denial) =>
+    /retire|Retire|DeviceCertificates|confirmDelete|recordRetired/i.test(JSON.stringify(denial)),
+  );
+const throttled = (operation: 'ListCertificatesByCA' | 'UpdateCertificate') =>
+  (local.stack.emulator.calls.get(operation) ?? 0) - (local.stack.emulator.admitted.get(operation) ?? 0);
+
+describe('retire-ca by request', () => {
+  it('a CA with no device certificates: INACTIVE, auto-registration off, a valid receipt, one CA Retired', async () => {
+    const id = await drop('incoming/req-zero.pem', await makeCa({ key: P256 }));
+    const record = await retire({ certificateId: id, reason: 'compromised' });
+    expect(record.status, record.cause).toBe('SUCCEEDED');
+    expect(describe_(id)).toMatchObject({ status: 'INACTIVE', autoRegistrationStatus: 'DISABLE' });
+    const receipt = await receiptOf(id);
+    expect(validReceipt(receipt), JSON.stringify(validReceipt.errors)).toBe(true);
+    expect(receipt).toMatchObject({
+      schema: 'iot-ca-pipeline/retired@1',
+      certificateId: id,
+      reason: 'compromised',
+      policy: 'deactivate',
+      outcome: 'retired',
+      deviceCertificates: { total: 0, byStatus: {} },
+      source: { bucket: local.stack.bucket, key: 'incoming/req-zero.pem' },
+      executionId: record.executionArn,
+    });
+    expect(record.output).toMatchObject({ outcome: 'retired', receiptKey: `results/retired/${id}.json` });
+    const events = retiredEvents(id);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({
+      source: 'iot-ca-pipeline',
+      resources: [receipt.certificateArn],
+      detail: { reason: 'compromised', outcome: 'retired', receiptKey: `results/retired/${id}.json` },
+    });
+
+    // Again: the CA is already retired under the same policy; nothing is done and nothing published.
+    const again = await retire({ certificateId: id, reason: 'compromised' });
+    expect(again.output).toMatchObject({ proceed: false, outcome: 'already-retired' });
+    expect(retiredEvents(id)).toHaveLength(1);
+    expect(retireDenials()).toEqual([]);
+  });
+
+  it('1,000 device certificates listed, all pages, counted by status, under the ListCertificatesByCA quota', async () => {
+    const ca = await makeCa({ key: P256 });
+    const id = await drop('incoming/thousand.pem', ca);
+    await seedDevices(ca, 1000);
+    for (const record of deviceCerts(id).slice(0, 10))
+      local.stack.emulator.devices.certificates.update(record.certificateId, {
+        newStatus: 'REVOKED',
+      });
+    const before = throttled('ListCertificatesByCA');
+    const record = await retire({ certificateId: id, reason: 'rotated' });
+    expect(record.status, record.cause).toBe('SUCCEEDED');
+    const receipt = await receiptOf(id);
+    expect(receipt.deviceCertificates).toEqual({ total: 1000, byStatus: { ACTIVE: 990, REVOKED: 10 } });
+    expect(throttled('ListCertificatesByCA') - before).toBe(0);
+    expect(describe_(id)).toMatchObject({ status: 'INACTIVE', autoRegistrationStatus: 'DISABLE' });
+    // Deactivating does not revoke: the devices' certificates stay as they were (AWS documents it).
+    expect(deviceCerts(id).filter((cert) => cert.status === 'ACTIVE')).toHaveLength(990);
+  });
+
+  it('a CA AWS IoT does not have ends cleanly: not-found, no receipt, no event', async () => {
+    const id = 'c'.repeat(64);
+    const record = await retire({ certificateId: id });
+    expect(record.status).toBe('SUCCEEDED');
+    expect(record.output).toMatchObject({ proceed: false, outcome: 'not-found' });
+    expect(retiredEvents(id)).toEqual([]);
+    await expect(receiptOf(id)).rejects.toMatchObject({ name: 'NoSuchKey' });
+  });
+
+  it('bad input fails the execution with InvalidInputError', async () => {
+    const record = await retire({ certificateId: 'nope' });
+    expect(record.status).toBe('FAILED');
+    expect(record.error).toBe('InvalidInputError');
+  });
+});
+
+describe('retire-ca from a deleted object', () => {
+  it('deleting the object retires its CA through CaDeletedRule', async () => {
+    const id = await drop('incoming/deleted.pem', await makeCa({ key: P256 }));
+    await deleteObject('incoming/deleted.pem');
+    await settle();
+    expect(describe_(id)).toMatchObject({ status: 'INACTIVE', autoRegistrationStatus: 'DISABLE' });
+    expect(await receiptOf(id)).toMatchObject({
+      reason: 'object-deleted',
+      outcome: 'retired',
+      source: { key: 'incoming/deleted.pem' },
+    });
+    expect(retiredEvents(id)).toHaveLength(1);
+  });
+
+  it('duplicate events: two executions, the CA retired and CA Retired published exactly once', async () => {
+    const id = await drop('incoming/dup.pem', await makeCa({ key: P256 }));
+    // The delete's own event is held back: the test delivers it twice itself, as EventBridge may.
+    local.stack.eventsEnabled = false;
+    try {
+      await deleteObject('incoming/dup.pem');
+    } finally {
+      local.stack.eventsEnabled = true;
+    }
+    const event = {
+      version: '0',
+      id: 'e1',
+      source: 'aws.s3',
+      'detail-type': 'Object Deleted',
+      account: '000000000000',
+      time: new Date().toISOString(),
+      region: 'us-east-1',
+      resources: [],
+      detail: {
+        version: '0',
+        bucket: { name: local.stack.bucket },
+        object: { key: 'incoming/dup.pem', 'version-id': 'marker-1', sequencer: '00A1' },
+        'deletion-type': 'Delete Marker Created',
+        reason: 'DeleteObject',
+      },
+    };
+    const records = await Promise.all([retire(event), retire(event)]);
+    expect(records.map((record) => record.status)).toEqual(['SUCCEEDED', 'SUCCEEDED']);
+    const outcomes = records.map((record) => (record.output as { outcome: string }).outcome).sort();
+    expect(outcomes).toEqual(['duplicate', 'retired']);
+    expect(retiredEvents(id)).toHaveLength(1);
+    // A third delivery, after the first is done, changes nothing either.
+    const third = await retire(event);
+    expect((third.output as { outcome: string }).outcome).toMatch(/^(duplicate|already-retired)$/);
+    expect(retiredEvents(id)).toHaveLength(1);
+  });
+
+  it('an object never registered ends as not-registered', async () => {
+    await put('incoming/never.pem', 'not a certificate');
+    await settle();
+    await deleteObject('incoming/never.pem');
+    await settle();
+    const record = local.stack.retireEngine
+      .list()
+      .find((execution) => JSON.stringify(execution.input).includes('incoming/never.pem'));
+    expect(record?.output).toMatchObject({ proceed: false, outcome: 'not-registered' });
+  });
+});
+
+describe('delete-after', () => {
+  it('waits (compressed: a day is a second here), then deletes the INACTIVE CA', async () => {
+    const id = await drop('incoming/delete-after.pem', await makeCa({ key: P256 }));
+    tag(id, { [RETIRE_TAGS.policy]: 'delete-after', [RETIRE_TAGS.deleteAfterDays]: '2' });
+    const started = Date.now();
+    await deleteObject('incoming/delete-after.pem');
+    await settle();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+    expect(exists(id)).toBe(false);
+    const receipt = await receiptOf(id);
+    expect(validReceipt(receipt), JSON.stringify(validReceipt.errors)).toBe(true);
+    expect(receipt).toMatchObject({ policy: 'delete-after', outcome: 'deleted', deleteAfter: expect.any(String) });
+    expect(Date.parse(receipt.deleteAfter) - Date.parse(receipt.startedAt)).toBe(2 * 86_400_000);
+    expect(retiredEvents(id)).toHaveLength(1);
+  });
+
+  it('re-uploading the object during the Wait cancels the delete: the CA is ACTIVE again', async () => {
+    const ca = await makeCa({ key: P256 });
+    const id = await drop('incoming/come-back.pem', ca);
+    tag(id, { [RETIRE_TAGS.policy]: 'delete-after', [RETIRE_TAGS.deleteAfterDays]: '4' });
+    await deleteObject('incoming/come-back.pem');
+    // Once the CA is retired (receipt written), the operator changes their mind.
+    const deadline = Date.now() + 3000;
+    while (Date.now() < deadline) {
+      const receipt = await receiptOf(id).catch(() => undefined);
+      if (receipt?.outcome === 'retired') break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(describe_(id).status).toBe('INACTIVE');
+    await put('incoming/come-back.pem', `${ca.pem}${(await makeLeaf(ca, `CN=${local.code}`)).pem}`);
+    await settle();
+    expect(exists(id)).toBe(true);
+    expect(describe_(id).status).toBe('ACTIVE');
+    expect(await receiptOf(id)).toMatchObject({
+      outcome: 'cancelled',
+      detail: expect.stringMatching(/ACTIVE again|uploaded again/),
+    });
+  });
+});
+
+describe('revocation', () => {
+  it('revokeDevices: every device certificate REVOKED under the UpdateCertificate quota, counted in the receipt', async () => {
+    const ca = await makeCa({ key: P256 });
+    const id = await drop('incoming/revoke.pem', ca);
+    await seedDevices(ca, 60);
+    const before = throttled('UpdateCertificate');
+    const record = await retire({ certificateId: id, reason: 'compromised', revokeDevices: true });
+    expect(record.status, record.cause).toBe('SUCCEEDED');
+    expect(deviceCerts(id).every((cert) => cert.status === 'REVOKED')).toBe(true);
+    expect(throttled('UpdateCertificate') - before).toBe(0);
+    expect(await receiptOf(id)).toMatchObject({
+      outcome: 'retired',
+      deviceCertificates: { total: 60, byStatus: { ACTIVE: 60 } },
+      revoked: { count: 60, refused: 0, complete: true },
+    });
+    expect(retiredEvents(id)).toHaveLength(1);
+  });
+
+  it('a pass that crashes mid-way is resumed by the next: each certificate revoked once', async () => {
+    const ca = await makeCa({ key: P256 });
+    const id = await drop('incoming/crash.pem', ca);
+    await seedDevices(ca, 20);
+    const iot = new IoTClient({});
+    let updates = 0;
+    let crashAfter = 8;
+    iot.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'UpdateCertificateCommand') {
+          if (updates >= crashAfter) throw Object.assign(new Error('Lambda crashed'), { name: 'Sandbox.Timedout' });
+          updates += 1;
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'crash' },
+    );
+    const deps = { iot, tps: TPS, budgetMs: 60_000 };
+    await expect(revokeDeviceCertificates(deps, { certificateId: id })).rejects.toThrow('Lambda crashed');
+    expect(deviceCerts(id).filter((cert) => cert.status === 'REVOKED')).toHaveLength(8);
+    crashAfter = Number.POSITIVE_INFINITY;
+    const resumed = await revokeDeviceCertificates(deps, { certificateId: id });
+    expect(resumed).toMatchObject({ revoked: 12, remaining: false, listed: 20, refused: 0 });
+    expect(updates).toBe(20);
+    expect(deviceCerts(id).every((cert) => cert.status === 'REVOKED')).toBe(true);
+    // A time budget spent stops a pass with work left, which the state machine loops on.
+    const ca2 = await makeCa({ key: P256 });
+    const id2 = await drop('incoming/budget.pem', ca2);
+    await seedDevices(ca2, 10);
+    const first = await revokeDeviceCertificates({ iot, tps: 2, budgetMs: 0 }, { certificateId: id2 });
+    expect(first).toMatchObject({ revoked: 2, remaining: true });
+    const rest = await revokeDeviceCertificates(
+      { iot, tps: TPS, budgetMs: 60_000 },
+      { certificateId: id2, revoked: 2 },
+    );
+    expect(rest).toMatchObject({ revoked: 10, remaining: false });
+    iot.destroy();
+  });
+});
