@@ -551,6 +551,20 @@ export interface RotationView {
   retire: { executionArn: string; graceSeconds: number; deactivateAt: string };
 }
 
+/** A grace period in the largest unit that keeps it whole enough to read: days, hours, minutes or seconds. */
+export const graceText = (seconds: number): string => {
+  const [unit, size] =
+    seconds >= 86_400
+      ? ['day', 86_400]
+      : seconds >= 3_600
+        ? ['hour', 3_600]
+        : seconds >= 60
+          ? ['minute', 60]
+          : ['second', 1];
+  const count = Number((seconds / (size as number)).toFixed(1));
+  return `${count} ${unit}${count === 1 ? '' : 's'}`;
+};
+
 /** `rotate`: both CAs, the new receipt, the smoke test, and when the old one goes. */
 export const rotationText = (v: RotationView, bucket: string): string =>
   [
@@ -559,7 +573,7 @@ export const rotationText = (v: RotationView, bucket: string): string =>
     `  new receipt  s3://${bucket}/${v.new.receiptKey} (replaces ${v.old.certificateId.slice(0, 16)})`,
     ...(v.smoke ? [`  smoke test   device ${v.smoke.thingName} provisioned through JITP and connected`] : []),
     v.retire.graceSeconds > 0
-      ? `  old CA       stays ACTIVE until ${v.retire.deactivateAt} (grace ${Number((v.retire.graceSeconds / 86_400).toFixed(4))} days), then retire-ca deactivates it`
+      ? `  old CA       stays ACTIVE until ${v.retire.deactivateAt} (grace ${graceText(v.retire.graceSeconds)}), then retire-ca deactivates it`
       : '  old CA       being deactivated now (no grace period)',
     `  retire-ca    execution ${shortId(v.retire.executionArn)}; receipt s3://${bucket}/${v.old.receiptKey} (replacedBy the new CA)`,
   ].join('\n');

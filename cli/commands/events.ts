@@ -174,7 +174,7 @@ const interrupted = (): { promise: Promise<void>; stopped: () => boolean } => {
 };
 
 const pause = (ms: number, until: Promise<void>) =>
-  Promise.race([new Promise<void>((resolve) => setTimeout(resolve, ms).unref()), until]);
+  Promise.race([new Promise<void>((resolve) => setTimeout(resolve, ms)), until]);
 
 /** How often --follow looks again: the local file cheaply, CloudWatch Logs every ~2 s. */
 export const FOLLOW_INTERVAL_MS = { local: 250, aws: 2_000 };

@@ -148,7 +148,7 @@ const notRegistered = (certificateId: string, local: boolean | undefined): CliEr
 
 /** StartExecution of retire-ca; the name says what it is for, unique per start. */
 export const startRetire = async (target: Target, input: RetireInput): Promise<string> => {
-  const name = `cli-${input.certificateId.slice(0, 16)}-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
+  const name = `${input.certificateId.slice(0, 16)}-cli-retire-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
   const started = await target.sfn.send(
     new StartExecutionCommand({ stateMachineArn: requireRetire(target), name, input: JSON.stringify(input) }),
   );
