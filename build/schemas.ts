@@ -9,6 +9,12 @@ import * as z from 'zod/mini';
 import { PROJECT_ROOT } from '../local/app.ts';
 import { ReconcileReportSchema, ResultDocumentSchema } from '../functions/core/schemas.ts';
 import { CaRetiredDetailSchema, RetiredReceiptSchema } from '../functions/core/retire.ts';
+import {
+  CaDriftRepairedDetailSchema,
+  CaExpiringDetailSchema,
+  CaRegisteredDetailSchema,
+  CaRegistrationFailedDetailSchema,
+} from '../functions/core/events.ts';
 
 export const CONTRACTS = {
   'schemas/result.schema.json': {
@@ -30,6 +36,27 @@ export const CONTRACTS = {
     schema: CaRetiredDetailSchema,
     id: 'iot-ca-pipeline/events/ca-retired@1',
     title: 'The detail of a "CA Retired" event (source iot-ca-pipeline)',
+  },
+  // The pipeline's events (source iot-ca-pipeline): the detail of each detail-type.
+  'schemas/events/ca-registered.schema.json': {
+    schema: CaRegisteredDetailSchema,
+    id: 'iot-ca-pipeline/events/ca-registered@1',
+    title: 'The detail of a "CA Registered" event (source iot-ca-pipeline)',
+  },
+  'schemas/events/ca-drift-repaired.schema.json': {
+    schema: CaDriftRepairedDetailSchema,
+    id: 'iot-ca-pipeline/events/ca-drift-repaired@1',
+    title: 'The detail of a "CA Drift Repaired" event (source iot-ca-pipeline)',
+  },
+  'schemas/events/ca-registration-failed.schema.json': {
+    schema: CaRegistrationFailedDetailSchema,
+    id: 'iot-ca-pipeline/events/ca-registration-failed@1',
+    title: 'The detail of a "CA Registration Failed" event (source iot-ca-pipeline)',
+  },
+  'schemas/events/ca-expiring.schema.json': {
+    schema: CaExpiringDetailSchema,
+    id: 'iot-ca-pipeline/events/ca-expiring@1',
+    title: 'The detail of a "CA Expiring" event (source iot-ca-pipeline)',
   },
 } as const;
 

@@ -23,7 +23,7 @@ export const ERROR_SPECS = {
   InvalidOptionsError: {
     kind: 'business',
     remedy:
-      'Fix the object metadata: certificate-mode (DEFAULT|SNI_ONLY), template-name, tags (k1=v1&k2=v2), signer (kms:<key id|alias/name|ARN> or pca:<certificate-authority ARN>, DEFAULT mode only); then upload the file again.',
+      'Fix the object metadata: certificate-mode (DEFAULT|SNI_ONLY), template-name, tags (k1=v1&k2=v2), signer (kms:<key id|alias/name|ARN> or pca:<certificate-authority ARN>, DEFAULT mode only), replaces (the 64-hex certificateId of the CA it replaces); then upload the file again.',
   },
   ObjectNotFoundError: {
     kind: 'business',
@@ -181,7 +181,7 @@ export const ERROR_SPECS = {
   CaBucketUnknownError: {
     kind: 'business',
     remedy:
-      'The CA carries no iot-ca:source-bucket tag (it was registered outside the pipeline) and the function has no CA_BUCKET: deploy with the stack\'s CA bucket in CA_BUCKET, or retire the CA by hand (aws iot update-ca-certificate --new-status INACTIVE --new-auto-registration-status DISABLE).',
+      "The CA carries no iot-ca:source-bucket tag (it was registered outside the pipeline) and the function has no CA_BUCKET: deploy with the stack's CA bucket in CA_BUCKET, or retire the CA by hand (aws iot update-ca-certificate --new-status INACTIVE --new-auto-registration-status DISABLE).",
   },
   // Transient: retried by the state machine with backoff and jitter, never caught as a result
   ThrottledError: {
@@ -237,7 +237,15 @@ export const LAMBDA_SERVICE_ERRORS = [
  * throttling, 5xx and a call that got no answer. The ASL retries these as it retries
  * ThrottledError and ServiceFaultError.
  */
-export const INTEGRATION_THROTTLING_ERRORS = ['Iot.ThrottlingException', 'S3.SlowDownException'] as const;
+export const INTEGRATION_THROTTLING_ERRORS = [
+  'Iot.ThrottlingException',
+  'S3.SlowDownException',
+  'EventBridge.ThrottlingException',
+] as const;
+/**
+ * `EventBridge.FailedEntry` is the optimized events:putEvents integration's failure when an entry is
+ * refused (throttled or internal, for the pipeline's well-formed entries): retried with the faults.
+ */
 export const INTEGRATION_FAULT_ERRORS = [
   'Iot.ServiceUnavailableException',
   'Iot.InternalFailureException',
@@ -245,6 +253,10 @@ export const INTEGRATION_FAULT_ERRORS = [
   'S3.InternalErrorException',
   'S3.ServiceUnavailableException',
   'S3.SdkClientException',
+  'EventBridge.FailedEntry',
+  'EventBridge.InternalException',
+  'EventBridge.AmazonEventBridgeException',
+  'EventBridge.SdkClientException',
 ] as const;
 
 /**

@@ -3,6 +3,8 @@
  * one detail-type per thing that happened. Each detail is documented by a JSON Schema under
  * schemas/events/ (`npm run schemas`). Details never carry certificate bodies or key material.
  */
+import * as z from 'zod/mini';
+import { ObjectRefSchema } from './schemas.ts';
 
 /** `source` of every event the pipeline publishes. */
 export const EVENT_SOURCE = 'iot-ca-pipeline';
@@ -25,3 +27,85 @@ export interface PipelineEvent {
   /** ARNs of what the event is about (the CA's certificateArn), EventBridge's `resources`. */
   resources?: string[];
 }
+
+// ---- The details (contract): one zod schema per detail-type, JSON Schemas under schemas/events/ ----
+
+const hex64 = z.string().check(z.regex(/^[0-9a-f]{64}$/));
+
+/**
+ * Every detail says what caused it: a string that is the same for every delivery of the same cause
+ * (subscribers may deduplicate on it; the pipeline publishes once per cause) and, from a state
+ * machine, its execution.
+ */
+const common = {
+  cause: z.string().check(z.minLength(1)),
+  executionId: z.optional(z.string()),
+};
+
+/** What started the registration: an S3 upload, reconciliation, or a manual StartExecution. */
+export const TriggerSchema = z.enum(['upload', 'reconcile', 'manual']);
+
+const registration = {
+  ...common,
+  certificateId: hex64,
+  certificateArn: z.string(),
+  certificateMode: z.enum(['DEFAULT', 'SNI_ONLY']),
+  templateName: z.string(),
+  source: ObjectRefSchema,
+  /** The receipt's key in the source bucket (results/<source key>.json). */
+  receiptKey: z.string(),
+  /** True when the CA was already registered and this run converged it. */
+  adopted: z.boolean(),
+  trigger: TriggerSchema,
+  /** The certificateId of the CA this one replaces (`iot-ca rotate`); null when none. */
+  replaces: z.optional(z.nullable(hex64)),
+  notAfter: z.string(),
+};
+
+/** `CA Registered`: a CA went live (or was converged and changed) from its object in the bucket. */
+export const CaRegisteredDetailSchema = z.object({
+  ...registration,
+  /** Always null here: a run that repairs drift announces `CA Drift Repaired` instead. */
+  drift: z.optional(z.nullable(z.array(z.string()))),
+});
+
+/** `CA Drift Repaired`: reconciliation found the CA drifted and a register-ca run converged it. */
+export const CaDriftRepairedDetailSchema = z.object({
+  ...registration,
+  /** What reconciliation found (`status INACTIVE`, `template not x`, `tags differ`, ...). */
+  drift: z.array(z.string()),
+});
+
+/** `CA Registration Failed`: register-ca ended on an error; the failure report says the same. */
+export const CaRegistrationFailedDetailSchema = z.object({
+  ...common,
+  /** Known once LoadCertificate has read the certificate. */
+  certificateId: z.optional(hex64),
+  source: ObjectRefSchema,
+  error: z.object({
+    name: z.string(),
+    message: z.string(),
+    remedy: z.string(),
+    /** business: the file or its options; transient: retries ran out; unexpected: anything else. */
+    kind: z.enum(['business', 'transient', 'unexpected']),
+  }),
+  receiptKey: z.string(),
+});
+
+/** `CA Expiring`: a registered CA ends within the deployment's expiryWarningDays. */
+export const CaExpiringDetailSchema = z.object({
+  ...common,
+  certificateId: hex64,
+  certificateArn: z.optional(z.string()),
+  source: z.object({ bucket: z.string(), key: z.string() }),
+  notAfter: z.string(),
+  daysLeft: z.number(),
+  thresholdDays: z.number(),
+  /** The reconcile run that found it. */
+  runId: z.string(),
+});
+
+export type CaRegisteredDetail = z.infer<typeof CaRegisteredDetailSchema>;
+export type CaDriftRepairedDetail = z.infer<typeof CaDriftRepairedDetailSchema>;
+export type CaRegistrationFailedDetail = z.infer<typeof CaRegistrationFailedDetailSchema>;
+export type CaExpiringDetail = z.infer<typeof CaExpiringDetailSchema>;

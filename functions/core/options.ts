@@ -14,6 +14,8 @@ export interface CaOptions {
   tags: Tags;
   /** Who signs the verification certificate when the operator supplies none (DEFAULT mode only). */
   signer?: SignerSpec;
+  /** The certificateId of the CA this one replaces (`iot-ca rotate`): carried to the receipt and `CA Registered`. */
+  replaces?: string;
 }
 
 /** The S3 object metadata keys the pipeline reads (x-amz-meta-*); anything else is a typo. */
@@ -22,6 +24,7 @@ export const METADATA_KEYS = {
   template: 'template-name',
   tags: 'tags',
   signer: 'signer',
+  replaces: 'replaces',
 } as const;
 
 const TEMPLATE_NAME = /^[0-9A-Za-z_-]{1,36}$/;
@@ -30,6 +33,8 @@ const TAG_CHARS = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
 export const MAX_TAGS = 50;
 /** Prefix of the tags the pipeline writes itself; operators may not set them. */
 export const PROVENANCE_PREFIX = 'iot-ca:';
+
+const CERTIFICATE_ID = /^[0-9a-f]{64}$/;
 
 const invalid = (message: string): PipelineError => new PipelineError('InvalidOptionsError', message);
 
@@ -47,6 +52,13 @@ export const parseTemplateName = (value: string, source: string): string => {
     throw invalid(`${source} "${value}" is not a provisioning template name (1-36 characters of A-Z a-z 0-9 _ -).`);
   }
   return name;
+};
+
+/** A certificateId: 64 hex characters (upper case accepted, written lower case as AWS does). */
+export const parseReplaces = (value: string, source: string): string => {
+  const id = value.trim().toLowerCase();
+  if (!CERTIFICATE_ID.test(id)) throw invalid(`${source} "${value}" is not a CA certificateId (64 hex characters).`);
+  return id;
 };
 
 export const validateTag = (key: string, value: string, source: string): void => {
@@ -126,12 +138,14 @@ export const resolveOptions = (metadata: Record<string, string | undefined>, def
   const certificateMode =
     mode === undefined ? defaults.certificateMode : parseCertificateMode(mode, 'metadata "certificate-mode"');
   const signer = resolveSigner(get(METADATA_KEYS.signer), defaults.signer, certificateMode);
+  const replaces = get(METADATA_KEYS.replaces);
   return {
     certificateMode,
     templateName:
       template === undefined ? defaults.templateName : parseTemplateName(template, 'metadata "template-name"'),
     tags: merged,
     ...(signer ? { signer } : {}),
+    ...(replaces === undefined ? {} : { replaces: parseReplaces(replaces, 'metadata "replaces"') }),
   };
 };
 

@@ -44,6 +44,7 @@ export const buildReceipt = (
   notAfter: certificate.notAfter,
   warnings: certificate.warnings,
   ownership: ownershipOf(certificate),
+  replaces: certificate.announcement?.replaces ?? null,
   ...meta,
 });
 

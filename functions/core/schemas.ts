@@ -43,11 +43,22 @@ const objectKey = z
     z.maxLength(1024, '"key" must be an object key of 1-1024 characters'),
   );
 
-/** `StartExecution` with `{"bucket", "key"}` (optionally `versionId`); nothing else. */
+/**
+ * Why reconciliation started a flow (its StartExecution adds this): `drift` lists what it found
+ * drifted, empty when the CA was never registered or its last flow failed transiently. A run with
+ * drift announces `CA Drift Repaired` instead of `CA Registered`.
+ */
+export const RepairSchema = z.strictObject({
+  reason: z.string().check(z.minLength(1)),
+  drift: z.array(z.string()),
+});
+
+/** `StartExecution` with `{"bucket", "key"}` (optionally `versionId`; reconciliation adds `repair`); nothing else. */
 export const ManualInputSchema = z.strictObject({
   bucket: bucketName,
   key: objectKey,
   versionId: z.optional(z.nullable(z.string())),
+  repair: z.optional(RepairSchema),
 });
 
 /** The EventBridge `Object Created` event S3 sends (the fields the pipeline reads; the rest pass). */
@@ -88,6 +99,20 @@ export const VerifyOwnershipOutputSchema = z.object({
   ownership: OwnershipSchema,
 });
 
+/**
+ * What the run will announce when it makes a change (LoadCertificate knows all of it but the ARN):
+ * the Announce state copies these into the event. `replaces` and `drift` are null when they do not
+ * apply, because a state's Parameters cannot leave a field out.
+ */
+export const AnnouncementSchema = z.object({
+  detailType: z.enum(['CA Registered', 'CA Drift Repaired']),
+  trigger: z.enum(['upload', 'reconcile', 'manual']),
+  /** Same for every delivery of the same upload (or the same repair): once per cause. */
+  cause: z.string(),
+  replaces: z.nullable(hex64),
+  drift: z.nullable(z.array(z.string())),
+});
+
 /** LoadCertificate's output, `$.certificate` in the state machine. Public material only. */
 export const LoadedCertificateSchema = z.object({
   source: ObjectRefSchema,
@@ -111,6 +136,8 @@ export const LoadedCertificateSchema = z.object({
   subject: z.string(),
   notAfter: isoDate,
   warnings: z.array(z.string()),
+  /** Always set by LoadCertificate: Announce and the receipt read it (optional for older inputs). */
+  announcement: z.optional(AnnouncementSchema),
 });
 
 export const RegisteredCaSchema = z.object({
@@ -121,6 +148,12 @@ export const RegisteredCaSchema = z.object({
   /** True when this run registered the CA with its template and tags: nothing left to converge. */
   configured: z.boolean(),
   status: z.string(),
+  /**
+   * An adopted CA that was already ACTIVE with auto-registration ENABLE and the template asked
+   * for: if its tags are right too, the run changes nothing and announces nothing (a duplicate
+   * delivery of the same upload).
+   */
+  converged: z.optional(z.boolean()),
 });
 
 /** A failed Task as Step Functions hands it to a Catch's ResultPath. */
@@ -240,6 +273,8 @@ export const ReceiptSchema = z.object({
   warnings: z.array(z.string()),
   /** How ownership of the CA key was proven; absent in receipts written before it existed. */
   ownership: z.optional(OwnershipSchema),
+  /** The certificateId of the CA this one replaces (object metadata `replaces`, `iot-ca rotate`); null when none. */
+  replaces: z.optional(z.nullable(hex64)),
 });
 
 /** What a failure report keeps of the receipt it replaced: that CA is still live as it left it. */
@@ -267,6 +302,8 @@ export const FailureReportSchema = z.object({
 export const ResultDocumentSchema = z.discriminatedUnion('outcome', [ReceiptSchema, FailureReportSchema]);
 
 export type ObjectRef = z.infer<typeof ObjectRefSchema>;
+export type Repair = z.infer<typeof RepairSchema>;
+export type Announcement = z.infer<typeof AnnouncementSchema>;
 export type LoadedCertificate = z.infer<typeof LoadedCertificateSchema>;
 export type RegisteredCa = z.infer<typeof RegisteredCaSchema>;
 export type FlowState = z.infer<typeof FlowStateSchema>;
