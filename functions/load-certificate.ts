@@ -5,7 +5,7 @@ import { PipelineError } from './core/errors.ts';
 import { logger } from './lambda/logger.ts';
 import { step } from './lambda/middleware.ts';
 import { desiredTags, resolveOptions, type Defaults, type SignerSpec } from './core/options.ts';
-import type { Ownership } from './core/schemas.ts';
+import { ManualInputSchema, type Announcement, type Ownership } from './core/schemas.ts';
 import { createS3Client, getSmallObject, type SmallObject } from './aws/s3.ts';
 import {
   bareEtag,
@@ -88,6 +88,35 @@ const ownershipPlanned = (
   return { method: signer.kind, signer: signer.value };
 };
 
+/**
+ * What the run will announce if it changes anything (docs/adr/0027): `CA Drift Repaired` when
+ * reconciliation started it on drift, else `CA Registered`. The cause names the upload (bucket,
+ * key, version or ETag), so every delivery of it shares one; a repair's names its execution, which
+ * reconciliation starts once per drift and window.
+ */
+export const announcementFor = (
+  input: unknown,
+  source: ObjectRef,
+  certificateId: string,
+  replaces: string | undefined,
+  executionId: string | undefined,
+): Announcement => {
+  const manual = ManualInputSchema.safeParse(input);
+  const repair = manual.success ? manual.data.repair : undefined;
+  const trigger = repair ? 'reconcile' : manual.success ? 'manual' : 'upload';
+  const drifted = repair !== undefined && repair.drift.length > 0;
+  const executionName = executionId?.split(':').pop() ?? '';
+  return {
+    detailType: drifted ? 'CA Drift Repaired' : 'CA Registered',
+    trigger,
+    cause: drifted
+      ? `drift-repaired:${certificateId}:${executionName || repair.drift.join(';')}`
+      : `registered:${certificateId}:s3://${source.bucket}/${source.key}@${source.versionId ?? source.etag ?? ''}`,
+    replaces: replaces ?? null,
+    drift: drifted ? repair.drift : null,
+  };
+};
+
 /** Reads the CA file, pre-flights it and resolves its options: nothing here calls AWS IoT. */
 export const loadCertificate = async (
   deps: LoadCertificateDeps,
@@ -143,6 +172,7 @@ export const loadCertificate = async (
     subject: inspection.subject,
     notAfter: inspection.notAfter,
     warnings: inspection.warnings,
+    announcement: announcementFor(event.input, source, inspection.certificateId, options.replaces, event.executionId),
   };
 };
 

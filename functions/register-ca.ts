@@ -5,7 +5,8 @@ import { step } from './lambda/middleware.ts';
 import { RegisterCaInputSchema, RegisteredCaSchema, type RegisterCaInput } from './core/schemas.ts';
 
 /**
- * Registers the CA as INACTIVE, or adopts it when it is already registered. The template is
+ * Registers the CA (ACTIVE, with its template and tags: docs/adr/0027), or adopts it when it is
+ * already registered. The template is
  * checked first, so a misspelt or non-JITP template name registers nothing.
  */
 export const registerCa = async (iot: IoTClient, event: RegisterCaInput): Promise<RegisteredCa> => {

@@ -81,11 +81,15 @@ const REGISTER_ERRORS: Record<string, ConstructorParameters<typeof PipelineError
 };
 
 /**
- * RegisterCACertificate as INACTIVE with auto-registration off: the CA only goes live in the
- * Activate step. Already registered → adopt it (a re-drop converges, it never fails), unless it
- * was registered in the other mode, which AWS cannot change in place.
+ * RegisterCACertificate. With its template and tags in the same call (the flow always gives both,
+ * docs/adr/0012) the CA is registered ACTIVE with auto-registration ENABLE: it is complete the
+ * moment it exists, so nothing is left for an Activate step (docs/adr/0027). Without them it is
+ * registered INACTIVE with auto-registration off, to be configured and activated afterwards.
+ * Already registered → adopt it (a re-drop converges, it never fails), unless it was registered in
+ * the other mode, which AWS cannot change in place.
  */
 export const registerCaCertificate = async (iot: IoTClient, request: RegisterRequest): Promise<RegisteredCa> => {
+  const complete = request.templateName !== undefined && request.tags !== undefined;
   try {
     const response = await awsCall('RegisterCACertificate', () =>
       iot.send(
@@ -93,8 +97,8 @@ export const registerCaCertificate = async (iot: IoTClient, request: RegisterReq
           caCertificate: request.caPem,
           ...(request.certificateMode === 'DEFAULT' ? { verificationCertificate: request.verificationPem } : {}),
           certificateMode: request.certificateMode,
-          setAsActive: false,
-          allowAutoRegistration: false,
+          setAsActive: complete,
+          allowAutoRegistration: complete,
           ...(request.templateName ? { registrationConfig: { templateName: request.templateName } } : {}),
           ...(request.tags ? { tags: toTagList(request.tags) } : {}),
         }),
@@ -104,14 +108,14 @@ export const registerCaCertificate = async (iot: IoTClient, request: RegisterReq
       certificateId: response.certificateId as string,
       certificateArn: response.certificateArn as string,
       adopted: false,
-      configured: request.templateName !== undefined && request.tags !== undefined,
-      status: 'INACTIVE',
+      configured: complete,
+      status: complete ? 'ACTIVE' : 'INACTIVE',
     };
   } catch (error) {
     const name = awsErrorName(error) ?? '';
     if (name === 'ResourceAlreadyExistsException') {
       const resourceId = (error as { resourceId?: string }).resourceId;
-      return adopt(iot, resourceId, request.certificateMode);
+      return adopt(iot, resourceId, request.certificateMode, request.templateName);
     }
     const mapped = REGISTER_ERRORS[name];
     if (mapped)
@@ -124,6 +128,7 @@ const adopt = async (
   iot: IoTClient,
   certificateId: string | undefined,
   mode: CertificateMode,
+  templateName: string | undefined,
 ): Promise<RegisteredCa> => {
   if (!certificateId)
     throw new PipelineError('ServiceFaultError', 'RegisterCACertificate said the CA exists but named no resourceId.');
@@ -144,6 +149,11 @@ const adopt = async (
     adopted: true,
     configured: false,
     status: existing.status,
+    converged:
+      existing.status === 'ACTIVE' &&
+      existing.autoRegistrationStatus === 'ENABLE' &&
+      templateName !== undefined &&
+      existing.templateName === templateName,
   };
 };
 

@@ -289,20 +289,27 @@ export const createReconcileDeps = (): ReconcileDeps => ({
 
 export const windowStart = (now: Date, minutes: number): number => Math.floor(now.getTime() / (minutes * 60_000));
 
-/** Starts the register-ca flow that repairs or registers one object; named once per window. */
+/**
+ * Starts the register-ca flow that repairs or registers one object; named once per window. The
+ * input says why (`repair`: the reason and the drift found, empty when there is none), so that the
+ * run announces `CA Drift Repaired` with the drift rather than `CA Registered` (docs/adr/0027).
+ */
 export const startRepair = async (
   deps: ReconcileDeps,
   bucket: string,
   key: string,
   etag: string,
   desired: string,
-): Promise<'started' | 'already'> =>
-  startFlow(
+  drift: string[] = [],
+): Promise<'started' | 'already'> => {
+  const input = { bucket, key, repair: { reason: drift.length > 0 ? 'drift' : desired, drift } };
+  return startFlow(
     deps.sfn,
     deps.config.registerCaStateMachineArn,
-    { bucket, key },
+    input,
     repairExecutionName(key, etag, desired, windowStart(deps.now?.() ?? new Date(), deps.config.windowMinutes)),
   );
+};
 
 /**
  * Hands an orphan to retire-ca (docs/adr/0025), the one path for "this CA should go": named once
@@ -345,6 +352,7 @@ export const actOn = async (
         finding.key,
         finding.etag,
         finding.kind === 'repair' ? finding.drift.join(';') : finding.reason,
+        finding.kind === 'repair' ? finding.drift : [],
       );
       count(
         started === 'already'
@@ -409,7 +417,7 @@ export const deepChecker = (deps: ReconcileDeps, bucket: string) => {
       count({ inSync: 1 });
       return undefined;
     }
-    const outcome = await startRepair(deps, bucket, candidate.key, candidate.etag, drift.join(';'));
+    const outcome = await startRepair(deps, bucket, candidate.key, candidate.etag, drift.join(';'), drift);
     count(outcome === 'already' ? { alreadyStarted: 1 } : { repaired: 1 });
     return { key: candidate.key, drift, outcome };
   };

@@ -43,11 +43,17 @@ const allStates = (states: Record<string, State>, catcher?: string): Array<[stri
   ]);
 const tasks = allStates(definition.States).filter(([, state]) => state.Type === 'Task');
 /** The Tasks Step Functions runs itself (docs/adr/0026) and those that invoke a function. */
-const isIntegration = (state: State) => /^arn:\$\{Partition\}:states:::aws-sdk:/.test(state.Resource ?? '');
+const isIntegration = (state: State) => /^arn:\$\{Partition\}:states:::/.test(state.Resource ?? '');
 const lambdaTasks = tasks.filter(([, state]) => !isIntegration(state));
 const integrationTasks = tasks.filter(([, state]) => isIntegration(state));
-const servicePrefix = (state: State) =>
-  ({ iot: 'Iot', s3: 'S3' })[String(state.Resource?.split(':')[6])] ?? 'unknown service';
+/** `arn:${Partition}:states:::aws-sdk:iot:x` → Iot; the optimized `states:::events:putEvents` → EventBridge. */
+const servicePrefix = (state: State) => {
+  const parts = state.Resource?.split(':') ?? [];
+  const service = parts[5] === 'aws-sdk' ? parts[6] : parts[5];
+  return (
+    ({ iot: 'Iot', s3: 'S3', events: 'EventBridge' } as Record<string, string>)[String(service)] ?? 'unknown service'
+  );
+};
 
 /** The definition as deployed: CloudFormation substitutes each ${XFunctionArn} with an ARN. */
 const validateDeployed = (file: string) => {
@@ -85,8 +91,78 @@ describe('register-ca.asl.json', () => {
       'NeedsConfiguration',
       'Configure[AttachTemplate | TagCa]',
       'Activate',
+      'Changed',
       'RecordResult',
+      'Announce',
     ]);
+  });
+
+  it('keeps a fresh DEFAULT registration at 7 transitions: RegisterCa makes it live, Announce replaces Activate', () => {
+    const path: string[] = [];
+    let name: string | undefined = definition.StartAt;
+    while (name) {
+      path.push(name);
+      const state: State = definition.States[name] as State;
+      // DEFAULT mode with the operator's verification certificate; a CA this run registered (configured).
+      name =
+        name === 'CertificateMode'
+          ? 'VerifyOwnership'
+          : name === 'NeedsConfiguration'
+            ? ((state as unknown as { Choices: Array<{ Next: string }> }).Choices[0]?.Next as string)
+            : state.Type === 'Choice'
+              ? state.Default
+              : state.Next;
+    }
+    expect(path).toEqual([
+      'LoadCertificate',
+      'CertificateMode',
+      'VerifyOwnership',
+      'RegisterCa',
+      'NeedsConfiguration',
+      'RecordResult',
+      'Announce',
+    ]);
+    expect(path.filter((step) => lambdaTasks.some(([task]) => task === step))).toHaveLength(3);
+  });
+
+  it('announces only what changed: an adopted CA found converged, tags included, gets its receipt and no event', () => {
+    const changed = definition.States.Changed as State & { Choices: Array<Record<string, unknown>> };
+    expect(changed.Choices).toEqual([
+      {
+        And: [
+          { Variable: '$.registered.converged', BooleanEquals: true },
+          { Variable: '$.configuration.tagChanges', NumericEquals: 0 },
+        ],
+        Next: 'RecordUnchanged',
+      },
+    ]);
+    expect(changed.Default).toBe('RecordResult');
+    const { Comment: _a, Next: _next, ...recordResult } = definition.States.RecordResult as State & { Comment: string };
+    const {
+      Comment: _b,
+      End: end,
+      ...recordUnchanged
+    } = definition.States.RecordUnchanged as State & {
+      Comment: string;
+    };
+    // The same receipt on both paths.
+    expect(recordUnchanged).toEqual(recordResult);
+    expect(end).toBe(true);
+    expect(definition.States.RecordResult?.Next).toBe('Announce');
+  });
+
+  it('publishes CA Registered or CA Drift Repaired with the optimized EventBridge integration, never failing the run', () => {
+    const announce = definition.States.Announce as State & { Parameters: { Entries: Array<Record<string, unknown>> } };
+    expect(announce.Resource).toBe('arn:${Partition}:states:::events:putEvents');
+    expect(announce.Parameters.Entries).toHaveLength(1);
+    expect(announce.Parameters.Entries[0]).toMatchObject({
+      Source: 'iot-ca-pipeline',
+      'DetailType.$': '$.certificate.announcement.detailType',
+    });
+    expect(announce.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.announcementError', Next: 'NotAnnounced' },
+    ]);
+    expect(definition.States.NotAnnounced).toMatchObject({ Type: 'Pass', End: true });
   });
 
   it('skips Configure only for a CA this run registered with its template and tags', () => {
@@ -94,12 +170,14 @@ describe('register-ca.asl.json', () => {
       Choices: Array<Record<string, unknown>>;
       Default: string;
     };
-    expect(choice.Choices).toEqual([{ Variable: '$.registered.configured', BooleanEquals: true, Next: 'Activate' }]);
+    expect(choice.Choices).toEqual([
+      { Variable: '$.registered.configured', BooleanEquals: true, Next: 'RecordResult' },
+    ]);
     expect(choice.Default).toBe('Configure');
     expect(definition.States.Configure?.Next).toBe('Activate');
   });
 
-  it('runs Activate and the receipt as AWS SDK integrations: no function, no invocation to pay for', () => {
+  it('runs Activate, the receipt and the announcement as service integrations: no function, no invocation to pay for', () => {
     expect(definition.States.Activate?.Resource).toBe('arn:${Partition}:states:::aws-sdk:iot:updateCACertificate');
     expect(definition.States.Activate).toMatchObject({
       Parameters: {
@@ -112,7 +190,12 @@ describe('register-ca.asl.json', () => {
     expect(definition.States.RecordResult?.Resource).toBe('arn:${Partition}:states:::aws-sdk:s3:putObject');
     // The failure path classifies the error and builds the report: it keeps its function.
     expect(definition.States.RecordFailure?.Resource).toBe('${RecordResultFunctionArn}');
-    expect(integrationTasks.map(([name]) => name).sort()).toEqual(['Activate', 'RecordResult']);
+    expect(integrationTasks.map(([name]) => name).sort()).toEqual([
+      'Activate',
+      'Announce',
+      'RecordResult',
+      'RecordUnchanged',
+    ]);
   });
 
   it("retries an integration's throttling and faults, by the names Step Functions gives them, as a function's", () => {
@@ -169,7 +252,8 @@ describe('register-ca.asl.json', () => {
 
   it('catches every error, business or not, into RecordFailure once, keeping the input under $.error', () => {
     for (const [name, , catcher] of tasks) {
-      if (name === 'RecordResult' || name === 'RecordFailure') continue;
+      // The receipts and the failure report end the flow; Announce catches to NotAnnounced.
+      if (['RecordResult', 'RecordUnchanged', 'RecordFailure', 'Announce'].includes(name)) continue;
       // A Task in a Parallel branch fails its Parallel state, which catches for it. A list of the
       // business errors before this catcher would change nothing at run time: the report names the
       // error and its remedy from errors.ts either way (test/reliability/bad-input.test.ts).

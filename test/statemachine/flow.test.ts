@@ -14,8 +14,10 @@ import {
   UntagResourceCommand,
   UpdateCACertificateCommand,
 } from '@aws-sdk/client-iot';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
+import { CaDriftRepairedDetailSchema, CaRegisteredDetailSchema } from '../../functions/core/events.ts';
 import { loadApp } from '../../local/app.ts';
 import { LocalEngine, type ExecutionRecord } from '../../local/engine.ts';
 import { inspectCaFile } from '../../functions/core/certificate.ts';
@@ -27,6 +29,7 @@ const ARN_PREFIX = 'arn:aws:iot:us-east-1:123456789012:cacert/';
 // Class-level mocks: they reach the clients each handler module builds at init.
 const iot = mockClient(IoTClient);
 const s3 = mockClient(S3Client);
+const bus = mockClient(EventBridgeClient);
 const objects = new Map<string, FakeObject>();
 let ca: Pki;
 let sniCa: Pki;
@@ -42,12 +45,15 @@ beforeAll(async () => {
 afterAll(() => {
   iot.restore();
   s3.restore();
+  bus.restore();
 });
 
 beforeEach(() => {
   objects.clear();
   iot.reset();
   s3.reset();
+  bus.reset();
+  bus.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'event-1' }] });
   fakeBucket(s3, objects);
   iot.on(GetRegistrationCodeCommand).resolves({ registrationCode: REGISTRATION_CODE });
   iot.on(RegisterCACertificateCommand).callsFake((input: { caCertificate: string }) => {
@@ -65,9 +71,33 @@ const visited = (record: ExecutionRecord): string[] =>
 const result = (key: string) => JSON.parse(String(objects.get(`results/${key}.json`)?.body));
 const activations = () =>
   iot.commandCalls(UpdateCACertificateCommand).filter((call) => call.args[0].input.newStatus === 'ACTIVE');
+/** What the flow published: one entry per PutEvents call here. */
+const published = () => bus.commandCalls(PutEventsCommand).flatMap((call) => call.args[0].input.Entries ?? []);
+const detailOf = (entry: { Detail?: string | undefined } | undefined) => JSON.parse(String(entry?.Detail));
+
+/** RegisterCACertificate finds the CA registered already, as DescribeCACertificate shows it. */
+const registeredAlready = (description: Record<string, unknown>, templateName?: string) => {
+  const certificateId = inspectCaFile(ca.pem).certificateId;
+  iot.on(RegisterCACertificateCommand).rejects(
+    awsError('ResourceAlreadyExistsException', 409, {
+      resourceId: certificateId,
+      resourceArn: `${ARN_PREFIX}${certificateId}`,
+    }),
+  );
+  iot.on(DescribeCACertificateCommand).resolves({
+    certificateDescription: {
+      certificateId,
+      certificateArn: `${ARN_PREFIX}${certificateId}`,
+      certificateMode: 'DEFAULT',
+      ...description,
+    },
+    ...(templateName ? { registrationConfig: { templateName } } : {}),
+  });
+  return certificateId;
+};
 
 describe('register-ca on the local engine', () => {
-  it('DEFAULT: verifies, registers INACTIVE with its template and tags in one call, then activates last', async () => {
+  it('DEFAULT: verifies, registers ACTIVE with its template and tags in one call, records, then announces', async () => {
     objects.set('incoming/a.pem', { body: `${ca.pem}${verification.pem}` });
     const record = await engine.run({ bucket: BUCKET, key: 'incoming/a.pem' });
     expect(record.status).toBe('SUCCEEDED');
@@ -77,19 +107,18 @@ describe('register-ca on the local engine', () => {
       'VerifyOwnership',
       'RegisterCa',
       'NeedsConfiguration',
-      'Activate',
       'RecordResult',
+      'Announce',
     ]);
     const calls = iot.calls().map((call) => (call.args[0] as object).constructor.name);
     expect(calls).toEqual([
       'GetRegistrationCodeCommand',
       'DescribeProvisioningTemplateCommand',
       'RegisterCACertificateCommand',
-      'UpdateCACertificateCommand',
     ]);
     expect(iot).toHaveReceivedCommandWith(RegisterCACertificateCommand, {
-      setAsActive: false,
-      allowAutoRegistration: false,
+      setAsActive: true,
+      allowAutoRegistration: true,
       certificateMode: 'DEFAULT',
       registrationConfig: { templateName: 'iot-ca-test-jitp' },
       tags: expect.arrayContaining([
@@ -97,15 +126,80 @@ describe('register-ca on the local engine', () => {
         { Key: 'iot-ca:source-key', Value: 'incoming/a.pem' },
       ]),
     });
-    expect(activations()).toHaveLength(1);
+    expect(activations()).toHaveLength(0);
     const receipt = result('incoming/a.pem');
     expect(receipt).toMatchObject({
       outcome: 'ACTIVE',
       certificateMode: 'DEFAULT',
       templateName: 'iot-ca-test-jitp',
       certificateId: inspectCaFile(ca.pem).certificateId,
+      replaces: null,
     });
     expect(receipt.executionId).toBe(record.executionArn);
+    const [entry, ...more] = published();
+    expect(more).toEqual([]);
+    expect(entry).toMatchObject({ Source: 'iot-ca-pipeline', DetailType: 'CA Registered' });
+    const detail = CaRegisteredDetailSchema.parse(detailOf(entry));
+    expect(detail).toMatchObject({
+      certificateId: receipt.certificateId,
+      certificateArn: receipt.certificateArn,
+      receiptKey: 'results/incoming/a.pem.json',
+      adopted: false,
+      trigger: 'manual',
+      executionId: record.executionArn,
+      cause: `registered:${receipt.certificateId}:s3://${BUCKET}/incoming/a.pem@${receipt.source.etag ?? ''}`,
+    });
+    expect(entry?.Resources?.[0]).toBe(receipt.certificateArn);
+  });
+
+  it('a CA registered already as it should be (a duplicate delivery) gets its receipt, and no second announcement', async () => {
+    registeredAlready({ status: 'ACTIVE', autoRegistrationStatus: 'ENABLE' }, 'iot-ca-test-jitp');
+    objects.set('incoming/a.pem', { body: `${ca.pem}${verification.pem}` });
+    // The tags it carries are exactly those the run wants.
+    const first = await engine.run({ bucket: BUCKET, key: 'incoming/a.pem' });
+    const wanted = iot.commandCalls(TagResourceCommand)[0]?.args[0].input.tags ?? [];
+    iot.on(ListTagsForResourceCommand).resolves({ tags: wanted });
+    bus.resetHistory();
+    const record = await engine.run({ bucket: BUCKET, key: 'incoming/a.pem' });
+    expect(first.status).toBe('SUCCEEDED');
+    expect(record.status).toBe('SUCCEEDED');
+    expect(visited(record).slice(-3)).toEqual(['Activate', 'Changed', 'RecordUnchanged']);
+    expect(published()).toEqual([]);
+    expect(result('incoming/a.pem')).toMatchObject({
+      outcome: 'ACTIVE',
+      adopted: true,
+      executionId: record.executionArn,
+    });
+  });
+
+  it('a run reconciliation started on drift announces CA Drift Repaired with the drift', async () => {
+    registeredAlready({ status: 'INACTIVE', autoRegistrationStatus: 'ENABLE' }, 'iot-ca-test-jitp');
+    objects.set('incoming/a.pem', { body: `${ca.pem}${verification.pem}` });
+    const record = await engine.run({
+      bucket: BUCKET,
+      key: 'incoming/a.pem',
+      repair: { reason: 'drift', drift: ['status INACTIVE'] },
+    });
+    expect(record.status).toBe('SUCCEEDED');
+    const [entry, ...more] = published();
+    expect(more).toEqual([]);
+    expect(entry?.DetailType).toBe('CA Drift Repaired');
+    expect(CaDriftRepairedDetailSchema.parse(detailOf(entry))).toMatchObject({
+      drift: ['status INACTIVE'],
+      trigger: 'reconcile',
+      adopted: true,
+    });
+  });
+
+  it('an announcement that cannot be published does not lose the receipt: the run ends in NotAnnounced', async () => {
+    bus.on(PutEventsCommand).resolves({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'MalformedDetail' }] });
+    objects.set('incoming/a.pem', { body: `${ca.pem}${verification.pem}` });
+    const record = await engine.run({ bucket: BUCKET, key: 'incoming/a.pem' });
+    expect(record.status).toBe('SUCCEEDED');
+    expect(visited(record).slice(-2)).toEqual(['Announce', 'NotAnnounced']);
+    const failures = record.events.filter((event) => event.type === 'StateFailed' && event.state?.name === 'Announce');
+    expect(failures[0]?.Error).toBe('EventBridge.FailedEntry');
+    expect(result('incoming/a.pem')).toMatchObject({ outcome: 'ACTIVE' });
   });
 
   it('an adopted CA is converged (template and tags side by side) before it is activated', async () => {
@@ -138,7 +232,8 @@ describe('register-ca on the local engine', () => {
       'Configure',
     ]);
     expect(steps.slice(6, 8).sort()).toEqual(['AttachTemplate', 'TagCa']);
-    expect(steps.slice(8)).toEqual(['Activate', 'RecordResult']);
+    expect(steps.slice(8)).toEqual(['Activate', 'Changed', 'RecordResult', 'Announce']);
+    expect(published().map((entry) => entry.DetailType)).toEqual(['CA Registered']);
     expect(iot).toHaveReceivedCommandWith(UpdateCACertificateCommand, {
       certificateId,
       registrationConfig: { templateName: 'iot-ca-test-jitp' },
@@ -179,6 +274,15 @@ describe('register-ca on the local engine', () => {
     expect(report).toMatchObject({ outcome: 'FAILED', error: { name: 'RegistrationCodeMismatchError' } });
     expect(report.error.message).toContain('not-the-code');
     expect(report.error.remedy).toMatch(/registration code/);
+    const [entry, ...more] = published();
+    expect(more).toEqual([]);
+    expect(entry?.DetailType).toBe('CA Registration Failed');
+    expect(detailOf(entry)).toMatchObject({
+      source: { bucket: BUCKET, key: 'incoming/wrong.pem' },
+      error: { name: 'RegistrationCodeMismatchError', kind: 'business' },
+      receiptKey: 'results/incoming/wrong.pem.json',
+      executionId: record.executionArn,
+    });
   });
 
   it('a template that is not JITP is refused before anything is registered', async () => {
@@ -233,12 +337,16 @@ describe('register-ca on the local engine', () => {
     expect(record.status).toBe('SUCCEEDED');
     const retries = record.events.filter((event) => event.type === 'StateRetried');
     expect(retries.map((event) => event.state?.name)).toContain('RegisterCa');
-    expect(activations()).toHaveLength(1);
+    // The call that makes the CA live is RegisterCACertificate itself, retried once.
+    expect(iot).toHaveReceivedCommandTimes(RegisterCACertificateCommand, 2);
+    expect(iot).toHaveReceivedNthCommandWith(RegisterCACertificateCommand, 2, { setAsActive: true });
+    expect(activations()).toHaveLength(0);
   });
 
-  it('retries Activate (an SDK integration) on Iot.ThrottlingException and Iot.ServiceUnavailableException', async () => {
+  it("retries an adopted CA's Activate (an SDK integration) on Iot.ThrottlingException and Iot.ServiceUnavailableException", async () => {
+    registeredAlready({ status: 'INACTIVE' });
     iot
-      .on(UpdateCACertificateCommand)
+      .on(UpdateCACertificateCommand, { newStatus: 'ACTIVE' })
       .rejectsOnce(awsError('ThrottlingException', 400))
       .rejectsOnce(awsError('ServiceUnavailableException', 503))
       .resolves({});
@@ -255,7 +363,8 @@ describe('register-ca on the local engine', () => {
   });
 
   it('an UpdateCACertificate refused for good is reported with its integration name, not retried', async () => {
-    iot.on(UpdateCACertificateCommand).rejects(awsError('InvalidRequestException', 400));
+    registeredAlready({ status: 'INACTIVE' });
+    iot.on(UpdateCACertificateCommand, { newStatus: 'ACTIVE' }).rejects(awsError('InvalidRequestException', 400));
     objects.set('incoming/a.pem', { body: `${ca.pem}${verification.pem}` });
     const record = await engine.run({ bucket: BUCKET, key: 'incoming/a.pem' });
     expect(record).toMatchObject({ status: 'FAILED', error: 'Iot.InvalidRequestException' });

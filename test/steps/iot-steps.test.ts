@@ -78,24 +78,25 @@ describe('RegisterCa', () => {
     expect(mock).toHaveReceivedCommandTimes(RegisterCACertificateCommand, 0);
   });
 
-  it('registers a DEFAULT CA as INACTIVE with auto-registration off, its template and its tags, verification included', async () => {
+  it('registers a DEFAULT CA ACTIVE with auto-registration on, its template and its tags, verification included', async () => {
     mock.on(RegisterCACertificateCommand).resolves({ certificateId: ID, certificateArn: ARN });
     expect(await registerCa(iot, { certificate: certificate() })).toEqual({
       certificateId: ID,
       certificateArn: ARN,
       adopted: false,
       configured: true,
-      status: 'INACTIVE',
+      status: 'ACTIVE',
     });
+    // Complete in the one call that creates it (docs/adr/0027): nothing is left for Activate.
     expect(mock).toHaveReceivedCommandWith(RegisterCACertificateCommand, {
       certificateMode: 'DEFAULT',
-      setAsActive: false,
-      allowAutoRegistration: false,
+      setAsActive: true,
+      allowAutoRegistration: true,
       verificationCertificate: expect.stringContaining('BEGIN CERTIFICATE'),
       registrationConfig: { templateName: 'fleet-jitp' },
       tags: [{ Key: 'team', Value: 'platform' }],
     });
-    // Template, tags and registration in one call: nothing else is called before Activate.
+    // Template, tags, activation and registration in one call: nothing else is called.
     expect(mock.calls().map((call) => (call.args[0] as object).constructor.name)).toEqual([
       'DescribeProvisioningTemplateCommand',
       'RegisterCACertificateCommand',
@@ -129,7 +130,25 @@ describe('RegisterCa', () => {
       adopted: true,
       configured: false,
       status: 'ACTIVE',
+      converged: false,
     });
+  });
+
+  it('calls an adopted CA converged only when it is ACTIVE, auto-registering and on the template asked for', async () => {
+    mock
+      .on(RegisterCACertificateCommand)
+      .rejects(awsError('ResourceAlreadyExistsException', 409, { resourceId: ID, resourceArn: ARN }));
+    const adoptWith = async (description: Record<string, unknown>, templateName: string) => {
+      mock.on(DescribeCACertificateCommand).resolves({
+        certificateDescription: { certificateId: ID, certificateArn: ARN, certificateMode: 'DEFAULT', ...description },
+        registrationConfig: { templateName },
+      });
+      return (await registerCa(iot, { certificate: certificate() })).converged;
+    };
+    expect(await adoptWith({ status: 'ACTIVE', autoRegistrationStatus: 'ENABLE' }, 'fleet-jitp')).toBe(true);
+    expect(await adoptWith({ status: 'INACTIVE', autoRegistrationStatus: 'ENABLE' }, 'fleet-jitp')).toBe(false);
+    expect(await adoptWith({ status: 'ACTIVE', autoRegistrationStatus: 'DISABLE' }, 'fleet-jitp')).toBe(false);
+    expect(await adoptWith({ status: 'ACTIVE', autoRegistrationStatus: 'ENABLE' }, 'other')).toBe(false);
   });
 
   it('refuses to adopt a CA registered in the other mode', async () => {
