@@ -1,10 +1,15 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { readResultsPrefix } from './lambda/config.ts';
+import { readExpiryWarningDays, readResultsPrefix } from './lambda/config.ts';
+import { CaExpiringDetailSchema, type PipelineEvent } from './core/events.ts';
+import type { Finding } from './core/reconcile.ts';
+import { createEventsClient } from './aws/events.ts';
+import { publishOncePerCause, transientOnly } from './aws/notices.ts';
 import { logger } from './lambda/logger.ts';
 import { step } from './lambda/middleware.ts';
 import { addCounts } from './core/reconcile.ts';
-import { createS3Client, putJson } from './aws/s3.ts';
+import { createS3Client, findJson, putJson } from './aws/s3.ts';
 import { reconcileReportKeyFor } from './core/source.ts';
 import {
   ReconcileReportInputSchema,
@@ -22,9 +27,72 @@ const mergeCalls = (all: Array<Record<string, number>>): Record<string, number> 
   return merged;
 };
 
-/** Merges the passes into one report under results/reconcile/, one summary log line and metrics. */
+export interface ReconcileReportDeps {
+  s3: S3Client;
+  resultsPrefix: string;
+  metrics: Metrics;
+  /** Where `CA Expiring` goes; without it none is published. */
+  events?: EventBridgeClient;
+  /** The deployment's expiryWarningDays (the threshold the plan used), part of each warning's cause. */
+  expiryWarningDays?: number;
+  now?: () => Date;
+}
+
+type Expiring = Extract<Finding, { kind: 'expiring' }>;
+
+/**
+ * `CA Expiring` for each CA the plan found ending within the threshold, once per CA per expiry:
+ * the cause is the certificateId, its notAfter and the threshold, so hourly runs announce it once,
+ * a CA replaced by a renewed one (new notAfter) or a changed threshold announces again.
+ */
+export const expiringEvents = (
+  findings: readonly Finding[],
+  meta: { bucket: string; runId: string; thresholdDays: number; executionId?: string | undefined },
+): PipelineEvent[] =>
+  findings
+    .filter((finding): finding is Expiring => finding.kind === 'expiring')
+    .map((finding) => ({
+      detailType: 'CA Expiring' as const,
+      detail: CaExpiringDetailSchema.parse({
+        cause: `expiring:${finding.certificateId}:${finding.notAfter}:${meta.thresholdDays}d`,
+        ...(meta.executionId ? { executionId: meta.executionId } : {}),
+        certificateId: finding.certificateId,
+        source: { bucket: meta.bucket, key: finding.key },
+        notAfter: finding.notAfter,
+        daysLeft: finding.daysLeft,
+        thresholdDays: meta.thresholdDays,
+        runId: meta.runId,
+      }),
+    }));
+
+const announceExpiring = async (deps: ReconcileReportDeps, event: ReconcileReportInput): Promise<number> => {
+  const { plan } = event;
+  if (!deps.events || plan.counts.expiring === 0) return 0;
+  const findings = (await findJson<Finding[]>(deps.s3, plan.bucket, plan.findingsKey)) ?? [];
+  const events = expiringEvents(findings, {
+    bucket: plan.bucket,
+    runId: plan.runId,
+    thresholdDays: deps.expiryWarningDays ?? readExpiryWarningDays(),
+    executionId: event.executionId,
+  });
+  try {
+    const published = await publishOncePerCause(
+      { s3: deps.s3, events: deps.events, bucket: plan.bucket, resultsPrefix: deps.resultsPrefix },
+      events,
+    );
+    return published.length;
+  } catch (error) {
+    transientOnly(error, 'CA Expiring');
+    return 0;
+  }
+};
+
+/**
+ * Merges the passes into one report under results/reconcile/, one summary log line and metrics,
+ * and announces the CAs that are expiring (once per expiry).
+ */
 export const reconcileReport = async (
-  deps: { s3: S3Client; resultsPrefix: string; metrics: Metrics; now?: () => Date },
+  deps: ReconcileReportDeps,
   event: ReconcileReportInput,
 ): Promise<ReconcileReport> => {
   const { plan } = event;
@@ -55,13 +123,17 @@ export const reconcileReport = async (
   deps.metrics.addMetric('CasOrphaned', MetricUnit.Count, counts.orphaned);
   deps.metrics.addMetric('ReconcileErrors', MetricUnit.Count, counts.errors);
   deps.metrics.publishStoredMetrics();
+  const announced = await announceExpiring(deps, event);
+  if (announced > 0) logger.info('announced expiring CAs', { announced });
   return report;
 };
 
-const deps = {
+const deps: ReconcileReportDeps = {
   s3: createS3Client(),
   resultsPrefix: readResultsPrefix(),
   metrics: new Metrics({ namespace: 'IotCaPipeline', serviceName: 'iot-ca-pipeline' }),
+  events: createEventsClient(),
+  expiryWarningDays: readExpiryWarningDays(),
 };
 export const handler = step({ input: ReconcileReportInputSchema, output: ReconcileReportSchema }, (event) =>
   reconcileReport(deps, event),

@@ -1,9 +1,14 @@
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { readResultsPrefix } from './lambda/config.ts';
-import { isPipelineError } from './core/errors.ts';
+import { ERROR_SPECS, isPipelineError, isTransientFailure, type PipelineErrorName } from './core/errors.ts';
+import { CaRegistrationFailedDetailSchema, type CaRegistrationFailedDetail } from './core/events.ts';
+import { createEventsClient } from './aws/events.ts';
+import { publishOncePerCause, transientOnly } from './aws/notices.ts';
 import { logger } from './lambda/logger.ts';
 import { step } from './lambda/middleware.ts';
-import { buildFailureReport, buildReceipt, type FlowState } from './core/results.ts';
+import { buildFailureReport, buildReceipt, type FailureReport, type FlowState } from './core/results.ts';
 import { createS3Client, findJson, putJson, resolveObject, skipNotJson } from './aws/s3.ts';
 import { parseStartInput, resultKeyFor, type ObjectRef } from './core/source.ts';
 import {
@@ -19,8 +24,57 @@ import {
 export interface RecordResultDeps {
   s3: S3Client;
   resultsPrefix: string;
+  /** Where `CA Registration Failed` goes; without it no event is published (tests of the report alone). */
+  events?: EventBridgeClient;
+  /** `UnexpectedFailures` (namespace IotCaPipeline) for every failure that is not a business error. */
+  metrics?: Metrics;
   now?: () => Date;
 }
+
+/**
+ * business: the file, its options or the account's setup (the remedy says what to change);
+ * transient: throttling or faults outlasted the retries; unexpected: anything else (a Lambda or
+ * States error, an integration's own failure), which the UnexpectedFailures alarm watches.
+ */
+export const failureKind = (name: string): CaRegistrationFailedDetail['error']['kind'] => {
+  if (isTransientFailure(name)) return 'transient';
+  return name in ERROR_SPECS && ERROR_SPECS[name as PipelineErrorName].kind === 'business' ? 'business' : 'unexpected';
+};
+
+/**
+ * `CA Registration Failed`, once per cause: the object's content (version or ETag) and the error's
+ * name. Duplicate deliveries of a bad upload, and reconciliation's reruns of a transient failure
+ * that fails again the same way, announce nothing new; new content or another error does.
+ */
+export const registrationFailedDetail = (report: FailureReport, resultKey: string): CaRegistrationFailedDetail => {
+  const { source, error } = report;
+  return CaRegistrationFailedDetailSchema.parse({
+    cause: `failed:s3://${source.bucket}/${source.key}@${source.versionId ?? source.etag ?? ''}:${error.name}`,
+    ...(report.executionId ? { executionId: report.executionId } : {}),
+    ...(report.certificateId ? { certificateId: report.certificateId } : {}),
+    source,
+    error: { name: error.name, message: error.message, remedy: error.remedy, kind: failureKind(error.name) },
+    receiptKey: resultKey,
+  });
+};
+
+const announceFailure = async (deps: RecordResultDeps, report: FailureReport, resultKey: string): Promise<void> => {
+  const detail = registrationFailedDetail(report, resultKey);
+  if (detail.error.kind !== 'business') {
+    deps.metrics?.addMetric('UnexpectedFailures', MetricUnit.Count, 1);
+    deps.metrics?.publishStoredMetrics();
+  }
+  if (!deps.events) return;
+  try {
+    await publishOncePerCause(
+      { s3: deps.s3, events: deps.events, bucket: report.source.bucket, resultsPrefix: deps.resultsPrefix },
+      [{ detailType: 'CA Registration Failed', detail }],
+    );
+  } catch (error) {
+    // The report is written: a retry of this step rewrites it and publishes; anything else is logged.
+    transientOnly(error, 'CA Registration Failed');
+  }
+};
 
 /**
  * The object the flow was about. LoadCertificate read it (key, version and ETag as in the bucket);
@@ -78,6 +132,7 @@ export const recordResult = async (deps: RecordResultDeps, event: RecordResultIn
     // The contract (schemas/result.schema.json) is checked before anything reads it.
     await putJson(deps.s3, source.bucket, resultKey, FailureReportSchema.parse(report));
     logger.warn('flow failed', { errorName: report.error.name, transient: report.error.transient, resultKey });
+    await announceFailure(deps, report, resultKey);
     return { outcome: 'FAILED', resultKey };
   }
   const receipt = buildReceipt(certificate, registered, meta);
@@ -86,7 +141,18 @@ export const recordResult = async (deps: RecordResultDeps, event: RecordResultIn
   return { outcome: 'ACTIVE', resultKey };
 };
 
-const deps: RecordResultDeps = { s3: createS3Client(), resultsPrefix: readResultsPrefix() };
+const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME;
+const deps: RecordResultDeps = {
+  s3: createS3Client(),
+  resultsPrefix: readResultsPrefix(),
+  events: createEventsClient(),
+  // FunctionName tells stages in one account apart: the alarm of each watches its own.
+  metrics: new Metrics({
+    namespace: 'IotCaPipeline',
+    serviceName: 'iot-ca-pipeline',
+    ...(functionName ? { defaultDimensions: { FunctionName: functionName } } : {}),
+  }),
+};
 export const handler = step({ input: RecordResultInputSchema, output: RecordResultOutputSchema }, (event) =>
   recordResult(deps, event),
 );
