@@ -296,8 +296,12 @@ export const keyMatcher = (filters: KeyFilter[], fill: (text: string) => string)
   };
 };
 
-/** The key filters of the rule that starts register-ca: the one Events rule with an object-key pattern. */
+/** The key filters of the rule that starts register-ca: the Events rule on Object Created with an object-key pattern. */
 export const uploadKeyFilters = (app: App): KeyFilter[] =>
   Object.values(app.resources).find(
-    (resource) => resource.Type === 'AWS::Events::Rule' && resource.Properties.EventPattern?.detail?.object?.key,
+    (resource) =>
+      resource.Type === 'AWS::Events::Rule' &&
+      resource.Properties.EventPattern?.detail?.object?.key &&
+      // Not CaDeletedRule, which filters the same keys for Object Deleted.
+      [resource.Properties.EventPattern['detail-type']].flat().includes('Object Created'),
   )?.Properties.EventPattern.detail.object.key ?? [];
