@@ -103,7 +103,7 @@ export const readRetireConfig = (): RetireConfig => {
     revokeDevices: parseBoolean(env('RETIRE_REVOKE_DEVICES', 'false'), 'RETIRE_REVOKE_DEVICES'),
     secondsPerDay: positive('RETIRE_SECONDS_PER_DAY', '86400', true),
     tps: positive('RETIRE_TPS', '8'),
-    revokeBudgetMs: positive('RETIRE_REVOKE_BUDGET_MS', '15000'),
+    revokeBudgetMs: positive('RETIRE_REVOKE_BUDGET_MS', '60000'),
     ...(bucket ? { bucket } : {}),
     resultsPrefix: readResultsPrefix(),
   };
