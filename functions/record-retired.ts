@@ -30,8 +30,10 @@ export const recordRetired = async (
   const { plan } = event.state;
   const receipt = buildRetiredReceipt(event, deps.now?.() ?? new Date(), event.executionId ?? 'unknown');
   const receiptKey = plan.receiptKey as string;
-  await putJson(deps.s3, plan.bucket as string, receiptKey, receipt);
+  // Published before the receipt is written: a CA whose receipt says retired was announced (a
+  // rerun that finds the receipt ends as already-retired), at worst twice after a crash in between.
   if (event.phase === 'retired') await publishEvents(deps.events, [retiredEvent(receipt, receiptKey)]);
+  await putJson(deps.s3, plan.bucket as string, receiptKey, receipt);
   return { receiptKey, outcome: receipt.outcome, published: event.phase === 'retired' };
 };
 

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { ListCACertificatesCommand } from '@aws-sdk/client-iot';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import type { Role } from '../../local/iam/roles.ts';
 import { withoutStatement } from '../../local/iam/roles.ts';
 import { makeCa, makeLeaf } from '../fixtures/pki.ts';
@@ -164,5 +165,34 @@ describe('iam: false (iot-ca up --no-iam)', () => {
     const report = await dropCa(fixture, 'incoming/no-iam.pem');
     expect(report.outcome).toBe('ACTIVE');
     expect(fixture.stack.iam.guard.denials).toEqual([]);
+  });
+});
+
+describe('retire-ca under its roles (docs/adr/0025)', () => {
+  const fixture = useLocalStack({ adjustRoles: without(['RecordRetiredRole', 'events:PutEvents']) });
+
+  it('retires with every other call allowed; a step denied fails with AccessDeniedError and gives its claim back', async () => {
+    const ca = await makeCa();
+    await fixture.put('incoming/retire-denied.pem', `${ca.pem}${(await makeLeaf(ca, `CN=${fixture.code}`)).pem}`);
+    await fixture.settle();
+    const [registered] = await registeredCas(fixture);
+    const certificateId = registered?.certificateId as string;
+    const record = await fixture.stack.retireEngine.run({ certificateId, reason: 'iam-test', requestId: 'r1' });
+    expect(record.status).toBe('FAILED');
+    expect(record.error).toBe('AccessDeniedError');
+    // Everything before the denied PutEvents ran under its own role: listed, deactivated, receipt written.
+    expect(fixture.stack.iam.guard.denials.map((denial) => denial.action)).toEqual(['events:PutEvents']);
+    const [after] = await registeredCas(fixture);
+    expect(after?.status).toBe('INACTIVE');
+    // No receipt without the event: a rerun does not take the CA for already retired and stay silent.
+    await expect(
+      fixture.s3.send(
+        new GetObjectCommand({ Bucket: fixture.stack.bucket, Key: `results/retired/${certificateId}.json` }),
+      ),
+    ).rejects.toMatchObject({ name: 'NoSuchKey' });
+    // ReleaseClaim (the state machine role's s3:DeleteObject) gave the cause back: the same request runs again.
+    const again = await fixture.stack.retireEngine.run({ certificateId, reason: 'iam-test', requestId: 'r1' });
+    expect(again.error).toBe('AccessDeniedError');
+    expect(again.events.some((event) => event.state?.name === 'RecordRetired')).toBe(true);
   });
 });
