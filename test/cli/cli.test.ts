@@ -89,8 +89,8 @@ describe('iot-ca on the local stack', () => {
       'VerifyOwnership',
       'RegisterCa',
       'NeedsConfiguration',
-      'Activate',
       'RecordResult',
+      'Announce',
     ]);
     const list = JSON.parse((await iotCa('--local', '--json', 'list')).stdout);
     expect(list).toContainEqual(

@@ -4,7 +4,7 @@
  * serverless.yml declares them). A statement taken out fails the flow as it would on AWS.
  */
 import { describe, expect, it } from 'vitest';
-import { ListCACertificatesCommand } from '@aws-sdk/client-iot';
+import { ListCACertificatesCommand, RegisterCACertificateCommand } from '@aws-sdk/client-iot';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import type { Role } from '../../local/iam/roles.ts';
@@ -45,9 +45,18 @@ const withoutResource =
     };
   };
 
-const dropCa = async (fixture: ReturnType<typeof useLocalStack>, key: string) => {
+/** `registeredBefore`: the CA is registered INACTIVE first, so the flow adopts it and Activate runs. */
+const dropCa = async (fixture: ReturnType<typeof useLocalStack>, key: string, registeredBefore = false) => {
   const ca = await makeCa();
   const verification = await makeLeaf(ca, `CN=${fixture.code}`);
+  if (registeredBefore)
+    await fixture.iot.send(
+      new RegisterCACertificateCommand({
+        caCertificate: ca.pem,
+        verificationCertificate: verification.pem,
+        certificateMode: 'DEFAULT',
+      }),
+    );
   await fixture.put(key, `${ca.pem}${verification.pem}`);
   await fixture.settle();
   return fixture.resultOf(key);
@@ -131,8 +140,8 @@ describe('a state machine role that may not invoke one of its functions', () => 
 describe('a state machine role without the permission its SDK integration needs (docs/adr/0026)', () => {
   const fixture = useLocalStack({ adjustRoles: without(['StateMachineRole', 'iot:UpdateCACertificate']) });
 
-  it('fails Activate with Iot.AccessDeniedException as on AWS, reports it, and leaves the CA INACTIVE', async () => {
-    const report = await dropCa(fixture, 'incoming/no-activate.pem');
+  it("fails an adopted CA's Activate with Iot.AccessDeniedException as on AWS, reports it, and leaves the CA INACTIVE", async () => {
+    const report = await dropCa(fixture, 'incoming/no-activate.pem', true);
     expect(report.outcome).toBe('FAILED');
     expect(report.error).toMatchObject({ name: 'Iot.AccessDeniedException', transient: false });
     // The Cause as Step Functions words an integration's failure, naming the role's session.
@@ -143,6 +152,34 @@ describe('a state machine role without the permission its SDK integration needs 
     const [ca] = await registeredCas(fixture);
     expect(ca?.status).toBe('INACTIVE');
     expect(fixture.stack.iam.guard.denials.map((denial) => denial.action)).toEqual(['iot:UpdateCACertificate']);
+  });
+});
+
+describe('a state machine role that may not put events (docs/adr/0027)', () => {
+  const fixture = useLocalStack({ adjustRoles: without(['StateMachineRole', 'events:PutEvents']) });
+
+  it('still registers and records the CA: Announce fails with EventBridge.AccessDeniedException into NotAnnounced', async () => {
+    const report = await dropCa(fixture, 'incoming/no-announce.pem');
+    expect(report.outcome).toBe('ACTIVE');
+    const [record] = fixture.stack.engine.list();
+    expect(record?.status).toBe('SUCCEEDED');
+    const failed = record?.events.filter((event) => event.type === 'StateFailed' && event.state?.name === 'Announce');
+    expect(failed?.map((event) => event.Error)).toEqual(['EventBridge.AccessDeniedException']);
+    expect(record?.events.some((event) => event.state?.name === 'NotAnnounced')).toBe(true);
+    expect(fixture.stack.iam.guard.denials.map((denial) => denial.action)).toEqual(['events:PutEvents']);
+  });
+});
+
+describe('a RecordResult role that may not put events', () => {
+  const fixture = useLocalStack({
+    adjustRoles: without(['RecordResultRole', 'events:PutEvents'], ['RegisterCaRole', 'iot:RegisterCACertificate']),
+  });
+
+  it('still writes the failure report; the denied CA Registration Failed is logged, not fatal', async () => {
+    const report = await dropCa(fixture, 'incoming/no-failure-event.pem');
+    expect(report).toMatchObject({ outcome: 'FAILED', error: { name: 'AccessDeniedError' } });
+    const actions = fixture.stack.iam.guard.denials.map((denial) => denial.action);
+    expect(actions).toEqual(['iot:RegisterCACertificate', 'events:PutEvents']);
   });
 });
 

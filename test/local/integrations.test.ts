@@ -1,10 +1,12 @@
 /**
- * The steps Step Functions runs itself (docs/adr/0026): Activate (aws-sdk:iot:updateCACertificate)
- * and RecordResult's receipt (aws-sdk:s3:putObject), on the embedded stack. The receipt is still
+ * The steps Step Functions runs itself (docs/adr/0026): an adopted CA's Activate
+ * (aws-sdk:iot:updateCACertificate), RecordResult's receipt (aws-sdk:s3:putObject) and Announce
+ * (the optimized events:putEvents, docs/adr/0027), on the embedded stack. The receipt is still
  * the contract, the errors are named as Step Functions names them and retried or reported as the
  * functions' were, and the history shows these steps as it shows the Lambda steps.
  */
 import { describe, expect, it } from 'vitest';
+import { RegisterCACertificateCommand } from '@aws-sdk/client-iot';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { GetExecutionHistoryCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { buildReceipt } from '../../functions/core/results.ts';
@@ -25,6 +27,20 @@ const dropDefault = async (key: string, given?: Awaited<ReturnType<typeof makeCa
   await local.put(key, `${ca.pem}${verification.pem}`, { tags: 'team=platform' });
   local.stack.eventsEnabled = true;
   return { ca, record: await local.stack.engine.run({ bucket: local.stack.bucket, key }) };
+};
+
+/** The CA registered INACTIVE beforehand (by hand, say): the flow adopts it and Activate makes it live. */
+const registerInactive = async (ca: Awaited<ReturnType<typeof makeCa>>) => {
+  const verification = await makeLeaf(ca, `CN=${local.code}`);
+  await local.iot.send(
+    new RegisterCACertificateCommand({
+      caCertificate: ca.pem,
+      verificationCertificate: verification.pem,
+      certificateMode: 'DEFAULT',
+      setAsActive: false,
+    }),
+  );
+  return ca;
 };
 
 const failuresOf = (record: ExecutionRecord, state: string) =>
@@ -75,8 +91,8 @@ describe('the receipt, written by aws-sdk:s3:putObject', () => {
   });
 });
 
-describe('Activate, run by aws-sdk:iot:updateCACertificate', () => {
-  it('shows in the history as a Task like the Lambda steps, and in the CLI step view', async () => {
+describe('Announce, run by the optimized events:putEvents', () => {
+  it('shows in the history as a Task like the Lambda steps, and in the CLI step view, after the receipt', async () => {
     const { record } = await dropDefault('incoming/integration/history.pem');
     expect(record.status).toBe('SUCCEEDED');
     const sfn = new SFNClient({});
@@ -88,8 +104,10 @@ describe('Activate, run by aws-sdk:iot:updateCACertificate', () => {
         .map((event) => event.taskScheduledEventDetails ?? event.taskSucceededEventDetails)
         .filter((detail) => detail?.resource === name)
         .map((detail) => detail?.resourceType);
-    expect(details('Activate')).toEqual(['aws-sdk:iot', 'aws-sdk:iot']);
+    // A CA this run registers is live from RegisterCa: no Activate on the main path.
+    expect(details('Activate')).toEqual([]);
     expect(details('RecordResult')).toEqual(['aws-sdk:s3', 'aws-sdk:s3']);
+    expect(details('Announce')).toEqual(['events', 'events']);
     expect(details('RegisterCa')).toEqual(['lambda', 'lambda']);
     const steps: Step[] = [];
     const tracker = new StepTracker((step) => steps.push(step));
@@ -101,38 +119,57 @@ describe('Activate, run by aws-sdk:iot:updateCACertificate', () => {
       'VerifyOwnership ok',
       'RegisterCa ok',
       'NeedsConfiguration ok',
-      'Activate ok',
       'RecordResult ok',
+      'Announce ok',
     ]);
+  });
+});
+
+describe("an adopted CA's Activate, run by aws-sdk:iot:updateCACertificate", () => {
+  it('shows in the history as a Task like the Lambda steps', async () => {
+    const ca = await registerInactive(await makeCa());
+    const { record } = await dropDefault('incoming/integration/adopted-history.pem', ca);
+    expect(record.status).toBe('SUCCEEDED');
+    const activate = record.events.filter((event) => event.state?.name === 'Activate');
+    expect(activate.map((event) => event.type)).toContain('StateEntered');
+    expect(local.stack.engine.resourceTypeOf('Activate')).toBe('aws-sdk:iot');
+    expect(
+      local.stack.emulator.describeCaCertificate(inspectCaFile(ca.pem).certificateId).certificateDescription,
+    ).toMatchObject({ status: 'ACTIVE', autoRegistrationStatus: 'ENABLE' });
   });
 
   it('waits out IoT throttling with the integration Retry (Iot.ThrottlingException) and ends ACTIVE', async () => {
-    // One UpdateCACertificate a second: three flows at once are throttled on Activate.
-    local.stack.emulator.faults = { tps: { UpdateCACertificate: 1 } };
+    const ca = await registerInactive(await makeCa());
+    // Activate's first two attempts are throttled, the third goes through.
+    let attempts = 0;
+    local.stack.engine.beforeTask = (state) => {
+      if (state !== 'Activate') return;
+      attempts += 1;
+      local.stack.emulator.faults = attempts <= 2 ? { throttleRate: 1 } : {};
+    };
     try {
-      const runs = await Promise.all(
-        Array.from({ length: 3 }, (_, i) => dropDefault(`incoming/integration/throttled-${i}.pem`)),
-      );
-      expect(runs.map(({ record }) => record.status)).toEqual(runs.map(() => 'SUCCEEDED'));
-      const activateFailures = runs.flatMap(({ record }) => failuresOf(record, 'Activate'));
-      expect(activateFailures.length).toBeGreaterThan(0);
-      expect(new Set(activateFailures.map((event) => event.Error))).toEqual(new Set(['Iot.ThrottlingException']));
+      const { record } = await dropDefault('incoming/integration/throttled.pem', ca);
+      expect(record.status).toBe('SUCCEEDED');
+      const activateFailures = failuresOf(record, 'Activate');
+      expect(activateFailures.map((event) => event.Error)).toEqual([
+        'Iot.ThrottlingException',
+        'Iot.ThrottlingException',
+      ]);
       expect(activateFailures[0]?.Cause).toMatch(/\(Service: Iot, Status Code: 400, Request ID: .+\)$/);
-      for (const { ca } of runs) {
-        const id = inspectCaFile(ca.pem).certificateId;
-        expect(local.stack.emulator.describeCaCertificate(id).certificateDescription).toMatchObject({
-          status: 'ACTIVE',
-          autoRegistrationStatus: 'ENABLE',
-        });
-      }
+      const id = inspectCaFile(ca.pem).certificateId;
+      expect(local.stack.emulator.describeCaCertificate(id).certificateDescription).toMatchObject({
+        status: 'ACTIVE',
+        autoRegistrationStatus: 'ENABLE',
+      });
     } finally {
+      local.stack.engine.beforeTask = undefined;
       local.stack.emulator.faults = {};
     }
   }, 60_000);
 
   it('refused for good (the CA is gone): the failure report names Iot.ResourceNotFoundException, not transient', async () => {
-    const ca = await makeCa();
-    // Someone deletes the INACTIVE CA between RegisterCa and Activate.
+    const ca = await registerInactive(await makeCa());
+    // Someone deletes the INACTIVE CA between RegisterCa (which adopted it) and Activate.
     local.stack.engine.beforeTask = (state) => {
       if (state === 'Activate') local.stack.emulator.deleteCaCertificate(inspectCaFile(ca.pem).certificateId);
     };
