@@ -359,6 +359,16 @@ export class LocalStack {
     });
     const iam = localIam(app, LOCAL_BUCKET, options.iam ?? true, options.adjustRoles);
     if (options.onDenial) iam.guard.onDenial = options.onDenial;
+    // The bus first: a rule EventBridge would refuse stops the stack before any server starts.
+    // Its state machines are the engines below, added to this list once they exist.
+    const busEngines: LocalEngine[] = [];
+    const bus = new LocalBus(app, {
+      stateDir,
+      bucket: LOCAL_BUCKET,
+      engines: busEngines,
+      iam,
+      ...(options.onBusEvent ? { onEvent: options.onBusEvent } : {}),
+    });
     const iot = await startIotServer(emulator, options.ports?.iot ?? 0, iotAuthorizer(iam.guard, LOCAL_PLACE));
     const s3 = new S3rver({
       address: '127.0.0.1',
@@ -397,11 +407,9 @@ export class LocalStack {
     );
     const pcaService = new PcaService(LOCAL_REGION, LOCAL_ACCOUNT);
     const pca = await startPcaServer(pcaService, options.ports?.pca ?? 0, pcaAuthorizer(iam.guard));
-    // The bus needs the engines, which need the environment: PutEvents puts through `bus` once it exists.
-    let bus: LocalBus | undefined;
     const events = await startEventsServer(
       LOCAL_PLACE,
-      (event) => bus?.put(event),
+      (event) => bus.put(event),
       options.ports?.events ?? 0,
       eventsAuthorizer(iam.guard, LOCAL_PLACE),
     );
@@ -479,6 +487,7 @@ export class LocalStack {
     const engine = engines.RegisterCaStateMachine as LocalEngine;
     const reconcileEngine = engines.ReconcileStateMachine as LocalEngine;
     const retireEngine = engines.RetireCaStateMachine as LocalEngine;
+    busEngines.push(...Object.values(engines));
     const sfn = await startSfnServer(Object.values(engines), options.ports?.sfn ?? 0, sfnAuthorizer(iam.guard));
     endpoints.sfn = sfn.url;
     process.env.AWS_ENDPOINT_URL_SFN = endpoints.sfn;
@@ -486,13 +495,6 @@ export class LocalStack {
     ensureDefaultTemplate(emulator, app.params.templateName ?? 'iot-ca-local-jitp', defaultTemplateBody(app));
     ensureDevicePolicy(emulator, app);
 
-    bus = new LocalBus(app, {
-      stateDir,
-      bucket: LOCAL_BUCKET,
-      engines: Object.values(engines),
-      iam,
-      ...(options.onBusEvent ? { onEvent: options.onBusEvent } : {}),
-    });
     const stack = new LocalStack(
       app,
       stateDir,
@@ -512,11 +514,10 @@ export class LocalStack {
     current = () => stack.emulator;
     // The bucket sends its object events to EventBridge; the rules serverless.yml declares
     // (CaUploadedRule, CaDeletedRule) pick theirs, as EventBridge matches them.
-    const localBus = bus;
     s3.on('event', (notification) => {
       for (const record of notification.Records) {
         const event = stack.eventsEnabled ? s3ToEventBridge(record) : undefined;
-        if (event) localBus.put(event);
+        if (event) bus.put(event);
       }
     });
     if (options.schedules) stack.runSchedules();

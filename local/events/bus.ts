@@ -55,8 +55,8 @@ export interface Delivery {
 export interface BusOptions {
   stateDir: string;
   bucket: string;
-  /** The state machines targets may start, by ARN. */
-  engines: LocalEngine[];
+  /** The state machines targets may start, by ARN (read at each delivery: the stack adds them after). */
+  engines: readonly LocalEngine[];
   iam: LocalIam;
   /** The directory holding serverless.yml (its Conditions are read from there). */
   root?: string;
