@@ -4,6 +4,7 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import pThrottle from 'p-throttle';
 import { awsCall, awsErrorName, awsPages } from './sdk-errors.ts';
 import { findJson, resolveObject, skipNotJson } from './s3.ts';
+import { PipelineError } from '../core/errors.ts';
 import { keyCandidates, resultKeyFor } from '../core/source.ts';
 import { RetireClaimSchema, type RetireClaim } from '../core/retire.ts';
 
@@ -58,6 +59,9 @@ export const claimCause = async (
     );
     return { state: 'claimed' };
   } catch (error) {
+    // Another write to the key in flight: retried as a fault, after which the winner is known.
+    if (awsErrorName(error) === 'ConditionalRequestConflict')
+      throw new PipelineError('ServiceFaultError', `PutObject ${key}: ConditionalRequestConflict`, { cause: error });
     if (awsErrorName(error) !== 'PreconditionFailed') throw error;
   }
   const existing = RetireClaimSchema.safeParse(await findJson<unknown>(s3, bucket, key).catch(skipNotJson));

@@ -231,3 +231,49 @@ describe('the retired receipt and CA Retired', () => {
     expect(validDetail(event.detail), JSON.stringify(validDetail.errors)).toBe(true);
   });
 });
+
+describe('the deployment settings', () => {
+  const withEnv = async <T>(env: Record<string, string>, read: () => T): Promise<T> => {
+    const saved = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
+    Object.assign(process.env, env);
+    try {
+      return read();
+    } finally {
+      for (const [key, value] of Object.entries(saved))
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+    }
+  };
+
+  it('reads the retire params, and names a malformed one', async () => {
+    const { readRetireConfig } = await import('../../functions/lambda/config.ts');
+    expect(await withEnv({}, readRetireConfig)).toMatchObject({
+      policy: 'deactivate',
+      deleteAfterDays: 30,
+      revokeDevices: false,
+      secondsPerDay: 86_400,
+      tps: 8,
+    });
+    expect(
+      await withEnv(
+        { RETIRE_POLICY: 'delete-after', RETIRE_DELETE_AFTER_DAYS: '7', RETIRE_REVOKE_DEVICES: 'true' },
+        readRetireConfig,
+      ),
+    ).toMatchObject({ policy: 'delete-after', deleteAfterDays: 7, revokeDevices: true });
+    await expect(withEnv({ RETIRE_POLICY: 'purge' }, readRetireConfig)).rejects.toThrow(/RETIRE_POLICY/);
+  });
+
+  it('reads orphanPolicy deactivate, the value before retire-ca, as retire', async () => {
+    const { readReconcileConfig } = await import('../../functions/lambda/config.ts');
+    const base = { REGISTER_CA_STATE_MACHINE_ARN: 'arn:register', RETIRE_CA_STATE_MACHINE_ARN: 'arn:retire' };
+    for (const [value, policy] of [
+      ['report', 'report'],
+      ['retire', 'retire'],
+      ['deactivate', 'retire'],
+    ])
+      expect((await withEnv({ ...base, ORPHAN_POLICY: value as string }, readReconcileConfig)).orphanPolicy).toBe(
+        policy,
+      );
+    await expect(withEnv({ ...base, ORPHAN_POLICY: 'delete' }, readReconcileConfig)).rejects.toThrow(/ORPHAN_POLICY/);
+  });
+});
