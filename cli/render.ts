@@ -513,7 +513,14 @@ const revokedCount = (revoked: RetiredView['revoked']): number | undefined =>
 /** The outcome of `retire`: what IoT holds now, the device certificates, and what happens next. */
 export const retiredText = (
   view: RetiredView,
-  where: { bucket: string; receiptKey: string; local: boolean | undefined; pending: boolean },
+  where: {
+    bucket: string;
+    receiptKey: string;
+    local: boolean | undefined;
+    pending: boolean;
+    /** The CA's object, when it is still in the bucket: the bucket still asks for the CA. */
+    objectStillThere?: { bucket: string; key: string } | undefined;
+  },
 ): string => {
   const devices = view.deviceCertificates ?? { total: 0, byStatus: {} };
   const active = devices.byStatus.ACTIVE ?? 0;
@@ -540,7 +547,12 @@ export const retiredText = (
     `  devices    ${devices.total} device certificate${devices.total === 1 ? '' : 's'}${devices.total ? `: ${byStatusText(devices.byStatus)}` : ''}`,
     ...next.map((line, index) => `  ${index === 0 ? 'next      ' : '          '} ${line}`),
     `  receipt    s3://${where.bucket}/${where.receiptKey}`,
-    ...(where.pending ? ['  (retire-ca keeps running until then; iot-ca result and this receipt follow it)'] : []),
+    ...(where.pending ? ['  (retire-ca keeps running until then; this receipt follows it)'] : []),
+    ...(where.objectStillThere
+      ? [
+          `  warning: s3://${where.objectStillThere.bucket}/${where.objectStillThere.key} is still in the bucket, which still asks for this CA: a re-upload or reconciliation may register it again, and a delete-after is cancelled while it is there. Delete the object to keep the CA retired.`,
+        ]
+      : []),
   ].join('\n');
 };
 

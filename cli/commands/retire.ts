@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { type CACertificateDescription, DescribeCACertificateCommand } from '@aws-sdk/client-iot';
 import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { objectExists } from '../../functions/aws/retire.ts';
 import { certificateIdOf } from '../../functions/core/certificate.ts';
 import { parsePemBlocks } from '../../functions/core/pem.ts';
 import { resolveCaId } from '../cas.ts';
@@ -163,8 +164,11 @@ const receiptOf = async (
   target: Target,
   key: string,
   executionArn: string,
-): Promise<(RetiredView & { executionId?: string }) | undefined> => {
-  const receipt = await readJson<RetiredView & { executionId?: string }>(target, key);
+): Promise<(RetiredView & { executionId?: string; source?: { bucket: string; key: string } }) | undefined> => {
+  const receipt = await readJson<RetiredView & { executionId?: string; source?: { bucket: string; key: string } }>(
+    target,
+    key,
+  );
   if (!receipt?.executionId) return undefined;
   return receipt.executionId === executionArn || receipt.executionId.endsWith(`:${shortId(executionArn)}`)
     ? receipt
@@ -268,7 +272,13 @@ export const retire = async (
       receipt: receipt ?? null,
     };
     if (receipt) {
-      out.result(json, retiredText(receipt, { bucket: target.bucket, receiptKey, local: global.local, pending }));
+      const source = receipt.source && outcome !== 'deleted' ? receipt.source : undefined;
+      const objectStillThere =
+        source && (await objectExists(target.s3, source.bucket, source.key)) ? source : undefined;
+      out.result(
+        { ...json, objectStillThere: objectStillThere ?? null },
+        retiredText(receipt, { bucket: target.bucket, receiptKey, local: global.local, pending, objectStillThere }),
+      );
     } else {
       const earlier = await readJson<RetiredView>(target, receiptKey);
       out.result(
