@@ -4,7 +4,10 @@
  * schemas/events/ (`npm run schemas`). Details never carry certificate bodies or key material.
  */
 import * as z from 'zod/mini';
+import { CaRetiredDetailSchema } from './retire.ts';
 import { ObjectRefSchema } from './schemas.ts';
+
+export { CaRetiredDetailSchema } from './retire.ts';
 
 /** `source` of every event the pipeline publishes. */
 export const EVENT_SOURCE = 'iot-ca-pipeline';
@@ -109,3 +112,15 @@ export type CaRegisteredDetail = z.infer<typeof CaRegisteredDetailSchema>;
 export type CaDriftRepairedDetail = z.infer<typeof CaDriftRepairedDetailSchema>;
 export type CaRegistrationFailedDetail = z.infer<typeof CaRegistrationFailedDetailSchema>;
 export type CaExpiringDetail = z.infer<typeof CaExpiringDetailSchema>;
+
+/**
+ * Each detail-type's schema (contract): a detail is checked by its detail-type, and each has its
+ * JSON Schema under schemas/events/ (build/schemas.ts). `CA Retired`'s is retire-ca's (ADR 0025).
+ */
+export const DETAIL_SCHEMAS = {
+  'CA Registered': CaRegisteredDetailSchema,
+  'CA Registration Failed': CaRegistrationFailedDetailSchema,
+  'CA Expiring': CaExpiringDetailSchema,
+  'CA Drift Repaired': CaDriftRepairedDetailSchema,
+  'CA Retired': CaRetiredDetailSchema,
+} as const satisfies Record<DetailType, z.core.$ZodType>;

@@ -114,9 +114,9 @@ describe('CA Registration Failed', () => {
     const added: string[] = [];
     metrics.addMetric = (name: string) => {
       added.push(name);
-      return undefined as never;
+      return metrics;
     };
-    metrics.publishStoredMetrics = () => undefined;
+    metrics.publishStoredMetrics = () => metrics;
     const run = (error: string) =>
       recordResult(
         { s3: new S3Client({}), events: new EventBridgeClient({}), metrics, resultsPrefix: 'results/' },
