@@ -31,8 +31,24 @@ const TEMPLATE_NAME = /^[0-9A-Za-z_-]{1,36}$/;
 /** Characters AWS accepts in tag keys and values. */
 const TAG_CHARS = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
 export const MAX_TAGS = 50;
-/** Prefix of the tags the pipeline writes itself; operators may not set them. */
+/** Prefix of the tags the pipeline writes itself; operators may not set them (but the retire settings). */
 export const PROVENANCE_PREFIX = 'iot-ca:';
+
+/**
+ * The per-CA retire settings (ADR 0025): the pipeline's prefix, but the operator's to set in the
+ * object's `tags` metadata, so the CA carries them and reconciliation sees no drift. Checked here,
+ * at upload, with the values retire-ca accepts.
+ */
+export const RETIRE_TAG_KEYS = {
+  policy: `${PROVENANCE_PREFIX}retire-policy`,
+  deleteAfterDays: `${PROVENANCE_PREFIX}retire-delete-after-days`,
+  revokeDevices: `${PROVENANCE_PREFIX}retire-revoke-devices`,
+} as const;
+const RETIRE_TAG_VALUES: Record<string, RegExp> = {
+  [RETIRE_TAG_KEYS.policy]: /^(deactivate|delete-after)$/i,
+  [RETIRE_TAG_KEYS.deleteAfterDays]: /^\d+(\.\d+)?$/,
+  [RETIRE_TAG_KEYS.revokeDevices]: /^(true|false)$/i,
+};
 
 const CERTIFICATE_ID = /^[0-9a-f]{64}$/;
 
@@ -94,7 +110,12 @@ export const parseTags = (value: string, source: string): Tags => {
     }
     if (key in tags) throw invalid(`${source}: tag "${key}" is given twice.`);
     validateTag(key, tagValue, source);
-    if (key.startsWith(PROVENANCE_PREFIX))
+    const retireValue = RETIRE_TAG_VALUES[key];
+    if (retireValue && !retireValue.test(tagValue))
+      throw invalid(
+        `${source}: tag "${key}" is "${tagValue}"; expected ${key === RETIRE_TAG_KEYS.policy ? 'deactivate or delete-after' : key === RETIRE_TAG_KEYS.deleteAfterDays ? 'a number of days' : 'true or false'}.`,
+      );
+    if (key.startsWith(PROVENANCE_PREFIX) && !retireValue)
       throw invalid(`${source}: tag keys starting with "${PROVENANCE_PREFIX}" are the pipeline's own.`);
     tags[key] = tagValue;
   }

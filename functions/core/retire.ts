@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import * as z from 'zod/mini';
 import { PipelineError } from './errors.ts';
 import type { PipelineEvent } from './events.ts';
+import { RETIRE_TAG_KEYS } from './options.ts';
 import { describeIssues } from './schemas.ts';
 
 export const RETIRED_SCHEMA = 'iot-ca-pipeline/retired@1';
@@ -17,11 +18,7 @@ export const RETIRE_POLICIES = ['deactivate', 'delete-after'] as const;
 export type RetirePolicy = (typeof RETIRE_POLICIES)[number];
 
 /** The CA tags that override the deployment's retire settings for one CA (the input overrides both). */
-export const RETIRE_TAGS = {
-  policy: 'iot-ca:retire-policy',
-  deleteAfterDays: 'iot-ca:retire-delete-after-days',
-  revokeDevices: 'iot-ca:retire-revoke-devices',
-} as const;
+export const RETIRE_TAGS = RETIRE_TAG_KEYS;
 
 const hex64 = z
   .string()

@@ -277,3 +277,32 @@ describe('the deployment settings', () => {
     await expect(withEnv({ ...base, ORPHAN_POLICY: 'delete' }, readReconcileConfig)).rejects.toThrow(/ORPHAN_POLICY/);
   });
 });
+
+describe('the retire tags in object metadata', () => {
+  it('are the one exception to the pipeline-only iot-ca: prefix, with their values checked at upload', async () => {
+    const { parseTags } = await import('../../functions/core/options.ts');
+    expect(
+      parseTags(
+        `${RETIRE_TAGS.policy}=delete-after&${RETIRE_TAGS.deleteAfterDays}=7&${RETIRE_TAGS.revokeDevices}=true`,
+        'metadata tags',
+      ),
+    ).toEqual({
+      [RETIRE_TAGS.policy]: 'delete-after',
+      [RETIRE_TAGS.deleteAfterDays]: '7',
+      [RETIRE_TAGS.revokeDevices]: 'true',
+    });
+    for (const bad of [
+      `${RETIRE_TAGS.policy}=purge`,
+      `${RETIRE_TAGS.deleteAfterDays}=-1`,
+      `${RETIRE_TAGS.revokeDevices}=yes`,
+      'iot-ca:source-key=forged',
+    ]) {
+      try {
+        parseTags(bad, 'metadata tags');
+        expect.unreachable();
+      } catch (error) {
+        expect(isPipelineError(error, 'InvalidOptionsError'), bad).toBe(true);
+      }
+    }
+  });
+});

@@ -222,8 +222,14 @@ describe('retire-ca from a deleted object', () => {
 
 describe('delete-after', () => {
   it('waits (compressed: a day is a second here), then deletes the INACTIVE CA', async () => {
-    const id = await drop('incoming/delete-after.pem', await makeCa({ key: P256 }));
-    tag(id, { [RETIRE_TAGS.policy]: 'delete-after', [RETIRE_TAGS.deleteAfterDays]: '2' });
+    // The per-CA policy as the operator sets it: tags in the object's metadata, carried by the CA.
+    const ca = await makeCa({ key: P256 });
+    await put('incoming/delete-after.pem', `${ca.pem}${(await makeLeaf(ca, `CN=${local.code}`)).pem}`, {
+      tags: `${RETIRE_TAGS.policy}=delete-after&${RETIRE_TAGS.deleteAfterDays}=2&team=pki`,
+    });
+    await settle();
+    const id = inspectCaFile(ca.pem).certificateId;
+    expect(describe_(id).status).toBe('ACTIVE');
     const started = Date.now();
     await deleteObject('incoming/delete-after.pem');
     await settle();
