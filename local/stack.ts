@@ -44,6 +44,7 @@ import { writeFileAtomic } from './iot/store.ts';
 import { type BusEvent, LocalBus, logFileName } from './events/bus.ts';
 import { startEventsServer } from './events/server.ts';
 import { type S3Record, s3ToEventBridge } from './events/s3.ts';
+import './events/s3-delete-objects.ts';
 import './s3rver-compat.ts';
 
 export { eventKey } from './events/s3.ts';

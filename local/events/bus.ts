@@ -47,7 +47,7 @@ interface RuleTarget {
 export interface Delivery {
   rule: string;
   target: string;
-  kind: 'state-machine' | 'log-group' | 'sns' | 'ignored' | 'denied';
+  kind: 'state-machine' | 'log-group' | 'sns' | 'ignored' | 'denied' | 'failed';
   /** The execution started, the file appended to, or why nothing was done. */
   detail: string;
 }
@@ -154,7 +154,16 @@ export class LocalBus {
     const done: Delivery[] = [];
     for (const rule of this.rules) {
       if (!rule.matches(event)) continue;
-      for (const [index, target] of rule.targets.entries()) done.push(this.deliver(rule.id, target, index, event));
+      for (const [index, target] of rule.targets.entries()) {
+        try {
+          done.push(this.deliver(rule.id, target, index, event));
+        } catch (error) {
+          // One target failing does not keep the event from the others (FailedInvocations on AWS).
+          const message = (error as Error).message ?? String(error);
+          this.warnOnce(`${rule.id}/${index}/failed`, `${rule.id}: delivery failed: ${message}`);
+          done.push({ rule: rule.id, target: target.Id ?? String(index), kind: 'failed', detail: message });
+        }
+      }
     }
     this.deliveries.push(...done);
     if (this.deliveries.length > 10_000) this.deliveries.splice(0, this.deliveries.length - 10_000);

@@ -6,7 +6,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, DeleteObjectsCommand, S3Client } from '@aws-sdk/client-s3';
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadApp } from '../../local/app.ts';
@@ -184,6 +184,36 @@ describe('S3 deletes through the bus', () => {
     await fixture.settle();
     fixture.stack.eventsEnabled = true;
     expect(fixture.stack.retireEngine.list().length).toBe(retireBefore + 1);
+  });
+});
+
+describe('S3 batch deletes through the bus', () => {
+  it('DeleteObjects (aws s3 rm --recursive) sends Object Deleted for each key it deleted', async () => {
+    const keys = ['incoming/batch/a.pem', 'incoming/batch/b.crt'];
+    for (const key of keys) await fixture.put(key, 'not a certificate');
+    await fixture.settle();
+    const before = fixture.stack.retireEngine.list().length;
+    const deletedBefore = seen.filter((event) => event['detail-type'] === 'Object Deleted').length;
+    // One attempt: two keys in one folder used to fail s3rver's DeleteObjects with InternalError.
+    const s3 = new S3Client({ maxAttempts: 1 });
+    const answer = await s3.send(
+      new DeleteObjectsCommand({
+        Bucket: fixture.stack.bucket,
+        Delete: { Objects: [...keys, 'incoming/batch/never-there.pem'].map((Key) => ({ Key })) },
+      }),
+    );
+    s3.destroy();
+    expect(answer.Errors ?? []).toEqual([]);
+    await fixture.settle();
+    const deleted = seen.filter((event) => event['detail-type'] === 'Object Deleted').slice(deletedBefore);
+    expect(deleted.map((event) => (event.detail as any).object.key).sort()).toEqual(keys);
+    expect(
+      fixture.stack.retireEngine
+        .list()
+        .slice(before)
+        .map((record) => (record.input as any).detail.object.key)
+        .sort(),
+    ).toEqual(keys);
   });
 });
 
