@@ -10,6 +10,7 @@ import {
   RegisterCACertificateCommand,
   UpdateCACertificateCommand,
 } from '@aws-sdk/client-iot';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { attachTemplate } from '../../functions/attach-template.ts';
@@ -42,10 +43,14 @@ const BAD = body({ PolicyName: 'device', PolicyDocument: '{"Statement": []}' }, 
 // Class-level mocks reach the clients each handler module builds at init (for the flow below).
 const iot = mockClient(IoTClient);
 const s3 = mockClient(S3Client);
+// RecordFailure announces CA Registration Failed (docs/adr/0028): the bus answers as EventBridge does.
+const bus = mockClient(EventBridgeClient);
+bus.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'event-1' }] });
 const client = new IoTClient({ region: 'us-east-1' });
 afterAll(() => {
   iot.restore();
   s3.restore();
+  bus.restore();
 });
 
 const certificate = (): LoadedCertificate => ({
@@ -149,5 +154,8 @@ describe('register-ca on the local engine with a bad template', () => {
       error: { name: 'InvalidTemplateError', remedy: ERROR_SPECS.InvalidTemplateError.remedy, transient: false },
     });
     expect(report.error.message).toContain('Parameters.ThingName');
+    expect(bus.commandCalls(PutEventsCommand).map((call) => call.args[0].input.Entries?.[0]?.DetailType)).toEqual([
+      'CA Registration Failed',
+    ]);
   });
 });
