@@ -7,6 +7,8 @@
  */
 import { resultKeyFor } from '../../functions/core/source.ts';
 import { deployedTarget, type GlobalOptions, localTarget, requireRetire, type Target } from '../context.ts';
+import { loadSigningCa } from '../device.ts';
+import { readText } from '../files.ts';
 import { CliError, type Output } from '../output.ts';
 import { rotationText, shortId } from '../render.ts';
 import { check } from './check.ts';
@@ -139,6 +141,19 @@ export const rotate = async (
     const newId = verdict.certificateId;
     if (newId === oldId)
       throw usage(`${newFile} is CA ${oldId} itself: rotate needs a different CA. ${untouched(oldId)}`);
+
+    // The smoke test's key is checked now: found wrong after the registration, it would leave two CAs.
+    if (options.deviceCaKey !== undefined) {
+      try {
+        await loadSigningCa(readText(newFile, 'CA file'), readText(options.deviceCaKey, 'CA key'));
+      } catch (error) {
+        if (!(error instanceof CliError)) throw error;
+        throw new CliError(
+          error.name,
+          `${error.message.replace('--ca-key', '--device-ca-key').replace('the --ca certificate', `the CA certificate ${newFile}`)} Nothing was uploaded; ${untouched(oldId)}`,
+        );
+      }
+    }
 
     // 2. Registered with `replaces`, followed to ACTIVE: drop's own code on this target.
     out.progress(`registering ${newId} to replace ${oldId}`);

@@ -315,6 +315,27 @@ describe('iot-ca rotate', () => {
     expect(await readObject('results/incoming/leaf.pem.json')).toBeUndefined();
   });
 
+  it("refuses a smoke test key that is not the new CA's before uploading anything", async () => {
+    const oldId = await registeredCa('keep-too');
+    await caFiles('wrong-key-new');
+    await caFiles('stranger');
+    const run = await iotCa(
+      '--local',
+      'rotate',
+      oldId,
+      'wrong-key-new.pem',
+      '--smoke-test',
+      '--device-ca-key',
+      'stranger.key',
+    );
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(
+      /CaKeyMismatchError: The --device-ca-key does not belong to the CA certificate wrong-key-new.pem\. Nothing was uploaded; CA [0-9a-f]{64} was not touched/,
+    );
+    expect(await statusOf(oldId)).toBe('ACTIVE');
+    expect(await readObject('results/incoming/wrong-key-new.pem.json')).toBeUndefined();
+  });
+
   it('refuses to rotate from a CA that is not ACTIVE', async () => {
     const oldId = await registeredCa('inactive-old');
     expect((await iotCa('--local', 'retire', oldId)).code).toBe(0);
