@@ -1,7 +1,7 @@
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createEventsClient, publishEvents } from './aws/events.ts';
-import { createS3Client, putJson } from './aws/s3.ts';
+import { createS3Client, findJson, putJson, skipNotJson } from './aws/s3.ts';
 import { step } from './lambda/middleware.ts';
 import {
   buildRetiredReceipt,
@@ -32,9 +32,18 @@ export const recordRetired = async (
   const receiptKey = plan.receiptKey as string;
   // Published before the receipt is written: a CA whose receipt says retired was announced (a
   // rerun that finds the receipt ends as already-retired), at worst twice after a crash in between.
-  if (event.phase === 'retired') await publishEvents(deps.events, [retiredEvent(receipt, receiptKey)]);
+  // A receipt already naming this cause (a rerun after a later step failed and released the
+  // claim) was announced: not again.
+  let published = false;
+  if (event.phase === 'retired') {
+    const previous = await findJson<{ cause?: unknown }>(deps.s3, plan.bucket as string, receiptKey).catch(skipNotJson);
+    if (previous?.cause !== plan.cause) {
+      await publishEvents(deps.events, [retiredEvent(receipt, receiptKey)]);
+      published = true;
+    }
+  }
   await putJson(deps.s3, plan.bucket as string, receiptKey, receipt);
-  return { receiptKey, outcome: receipt.outcome, published: event.phase === 'retired' };
+  return { receiptKey, outcome: receipt.outcome, published };
 };
 
 const deps: RecordRetiredDeps = { s3: createS3Client(), events: createEventsClient() };

@@ -267,7 +267,7 @@ describe('serverless package (offline)', () => {
         's3:PutObject',
       ],
       ListDeviceCertificates: ['iot:ListCertificatesByCA'],
-      RecordRetired: ['events:PutEvents', 's3:PutObject'],
+      RecordRetired: ['events:PutEvents', 's3:GetObject', 's3:ListBucket', 's3:PutObject'],
       RevokeDeviceCertificates: ['iot:ListCertificatesByCA', 'iot:UpdateCertificate'],
       ConfirmDelete: ['iot:DescribeCACertificate', 's3:GetObject', 's3:ListBucket'],
     });
@@ -276,7 +276,7 @@ describe('serverless package (offline)', () => {
       const granted = policyStatements(resources[roleOf(fn)] as Resource)
         .flatMap(actions)
         .filter((action) => !action.startsWith('logs:'));
-      expect(granted.sort(), name).toEqual(wanted);
+      expect.soft(granted.sort(), name).toEqual(wanted);
     }
   });
 

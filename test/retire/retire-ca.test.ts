@@ -284,6 +284,31 @@ describe('revocation', () => {
     expect(retiredEvents(id)).toHaveLength(1);
   });
 
+  it('a retirement that fails after announcing gives its claim back; rerun, it is not announced twice', async () => {
+    const ca = await makeCa({ key: P256 });
+    const id = await drop('incoming/rerun.pem', ca);
+    await seedDevices(ca, 3);
+    const engine = local.stack.retireEngine;
+    engine.beforeTask = (state) => {
+      if (state === 'RevokeDeviceCertificates') throw Object.assign(new Error('host lost'), { name: 'HostLost' });
+    };
+    const input = { certificateId: id, reason: 'compromised', revokeDevices: true, requestId: 'ticket-42' };
+    let first: ExecutionRecord;
+    try {
+      first = await retire(input);
+    } finally {
+      engine.beforeTask = undefined;
+    }
+    expect(first.status).toBe('FAILED');
+    expect(first.events.map((event) => event.state?.name)).toContain('ReleaseClaim');
+    expect(retiredEvents(id)).toHaveLength(1);
+    const second = await retire(input);
+    expect(second.status, second.cause).toBe('SUCCEEDED');
+    expect(deviceCerts(id).every((cert) => cert.status === 'REVOKED')).toBe(true);
+    expect(retiredEvents(id)).toHaveLength(1);
+    expect(await receiptOf(id)).toMatchObject({ cause: 'request:ticket-42', revoked: { count: 3, complete: true } });
+  });
+
   it('a pass that crashes mid-way is resumed by the next: each certificate revoked once', async () => {
     const ca = await makeCa({ key: P256 });
     const id = await drop('incoming/crash.pem', ca);
