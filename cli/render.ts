@@ -529,9 +529,7 @@ export const retiredText = (
   const next: string[] = [];
   if (deleted) next.push('the CA was deleted from AWS IoT (DeleteCACertificate)');
   else if (view.deleteAfter)
-    next.push(
-      `deleted at ${view.deleteAfter} unless its object is uploaded again before then (that cancels the delete)`,
-    );
+    next.push(`deleted at ${view.deleteAfter} unless its object is in the bucket then (an upload cancels the delete)`);
   if (revoked !== undefined) next.push(`${revoked} device certificate${revoked === 1 ? '' : 's'} revoked`);
   else if (active > 0)
     next.push(
