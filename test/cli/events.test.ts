@@ -9,10 +9,12 @@ import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'n
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { mockClient } from 'aws-sdk-client-mock';
 import {
   EventsFile,
+  events,
   eventFilter,
   fetchLogEvents,
   matches,
@@ -20,7 +22,7 @@ import {
   parseEnvelope,
   parseSince,
 } from '../../cli/commands/events.ts';
-import { CliError } from '../../cli/output.ts';
+import { CliError, type Output } from '../../cli/output.ts';
 import { type EventEnvelope, eventLine } from '../../cli/render.ts';
 import { BIN, runCli } from '../fixtures/cli.ts';
 
@@ -218,6 +220,104 @@ describe('events on AWS: the log group', () => {
     expect((failure as CliError).name).toBe('EventsLogNotFoundError');
     expect((failure as CliError).message).toMatch(/redeploy/);
     logs.restore();
+  });
+});
+
+describe('iot-ca events against a deployed stack', () => {
+  const stackOutputs = (extra: Array<{ OutputKey: string; OutputValue: string }>) => ({
+    Stacks: [
+      {
+        StackName: 'iot-ca-pipeline-dev',
+        CreationTime: new Date(),
+        StackStatus: 'CREATE_COMPLETE' as const,
+        Outputs: [
+          { OutputKey: 'CaBucketName', OutputValue: 'bucket' },
+          { OutputKey: 'RegisterCaStateMachineArn', OutputValue: 'arn:register' },
+          { OutputKey: 'ReconcileStateMachineArn', OutputValue: 'arn:reconcile' },
+          ...extra,
+        ],
+      },
+    ],
+  });
+  const printed = (): { out: Output; lines: string[]; data: Array<Record<string, unknown>> } => {
+    const lines: string[] = [];
+    const data: Array<Record<string, unknown>> = [];
+    const out: Output = {
+      json: false,
+      result: () => undefined,
+      progress: () => undefined,
+      notice: () => undefined,
+      progressEvent: () => undefined,
+      event: (value, text) => {
+        data.push(value);
+        lines.push(text);
+      },
+    };
+    return { out, lines, data };
+  };
+
+  it("reads the log group the stack's output names, oldest first", async () => {
+    const cloudFormation = mockClient(CloudFormationClient);
+    const logs = mockClient(CloudWatchLogsClient);
+    cloudFormation
+      .on(DescribeStacksCommand)
+      .resolves(stackOutputs([{ OutputKey: 'EventsLogGroupName', OutputValue: '/iot-ca-pipeline/dev/events' }]));
+    const older = envelope('CA Registered', { certificateId: ID }, '2026-12-05T03:00:00Z');
+    const newer = envelope('CA Retired', { certificateId: ID }, '2026-12-05T03:30:00Z');
+    logs.on(FilterLogEventsCommand).resolves({
+      events: [
+        { message: JSON.stringify(newer), timestamp: Date.parse(newer.time) },
+        { message: JSON.stringify(older), timestamp: Date.parse(older.time) },
+      ],
+    });
+    const { out, data } = printed();
+    expect(await events({ since: '2026-12-05T02:00:00Z' }, { stage: 'dev', region: 'eu-west-1' }, out)).toBe(0);
+    expect(data.map((each) => each.id)).toEqual([older.id, newer.id]);
+    expect(logs).toHaveReceivedCommandWith(FilterLogEventsCommand, {
+      logGroupName: '/iot-ca-pipeline/dev/events',
+      startTime: Date.parse('2026-12-05T02:00:00Z'),
+    });
+    cloudFormation.restore();
+    logs.restore();
+  });
+
+  it('--follow polls again, prints each event once, and ends on Ctrl-C with 0', async () => {
+    const cloudFormation = mockClient(CloudFormationClient);
+    const logs = mockClient(CloudWatchLogsClient);
+    cloudFormation
+      .on(DescribeStacksCommand)
+      .resolves(stackOutputs([{ OutputKey: 'EventsLogGroupName', OutputValue: '/iot-ca-pipeline/dev/events' }]));
+    const first = envelope('CA Registered', { certificateId: ID }, '2026-12-05T03:00:00Z');
+    const second = envelope('CA Expiring', { certificateId: ID, daysLeft: 9 }, '2026-12-05T03:00:05Z');
+    const log = (event: EventEnvelope) => ({ message: JSON.stringify(event), timestamp: Date.parse(event.time) });
+    logs
+      .on(FilterLogEventsCommand)
+      .resolvesOnce({ events: [log(first)] })
+      // The next read starts before the last timestamp: the first event comes again.
+      .resolves({ events: [log(first), log(second)] });
+    const { out, data } = printed();
+    const following = events({ follow: true }, { stage: 'dev', region: 'eu-west-1' }, out);
+    const deadline = Date.now() + 10_000;
+    while (data.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    process.emit('SIGINT');
+    expect(await following).toBe(0);
+    expect(data.map((each) => each.id)).toEqual([first.id, second.id]);
+    expect(logs).toHaveReceivedNthCommandWith(FilterLogEventsCommand, 2, {
+      startTime: Date.parse(first.time) - 10_000,
+    });
+    cloudFormation.restore();
+    logs.restore();
+  });
+
+  it('names a stack deployed before the events log group, with the remedy', async () => {
+    const cloudFormation = mockClient(CloudFormationClient);
+    cloudFormation.on(DescribeStacksCommand).resolves(stackOutputs([]));
+    const failure = await events({}, { stage: 'dev', region: 'eu-west-1' }, printed().out).catch(
+      (error: unknown) => error as CliError,
+    );
+    expect((failure as CliError).name).toBe('StackNotFoundError');
+    expect((failure as CliError).message).toMatch(/no output EventsLogGroupName: redeploy/);
+    cloudFormation.restore();
   });
 });
 
