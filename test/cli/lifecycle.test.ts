@@ -217,6 +217,19 @@ describe('iot-ca retire', () => {
     expect(await statusOf(id)).toBe('INACTIVE');
   });
 
+  it('--no-wait returns once retire-ca has started; the CA is retired all the same', async () => {
+    const id = await registeredCa('no-wait');
+    const run = await iotCa('--local', '--json', 'retire', id.slice(0, 12), '--no-wait');
+    expect(run.code, run.stderr).toBe(0);
+    expect(json(run)).toMatchObject({
+      certificateId: id,
+      executionArn: expect.stringMatching(/:execution:[^:]*retire-ca:/),
+      requestId: expect.stringMatching(/^cli-[0-9a-f]{32}$/),
+      receiptKey: `results/retired/${id}.json`,
+    });
+    await eventually(async () => ((await statusOf(id)) === 'INACTIVE' ? true : undefined));
+  });
+
   it('refuses an id IoT does not hold with CaNotFoundError and the remedy, exit 1', async () => {
     const run = await iotCa('--local', 'retire', 'f'.repeat(64));
     expect(run.code).toBe(1);
