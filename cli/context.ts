@@ -108,6 +108,22 @@ const reachable = async (url: string): Promise<boolean> => {
   }
 };
 
+/** How long a command waits for a busy `iot-ca up` that holds the state directory to answer. */
+const UP_ANSWER_TIMEOUT_MS = 20_000;
+
+/** Retries until the running `up` answers; a named error when it never does. */
+const answersWithin = async (url: string, stateDir: string): Promise<true> => {
+  const deadline = Date.now() + UP_ANSWER_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (await reachable(url)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new CliError(
+    'LocalStackNotAnsweringError',
+    `The iot-ca up running on ${stateDir} does not answer at ${url} within ${UP_ANSWER_TIMEOUT_MS / 1000}s: try again, or restart it (iot-ca down, then iot-ca up).`,
+  );
+};
+
 /**
  * The CLI's reads share the account's IoT quota (10 TPS per operation) with the flows it starts: a
  * drop of hundreds of CAs reads each one, so a throttled read waits and retries (adaptive: the
@@ -192,12 +208,19 @@ const eventsFileOf = (info: LifecycleInfo, stateDir: string): string =>
   info.eventsLogFile ?? join(stateDir, 'logs', `_iot-ca-pipeline${EVENTS_LOG_SUFFIX}`);
 
 export const localTarget = async (options: LocalTargetOptions = {}): Promise<Target> => {
-  const { defaultStateDir, isAlive, LocalStack, STACK_FILE } = await import('../local/stack.ts');
+  const { defaultStateDir, isAlive, LocalStack, STACK_FILE, stackHolder } = await import('../local/stack.ts');
   const stateDir = options.stateDir ?? defaultStateDir();
   const stackFile = join(stateDir, STACK_FILE);
   if (existsSync(stackFile)) {
     const info = JSON.parse(readFileSync(stackFile, 'utf8')) as import('../local/stack.ts').StackInfo;
-    if (info.pid !== process.pid && isAlive(info.pid) && (await reachable(info.endpoints.iot))) {
+    // The `up` holding the state directory's lock is waited for: busy, it may take more than a
+    // second to answer, and a stack started here instead would be a second one on the same state.
+    const holdsLock = stackHolder(stateDir)?.pid === info.pid;
+    if (
+      info.pid !== process.pid &&
+      isAlive(info.pid) &&
+      ((await reachable(info.endpoints.iot)) || (holdsLock && (await answersWithin(info.endpoints.iot, stateDir))))
+    ) {
       const clients = localClients(info.endpoints, info.region);
       return {
         kind: 'local-attached',

@@ -132,7 +132,9 @@ const caFiles = async (name: string): Promise<void> => {
 
 const statusOf = async (id: string): Promise<string | undefined> => {
   const run = await iotCa('--local', '--json', 'status', id);
-  return run.code === 0 ? (json(run).status as string) : undefined;
+  if (run.code === 0) return json(run).status as string;
+  if (run.stdout.includes('CaNotFoundError')) return undefined;
+  throw new Error(`status ${id} exited ${run.code}: ${run.stdout}${run.stderr}`);
 };
 
 const readObject = async <T = any>(key: string): Promise<T | undefined> => {
