@@ -33,7 +33,7 @@ export const reconcilePlan = async (deps: ReconcileDeps, event: ReconcilePlanInp
   const { bucket, runId } = event;
   const calls = countCalls(deps.iot);
   const now = deps.now?.() ?? new Date();
-  const [objects, { results, ...read }, cas] = await Promise.all([
+  const [objects, { results, resultWritten, retiredWritten, ...read }, cas] = await Promise.all([
     listCaObjects(deps.s3, bucket, deps.incomingPrefix),
     readResults(deps.s3, bucket, deps.resultsPrefix),
     listCas(deps.iot),
@@ -51,6 +51,8 @@ export const reconcilePlan = async (deps: ReconcileDeps, event: ReconcilePlanInp
     results,
     cas,
     templateMembers,
+    resultWritten,
+    retiredWritten,
     now,
     expiryWarningDays: deps.config.expiryWarningDays,
     graceMinutes: deps.config.graceMinutes,

@@ -103,6 +103,13 @@ interface ServerlessConfig {
 const lambdaLogicalId = (functionKey: string): string =>
   `${functionKey.charAt(0).toUpperCase()}${functionKey.slice(1).replace(/-/g, 'Dash').replace(/_/g, 'Underscore')}LambdaFunction`;
 
+/** What `!Ref X` in an included environment file reads as, until resolved: `${Ref:X}`. */
+const REF_SOURCE = 'Ref';
+const REF_TAG = {
+  tag: '!Ref',
+  resolve: (logicalId: string) => `\${${REF_SOURCE}:${logicalId}}`,
+};
+
 const resolveVariables = (
   value: string,
   service: string,
@@ -114,6 +121,9 @@ const resolveVariables = (
     if (expression in refs) return refs[expression] as string;
     const [source, ...rest] = expression.split(':');
     const address = rest.join(':');
+    // `!Ref X` in an included environment file: the local value for X, else (no value given) X's
+    // logical id, which is what the plain-text reading of the tag left before.
+    if (source === REF_SOURCE) return refs[address] ?? address;
     if (source === 'sls' && address === 'stage') return stage;
     if (source === 'self' && address === 'service') return service;
     if (source === 'param' && address in params) return params[address] as string;
@@ -140,7 +150,13 @@ const allStates = (states: States): Array<[string, States[string]]> =>
  * `params` overrides serverless.yml's `params.default`, as `params.<stage>` or `--param` would at
  * deploy time (tests use it to shorten a period, never to change what a function does).
  */
-export const loadApp = (root = PROJECT_ROOT, stage = 'local', overrides: Record<string, string> = {}): App => {
+export const loadApp = (
+  root = PROJECT_ROOT,
+  stage = 'local',
+  overrides: Record<string, string> = {},
+  /** Local values for the resources function environments `!Ref` (logical id → value), e.g. CaBucket. */
+  refs: Record<string, string> = {},
+): App => {
   // CloudFormation tags (!GetAtt X.Arn, !Ref X) are not YAML types: kept as their plain text.
   const config = parse(readFileSync(join(root, 'serverless.yml'), 'utf8'), { logLevel: 'silent' }) as ServerlessConfig;
   const rawParams = config.params?.default ?? {};
@@ -152,7 +168,7 @@ export const loadApp = (root = PROJECT_ROOT, stage = 'local', overrides: Record<
   // all locally, so the union is what every handler sees (names do not collide by design).
   const fileRef = (value: unknown): unknown => {
     const file = /^\$\{file\((.+)\)\}$/.exec(String(value ?? ''))?.[1];
-    return file ? parse(readFileSync(join(root, file), 'utf8'), { logLevel: 'silent' }) : value;
+    return file ? parse(readFileSync(join(root, file), 'utf8'), { logLevel: 'silent', customTags: [REF_TAG] }) : value;
   };
   const environment: Record<string, string> = {};
   for (const source of [
@@ -160,7 +176,7 @@ export const loadApp = (root = PROJECT_ROOT, stage = 'local', overrides: Record<
     ...Object.values(config.functions).map((fn) => fileRef(fn.environment)),
   ]) {
     for (const [key, value] of Object.entries((source ?? {}) as Record<string, unknown>)) {
-      environment[key] = resolveVariables(String(value ?? ''), config.service, stage, params);
+      environment[key] = resolveVariables(String(value ?? ''), config.service, stage, params, refs);
     }
   }
 
@@ -170,7 +186,7 @@ export const loadApp = (root = PROJECT_ROOT, stage = 'local', overrides: Record<
   for (const [key, fn] of Object.entries(config.functions)) {
     const own: Record<string, string> = {};
     for (const [name, value] of Object.entries((fileRef(fn.environment) ?? {}) as Record<string, unknown>))
-      own[name] = resolveVariables(String(value ?? ''), config.service, stage, params);
+      own[name] = resolveVariables(String(value ?? ''), config.service, stage, params, refs);
     functions[key] = {
       key,
       name: `${config.service}-${stage}-${key}`,

@@ -348,7 +348,8 @@ export class LocalStack {
   static async start(options: StackOptions = {}): Promise<LocalStack> {
     const stateDir = options.stateDir ?? defaultStateDir();
     mkdirSync(join(stateDir, 's3'), { recursive: true });
-    const app = loadApp(PROJECT_ROOT, 'local', options.params);
+    // The functions' `!Ref CaBucket` (CA_BUCKET) is the local bucket, as CloudFormation gives the stack's.
+    const app = loadApp(PROJECT_ROOT, 'local', options.params, { CaBucket: LOCAL_BUCKET });
     if (!app.stateMachines.RegisterCaStateMachine || !app.stateMachines.ReconcileStateMachine)
       throw new Error('serverless.yml must declare RegisterCaStateMachine and ReconcileStateMachine');
 

@@ -67,26 +67,59 @@ const listKeys = async (
 export const listCaObjects = async (s3: S3Client, bucket: string, incomingPrefix: string): Promise<ListedObject[]> =>
   (await listKeys(s3, bucket, incomingPrefix)).filter((object) => isCaKey(object.key));
 
+/** The key just past every key under `folder` ('results/reconcile/' → 'results/reconcile0': '0' follows '/'). */
+const pastFolder = (folder: string): string =>
+  `${folder.slice(0, -1)}${String.fromCharCode(folder.charCodeAt(folder.length - 1) + 1)}`;
+
 /**
- * Every result object RecordResult wrote (`.json` under the results prefix), reconciliation's own
- * excluded. results/reconcile/ gains a report and its findings every run, so it is listed around,
- * not through: the keys before it, then those after it (StartAfter), at most one request more than
- * the receipts need, whatever the number of runs before. (A delimiter would do it too, but the
- * local S3 drops a common prefix holding only deeper folders.)
+ * The folders under the results prefix that hold the pipeline's own objects, not results, in key
+ * order: notification markers (one per cause, ever), reconciliation's reports and snapshot (one
+ * set per run). Both grow without bound, so they are listed around, not through.
+ */
+const ownFolders = (resultsPrefix: string): string[] =>
+  [`${resultsPrefix}notices/`, reconcilePrefixFor(resultsPrefix)].sort();
+
+/** Where retire-ca writes each CA's retired receipt (and, deeper, its claims). */
+const retiredFolderFor = (resultsPrefix: string): string => `${resultsPrefix}retired/`;
+
+/** The result objects and the retired receipts, from the same listings. */
+export interface ResultListing {
+  /** Every result object RecordResult wrote (`results/<source key>.json`). */
+  results: ListedObject[];
+  /** Each CA's retired receipt, `results/retired/<certificateId>.json` (claims aside), never read. */
+  retired: ListedObject[];
+}
+
+/**
+ * Every result object RecordResult wrote (`.json` under the results prefix), and apart from them
+ * the retired receipts retire-ca wrote. The pipeline's own growing folders (notices/, reconcile/)
+ * are listed around, not through: the keys before the first, between them, and after the last
+ * (StartAfter), side by side, at most one request each more than the results need, however many
+ * runs and notices came before. (A delimiter would do it too, but the local S3 drops a common
+ * prefix holding only deeper folders.) retired/ holds one receipt per retired CA and a claim per
+ * cause, as bounded as the receipts: it is listed with them and split off, so a retired receipt
+ * is never read as a source's result (ADR 0020, docs/adr/0025).
  */
 export const listResultObjects = async (
   s3: S3Client,
   bucket: string,
   resultsPrefix: string,
-): Promise<ListedObject[]> => {
-  const reconcilePrefix = reconcilePrefixFor(resultsPrefix);
-  // 'results/reconcile0' sorts after every 'results/reconcile/…' key ('0' follows '/').
-  const pastReconcile = `${reconcilePrefix.slice(0, -1)}${String.fromCharCode(reconcilePrefix.charCodeAt(reconcilePrefix.length - 1) + 1)}`;
-  const [before, after] = await Promise.all([
-    listKeys(s3, bucket, resultsPrefix, { until: reconcilePrefix }),
-    listKeys(s3, bucket, resultsPrefix, { startAfter: pastReconcile }),
-  ]);
-  return [...before, ...after].filter((object) => object.key.endsWith('.json'));
+): Promise<ResultListing> => {
+  const folders = ownFolders(resultsPrefix);
+  const ranges = [undefined, ...folders].map((skipped, i) => ({
+    ...(skipped ? { startAfter: pastFolder(skipped) } : {}),
+    ...(folders[i] ? { until: folders[i] } : {}),
+  }));
+  const listed = (await Promise.all(ranges.map((range) => listKeys(s3, bucket, resultsPrefix, range)))).flat();
+  const retiredFolder = retiredFolderFor(resultsPrefix);
+  const results: ListedObject[] = [];
+  const retired: ListedObject[] = [];
+  for (const object of listed) {
+    if (!object.key.endsWith('.json')) continue;
+    if (!object.key.startsWith(retiredFolder)) results.push(object);
+    else if (!object.key.slice(retiredFolder.length).includes('/')) retired.push(object);
+  }
+  return { results, retired };
 };
 
 /** Where the plan keeps what it learnt from each receipt (beside its reports, which it may write). */
@@ -147,6 +180,10 @@ export const readResult = async (
 export interface ResultsRead {
   /** What each object's latest result says, by source key (orphan candidates included). */
   results: Map<string, ResultSummary>;
+  /** When that result object was written (the listing's LastModified), by source key. */
+  resultWritten: Map<string, Date>;
+  /** When each CA's retired receipt was written, by certificateId (listed, not read). */
+  retiredWritten: Map<string, Date>;
   /** Result objects listed, and those read (new, replaced, or all of them when rebuilding). */
   listed: number;
   read: number;
@@ -162,7 +199,7 @@ export interface ResultsRead {
  */
 export const readResults = async (s3: S3Client, bucket: string, resultsPrefix: string): Promise<ResultsRead> => {
   const snapshotKey = snapshotKeyFor(resultsPrefix);
-  const [listed, loaded] = await Promise.all([
+  const [{ results: listed, retired }, loaded] = await Promise.all([
     listResultObjects(s3, bucket, resultsPrefix),
     loadSnapshot(s3, bucket, snapshotKey),
   ]);
@@ -190,8 +227,21 @@ export const readResults = async (s3: S3Client, bucket: string, resultsPrefix: s
       ),
     );
   }
+  // In listing order, as resultsBySource: a later result for the same source wins.
+  const resultWritten = new Map<string, Date>();
+  for (const object of listed) {
+    const source = snapshot.results[object.key]?.result?.source.key;
+    if (source && object.lastModified) resultWritten.set(source, object.lastModified);
+  }
+  const retiredFolder = retiredFolderFor(resultsPrefix);
+  const retiredWritten = new Map<string, Date>();
+  for (const object of retired)
+    if (object.lastModified)
+      retiredWritten.set(object.key.slice(retiredFolder.length, -'.json'.length), object.lastModified);
   return {
     results: resultsBySource(snapshot),
+    resultWritten,
+    retiredWritten,
     listed: listed.length,
     read: toRead.length,
     snapshot: loaded.state,
@@ -378,6 +428,10 @@ export const actOn = async (
       count(started === 'already' ? { alreadyStarted: 1 } : { deactivated: 1 });
       return { ...finding, outcome: started === 'already' ? 'retire-already-started' : 'retire-started' };
     }
+    case 'retired':
+      // Retired since its last result (retire-ca's receipt is newer): left as retire-ca left it.
+      count({ retired: 1 });
+      return finding;
     case 'pending':
       count({ pending: 1 });
       return finding;

@@ -182,6 +182,7 @@ export type Finding =
   | { kind: 'retry'; key: string; etag: string; error: string }
   | { kind: 'pending'; key: string; reason: 'never-registered' | 'changed' }
   | { kind: 'orphan'; key: string; certificateId: string; status: string }
+  | { kind: 'retired'; key: string; certificateId: string; status: string; present: boolean }
   | { kind: 'expiring'; key: string; certificateId: string; notAfter: string; daysLeft: number };
 
 export interface ShallowPlan {
@@ -196,6 +197,13 @@ export interface PlanInput {
   cas: Map<string, ListedCa>;
   /** certificateIds attached to each template, from ListCACertificates?templateName=. */
   templateMembers: Map<string, Set<string>>;
+  /**
+   * When each source key's result object was written (its listing's LastModified), and when each
+   * CA's retired receipt was (`results/retired/<certificateId>.json`, by certificateId): both from
+   * the listings, so telling a retired CA needs no read (ADR 0020).
+   */
+  resultWritten?: Map<string, Date>;
+  retiredWritten?: Map<string, Date>;
   now: Date;
   expiryWarningDays: number;
   /**
@@ -216,6 +224,21 @@ export const planShallow = (input: PlanInput): ShallowPlan => {
   const findings: Finding[] = [];
   const inSync: DeepCandidate[] = [];
   const present = new Set(input.objects.map((object) => object.key));
+  /**
+   * Retired since its object's last result: retire-ca wrote the CA's retired receipt after that
+   * result, and IoT does not show the CA ACTIVE (retire-ca left it INACTIVE, or deleted it). A
+   * re-upload writes a newer result (register-ca), which ends this; an ACTIVE CA is live again
+   * (a delete-after cancelled by a re-upload rewrites the retired receipt as `cancelled`, after
+   * the re-upload's own receipt), so normal rules apply to it.
+   */
+  const retiredSince = (key: string, certificateId: string, ca: ListedCa | undefined): boolean => {
+    if (ca?.status === 'ACTIVE') return false;
+    const retired = input.retiredWritten?.get(certificateId);
+    const written = input.resultWritten?.get(key);
+    // A tie (S3 keeps whole seconds) reads as retired: the CA is not ACTIVE, and register-ca
+    // activates before it writes its receipt, so something deactivated it since: retire-ca.
+    return retired !== undefined && written !== undefined && retired.getTime() >= written.getTime();
+  };
   for (const object of input.objects) {
     const result = input.results.get(object.key);
     if (!result || result.source.etag !== object.etag) {
@@ -240,6 +263,16 @@ export const planShallow = (input: PlanInput): ShallowPlan => {
       continue;
     }
     const ca = input.cas.get(result.certificateId);
+    if (retiredSince(object.key, result.certificateId, ca)) {
+      findings.push({
+        kind: 'retired',
+        key: object.key,
+        certificateId: result.certificateId,
+        status: ca?.status ?? 'DELETED',
+        present: true,
+      });
+      continue;
+    }
     if (!ca) {
       findings.push({ kind: 'register', key: object.key, etag: object.etag, reason: 'missing-in-iot' });
       continue;
@@ -278,7 +311,12 @@ export const planShallow = (input: PlanInput): ShallowPlan => {
     const registered = result.outcome === 'ACTIVE' ? result : result.previous;
     if (present.has(key) || !registered) continue;
     const ca = input.cas.get(registered.certificateId);
-    if (ca) findings.push({ kind: 'orphan', key, certificateId: ca.certificateId, status: ca.status });
+    if (!ca) continue;
+    findings.push(
+      retiredSince(key, ca.certificateId, ca)
+        ? { kind: 'retired', key, certificateId: ca.certificateId, status: ca.status, present: false }
+        : { kind: 'orphan', key, certificateId: ca.certificateId, status: ca.status },
+    );
   }
   return { findings, inSync };
 };
@@ -320,6 +358,7 @@ export const emptyCounts = (): ReconcileCounts => ({
   retried: 0,
   failed: 0,
   orphaned: 0,
+  retired: 0,
   deactivated: 0,
   expiring: 0,
   errors: 0,

@@ -202,6 +202,11 @@ export const ReconcileCountsSchema = z.object({
   retried: z.number(),
   failed: z.number(),
   orphaned: z.number(),
+  /**
+   * CAs retired since their last receipt (results/retired/<certificateId>.json newer than it):
+   * left as retire-ca left them, neither repaired nor retired again (docs/adr/0025).
+   */
+  retired: z.number(),
   deactivated: z.number(),
   expiring: z.number(),
   errors: z.number(),

@@ -425,6 +425,13 @@ describe('serverless package (offline)', () => {
     expect(variables.ORPHAN_POLICY).toBe('report');
   });
 
+  it("gives retire-ca's functions the CA bucket, for a CA registered without provenance tags (ADR 0025)", () => {
+    for (const fn of ['ResolveRetire', 'ListDeviceCertificates', 'RevokeDeviceCertificates'])
+      expect((resources[`${fn}LambdaFunction`] as Resource).Properties.Environment.Variables.CA_BUCKET).toEqual({
+        Ref: 'CaBucket',
+      });
+  });
+
   it('packages each function individually', () => {
     const zips = readdirSync(out).filter((file) => file.endsWith('.zip'));
     expect(zips).toHaveLength(15);

@@ -213,6 +213,24 @@ describe('reconcile repairs drift', () => {
     expect(ca(id).certificateDescription).toMatchObject({ status: 'INACTIVE', autoRegistrationStatus: 'DISABLE' });
     const retired = JSON.parse(await getText(`results/retired/${id}.json`));
     expect(retired).toMatchObject({ reason: 'orphan', outcome: 'retired', source: { key: 'incoming/orphan.pem' } });
+
+    // Two hours on (another window, so another execution name): the retired receipt, newer than the
+    // object's, says the orphan is done. Counted retired, and retire-ca is not started again.
+    const laterSfn = new SFNClient({});
+    const later = await reconcilePlan(
+      { ...deps, sfn: laterSfn, now: () => new Date(Date.now() + 2 * 3_600_000) },
+      { bucket: local.stack.bucket, runId: 'policy-test-3' },
+    );
+    laterSfn.destroy();
+    await local.stack.idle();
+    expect(later.counts.deactivated).toBe(0);
+    expect(later.counts.retired).toBeGreaterThanOrEqual(1);
+    expect(JSON.parse(await getText(later.findingsKey))).toContainEqual(
+      expect.objectContaining({ kind: 'retired', key: 'incoming/orphan.pem', certificateId: id, present: false }),
+    );
+    expect(local.stack.retireEngine.list().filter((record) => JSON.stringify(record.input).includes(id))).toHaveLength(
+      1,
+    );
   });
 
   it('two reconcile runs at once start each repair once', async () => {
@@ -336,6 +354,53 @@ describe('reconcile reads only the receipts that changed', () => {
     const next = await reconcileWatched();
     expect(receiptsRead(next.requests)).toEqual(['results/incoming/snapshot-race.pem.json']);
     expect(next.report.counts.registered + next.report.counts.repaired).toBe(0);
+  });
+});
+
+describe('reconcile leaves a retired CA retired', () => {
+  it('retired by request with its object still there: not repaired, shallow or deep, and read from listings only', async () => {
+    const file = 'incoming/retired-kept.pem';
+    const pki = await makeCa();
+    const id = await drop(file, pki);
+    await reconcile(); // the snapshot learns the receipt: what follows reads none
+    const retiredRun = await local.stack.retireEngine.run({ certificateId: id, reason: 'compromised' });
+    expect(retiredRun.status, retiredRun.cause).toBe('SUCCEEDED');
+    expect(ca(id).certificateDescription).toMatchObject({ status: 'INACTIVE', autoRegistrationStatus: 'DISABLE' });
+    // Notification markers beside it (one per cause, ever): never read as receipts.
+    for (let i = 0; i < 5; i++) await put(`results/notices/${'0'.repeat(63)}${i}.json`, '{"cause":"test"}');
+    const flowsFor = () => repairFlows().filter((record) => JSON.stringify(record.input).includes(file));
+
+    for (const deep of [false, true]) {
+      const { report, requests } = await reconcileWatched(deep);
+      expect(report.counts.retired).toBeGreaterThanOrEqual(1);
+      expect(JSON.parse(await getText(report.findingsKey))).toContainEqual({
+        kind: 'retired',
+        key: file,
+        certificateId: id,
+        status: 'INACTIVE',
+        present: true,
+      });
+      expect(flowsFor()).toEqual([]);
+      expect(ca(id).certificateDescription).toMatchObject({ status: 'INACTIVE', autoRegistrationStatus: 'DISABLE' });
+      // No GET of a receipt, a retired receipt or a notice: listings, and the run's own objects.
+      expect(receiptsRead(requests)).toEqual([]);
+      expect(
+        requests.filter((r) => r.action === 's3:GetObject' && /^results\/(retired|notices)\//.test(r.key)),
+      ).toEqual([]);
+    }
+
+    // Uploaded again after the retirement: register-ca writes a newer receipt and the CA is live again.
+    await put(file, `${pki.pem}${(await makeLeaf(pki, `CN=${local.code}`)).pem}`);
+    await settle();
+    expect(ca(id).certificateDescription).toMatchObject({ status: 'ACTIVE', autoRegistrationStatus: 'ENABLE' });
+    const after = await reconcile();
+    const findings = JSON.parse(await getText(after.findingsKey)) as Array<{ key: string }>;
+    expect(findings.filter((finding) => finding.key === file)).toEqual([]);
+    // And normal rules again: deactivated by hand now, it is drift and is repaired.
+    await local.iot.send(new UpdateCACertificateCommand({ certificateId: id, newStatus: 'INACTIVE' }));
+    const repaired = await reconcile();
+    expect(repaired.counts.repaired).toBeGreaterThanOrEqual(1);
+    expect(ca(id).certificateDescription.status).toBe('ACTIVE');
   });
 });
 

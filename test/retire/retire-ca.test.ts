@@ -150,6 +150,25 @@ describe('retire-ca by request', () => {
     await expect(receiptOf(id)).rejects.toMatchObject({ name: 'NoSuchKey' });
   });
 
+  it("a CA registered outside the pipeline (no provenance tags): its bucket is CA_BUCKET, the stack's", async () => {
+    const { certificateId: id } = await local.stack.emulator.registerCaCertificate({
+      caCertificate: (await makeCa({ key: P256 })).pem,
+      certificateMode: 'SNI_ONLY',
+      setAsActive: true,
+      allowAutoRegistration: true,
+    });
+    await local.stack.emulator.flush();
+    const record = await retire({ certificateId: id, reason: 'outside' });
+    expect(record.status, `${record.error}: ${record.cause}`).toBe('SUCCEEDED');
+    expect(describe_(id)).toMatchObject({ status: 'INACTIVE', autoRegistrationStatus: 'DISABLE' });
+    const receipt = await receiptOf(id);
+    expect(validReceipt(receipt), JSON.stringify(validReceipt.errors)).toBe(true);
+    expect(receipt).toMatchObject({ certificateId: id, reason: 'outside', outcome: 'retired' });
+    expect(receipt.source).toBeUndefined();
+    expect(retiredEvents(id)).toHaveLength(1);
+    expect(retireDenials()).toEqual([]);
+  });
+
   it('bad input fails the execution with InvalidInputError', async () => {
     const record = await retire({ certificateId: 'nope' });
     expect(record.status).toBe('FAILED');

@@ -186,6 +186,71 @@ describe('planShallow', () => {
       { kind: 'orphan', key: 'deleted.pem', certificateId: id(2), status: 'ACTIVE' },
     ]);
   });
+
+  describe('a CA retired since its last result (retired receipt as new or newer, by the listings)', () => {
+    const t = (second: number) => new Date(Date.UTC(2026, 10, 27, 0, 0, second));
+    const retiredPlan = (
+      objects: string[],
+      results: ResultDocument[],
+      cas: Array<[string, ListedCa]>,
+      written: Record<string, Date>,
+      retired: Record<string, Date>,
+    ) =>
+      planShallow({
+        objects: objects.map((key) => ({ key, etag: `etag-${key}`, lastModified: new Date(0) })),
+        results: new Map(results.map((result) => [result.source.key, result])),
+        cas: new Map(cas),
+        templateMembers: new Map([['jitp', new Set(cas.map(([certificateId]) => certificateId))]]),
+        resultWritten: new Map(Object.entries(written)),
+        retiredWritten: new Map(Object.entries(retired)),
+        now,
+        expiryWarningDays: 30,
+        graceMinutes: 60,
+      });
+
+    it('is left alone: no repair, no re-registration of a deleted one, no orphan action, no deep check', () => {
+      const result = retiredPlan(
+        ['kept.pem', 'deleted.pem', 'tie.pem'],
+        [
+          receipt('kept.pem', id(1)),
+          receipt('deleted.pem', id(2)),
+          receipt('tie.pem', id(4)),
+          receipt('gone.pem', id(3)),
+        ],
+        [listed(id(1), 'INACTIVE'), listed(id(3), 'INACTIVE'), listed(id(4), 'INACTIVE')],
+        { 'kept.pem': t(1), 'deleted.pem': t(1), 'tie.pem': t(5), 'gone.pem': t(1) },
+        { [id(1)]: t(2), [id(2)]: t(2), [id(3)]: t(2), [id(4)]: t(5) },
+      );
+      expect(result.findings).toEqual([
+        { kind: 'retired', key: 'kept.pem', certificateId: id(1), status: 'INACTIVE', present: true },
+        { kind: 'retired', key: 'deleted.pem', certificateId: id(2), status: 'DELETED', present: true },
+        { kind: 'retired', key: 'tie.pem', certificateId: id(4), status: 'INACTIVE', present: true },
+        { kind: 'retired', key: 'gone.pem', certificateId: id(3), status: 'INACTIVE', present: false },
+      ]);
+      expect(result.inSync).toEqual([]);
+    });
+
+    it('is live again after a newer result (re-upload), or when IoT shows it ACTIVE (a cancelled delete-after)', () => {
+      const result = retiredPlan(
+        ['reuploaded.pem', 'cancelled.pem'],
+        [receipt('reuploaded.pem', id(1)), receipt('cancelled.pem', id(2)), receipt('gone.pem', id(3))],
+        [listed(id(1), 'INACTIVE'), listed(id(2)), listed(id(3))],
+        { 'reuploaded.pem': t(3), 'cancelled.pem': t(1), 'gone.pem': t(1) },
+        { [id(1)]: t(2), [id(2)]: t(2), [id(3)]: t(2) },
+      );
+      expect(result.findings).toEqual([
+        {
+          kind: 'repair',
+          key: 'reuploaded.pem',
+          etag: 'etag-reuploaded.pem',
+          certificateId: id(1),
+          drift: ['status INACTIVE'],
+        },
+        { kind: 'orphan', key: 'gone.pem', certificateId: id(3), status: 'ACTIVE' },
+      ]);
+      expect(result.inSync.map((candidate) => candidate.key)).toEqual(['cancelled.pem']);
+    });
+  });
 });
 
 describe('deepDrift', () => {
