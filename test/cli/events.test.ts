@@ -24,7 +24,7 @@ import {
 } from '../../cli/commands/events.ts';
 import { CliError, type Output } from '../../cli/output.ts';
 import { type EventEnvelope, eventLine } from '../../cli/render.ts';
-import { BIN, runCli } from '../fixtures/cli.ts';
+import { BIN, runCli, usageError } from '../fixtures/cli.ts';
 
 const ID = 'a'.repeat(64);
 const NEW_ID = 'b'.repeat(64);
@@ -41,17 +41,6 @@ const envelope = (type: string, detail: Record<string, unknown>, time = '2026-12
   resources: [],
   detail,
 });
-
-const usageError = (run: () => unknown): CliError => {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(CliError);
-    expect((error as CliError).exitCode).toBe(2);
-    return error as CliError;
-  }
-  throw new Error('expected a usage error');
-};
 
 describe('events arguments', () => {
   const now = Date.parse('2026-12-05T04:00:00Z');

@@ -11,21 +11,10 @@ import { join } from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { parseCaReference, requestIdFor, retireSettings } from '../../cli/commands/retire.ts';
 import { DEFAULT_GRACE_DAYS, rotateSettings } from '../../cli/commands/rotate.ts';
-import { CliError } from '../../cli/output.ts';
+import type { CliError } from '../../cli/output.ts';
 import { graceText } from '../../cli/render.ts';
-import { type Run, type RunningUp, runCli, startUp, stopUp } from '../fixtures/cli.ts';
+import { type Run, type RunningUp, runCli, startUp, stopUp, usageError } from '../fixtures/cli.ts';
 import { makeCa, makeLeaf, P256, privateKeyPem } from '../fixtures/pki.ts';
-
-const usageError = (run: () => unknown): CliError => {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(CliError);
-    expect((error as CliError).exitCode).toBe(2);
-    return error as CliError;
-  }
-  throw new Error('expected a usage error');
-};
 
 describe('retire arguments', () => {
   it('sends only what the flags say, so tags and the deployment decide the rest', () => {

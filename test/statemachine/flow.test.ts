@@ -203,21 +203,7 @@ describe('register-ca on the local engine', () => {
   });
 
   it('an adopted CA is converged (template and tags side by side) before it is activated', async () => {
-    const certificateId = inspectCaFile(ca.pem).certificateId;
-    iot.on(RegisterCACertificateCommand).rejects(
-      awsError('ResourceAlreadyExistsException', 409, {
-        resourceId: certificateId,
-        resourceArn: `${ARN_PREFIX}${certificateId}`,
-      }),
-    );
-    iot.on(DescribeCACertificateCommand).resolves({
-      certificateDescription: {
-        certificateId,
-        certificateArn: `${ARN_PREFIX}${certificateId}`,
-        status: 'INACTIVE',
-        certificateMode: 'DEFAULT',
-      },
-    });
+    const certificateId = registeredAlready({ status: 'INACTIVE' });
     iot.on(ListTagsForResourceCommand).resolves({ tags: [{ Key: 'stray', Value: 'x' }] });
     objects.set('incoming/a.pem', { body: `${ca.pem}${verification.pem}` });
     const record = await engine.run({ bucket: BUCKET, key: 'incoming/a.pem' });
