@@ -26,7 +26,7 @@ export interface RecordResultDeps {
   resultsPrefix: string;
   /** Where `CA Registration Failed` goes; without it no event is published (tests of the report alone). */
   events?: EventBridgeClient;
-  /** `UnexpectedFailures` (namespace IotCaPipeline) for every failure that is not a business error. */
+  /** `BusinessFailures` or `UnexpectedFailures` (namespace IotCaPipeline), one per failure recorded. */
   metrics?: Metrics;
   now?: () => Date;
 }
@@ -60,10 +60,14 @@ export const registrationFailedDetail = (report: FailureReport, resultKey: strin
 
 const announceFailure = async (deps: RecordResultDeps, report: FailureReport, resultKey: string): Promise<void> => {
   const detail = registrationFailedDetail(report, resultKey);
-  if (detail.error.kind !== 'business') {
-    deps.metrics?.addMetric('UnexpectedFailures', MetricUnit.Count, 1);
-    deps.metrics?.publishStoredMetrics();
-  }
+  // BusinessFailures lets the alarm subtract the expected failures from ExecutionsFailed, so an
+  // execution that fails without reaching this point (its report unwritten) still raises it.
+  deps.metrics?.addMetric(
+    detail.error.kind === 'business' ? 'BusinessFailures' : 'UnexpectedFailures',
+    MetricUnit.Count,
+    1,
+  );
+  deps.metrics?.publishStoredMetrics();
   if (!deps.events) return;
   try {
     await publishOncePerCause(

@@ -392,12 +392,16 @@ describe('serverless package (offline)', () => {
         (metric: { MetricStat: { Metric: { Namespace: string; MetricName: string; Dimensions: unknown[] } } }) =>
           `${metric.MetricStat.Metric.Namespace}/${metric.MetricStat.Metric.MetricName}`,
       );
-    // register-ca's business errors end in Failed too: its alarm counts RecordFailure's metric instead.
+    // register-ca's business errors end in Failed too: its alarm subtracts those RecordFailure counted.
     expect(watched('RegisterCaFailureAlarm')).toEqual([
-      'IotCaPipeline/UnexpectedFailures',
+      'AWS/States/ExecutionsFailed',
+      'IotCaPipeline/BusinessFailures',
       'AWS/States/ExecutionsTimedOut',
       'AWS/States/ExecutionsAborted',
     ]);
+    expect((alarms.RegisterCaFailureAlarm as Resource).Properties.Metrics[0].Expression).toBe(
+      'FILL(failed, 0) - FILL(business, 0) + FILL(timedOut, 0) + FILL(aborted, 0)',
+    );
     for (const name of ['ReconcileFailureAlarm', 'RetireCaFailureAlarm'])
       expect(watched(name), name).toEqual([
         'AWS/States/ExecutionsFailed',

@@ -109,7 +109,7 @@ describe('CA Registration Failed', () => {
     expect(detail('NotPemError')).toMatchObject({ executionId: 'arn:exec', receiptKey: 'results/incoming/a.pem.json' });
   });
 
-  it('is published once per cause by RecordFailure, and counts UnexpectedFailures only for non-business errors', async () => {
+  it('is published once per cause by RecordFailure, and counts each failure as business or unexpected', async () => {
     const metrics = new Metrics({ namespace: 'IotCaPipeline', serviceName: 'test' });
     const added: string[] = [];
     metrics.addMetric = (name: string) => {
@@ -139,7 +139,7 @@ describe('CA Registration Failed', () => {
     await run('States.Runtime');
     const types = bus.commandCalls(PutEventsCommand).map((call) => call.args[0].input.Entries?.[0]?.DetailType);
     expect(types).toEqual(['CA Registration Failed', 'CA Registration Failed']);
-    expect(added).toEqual(['UnexpectedFailures']);
+    expect(added).toEqual(['BusinessFailures', 'BusinessFailures', 'UnexpectedFailures']);
   });
 });
 
