@@ -1,8 +1,10 @@
 import type { IoTClient } from '@aws-sdk/client-iot';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { createIotClient, describeCa, listTags } from './aws/iot.ts';
-import { certificateIdForSource, claimCause, objectExists } from './aws/retire.ts';
+import { certificateIdForSource, claimCause, objectExists, ownerStatus, takeOverClaim } from './aws/retire.ts';
 import { createS3Client, findJson, skipNotJson } from './aws/s3.ts';
+import { SDK_MAX_ATTEMPTS } from './aws/sdk-errors.ts';
 import { step } from './lambda/middleware.ts';
 import { readRetireConfig, type RetireConfig } from './lambda/config.ts';
 import { logger } from './lambda/logger.ts';
@@ -25,6 +27,8 @@ import type * as z from 'zod/mini';
 export interface RetireDeps {
   s3: S3Client;
   iot: IoTClient;
+  /** DescribeExecution of a claim's owner, to take over a claim whose execution will never finish. */
+  sfn: SFNClient;
   config: RetireConfig;
   now?: () => Date;
 }
@@ -89,18 +93,28 @@ export const resolveRetire = async (
   const taggedKey = tags[PROVENANCE_TAGS.key];
   if (!source && taggedBucket && taggedKey && !taggedKey.startsWith('sha256:'))
     source = { bucket: taggedBucket, key: taggedKey };
-  const bucket = source?.bucket ?? taggedBucket ?? deps.config.bucket;
+  // Claims and receipts go to the stack's bucket (CA_BUCKET), the only one the roles write to:
+  // the provenance tag may name another bucket, which only describes where the CA came from.
+  const bucket = deps.config.bucket ?? source?.bucket ?? taggedBucket;
   if (!bucket)
     throw new PipelineError(
       'CaBucketUnknownError',
       `CA ${certificateId} names no source bucket and the function has no CA_BUCKET.`,
     );
   // A CA registered again from another object since: deleting this one does not make it go.
-  if (start.kind === 's3' && source && taggedKey && taggedKey !== source.key && !taggedKey.startsWith('sha256:')) {
-    if (await objectExists(deps.s3, bucket, taggedKey))
+  // (Only looked for in the deleted object's bucket, the one the role may read.)
+  if (
+    start.kind === 's3' &&
+    source &&
+    taggedKey &&
+    taggedKey !== source.key &&
+    !taggedKey.startsWith('sha256:') &&
+    (taggedBucket ?? source.bucket) === source.bucket
+  ) {
+    if (await objectExists(deps.s3, source.bucket, taggedKey))
       return end(
         'cancelled',
-        `CA ${certificateId} is registered from s3://${bucket}/${taggedKey}, which exists: it stays.`,
+        `CA ${certificateId} is registered from s3://${source.bucket}/${taggedKey}, which exists: it stays.`,
         {
           certificateId,
           certificateArn: ca.certificateArn,
@@ -150,22 +164,47 @@ export const resolveRetire = async (
   }
 
   const claimKey = claimKeyFor(deps.config.resultsPrefix, certificateId, base.cause);
-  const claim = await claimCause(deps.s3, bucket, claimKey, {
+  const mine = {
     certificateId,
     cause: base.cause,
     executionId: event.executionId ?? event.executionName,
     claimedAt: (deps.now?.() ?? new Date()).toISOString(),
-  });
-  if (claim.state === 'taken')
-    return end(
-      'duplicate',
-      `Execution ${claim.owner ?? '(unknown)'} already retires CA ${certificateId} for this cause.`,
-      resolved,
-    );
+  };
+  const claim = await claimCause(deps.s3, bucket, claimKey, mine);
+  if (claim.state === 'taken') {
+    const owner = claim.owner ?? '(unknown)';
+    // ReleaseClaim runs only from a Catch: an owner stopped, timed out (or failed without
+    // releasing) keeps the claim for ever. Such a claim is taken over, if still the one read.
+    const status = await ownerStatus(deps.sfn, claim.owner);
+    if (status === 'RUNNING')
+      return end(
+        'duplicate',
+        `Execution ${owner} is retiring CA ${certificateId} for this cause and is still running: wait for it to end, or stop it (aws stepfunctions stop-execution) and start again.`,
+        resolved,
+      );
+    if (status === 'SUCCEEDED' || status === 'UNKNOWN' || !claim.etag)
+      return end(
+        'duplicate',
+        `Execution ${owner} already retired CA ${certificateId} for this cause${status === 'SUCCEEDED' ? '' : ` (status ${status})`}.`,
+        resolved,
+      );
+    if ((await takeOverClaim(deps.s3, bucket, claimKey, mine, claim.etag)) === 'lost')
+      return end(
+        'duplicate',
+        `Another execution took over the claim of ${owner} (${status}) on CA ${certificateId} first.`,
+        resolved,
+      );
+    logger.info('retire-ca: claim taken over', { claimKey, owner, ownerStatus: status });
+  }
   return { ...resolved, proceed: true, claimKey };
 };
 
-const deps: RetireDeps = { s3: createS3Client(), iot: createIotClient(), config: readRetireConfig() };
+const deps: RetireDeps = {
+  s3: createS3Client(),
+  iot: createIotClient(),
+  sfn: new SFNClient({ maxAttempts: SDK_MAX_ATTEMPTS }),
+  config: readRetireConfig(),
+};
 export const handler = step({ input: ResolveRetireInputSchema, output: RetirePlanSchema }, (event) =>
   resolveRetire(deps, event),
 );

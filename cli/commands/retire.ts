@@ -12,6 +12,7 @@ import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client
 import { objectExists } from '../../functions/aws/retire.ts';
 import { certificateIdOf } from '../../functions/core/certificate.ts';
 import { parsePemBlocks } from '../../functions/core/pem.ts';
+import { retiredKeyFor } from '../../functions/core/retire.ts';
 import { resolveCaId } from '../cas.ts';
 import { type GlobalOptions, requireRetire, type Target } from '../context.ts';
 import { readText } from '../files.ts';
@@ -156,8 +157,9 @@ export const startRetire = async (target: Target, input: RetireInput): Promise<s
   return started.executionArn as string;
 };
 
+/** The retired receipt's key, as retire-ca writes it (functions/core/retire.ts). */
 export const retiredKey = (target: Target, certificateId: string): string =>
-  `${target.resultsPrefix}retired/${certificateId}.json`;
+  retiredKeyFor(target.resultsPrefix, certificateId);
 
 /** The receipt, if this execution wrote it (an earlier one's may still be there). */
 const receiptOf = async (
@@ -175,8 +177,26 @@ const receiptOf = async (
     : undefined;
 };
 
-/** Outcomes after which the CA is retired, whoever did it. */
+/** Outcomes after which the CA is retired, whoever did it (`duplicate` only once the CA is not ACTIVE). */
 const RETIRED = new Set(['retired', 'deleted', 'already-retired', 'duplicate']);
+
+/**
+ * `duplicate` says another execution holds this request's claim: still running (a rotation's
+ * grace, a delete-after wait) or finished. It is a success only when the CA is not ACTIVE now.
+ */
+export const checkDuplicate = async (
+  target: Target,
+  certificateId: string,
+  executionArn: string,
+  detail: string | undefined,
+): Promise<void> => {
+  const now = await describeForRetire(target, certificateId);
+  if (now?.status !== 'ACTIVE') return;
+  throw new CliError(
+    'RetireAlreadyClaimedError',
+    `CA ${certificateId} is still ACTIVE: retire-ca ended duplicate (execution ${shortId(executionArn)}): ${detail ?? 'another execution holds this request'}. Wait for that execution to end, or stop it (aws stepfunctions stop-execution) and run this command again.`,
+  );
+};
 
 /**
  * Revoking is irreversible and cuts off every device of the CA: on a terminal the operator types
@@ -260,6 +280,7 @@ export const retire = async (
     const output = described?.output ? (JSON.parse(described.output) as { outcome?: string; detail?: string }) : {};
     const receipt = await receiptOf(target, receiptKey, arn);
     const outcome = output.outcome ?? receipt?.outcome ?? 'unknown';
+    if (outcome === 'duplicate') await checkDuplicate(target, certificateId, arn, output.detail);
     const json = {
       certificateId,
       executionArn: arn,

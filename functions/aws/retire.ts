@@ -1,9 +1,10 @@
 /** retire-ca's reads and writes: the receipt that names a deleted object's CA, the claim, device certificates. */
 import { type IoTClient, paginateListCertificatesByCA, UpdateCertificateCommand } from '@aws-sdk/client-iot';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DescribeExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import pThrottle from 'p-throttle';
 import { awsCall, awsErrorName, awsPages } from './sdk-errors.ts';
-import { findJson, resolveObject, skipNotJson } from './s3.ts';
+import { findJson, isMissingObject, resolveObject, skipNotJson } from './s3.ts';
 import { PipelineError } from '../core/errors.ts';
 import { keyCandidates, resultKeyFor } from '../core/source.ts';
 import { RetireClaimSchema, type RetireClaim } from '../core/retire.ts';
@@ -34,29 +35,65 @@ export const certificateIdForSource = async (
 export const objectExists = async (s3: S3Client, bucket: string, key: string): Promise<boolean> =>
   (await resolveObject(s3, { bucket, key })) !== undefined;
 
+/** A claim as it is in the bucket, with its ETag (for a conditional take-over); undefined when gone. */
+export const readClaim = async (
+  s3: S3Client,
+  bucket: string,
+  key: string,
+): Promise<{ owner?: string; etag?: string } | undefined> => {
+  try {
+    const response = await awsCall('GetObject', () => s3.send(new GetObjectCommand({ Bucket: bucket, Key: key })));
+    const text = (await response.Body?.transformToString()) ?? '';
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    const claim = RetireClaimSchema.safeParse(parsed);
+    return {
+      ...(claim.success ? { owner: claim.data.executionId } : {}),
+      ...(response.ETag ? { etag: response.ETag } : {}),
+    };
+  } catch (error) {
+    if (isMissingObject(error)) return undefined;
+    throw error;
+  }
+};
+
+const putClaim = (
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  claim: RetireClaim,
+  condition: { IfNoneMatch?: string; IfMatch?: string },
+) =>
+  awsCall('PutObject', () =>
+    s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: `${JSON.stringify(claim)}\n`,
+        ContentType: 'application/json',
+        ...condition,
+      }),
+    ),
+  );
+
 /**
  * Claims one cause with a create only one writer wins (PutObject If-None-Match: *): `claimed` by
  * this call, `ours` when this execution claimed it before (a retried step), `taken` when another
- * execution did. S3's 409 ConditionalRequestConflict (a concurrent write in flight) is transient.
+ * execution did (with the claim's owner and ETag, for takeOverClaim). S3's 409
+ * ConditionalRequestConflict (a concurrent write in flight) is transient.
  */
 export const claimCause = async (
   s3: S3Client,
   bucket: string,
   key: string,
   claim: RetireClaim,
-): Promise<{ state: 'claimed' | 'ours' | 'taken'; owner?: string }> => {
+): Promise<{ state: 'claimed' | 'ours' | 'taken'; owner?: string; etag?: string }> => {
   try {
-    await awsCall('PutObject', () =>
-      s3.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: key,
-          Body: `${JSON.stringify(claim)}\n`,
-          ContentType: 'application/json',
-          IfNoneMatch: '*',
-        }),
-      ),
-    );
+    await putClaim(s3, bucket, key, claim, { IfNoneMatch: '*' });
     return { state: 'claimed' };
   } catch (error) {
     // Another write to the key in flight: retried as a fault, after which the winner is known.
@@ -64,9 +101,58 @@ export const claimCause = async (
       throw new PipelineError('ServiceFaultError', `PutObject ${key}: ConditionalRequestConflict`, { cause: error });
     if (awsErrorName(error) !== 'PreconditionFailed') throw error;
   }
-  const existing = RetireClaimSchema.safeParse(await findJson<unknown>(s3, bucket, key).catch(skipNotJson));
-  const owner = existing.success ? existing.data.executionId : undefined;
-  return owner === claim.executionId ? { state: 'ours', owner } : { state: 'taken', ...(owner ? { owner } : {}) };
+  const existing = await readClaim(s3, bucket, key);
+  // Released between the two calls: the step's retry claims it afresh.
+  if (!existing) throw new PipelineError('ServiceFaultError', `${key} was released while being claimed; retrying.`);
+  const { owner, etag } = existing;
+  return owner === claim.executionId
+    ? { state: 'ours', owner }
+    : { state: 'taken', ...(owner ? { owner } : {}), ...(etag ? { etag } : {}) };
+};
+
+/**
+ * Replaces a claim whose owner will never finish (stopped, timed out, failed without releasing
+ * it) with this execution's, only if it is still the claim that was read (If-Match on its ETag):
+ * of two executions taking over at once, one wins. `lost` when another write came first.
+ */
+export const takeOverClaim = async (
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  claim: RetireClaim,
+  etag: string,
+): Promise<'claimed' | 'lost'> => {
+  try {
+    await putClaim(s3, bucket, key, claim, { IfMatch: etag });
+    return 'claimed';
+  } catch (error) {
+    const name = awsErrorName(error);
+    if (name === 'ConditionalRequestConflict')
+      throw new PipelineError('ServiceFaultError', `PutObject ${key}: ConditionalRequestConflict`, { cause: error });
+    // Released since (If-Match on no object): the step's retry claims it afresh.
+    if (isMissingObject(error))
+      throw new PipelineError('ServiceFaultError', `${key} was released while being taken over; retrying.`);
+    if (name === 'PreconditionFailed') return 'lost';
+    throw error;
+  }
+};
+
+/**
+ * The status of the execution that owns a claim (DescribeExecution): RUNNING, SUCCEEDED, FAILED,
+ * TIMED_OUT, ABORTED...; `MISSING` when Step Functions has no such execution (expired from its
+ * history, or never one), `UNKNOWN` when the owner is not an execution ARN.
+ */
+export const ownerStatus = async (sfn: SFNClient, owner: string | undefined): Promise<string> => {
+  if (!owner?.startsWith('arn:')) return 'UNKNOWN';
+  try {
+    const described = await awsCall('DescribeExecution', () =>
+      sfn.send(new DescribeExecutionCommand({ executionArn: owner })),
+    );
+    return described.status ?? 'UNKNOWN';
+  } catch (error) {
+    if (awsErrorName(error) === 'ExecutionDoesNotExist') return 'MISSING';
+    throw error;
+  }
 };
 
 /** One device certificate of a CA, as ListCertificatesByCA lists it. */

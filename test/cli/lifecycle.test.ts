@@ -5,12 +5,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { IoTClient, RegisterCACertificateCommand } from '@aws-sdk/client-iot';
+import { DescribeCACertificateCommand, IoTClient, RegisterCACertificateCommand } from '@aws-sdk/client-iot';
+import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { parseCaReference, requestIdFor, retireSettings } from '../../cli/commands/retire.ts';
 import { DEFAULT_GRACE_DAYS, rotateSettings } from '../../cli/commands/rotate.ts';
+import { claimKeyFor } from '../../functions/core/retire.ts';
 import type { CliError } from '../../cli/output.ts';
 import { graceText } from '../../cli/render.ts';
 import { type Run, type RunningUp, runCli, startUp, stopUp, usageError } from '../fixtures/cli.ts';
@@ -304,6 +306,56 @@ describe('iot-ca retire', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain(`DELETED  ${id}`);
   });
+
+  it('a duplicate while the CA is still ACTIVE is an error with the remedy; once the CA is retired, exit 0', async () => {
+    const id = await registeredCa('held');
+    const iot = new IoTClient({
+      region: 'us-east-1',
+      endpoint: up.ready.endpoints.iot,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    });
+    const sfn = new SFNClient({
+      region: 'us-east-1',
+      endpoint: up.ready.endpoints.sfn,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    });
+    try {
+      const { certificateDescription } = await iot.send(new DescribeCACertificateCommand({ certificateId: id }));
+      // Another execution of the very request `retire --reason held` sends, held in a grace period.
+      const requestId = requestIdFor(id, retireSettings({ reason: 'held' }), certificateDescription?.customerVersion);
+      const { executionArn } = await sfn.send(
+        new StartExecutionCommand({
+          // up advertises register-ca's ARN; retire-ca is its sibling.
+          stateMachineArn: String(up.ready.stateMachineArn).replace(/[^:]+$/, (name) =>
+            name.replace(/register-ca$/, 'retire-ca'),
+          ),
+          name: `held-${process.pid}`,
+          input: JSON.stringify({ certificateId: id, reason: 'held', requestId, graceSeconds: 10 }),
+        }),
+      );
+      await eventually(() => readObject(claimKeyFor('results/', id, `request:${requestId}`)));
+      const run = await iotCa('--local', '--json', 'retire', id, '--reason', 'held');
+      expect(run.code).not.toBe(0);
+      expect(run.stdout).toContain('RetireAlreadyClaimedError');
+      expect(run.stdout).toContain('stop it');
+      expect(await statusOf(id)).toBe('ACTIVE');
+
+      // Once that execution has retired the CA, the command succeeds.
+      await eventually(
+        async () =>
+          (await sfn.send(new DescribeExecutionCommand({ executionArn }))).status === 'RUNNING' ? undefined : true,
+        60_000,
+      );
+      const again = await iotCa('--local', '--json', 'retire', id, '--reason', 'held');
+      expect(again.code, again.stderr).toBe(0);
+      // (The CA changed since, so this is a new request: already retired.)
+      expect(['already-retired', 'duplicate']).toContain(json(again).outcome);
+      expect(await statusOf(id)).toBe('INACTIVE');
+    } finally {
+      iot.destroy();
+      sfn.destroy();
+    }
+  }, 90_000);
 });
 
 describe('iot-ca rotate', () => {

@@ -265,6 +265,7 @@ describe('serverless package (offline)', () => {
         's3:GetObject',
         's3:ListBucket',
         's3:PutObject',
+        'states:DescribeExecution',
       ],
       ListDeviceCertificates: ['iot:ListCertificatesByCA'],
       RecordRetired: ['events:PutEvents', 's3:GetObject', 's3:ListBucket', 's3:PutObject'],
@@ -313,6 +314,13 @@ describe('serverless package (offline)', () => {
         .map((statement) => statement.Resource);
     expect(resourceOf('ResolveRetireRole', 's3:PutObject')).toEqual([
       { 'Fn::Sub': '${CaBucket.Arn}/results/retired/claims/*' },
+    ]);
+    // A claim's owner, to take over a claim of a stopped or timed-out execution: retire-ca's only.
+    expect(resourceOf('ResolveRetireRole', 'states:DescribeExecution')).toEqual([
+      {
+        'Fn::Sub':
+          'arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:iot-ca-pipeline-test-retire-ca:*',
+      },
     ]);
     expect(resourceOf('RecordRetiredRole', 's3:PutObject')).toEqual([
       { 'Fn::Sub': '${CaBucket.Arn}/results/retired/*' },
