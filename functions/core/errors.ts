@@ -176,7 +176,7 @@ export const ERROR_SPECS = {
   InvalidRetirePolicyError: {
     kind: 'business',
     remedy:
-      'Fix the retire setting the message names: policy deactivate or delete-after, delete-after days a number of 0 or more, revoke-devices true or false (the CA tags iot-ca:retire-policy, iot-ca:retire-delete-after-days, iot-ca:retire-revoke-devices, the execution input, or the deployment params retirePolicy, retireDeleteAfterDays, retireRevokeDevices); then start retire-ca again.',
+      'Fix the retire setting the message names: policy deactivate or delete-after, delete-after days a number from 0 to 360, with graceSeconds, days × retireSecondsPerDay + graceSeconds at most 360 days of seconds (a Standard execution lasts at most a year), revoke-devices true or false (the CA tags iot-ca:retire-policy, iot-ca:retire-delete-after-days, iot-ca:retire-revoke-devices, the execution input, or the deployment params retirePolicy, retireDeleteAfterDays, retireRevokeDevices); then start retire-ca again.',
   },
   CaBucketUnknownError: {
     kind: 'business',

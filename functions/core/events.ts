@@ -5,7 +5,7 @@
  */
 import * as z from 'zod/mini';
 import { CaRetiredDetailSchema } from './retire.ts';
-import { ObjectRefSchema } from './schemas.ts';
+import { hex64, ObjectRefSchema } from './schemas.ts';
 
 export { CaRetiredDetailSchema } from './retire.ts';
 
@@ -32,8 +32,6 @@ export interface PipelineEvent {
 }
 
 // ---- The details (contract): one zod schema per detail-type, JSON Schemas under schemas/events/ ----
-
-const hex64 = z.string().check(z.regex(/^[0-9a-f]{64}$/));
 
 /**
  * Every detail says what caused it: a string that is the same for every delivery of the same cause

@@ -10,7 +10,7 @@ import * as z from 'zod/mini';
 import { PipelineError } from './errors.ts';
 import type { PipelineEvent } from './events.ts';
 import { RETIRE_TAG_KEYS } from './options.ts';
-import { describeIssues } from './schemas.ts';
+import { describeIssues, hex64 } from './schemas.ts';
 
 export const RETIRED_SCHEMA = 'iot-ca-pipeline/retired@1';
 
@@ -20,10 +20,16 @@ export type RetirePolicy = (typeof RETIRE_POLICIES)[number];
 /** The CA tags that override the deployment's retire settings for one CA (the input overrides both). */
 export const RETIRE_TAGS = RETIRE_TAG_KEYS;
 
-const hex64 = z
-  .string()
-  .check(z.regex(/^[0-9a-f]{64}$/, '"certificateId" must be 64 lower-case hexadecimal characters'));
 const nonNegative = z.number().check(z.gte(0));
+
+/**
+ * A Standard execution lasts at most one year (AWS Step Functions quotas); past it, it ends
+ * TimedOut after the receipt promised a date. The Waits (Grace + WaitBeforeDelete) are held to
+ * 360 days together, leaving 5 days for the steps around them and their retries.
+ */
+export const MAX_RETIRE_WAIT_DAYS = 360;
+export const MAX_RETIRE_WAIT_SECONDS = MAX_RETIRE_WAIT_DAYS * 86_400;
+const WAIT_LIMIT = `${MAX_RETIRE_WAIT_DAYS} days (${MAX_RETIRE_WAIT_SECONDS} s; a Standard execution lasts at most a year)`;
 
 // ---- What starts retire-ca (contract) ----
 
@@ -49,9 +55,9 @@ export const RetireRequestSchema = z.strictObject({
   certificateId: hex64,
   reason: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
   policy: z.optional(z.enum(RETIRE_POLICIES)),
-  deleteAfterDays: z.optional(nonNegative),
+  deleteAfterDays: z.optional(nonNegative.check(z.lte(MAX_RETIRE_WAIT_DAYS, `at most ${WAIT_LIMIT}`))),
   revokeDevices: z.optional(z.boolean()),
-  graceSeconds: z.optional(nonNegative),
+  graceSeconds: z.optional(nonNegative.check(z.lte(MAX_RETIRE_WAIT_SECONDS, `at most ${WAIT_LIMIT}`))),
   replacedBy: z.optional(hex64),
   requestId: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
 });
@@ -65,6 +71,13 @@ export const parseRetireInput = (input: unknown): RetireStart => {
   if (s3.success) return { kind: 's3', event: s3.data };
   const request = RetireRequestSchema.safeParse(input);
   if (request.success) return { kind: 'request', request: request.data };
+  // A request whose only fault is a wait past the execution's year is a policy error, named as one.
+  if (
+    request.error.issues.every(
+      (issue) => issue.code === 'too_big' && ['deleteAfterDays', 'graceSeconds'].includes(String(issue.path[0])),
+    )
+  )
+    throw new PipelineError('InvalidRetirePolicyError', `retire-ca input: ${describeIssues(request.error)}.`);
   throw new PipelineError(
     'InvalidInputError',
     `retire-ca takes {"certificateId": "...", "reason"?: "..."} or an S3 "Object Deleted" event: ${describeIssues(request.error)}.`,
@@ -109,6 +122,8 @@ export const parseDays = (value: string, source: string): number => {
       'InvalidRetirePolicyError',
       `${source} is "${value}"; expected a number of days (0 or more).`,
     );
+  if (days > MAX_RETIRE_WAIT_DAYS)
+    throw new PipelineError('InvalidRetirePolicyError', `${source} is "${value}"; the limit is ${WAIT_LIMIT}.`);
   return days;
 };
 
@@ -123,13 +138,13 @@ export const parseBoolean = (value: string, source: string): boolean => {
 export const resolvePolicy = (
   defaults: RetireDefaults,
   tags: Record<string, string>,
-  request: Partial<Pick<RetireRequest, 'policy' | 'deleteAfterDays' | 'revokeDevices'>> = {},
+  request: Partial<Pick<RetireRequest, 'policy' | 'deleteAfterDays' | 'revokeDevices' | 'graceSeconds'>> = {},
 ): ResolvedPolicy => {
   const tag = (key: string) => (tags[key] !== undefined && tags[key] !== '' ? tags[key] : undefined);
   const policyTag = tag(RETIRE_TAGS.policy);
   const daysTag = tag(RETIRE_TAGS.deleteAfterDays);
   const revokeTag = tag(RETIRE_TAGS.revokeDevices);
-  return {
+  const resolved: ResolvedPolicy = {
     policy:
       request.policy ??
       (policyTag !== undefined ? parseRetirePolicy(policyTag, `tag ${RETIRE_TAGS.policy}`) : defaults.policy),
@@ -145,6 +160,23 @@ export const resolvePolicy = (
       revokeDevices: request.revokeDevices !== undefined ? 'input' : revokeTag !== undefined ? 'tag' : 'deployment',
     },
   };
+  // Grace and WaitBeforeDelete run in the same execution: together they stay within its year.
+  const grace = Math.round(request.graceSeconds ?? 0);
+  const wait =
+    (resolved.policy === 'delete-after' ? waitSeconds(resolved.deleteAfterDays, defaults.secondsPerDay) : 0) + grace;
+  if (wait > MAX_RETIRE_WAIT_SECONDS) {
+    const days =
+      resolved.from.deleteAfterDays === 'tag'
+        ? `tag ${RETIRE_TAGS.deleteAfterDays}`
+        : resolved.from.deleteAfterDays === 'input'
+          ? 'input deleteAfterDays'
+          : 'deployment retireDeleteAfterDays';
+    throw new PipelineError(
+      'InvalidRetirePolicyError',
+      `${days} ${resolved.deleteAfterDays} × ${defaults.secondsPerDay} s a day + graceSeconds ${grace} is a wait of ${wait} s; the limit is ${WAIT_LIMIT}.`,
+    );
+  }
+  return resolved;
 };
 
 // ---- The cause, claimed once ----
@@ -261,9 +293,15 @@ export const RevokeDeviceCertificatesOutputSchema = z.object({
 });
 export type RevokeProgress = z.infer<typeof RevokeDeviceCertificatesOutputSchema>;
 
-export const ConfirmDeleteInputSchema = step({ plan: RetirePlanSchema });
+export const ConfirmDeleteInputSchema = step({
+  plan: RetirePlanSchema,
+  /** The execution's start ($$.Execution.StartTime): an object written since came back. */
+  startedAt: z.optional(z.string()),
+  /** Set on the check after DeleteCa was refused: Step Functions' error (Error, Cause). */
+  refusal: z.optional(z.object({ Error: z.optional(z.string()), Cause: z.optional(z.string()) })),
+});
 export const ConfirmDeleteOutputSchema = z.object({
-  /** True: the CA is still meant to go and may be deleted. */
+  /** True: the CA is still meant to go and may be deleted. Never true after a refusal. */
   delete: z.boolean(),
   outcome: z.optional(z.enum(RETIRE_OUTCOMES)),
   detail: z.string(),
@@ -300,7 +338,7 @@ export const RetiredReceiptSchema = z.object({
   cause: z.string(),
   policy: z.enum(RETIRE_POLICIES),
   outcome: z.enum(['retired', 'deleted', 'cancelled']),
-  /** Set on `cancelled`: why the CA was not deleted. */
+  /** Set when delete-after did not delete: why (`cancelled`, or `retired` after a refused delete). */
   detail: z.optional(z.string()),
   deviceCertificates: DeviceCertificatesSchema,
   revoked: z.optional(z.object({ count: z.number(), refused: z.number(), complete: z.boolean() })),
@@ -333,7 +371,9 @@ export const buildRetiredReceipt = (
           ? 'deleted'
           : input.deletion.outcome === 'deleted'
             ? 'deleted'
-            : 'cancelled'
+            : input.deletion.outcome === 'retired'
+              ? 'retired'
+              : 'cancelled'
         : 'retired';
   return {
     schema: RETIRED_SCHEMA,
@@ -343,7 +383,7 @@ export const buildRetiredReceipt = (
     cause: plan.cause,
     policy: plan.policy,
     outcome,
-    ...(outcome === 'cancelled' && input.deletion ? { detail: input.deletion.detail } : {}),
+    ...(outcome !== 'deleted' && input.deletion ? { detail: input.deletion.detail } : {}),
     deviceCertificates: input.deviceCertificates ?? { total: 0, byStatus: {} },
     ...(input.revocation
       ? {

@@ -17,7 +17,8 @@ export const describeIssues = (error: z.core.$ZodError): string =>
     .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(input)'}: ${issue.message}`)
     .join('; ');
 
-const hex64 = z.string().check(z.regex(/^[0-9a-f]{64}$/));
+/** A certificate id as AWS IoT gives it: 64 lower-case hexadecimal characters (the one definition). */
+export const hex64 = z.string().check(z.regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hexadecimal characters'));
 const isoDate = z.string();
 
 export const CertificateModeSchema = z.enum(['DEFAULT', 'SNI_ONLY']);

@@ -7,6 +7,8 @@ import {
   causeOf,
   claimKeyFor,
   countByStatus,
+  MAX_RETIRE_WAIT_SECONDS,
+  parseDays,
   parseRetireInput,
   reasonOf,
   resolvePolicy,
@@ -128,6 +130,66 @@ describe('the retire policy', () => {
     }
   });
 
+  it('bounds the Waits to 360 days together: a Standard execution lasts at most a year', () => {
+    const policyError = (run: () => unknown, names: string) => {
+      try {
+        run();
+        expect.unreachable();
+      } catch (error) {
+        expect(isPipelineError(error, 'InvalidRetirePolicyError'), String(error)).toBe(true);
+        expect((error as Error).message).toContain(names);
+        expect((error as Error).message).toMatch(/360 days/);
+      }
+    };
+    expect(MAX_RETIRE_WAIT_SECONDS).toBe(360 * 86_400);
+    // Tag and deployment param (both parsed by parseDays).
+    expect(parseDays('360', 'RETIRE_DELETE_AFTER_DAYS')).toBe(360);
+    policyError(() => parseDays('366', 'RETIRE_DELETE_AFTER_DAYS'), 'RETIRE_DELETE_AFTER_DAYS');
+    policyError(() => resolvePolicy(defaults, { [RETIRE_TAGS.deleteAfterDays]: '400' }), RETIRE_TAGS.deleteAfterDays);
+    // The input: too many days, too long a grace.
+    policyError(() => parseRetireInput({ certificateId: ID, deleteAfterDays: 365 }), 'deleteAfterDays');
+    policyError(
+      () => parseRetireInput({ certificateId: ID, graceSeconds: MAX_RETIRE_WAIT_SECONDS + 1 }),
+      'graceSeconds',
+    );
+    expect(parseRetireInput({ certificateId: ID, deleteAfterDays: 360, graceSeconds: 3600 }).kind).toBe('request');
+    // Together: 360 days of delete-after plus an hour of grace is over; without delete-after the grace alone counts.
+    policyError(
+      () => resolvePolicy(defaults, {}, { policy: 'delete-after', deleteAfterDays: 360, graceSeconds: 3600 }),
+      'input deleteAfterDays',
+    );
+    expect(resolvePolicy(defaults, {}, { policy: 'deactivate', deleteAfterDays: 360, graceSeconds: 3600 }).policy).toBe(
+      'deactivate',
+    );
+    expect(
+      resolvePolicy(defaults, {}, { policy: 'delete-after', deleteAfterDays: 359, graceSeconds: 86_400 })
+        .deleteAfterDays,
+    ).toBe(359);
+    // A deployment's compressed or stretched day counts in seconds.
+    policyError(
+      () =>
+        resolvePolicy({ ...defaults, secondsPerDay: 2 * 86_400 }, {}, { policy: 'delete-after', deleteAfterDays: 200 }),
+      'input deleteAfterDays',
+    );
+    expect(
+      resolvePolicy({ ...defaults, secondsPerDay: 1 }, {}, { policy: 'delete-after', deleteAfterDays: 360 }).policy,
+    ).toBe('delete-after');
+  });
+
+  it('hex64 is defined once (core/schemas.ts) and imported where certificate ids are checked', () => {
+    const defines = ['schemas', 'events', 'retire'].filter((file) =>
+      /const hex64\s*=/.test(readFileSync(`functions/core/${file}.ts`, 'utf8')),
+    );
+    expect(defines).toEqual(['schemas']);
+    for (const file of ['events', 'retire'])
+      expect(readFileSync(`functions/core/${file}.ts`, 'utf8')).toMatch(
+        /import \{[^}]*\bhex64\b[^}]*\} from '\.\/schemas\.ts'/,
+      );
+    expect(() => parseRetireInput({ certificateId: 'A'.repeat(64) })).toThrow(
+      /certificateId: must be 64 lower-case hexadecimal characters/,
+    );
+  });
+
   it('compresses the Wait by seconds per day', () => {
     expect(waitSeconds(30, 86_400)).toBe(2_592_000);
     expect(waitSeconds(3, 1)).toBe(3);
@@ -204,7 +266,22 @@ describe('the retired receipt and CA Retired', () => {
     );
     expect(cancelled).toMatchObject({ outcome: 'cancelled', detail: 'ACTIVE again' });
     expect(cancelled.deletedAt).toBeUndefined();
-    for (const receipt of [retired, deleted, cancelled])
+    // DeleteCa refused and the CA not ACTIVE: not a cancellation; the receipt says retired, and why.
+    const refused = buildRetiredReceipt(
+      {
+        phase: 'final',
+        state: {
+          plan,
+          deviceCertificates,
+          deletion: { delete: false, outcome: 'retired', detail: 'DeleteCACertificate was refused (...)' },
+        },
+        startedAt: 's',
+      },
+      now,
+      'exec',
+    );
+    expect(refused).toMatchObject({ outcome: 'retired', detail: 'DeleteCACertificate was refused (...)' });
+    for (const receipt of [retired, deleted, cancelled, refused])
       expect(validReceipt(receipt), JSON.stringify(validReceipt.errors)).toBe(true);
     expect(validReceipt({ ...retired, outcome: 'gone' })).toBe(false);
   });
@@ -304,5 +381,32 @@ describe('the retire tags in object metadata', () => {
         expect(isPipelineError(error, 'InvalidOptionsError'), bad).toBe(true);
       }
     }
+  });
+});
+
+describe('retire-ca.asl.json: a refused DeleteCa', () => {
+  it('is checked again by describing the CA, not recorded as "ACTIVE again"', () => {
+    type State = {
+      Type: string;
+      Resource?: string;
+      Parameters?: Record<string, string>;
+      Result?: { outcome?: string };
+      Catch?: { ErrorEquals: string[]; Next: string; ResultPath?: string }[];
+      Next?: string;
+    };
+    const { States } = JSON.parse(readFileSync('statemachines/retire-ca.asl.json', 'utf8')) as {
+      States: Record<string, State>;
+    };
+    const refusal = States.DeleteCa?.Catch?.find((c) => c.ErrorEquals.includes('Iot.CertificateStateException'));
+    expect(refusal).toBeDefined();
+    const next = States[refusal!.Next] as State;
+    expect(next).toMatchObject({ Type: 'Task', Resource: '${ConfirmDeleteFunctionArn}', Next: 'RecordOutcome' });
+    expect(next.Parameters).toMatchObject({
+      'refusal.$': refusal!.ResultPath,
+      'startedAt.$': '$$.Execution.StartTime',
+    });
+    // No state claims an outcome it did not observe.
+    expect(Object.values(States).filter((state) => state.Type === 'Pass' && state.Result?.outcome)).toEqual([]);
+    expect(States.ConfirmDelete?.Parameters).toMatchObject({ 'startedAt.$': '$$.Execution.StartTime' });
   });
 });

@@ -7,13 +7,15 @@
 import { describe, expect, it } from 'vitest';
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
-import { DeleteObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { IoTClient } from '@aws-sdk/client-iot';
 import { useLocalStack } from '../fixtures/stack.ts';
 import { makeCa, makeLeaf, P256, type Pki } from '../fixtures/pki.ts';
 import { inspectCaFile } from '../../functions/core/certificate.ts';
 import { RETIRE_TAGS } from '../../functions/core/retire.ts';
 import { revokeDeviceCertificates } from '../../functions/revoke-device-certificates.ts';
+import { confirmDelete } from '../../functions/confirm-delete.ts';
+import { iotError } from '../../local/iot/errors.ts';
 import type { ExecutionRecord } from '../../local/engine.ts';
 
 const Ajv2020 = createRequire(import.meta.url)('ajv/dist/2020') as new (
@@ -282,6 +284,110 @@ describe('delete-after', () => {
       outcome: 'cancelled',
       detail: expect.stringMatching(/ACTIVE again|uploaded again/),
     });
+  });
+});
+
+describe('delete-after started by request (retire, rotate: the object stays)', () => {
+  it('deletes the CA though its object never left the bucket', async () => {
+    const id = await drop('incoming/stays.pem', await makeCa({ key: P256 }));
+    const record = await retire({ certificateId: id, reason: 'rotated', policy: 'delete-after', deleteAfterDays: 1 });
+    expect(record.status, record.cause).toBe('SUCCEEDED');
+    expect(exists(id)).toBe(false);
+    expect(await receiptOf(id)).toMatchObject({
+      outcome: 'deleted',
+      source: { bucket: local.stack.bucket, key: 'incoming/stays.pem' },
+    });
+  });
+
+  it('a re-upload during the Wait still cancels: the CA is ACTIVE again', async () => {
+    const ca = await makeCa({ key: P256 });
+    const id = await drop('incoming/stays-back.pem', ca);
+    const running = retire({ certificateId: id, policy: 'delete-after', deleteAfterDays: 4 });
+    const deadline = Date.now() + 3000;
+    while (Date.now() < deadline) {
+      const receipt = await receiptOf(id).catch(() => undefined);
+      if (receipt?.outcome === 'retired') break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(describe_(id).status).toBe('INACTIVE');
+    await put('incoming/stays-back.pem', `${ca.pem}${(await makeLeaf(ca, `CN=${local.code}`)).pem}`);
+    await settle();
+    const record = await running;
+    expect(record.status, record.cause).toBe('SUCCEEDED');
+    expect(exists(id)).toBe(true);
+    expect(describe_(id).status).toBe('ACTIVE');
+    expect(await receiptOf(id)).toMatchObject({ outcome: 'cancelled', detail: expect.stringMatching(/ACTIVE again/) });
+  });
+
+  it('ConfirmDelete cancels for an object written since the start (LastModified, whole seconds), not before', async () => {
+    const ca = await makeCa({ key: P256 });
+    const id = await drop('incoming/dated.pem', ca);
+    const record = await retire({ certificateId: id, reason: 'rotated' });
+    expect(record.status, record.cause).toBe('SUCCEEDED');
+    expect(describe_(id).status).toBe('INACTIVE');
+    // Written again without its flow having run yet (the CA still INACTIVE): only the date tells.
+    await local.s3.send(new PutObjectCommand({ Bucket: local.stack.bucket, Key: 'incoming/dated.pem', Body: ca.pem }));
+    const written = Date.now();
+    const plan = { ...(await receiptOf(id)), proceed: true, policy: 'delete-after' as const } as never as {
+      source: { bucket: string; key: string };
+    };
+    const iot = new IoTClient({});
+    const check = (startedAt: string, cause = 'request:dated') =>
+      confirmDelete(iot, local.s3, {
+        plan: {
+          ...(plan as object),
+          cause,
+          deleteAfterDays: 1,
+          deleteAfterSeconds: 1,
+          revokeDevices: false,
+          graceSeconds: 0,
+        } as never,
+        startedAt,
+      });
+    // Started well before the write: came back, cancelled, and the detail says what was found.
+    const before = await check(new Date(written - 10_000).toISOString());
+    expect(before).toMatchObject({ delete: false, outcome: 'cancelled' });
+    expect(before.detail).toMatch(/uploaded again \(LastModified .*, retirement started /);
+    // Started after the write (the object left in place by retire or rotate): deleted.
+    const after = await check(new Date(written + 2_000).toISOString());
+    expect(after).toMatchObject({ delete: true });
+    expect(after.detail).toMatch(/still there, unchanged since before the retirement started/);
+    // S3 keeps whole seconds: written in the start's own second reads as left in place, the next second as since.
+    const lastModified = (
+      await local.s3.send(new HeadObjectCommand({ Bucket: local.stack.bucket, Key: 'incoming/dated.pem' }))
+    ).LastModified!.getTime();
+    expect(await check(new Date(lastModified).toISOString())).toMatchObject({ delete: true });
+    expect(await check(new Date(lastModified - 1).toISOString())).toMatchObject({ outcome: 'cancelled' });
+    // Started by the object's delete: any object there came back, whatever its date.
+    expect(await check(new Date(written + 2_000).toISOString(), 's3-delete:incoming/dated.pem:v1')).toMatchObject({
+      outcome: 'cancelled',
+    });
+    iot.destroy();
+  });
+
+  it('a refused DeleteCACertificate on a CA that is not ACTIVE is recorded with its cause, not as "ACTIVE again"', async () => {
+    const id = await drop('incoming/refused.pem', await makeCa({ key: P256 }));
+    const emulator = local.stack.emulator as unknown as { deleteCaCertificate: (id: string) => unknown };
+    const original = emulator.deleteCaCertificate;
+    let refusals = 0;
+    emulator.deleteCaCertificate = () => {
+      refusals += 1;
+      throw iotError('CertificateStateException', 'The certificate operation is not allowed (injected).');
+    };
+    try {
+      const record = await retire({ certificateId: id, policy: 'delete-after', deleteAfterDays: 1 });
+      expect(record.status, record.cause).toBe('SUCCEEDED');
+    } finally {
+      emulator.deleteCaCertificate = original;
+    }
+    expect(refusals).toBeGreaterThanOrEqual(1);
+    expect(exists(id)).toBe(true);
+    expect(describe_(id).status).toBe('INACTIVE');
+    const receipt = await receiptOf(id);
+    expect(validReceipt(receipt), JSON.stringify(validReceipt.errors)).toBe(true);
+    expect(receipt.outcome).toBe('retired');
+    expect(receipt.detail).toMatch(/refused .*not allowed \(injected\).*INACTIVE: not deleted/);
+    expect(receipt.detail).not.toMatch(/ACTIVE again/);
   });
 });
 
