@@ -206,9 +206,9 @@ program
 The CA is named by its certificateId (or a unique prefix, as list prints it) or by its PEM file.
 Deactivating does not cut off the devices already registered: they keep connecting until their
 certificates are revoked (--revoke-devices). With delete-after the command returns once the CA is
-INACTIVE and reported; retire-ca deletes it when the days are over, unless its object is in the
-bucket then (uploaded again, or never deleted). Exit 0 when the CA is retired (also when it
-already was).`,
+INACTIVE and reported; retire-ca deletes it when the days are over, unless the CA is ACTIVE
+again or its file was uploaded again after the retirement started. Exit 0 when the CA is retired
+(also when it already was).`,
   )
   .action(
     action(async (reference: string, options) =>

@@ -529,7 +529,7 @@ export const retiredText = (
   const next: string[] = [];
   if (deleted) next.push('the CA was deleted from AWS IoT (DeleteCACertificate)');
   else if (view.deleteAfter)
-    next.push(`deleted at ${view.deleteAfter} unless its object is in the bucket then (an upload cancels the delete)`);
+    next.push(`deleted at ${view.deleteAfter} unless its file is uploaded again before then (that cancels the delete)`);
   if (revoked !== undefined) next.push(`${revoked} device certificate${revoked === 1 ? '' : 's'} revoked`);
   else if (active > 0)
     next.push(
@@ -548,7 +548,7 @@ export const retiredText = (
     ...(where.pending ? ['  (retire-ca keeps running until then; this receipt follows it)'] : []),
     ...(where.objectStillThere
       ? [
-          `  warning: s3://${where.objectStillThere.bucket}/${where.objectStillThere.key} is still in the bucket, which still asks for this CA: a re-upload or reconciliation may register it again, and a delete-after is cancelled while it is there. Delete the object to keep the CA retired.`,
+          `  warning: s3://${where.objectStillThere.bucket}/${where.objectStillThere.key} is still in the bucket: reconciliation leaves the retired CA alone, but uploading that file again registers it again (and cancels a pending delete-after). Delete the object if the CA should stay retired.`,
         ]
       : []),
   ].join('\n');

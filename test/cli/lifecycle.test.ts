@@ -294,7 +294,7 @@ describe('iot-ca retire', () => {
     const run = await iotCa('--local', 'retire', id, '--delete-after-days', '0.00003');
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain(`RETIRED  ${id}`);
-    expect(run.stdout).toMatch(/next +deleted at \S+ unless its object is in the bucket then/);
+    expect(run.stdout).toMatch(/next +deleted at \S+ unless its file is uploaded again before then/);
     await eventually(async () => ((await statusOf(id)) === undefined ? true : undefined));
     const receipt = await eventually(async () => {
       const written = await readObject(`results/retired/${id}.json`);
