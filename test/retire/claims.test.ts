@@ -7,23 +7,14 @@
 import { describe, expect, it } from 'vitest';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { useLocalStack } from '../fixtures/stack.ts';
-import { makeCa, makeLeaf, P256, type Pki } from '../fixtures/pki.ts';
-import { inspectCaFile } from '../../functions/core/certificate.ts';
+import { retireHelpers } from '../fixtures/retire.ts';
+import { makeCa, P256 } from '../fixtures/pki.ts';
 import { PROVENANCE_TAGS } from '../../functions/core/options.ts';
 import { claimKeyFor } from '../../functions/core/retire.ts';
 import type { ExecutionRecord } from '../../local/engine.ts';
 
 const local = useLocalStack({ params: { retireSecondsPerDay: '1' } });
-const { put, settle } = local;
-
-const drop = async (key: string, ca: Pki): Promise<string> => {
-  await put(key, `${ca.pem}${(await makeLeaf(ca, `CN=${local.code}`)).pem}`);
-  await settle();
-  const id = inspectCaFile(ca.pem).certificateId;
-  expect(describe_(id).status).toBe('ACTIVE');
-  return id;
-};
-const describe_ = (id: string) => local.stack.emulator.describeCaCertificate(id).certificateDescription;
+const { drop, describe_ } = retireHelpers(local);
 const getJson = async (key: string, bucket = local.stack.bucket) =>
   JSON.parse(await (await local.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToString());
 const retire = (input: unknown, name?: string): Promise<ExecutionRecord> => local.stack.retireEngine.run(input, name);

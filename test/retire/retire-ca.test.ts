@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { IoTClient } from '@aws-sdk/client-iot';
 import { useLocalStack } from '../fixtures/stack.ts';
+import { retireHelpers } from '../fixtures/retire.ts';
 import { makeCa, makeLeaf, P256, type Pki } from '../fixtures/pki.ts';
 import { inspectCaFile } from '../../functions/core/certificate.ts';
 import { RETIRE_TAGS } from '../../functions/core/retire.ts';
@@ -33,14 +34,7 @@ const local = useLocalStack({
 });
 const { put, settle } = local;
 
-const drop = async (key: string, ca: Pki): Promise<string> => {
-  await put(key, `${ca.pem}${(await makeLeaf(ca, `CN=${local.code}`)).pem}`);
-  await settle();
-  const id = inspectCaFile(ca.pem).certificateId;
-  expect(describe_(id).status).toBe('ACTIVE');
-  return id;
-};
-const describe_ = (id: string) => local.stack.emulator.describeCaCertificate(id).certificateDescription;
+const { drop, describe_ } = retireHelpers(local);
 const exists = (id: string) => {
   try {
     local.stack.emulator.describeCaCertificate(id);
@@ -56,6 +50,15 @@ const getJson = async (key: string) =>
     ).Body!.transformToString(),
   );
 const receiptOf = (id: string) => getJson(`results/retired/${id}.json`);
+/** Waits (up to 3 s) for the receipt that says the CA is retired, before its policy goes on. */
+const untilRetired = async (id: string): Promise<void> => {
+  const deadline = Date.now() + 3000;
+  while (Date.now() < deadline) {
+    const receipt = await receiptOf(id).catch(() => undefined);
+    if (receipt?.outcome === 'retired') return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+};
 const retiredEvents = (id: string) =>
   local.stack.bus.events.filter(
     (event) =>
@@ -269,12 +272,7 @@ describe('delete-after', () => {
     tag(id, { [RETIRE_TAGS.policy]: 'delete-after', [RETIRE_TAGS.deleteAfterDays]: '4' });
     await deleteObject('incoming/come-back.pem');
     // Once the CA is retired (receipt written), the operator changes their mind.
-    const deadline = Date.now() + 3000;
-    while (Date.now() < deadline) {
-      const receipt = await receiptOf(id).catch(() => undefined);
-      if (receipt?.outcome === 'retired') break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await untilRetired(id);
     expect(describe_(id).status).toBe('INACTIVE');
     await put('incoming/come-back.pem', `${ca.pem}${(await makeLeaf(ca, `CN=${local.code}`)).pem}`);
     await settle();
@@ -303,12 +301,7 @@ describe('delete-after started by request (retire, rotate: the object stays)', (
     const ca = await makeCa({ key: P256 });
     const id = await drop('incoming/stays-back.pem', ca);
     const running = retire({ certificateId: id, policy: 'delete-after', deleteAfterDays: 4 });
-    const deadline = Date.now() + 3000;
-    while (Date.now() < deadline) {
-      const receipt = await receiptOf(id).catch(() => undefined);
-      if (receipt?.outcome === 'retired') break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await untilRetired(id);
     expect(describe_(id).status).toBe('INACTIVE');
     await put('incoming/stays-back.pem', `${ca.pem}${(await makeLeaf(ca, `CN=${local.code}`)).pem}`);
     await settle();

@@ -282,21 +282,7 @@ describe('register-ca on the local engine', () => {
 
   it('a failure after registration leaves the CA INACTIVE, never ACTIVE', async () => {
     // An adopted CA, so that TagCa runs (a fresh registration carries its tags already).
-    const certificateId = inspectCaFile(ca.pem).certificateId;
-    iot.on(RegisterCACertificateCommand).rejects(
-      awsError('ResourceAlreadyExistsException', 409, {
-        resourceId: certificateId,
-        resourceArn: `${ARN_PREFIX}${certificateId}`,
-      }),
-    );
-    iot.on(DescribeCACertificateCommand).resolves({
-      certificateDescription: {
-        certificateId,
-        certificateArn: `${ARN_PREFIX}${certificateId}`,
-        status: 'INACTIVE',
-        certificateMode: 'DEFAULT',
-      },
-    });
+    registeredAlready({ status: 'INACTIVE' });
     iot.on(ListTagsForResourceCommand).resolves({ tags: [{ Key: 'team', Value: 'other' }] });
     iot.on(TagResourceCommand).rejects(awsError('AccessDeniedException', 403));
     objects.set('incoming/a.pem', { body: `${ca.pem}${verification.pem}` });
