@@ -2,13 +2,13 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { readResultsPrefix } from './lambda/config.ts';
-import { ERROR_SPECS, isPipelineError, isTransientFailure, type PipelineErrorName } from './core/errors.ts';
-import { CaRegistrationFailedDetailSchema, type CaRegistrationFailedDetail } from './core/events.ts';
+import { isPipelineError } from './core/errors.ts';
 import { createEventsClient } from './aws/events.ts';
 import { publishOncePerCause, transientOnly } from './aws/notices.ts';
 import { logger } from './lambda/logger.ts';
 import { step } from './lambda/middleware.ts';
 import { buildFailureReport, buildReceipt, type FailureReport, type FlowState } from './core/results.ts';
+import { registrationFailedDetail } from './core/events.ts';
 import { createS3Client, findJson, putJson, resolveObject, skipNotJson } from './aws/s3.ts';
 import { parseStartInput, resultKeyFor, type ObjectRef } from './core/source.ts';
 import {
@@ -30,33 +30,6 @@ export interface RecordResultDeps {
   metrics?: Metrics;
   now?: () => Date;
 }
-
-/**
- * business: the file, its options or the account's setup (the remedy says what to change);
- * transient: throttling or faults outlasted the retries; unexpected: anything else (a Lambda or
- * States error, an integration's own failure), which the UnexpectedFailures alarm watches.
- */
-export const failureKind = (name: string): CaRegistrationFailedDetail['error']['kind'] => {
-  if (isTransientFailure(name)) return 'transient';
-  return name in ERROR_SPECS && ERROR_SPECS[name as PipelineErrorName].kind === 'business' ? 'business' : 'unexpected';
-};
-
-/**
- * `CA Registration Failed`, once per cause: the object's content (version or ETag) and the error's
- * name. Duplicate deliveries of a bad upload, and reconciliation's reruns of a transient failure
- * that fails again the same way, announce nothing new; new content or another error does.
- */
-export const registrationFailedDetail = (report: FailureReport, resultKey: string): CaRegistrationFailedDetail => {
-  const { source, error } = report;
-  return CaRegistrationFailedDetailSchema.parse({
-    cause: `failed:s3://${source.bucket}/${source.key}@${source.versionId ?? source.etag ?? ''}:${error.name}`,
-    ...(report.executionId ? { executionId: report.executionId } : {}),
-    ...(report.certificateId ? { certificateId: report.certificateId } : {}),
-    source,
-    error: { name: error.name, message: error.message, remedy: error.remedy, kind: failureKind(error.name) },
-    receiptKey: resultKey,
-  });
-};
 
 const announceFailure = async (deps: RecordResultDeps, report: FailureReport, resultKey: string): Promise<void> => {
   const detail = registrationFailedDetail(report, resultKey);

@@ -4,6 +4,8 @@
  * schemas/events/ (`npm run schemas`). Details never carry certificate bodies or key material.
  */
 import * as z from 'zod/mini';
+import { ERROR_SPECS, isTransientFailure, type PipelineErrorName } from './errors.ts';
+import type { FailureReport } from './results.ts';
 import { CaRetiredDetailSchema } from './retire.ts';
 import { hex64, ObjectRefSchema } from './schemas.ts';
 
@@ -122,3 +124,31 @@ export const DETAIL_SCHEMAS = {
   'CA Drift Repaired': CaDriftRepairedDetailSchema,
   'CA Retired': CaRetiredDetailSchema,
 } as const satisfies Record<DetailType, z.core.$ZodType>;
+
+/**
+ * business: the file, its options or the account's setup (the remedy says what to change);
+ * transient: throttling or faults outlasted the retries; unexpected: anything else (a Lambda or
+ * States error, an integration's own failure). RecordFailure counts the business ones as
+ * BusinessFailures, which register-ca's alarm subtracts from its failed executions.
+ */
+export const failureKind = (name: string): CaRegistrationFailedDetail['error']['kind'] => {
+  if (isTransientFailure(name)) return 'transient';
+  return name in ERROR_SPECS && ERROR_SPECS[name as PipelineErrorName].kind === 'business' ? 'business' : 'unexpected';
+};
+
+/**
+ * `CA Registration Failed`, once per cause: the object's content (version or ETag) and the error's
+ * name. Duplicate deliveries of a bad upload, and reconciliation's reruns of a transient failure
+ * that fails again the same way, announce nothing new; new content or another error does.
+ */
+export const registrationFailedDetail = (report: FailureReport, resultKey: string): CaRegistrationFailedDetail => {
+  const { source, error } = report;
+  return CaRegistrationFailedDetailSchema.parse({
+    cause: `failed:s3://${source.bucket}/${source.key}@${source.versionId ?? source.etag ?? ''}:${error.name}`,
+    ...(report.executionId ? { executionId: report.executionId } : {}),
+    ...(report.certificateId ? { certificateId: report.certificateId } : {}),
+    source,
+    error: { name: error.name, message: error.message, remedy: error.remedy, kind: failureKind(error.name) },
+    receiptKey: resultKey,
+  });
+};

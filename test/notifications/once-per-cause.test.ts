@@ -17,7 +17,8 @@ import { noticeKeyFor, publishOncePerCause } from '../../functions/aws/notices.t
 import type { PipelineEvent } from '../../functions/core/events.ts';
 import { buildFailureReport } from '../../functions/core/results.ts';
 import { announcementFor } from '../../functions/load-certificate.ts';
-import { failureKind, recordResult, registrationFailedDetail } from '../../functions/record-result.ts';
+import { recordResult } from '../../functions/record-result.ts';
+import { failureKind, registrationFailedDetail } from '../../functions/core/events.ts';
 import { expiringEvents } from '../../functions/reconcile-report.ts';
 import { resolveOptions } from '../../functions/core/options.ts';
 import type { Finding } from '../../functions/core/reconcile.ts';
