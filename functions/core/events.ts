@@ -8,6 +8,7 @@ import { ERROR_SPECS, isTransientFailure, type PipelineErrorName } from './error
 import type { FailureReport } from './results.ts';
 import { CaRetiredDetailSchema } from './retire.ts';
 import { hex64, ObjectRefSchema } from './schemas.ts';
+import { define } from './define.ts';
 
 export { CaRetiredDetailSchema } from './retire.ts';
 
@@ -40,15 +41,15 @@ export interface PipelineEvent {
  * (subscribers may deduplicate on it; the pipeline publishes once per cause) and, from a state
  * machine, its execution.
  */
-const common = {
+const common = /* @__PURE__ */ define(() => ({
   cause: z.string().check(z.minLength(1)),
   executionId: z.optional(z.string()),
-};
+}));
 
 /** What started the registration: an S3 upload, reconciliation, or a manual StartExecution. */
-export const TriggerSchema = z.enum(['upload', 'reconcile', 'manual']);
+export const TriggerSchema = /* @__PURE__ */ define(() => z.enum(['upload', 'reconcile', 'manual']));
 
-const registration = {
+const registration = /* @__PURE__ */ define(() => ({
   ...common,
   certificateId: hex64,
   certificateArn: z.string(),
@@ -63,50 +64,58 @@ const registration = {
   /** The certificateId of the CA this one replaces (`iot-ca rotate`); null when none. */
   replaces: z.optional(z.nullable(hex64)),
   notAfter: z.string(),
-};
+}));
 
 /** `CA Registered`: a CA went live (or was converged and changed) from its object in the bucket. */
-export const CaRegisteredDetailSchema = z.object({
-  ...registration,
-  /** Always null here: a run that repairs drift announces `CA Drift Repaired` instead. */
-  drift: z.optional(z.nullable(z.array(z.string()))),
-});
+export const CaRegisteredDetailSchema = /* @__PURE__ */ define(() =>
+  z.object({
+    ...registration,
+    /** Always null here: a run that repairs drift announces `CA Drift Repaired` instead. */
+    drift: z.optional(z.nullable(z.array(z.string()))),
+  }),
+);
 
 /** `CA Drift Repaired`: reconciliation found the CA drifted and a register-ca run converged it. */
-export const CaDriftRepairedDetailSchema = z.object({
-  ...registration,
-  /** What reconciliation found (`status INACTIVE`, `template not x`, `tags differ`, ...). */
-  drift: z.array(z.string()),
-});
+export const CaDriftRepairedDetailSchema = /* @__PURE__ */ define(() =>
+  z.object({
+    ...registration,
+    /** What reconciliation found (`status INACTIVE`, `template not x`, `tags differ`, ...). */
+    drift: z.array(z.string()),
+  }),
+);
 
 /** `CA Registration Failed`: register-ca ended on an error; the failure report says the same. */
-export const CaRegistrationFailedDetailSchema = z.object({
-  ...common,
-  /** Known once LoadCertificate has read the certificate. */
-  certificateId: z.optional(hex64),
-  source: ObjectRefSchema,
-  error: z.object({
-    name: z.string(),
-    message: z.string(),
-    remedy: z.string(),
-    /** business: the file or its options; transient: retries ran out; unexpected: anything else. */
-    kind: z.enum(['business', 'transient', 'unexpected']),
+export const CaRegistrationFailedDetailSchema = /* @__PURE__ */ define(() =>
+  z.object({
+    ...common,
+    /** Known once LoadCertificate has read the certificate. */
+    certificateId: z.optional(hex64),
+    source: ObjectRefSchema,
+    error: z.object({
+      name: z.string(),
+      message: z.string(),
+      remedy: z.string(),
+      /** business: the file or its options; transient: retries ran out; unexpected: anything else. */
+      kind: z.enum(['business', 'transient', 'unexpected']),
+    }),
+    receiptKey: z.string(),
   }),
-  receiptKey: z.string(),
-});
+);
 
 /** `CA Expiring`: a registered CA ends within the deployment's expiryWarningDays. */
-export const CaExpiringDetailSchema = z.object({
-  ...common,
-  certificateId: hex64,
-  certificateArn: z.optional(z.string()),
-  source: z.object({ bucket: z.string(), key: z.string() }),
-  notAfter: z.string(),
-  daysLeft: z.number(),
-  thresholdDays: z.number(),
-  /** The reconcile run that found it. */
-  runId: z.string(),
-});
+export const CaExpiringDetailSchema = /* @__PURE__ */ define(() =>
+  z.object({
+    ...common,
+    certificateId: hex64,
+    certificateArn: z.optional(z.string()),
+    source: z.object({ bucket: z.string(), key: z.string() }),
+    notAfter: z.string(),
+    daysLeft: z.number(),
+    thresholdDays: z.number(),
+    /** The reconcile run that found it. */
+    runId: z.string(),
+  }),
+);
 
 export type CaRegisteredDetail = z.infer<typeof CaRegisteredDetailSchema>;
 export type CaDriftRepairedDetail = z.infer<typeof CaDriftRepairedDetailSchema>;

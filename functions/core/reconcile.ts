@@ -12,6 +12,7 @@ import { daysLeft, expiresWithin } from './expiry.ts';
 import type { FailureReport, Receipt } from './results.ts';
 import type { Tags } from './options.ts';
 import type { ReconcileCounts } from './schemas.ts';
+import { define } from './define.ts';
 
 /** A CA object under the incoming prefix, from the S3 listing. */
 export interface ListedObject {
@@ -31,30 +32,32 @@ export interface ListedCa {
 /** What the pipeline last made of an object, from its receipt. */
 export type ResultDocument = Receipt | FailureReport;
 
-const SourceSummarySchema = z.object({ key: z.string(), etag: z.optional(z.string()) });
+const SourceSummarySchema = /* @__PURE__ */ define(() => z.object({ key: z.string(), etag: z.optional(z.string()) }));
 
 /**
  * What the plan reads of a receipt or failure report, and all the snapshot keeps of it: a
  * ResultDocument is one, so the plan takes either.
  */
-export const ResultSummarySchema = z.discriminatedUnion('outcome', [
-  z.object({
-    outcome: z.literal('ACTIVE'),
-    source: SourceSummarySchema,
-    certificateId: z.string(),
-    certificateMode: z.string(),
-    templateName: z.string(),
-    tags: z.record(z.string(), z.string()),
-    notAfter: z.string(),
-  }),
-  z.object({
-    outcome: z.literal('FAILED'),
-    source: SourceSummarySchema,
-    error: z.object({ name: z.string() }),
-    /** The receipt this failure replaced: its CA is still live (an orphan if the object goes). */
-    previous: z.optional(z.object({ certificateId: z.string() })),
-  }),
-]);
+export const ResultSummarySchema = /* @__PURE__ */ define(() =>
+  z.discriminatedUnion('outcome', [
+    z.object({
+      outcome: z.literal('ACTIVE'),
+      source: SourceSummarySchema,
+      certificateId: z.string(),
+      certificateMode: z.string(),
+      templateName: z.string(),
+      tags: z.record(z.string(), z.string()),
+      notAfter: z.string(),
+    }),
+    z.object({
+      outcome: z.literal('FAILED'),
+      source: SourceSummarySchema,
+      error: z.object({ name: z.string() }),
+      /** The receipt this failure replaced: its CA is still live (an orphan if the object goes). */
+      previous: z.optional(z.object({ certificateId: z.string() })),
+    }),
+  ]),
+);
 export type ResultSummary = z.infer<typeof ResultSummarySchema>;
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
@@ -104,11 +107,13 @@ export interface SnapshotEntry {
   result: ResultSummary | null;
 }
 
-const SnapshotSchema = z.object({
-  schema: z.literal(SNAPSHOT_SCHEMA),
-  /** By result key (`results/<source key>.json`). */
-  results: z.record(z.string(), z.object({ etag: z.string(), result: z.nullable(ResultSummarySchema) })),
-});
+const SnapshotSchema = /* @__PURE__ */ define(() =>
+  z.object({
+    schema: z.literal(SNAPSHOT_SCHEMA),
+    /** By result key (`results/<source key>.json`). */
+    results: z.record(z.string(), z.object({ etag: z.string(), result: z.nullable(ResultSummarySchema) })),
+  }),
+);
 
 /**
  * What earlier runs learnt from each result object, keyed by its key and ETag. An entry is only

@@ -11,6 +11,7 @@ import { PipelineError } from './errors.ts';
 import type { PipelineEvent } from './events.ts';
 import { RETIRE_TAG_KEYS } from './options.ts';
 import { describeIssues, hex64 } from './schemas.ts';
+import { define } from './define.ts';
 
 export const RETIRED_SCHEMA = 'iot-ca-pipeline/retired@1';
 
@@ -20,7 +21,7 @@ export type RetirePolicy = (typeof RETIRE_POLICIES)[number];
 /** The CA tags that override the deployment's retire settings for one CA (the input overrides both). */
 export const RETIRE_TAGS = RETIRE_TAG_KEYS;
 
-const nonNegative = z.number().check(z.gte(0));
+const nonNegative = /* @__PURE__ */ define(() => z.number().check(z.gte(0)));
 
 /**
  * A Standard execution lasts at most one year (AWS Step Functions quotas); past it, it ends
@@ -34,33 +35,37 @@ const WAIT_LIMIT = `${MAX_RETIRE_WAIT_DAYS} days (${MAX_RETIRE_WAIT_SECONDS} s; 
 // ---- What starts retire-ca (contract) ----
 
 /** The EventBridge `Object Deleted` event S3 sends (a delete, or a delete marker in a versioned bucket). */
-export const S3ObjectDeletedSchema = z.object({
-  source: z.literal('aws.s3'),
-  'detail-type': z.literal('Object Deleted'),
-  detail: z.object({
-    bucket: z.object({ name: z.string().check(z.minLength(3)) }),
-    object: z.object({
-      key: z.string().check(z.minLength(1)),
-      'version-id': z.optional(z.nullable(z.string())),
-      sequencer: z.optional(z.nullable(z.string())),
+export const S3ObjectDeletedSchema = /* @__PURE__ */ define(() =>
+  z.object({
+    source: z.literal('aws.s3'),
+    'detail-type': z.literal('Object Deleted'),
+    detail: z.object({
+      bucket: z.object({ name: z.string().check(z.minLength(3)) }),
+      object: z.object({
+        key: z.string().check(z.minLength(1)),
+        'version-id': z.optional(z.nullable(z.string())),
+        sequencer: z.optional(z.nullable(z.string())),
+      }),
+      'deletion-type': z.optional(z.string()),
+      reason: z.optional(z.string()),
     }),
-    'deletion-type': z.optional(z.string()),
-    reason: z.optional(z.string()),
   }),
-});
+);
 export type S3ObjectDeleted = z.infer<typeof S3ObjectDeletedSchema>;
 
 /** `iot-ca retire`, `rotate`, reconcile's orphans and StartExecution. */
-export const RetireRequestSchema = z.strictObject({
-  certificateId: hex64,
-  reason: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
-  policy: z.optional(z.enum(RETIRE_POLICIES)),
-  deleteAfterDays: z.optional(nonNegative.check(z.lte(MAX_RETIRE_WAIT_DAYS, `at most ${WAIT_LIMIT}`))),
-  revokeDevices: z.optional(z.boolean()),
-  graceSeconds: z.optional(nonNegative.check(z.lte(MAX_RETIRE_WAIT_SECONDS, `at most ${WAIT_LIMIT}`))),
-  replacedBy: z.optional(hex64),
-  requestId: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
-});
+export const RetireRequestSchema = /* @__PURE__ */ define(() =>
+  z.strictObject({
+    certificateId: hex64,
+    reason: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
+    policy: z.optional(z.enum(RETIRE_POLICIES)),
+    deleteAfterDays: z.optional(nonNegative.check(z.lte(MAX_RETIRE_WAIT_DAYS, `at most ${WAIT_LIMIT}`))),
+    revokeDevices: z.optional(z.boolean()),
+    graceSeconds: z.optional(nonNegative.check(z.lte(MAX_RETIRE_WAIT_SECONDS, `at most ${WAIT_LIMIT}`))),
+    replacedBy: z.optional(hex64),
+    requestId: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
+  }),
+);
 export type RetireRequest = z.infer<typeof RetireRequestSchema>;
 
 export type RetireStart = { kind: 's3'; event: S3ObjectDeleted } | { kind: 'request'; request: RetireRequest };
@@ -205,19 +210,21 @@ export const retiredKeyFor = (resultsPrefix: string, certificateId: string): str
 export const claimKeyFor = (resultsPrefix: string, certificateId: string, cause: string): string =>
   `${resultsPrefix}retired/claims/${certificateId}/${sha(cause).slice(0, 40)}.json`;
 
-export const RetireClaimSchema = z.object({
-  certificateId: hex64,
-  cause: z.string(),
-  executionId: z.string(),
-  claimedAt: z.string(),
-});
+export const RetireClaimSchema = /* @__PURE__ */ define(() =>
+  z.object({
+    certificateId: hex64,
+    cause: z.string(),
+    executionId: z.string(),
+    claimedAt: z.string(),
+  }),
+);
 export type RetireClaim = z.infer<typeof RetireClaimSchema>;
 
 // ---- Steps ----
 
 const step = <T extends z.core.$ZodLooseShape>(shape: T) => z.object({ executionId: z.optional(z.string()), ...shape });
 
-export const SourceSchema = z.object({ bucket: z.string(), key: z.string() });
+export const SourceSchema = /* @__PURE__ */ define(() => z.object({ bucket: z.string(), key: z.string() }));
 
 /** Outcomes: what the receipt, the event and the execution's output say. */
 export const RETIRE_OUTCOMES = [
@@ -231,126 +238,148 @@ export const RETIRE_OUTCOMES = [
 ] as const;
 export type RetireOutcome = (typeof RETIRE_OUTCOMES)[number];
 
-export const ResolveRetireInputSchema = step({
-  input: z.unknown(),
-  executionName: z.string(),
-  startedAt: z.string(),
-});
+export const ResolveRetireInputSchema = /* @__PURE__ */ define(() =>
+  step({
+    input: z.unknown(),
+    executionName: z.string(),
+    startedAt: z.string(),
+  }),
+);
 
 /** ResolveRetire's output, `$.plan`: either `proceed` with everything the later steps need, or an outcome. */
-export const RetirePlanSchema = z.object({
-  proceed: z.boolean(),
-  /** Set when the flow ends here: why nothing was (or needed to be) done. */
-  outcome: z.optional(z.enum(RETIRE_OUTCOMES)),
-  detail: z.optional(z.string()),
-  certificateId: z.optional(hex64),
-  certificateArn: z.optional(z.string()),
-  bucket: z.optional(z.string()),
-  reason: z.string(),
-  cause: z.string(),
-  policy: z.enum(RETIRE_POLICIES),
-  deleteAfterDays: z.number(),
-  /** What the Wait holds (deleteAfterDays × secondsPerDay), a whole number of seconds. */
-  deleteAfterSeconds: z.number(),
-  /** The date the CA is deleted on (ISO), for the receipt: startedAt + deleteAfterDays. */
-  deleteAfter: z.optional(z.string()),
-  revokeDevices: z.boolean(),
-  graceSeconds: z.number(),
-  replacedBy: z.optional(hex64),
-  requestId: z.optional(z.string()),
-  source: z.optional(SourceSchema),
-  policyFrom: z.optional(z.object({ policy: z.string(), deleteAfterDays: z.string(), revokeDevices: z.string() })),
-  claimKey: z.optional(z.string()),
-  receiptKey: z.optional(z.string()),
-  /** The CA's status when the flow started. */
-  status: z.optional(z.string()),
-});
+export const RetirePlanSchema = /* @__PURE__ */ define(() =>
+  z.object({
+    proceed: z.boolean(),
+    /** Set when the flow ends here: why nothing was (or needed to be) done. */
+    outcome: z.optional(z.enum(RETIRE_OUTCOMES)),
+    detail: z.optional(z.string()),
+    certificateId: z.optional(hex64),
+    certificateArn: z.optional(z.string()),
+    bucket: z.optional(z.string()),
+    reason: z.string(),
+    cause: z.string(),
+    policy: z.enum(RETIRE_POLICIES),
+    deleteAfterDays: z.number(),
+    /** What the Wait holds (deleteAfterDays × secondsPerDay), a whole number of seconds. */
+    deleteAfterSeconds: z.number(),
+    /** The date the CA is deleted on (ISO), for the receipt: startedAt + deleteAfterDays. */
+    deleteAfter: z.optional(z.string()),
+    revokeDevices: z.boolean(),
+    graceSeconds: z.number(),
+    replacedBy: z.optional(hex64),
+    requestId: z.optional(z.string()),
+    source: z.optional(SourceSchema),
+    policyFrom: z.optional(z.object({ policy: z.string(), deleteAfterDays: z.string(), revokeDevices: z.string() })),
+    claimKey: z.optional(z.string()),
+    receiptKey: z.optional(z.string()),
+    /** The CA's status when the flow started. */
+    status: z.optional(z.string()),
+  }),
+);
 export type RetirePlan = z.infer<typeof RetirePlanSchema>;
 
-export const DeviceCertificatesSchema = z.object({
-  total: z.number(),
-  byStatus: z.record(z.string(), z.number()),
-});
+export const DeviceCertificatesSchema = /* @__PURE__ */ define(() =>
+  z.object({
+    total: z.number(),
+    byStatus: z.record(z.string(), z.number()),
+  }),
+);
 export type DeviceCertificates = z.infer<typeof DeviceCertificatesSchema>;
 
-export const ListDeviceCertificatesInputSchema = step({ certificateId: hex64 });
+export const ListDeviceCertificatesInputSchema = /* @__PURE__ */ define(() => step({ certificateId: hex64 }));
 export const ListDeviceCertificatesOutputSchema = DeviceCertificatesSchema;
 
-export const RevokeDeviceCertificatesInputSchema = step({
-  certificateId: hex64,
-  /** Revoked by earlier invocations of this execution (the loop carries it). */
-  revoked: z.optional(z.number()),
-});
-export const RevokeDeviceCertificatesOutputSchema = z.object({
-  /** Revoked by this execution so far, this invocation included. */
-  revoked: z.number(),
-  /** True when the invocation stopped at its time budget: the loop runs it again. */
-  remaining: z.boolean(),
-  /** What the listing of this invocation found (before its revocations). */
-  listed: z.number(),
-  /** Refused by IoT (e.g. PENDING_TRANSFER): left as they are, named in the receipt's count. */
-  refused: z.number(),
-});
+export const RevokeDeviceCertificatesInputSchema = /* @__PURE__ */ define(() =>
+  step({
+    certificateId: hex64,
+    /** Revoked by earlier invocations of this execution (the loop carries it). */
+    revoked: z.optional(z.number()),
+  }),
+);
+export const RevokeDeviceCertificatesOutputSchema = /* @__PURE__ */ define(() =>
+  z.object({
+    /** Revoked by this execution so far, this invocation included. */
+    revoked: z.number(),
+    /** True when the invocation stopped at its time budget: the loop runs it again. */
+    remaining: z.boolean(),
+    /** What the listing of this invocation found (before its revocations). */
+    listed: z.number(),
+    /** Refused by IoT (e.g. PENDING_TRANSFER): left as they are, named in the receipt's count. */
+    refused: z.number(),
+  }),
+);
 export type RevokeProgress = z.infer<typeof RevokeDeviceCertificatesOutputSchema>;
 
-export const ConfirmDeleteInputSchema = step({
-  plan: RetirePlanSchema,
-  /** The execution's start ($$.Execution.StartTime): an object written since came back. */
-  startedAt: z.optional(z.string()),
-  /** Set on the check after DeleteCa was refused: Step Functions' error (Error, Cause). */
-  refusal: z.optional(z.object({ Error: z.optional(z.string()), Cause: z.optional(z.string()) })),
-});
-export const ConfirmDeleteOutputSchema = z.object({
-  /** True: the CA is still meant to go and may be deleted. Never true after a refusal. */
-  delete: z.boolean(),
-  outcome: z.optional(z.enum(RETIRE_OUTCOMES)),
-  detail: z.string(),
-});
+export const ConfirmDeleteInputSchema = /* @__PURE__ */ define(() =>
+  step({
+    plan: RetirePlanSchema,
+    /** The execution's start ($$.Execution.StartTime): an object written since came back. */
+    startedAt: z.optional(z.string()),
+    /** Set on the check after DeleteCa was refused: Step Functions' error (Error, Cause). */
+    refusal: z.optional(z.object({ Error: z.optional(z.string()), Cause: z.optional(z.string()) })),
+  }),
+);
+export const ConfirmDeleteOutputSchema = /* @__PURE__ */ define(() =>
+  z.object({
+    /** True: the CA is still meant to go and may be deleted. Never true after a refusal. */
+    delete: z.boolean(),
+    outcome: z.optional(z.enum(RETIRE_OUTCOMES)),
+    detail: z.string(),
+  }),
+);
 export type DeleteDecision = z.infer<typeof ConfirmDeleteOutputSchema>;
 
 /** What the state machine has gathered when it records: any of it may be missing on a path that skipped it. */
-export const RetireStateSchema = z.object({
-  plan: RetirePlanSchema,
-  deviceCertificates: z.optional(DeviceCertificatesSchema),
-  revocation: z.optional(RevokeDeviceCertificatesOutputSchema),
-  deletion: z.optional(ConfirmDeleteOutputSchema),
-});
+export const RetireStateSchema = /* @__PURE__ */ define(() =>
+  z.object({
+    plan: RetirePlanSchema,
+    deviceCertificates: z.optional(DeviceCertificatesSchema),
+    revocation: z.optional(RevokeDeviceCertificatesOutputSchema),
+    deletion: z.optional(ConfirmDeleteOutputSchema),
+  }),
+);
 
-export const RecordRetiredInputSchema = step({
-  phase: z.enum(['retired', 'final']),
-  state: RetireStateSchema,
-  startedAt: z.string(),
-});
+export const RecordRetiredInputSchema = /* @__PURE__ */ define(() =>
+  step({
+    phase: z.enum(['retired', 'final']),
+    state: RetireStateSchema,
+    startedAt: z.string(),
+  }),
+);
 export type RecordRetiredInput = z.infer<typeof RecordRetiredInputSchema>;
-export const RecordRetiredOutputSchema = z.object({
-  receiptKey: z.string(),
-  outcome: z.enum(RETIRE_OUTCOMES),
-  published: z.boolean(),
-});
+export const RecordRetiredOutputSchema = /* @__PURE__ */ define(() =>
+  z.object({
+    receiptKey: z.string(),
+    outcome: z.enum(RETIRE_OUTCOMES),
+    published: z.boolean(),
+  }),
+);
 
 // ---- The retired receipt (contract: schemas/retired.schema.json) ----
 
-export const RetiredReceiptSchema = z.object({
-  schema: z.literal(RETIRED_SCHEMA),
-  certificateId: hex64,
-  certificateArn: z.string(),
-  reason: z.string(),
-  cause: z.string(),
-  policy: z.enum(RETIRE_POLICIES),
-  outcome: z.enum(['retired', 'deleted', 'cancelled']),
-  /** Set when delete-after did not delete: why (`cancelled`, or `retired` after a refused delete). */
-  detail: z.optional(z.string()),
-  deviceCertificates: DeviceCertificatesSchema,
-  revoked: z.optional(z.object({ count: z.number(), refused: z.number(), complete: z.boolean() })),
-  deleteAfter: z.optional(z.string()),
-  deletedAt: z.optional(z.string()),
-  replacedBy: z.optional(hex64),
-  source: z.optional(SourceSchema),
-  requestId: z.optional(z.string()),
-  executionId: z.string(),
-  startedAt: z.string(),
-  finishedAt: z.string(),
-});
+export const RetiredReceiptSchema = /* @__PURE__ */ define(() =>
+  z.object({
+    schema: z.literal(RETIRED_SCHEMA),
+    certificateId: hex64,
+    certificateArn: z.string(),
+    reason: z.string(),
+    cause: z.string(),
+    policy: z.enum(RETIRE_POLICIES),
+    outcome: z.enum(['retired', 'deleted', 'cancelled']),
+    /** Set when delete-after did not delete: why (`cancelled`, or `retired` after a refused delete). */
+    detail: z.optional(z.string()),
+    deviceCertificates: DeviceCertificatesSchema,
+    revoked: z.optional(z.object({ count: z.number(), refused: z.number(), complete: z.boolean() })),
+    deleteAfter: z.optional(z.string()),
+    deletedAt: z.optional(z.string()),
+    replacedBy: z.optional(hex64),
+    source: z.optional(SourceSchema),
+    requestId: z.optional(z.string()),
+    executionId: z.string(),
+    startedAt: z.string(),
+    finishedAt: z.string(),
+  }),
+);
 export type RetiredReceipt = z.infer<typeof RetiredReceiptSchema>;
 
 /** The receipt for one phase: `retired` when the CA is INACTIVE, `final` when its policy is done. */
@@ -406,20 +435,22 @@ export const buildRetiredReceipt = (
 };
 
 /** The detail of `CA Retired` (contract: schemas/events/ca-retired.schema.json). */
-export const CaRetiredDetailSchema = z.object({
-  certificateId: hex64,
-  certificateArn: z.string(),
-  reason: z.string(),
-  /** What this retirement was claimed by: the same cause never publishes twice. */
-  cause: z.string(),
-  policy: z.enum(RETIRE_POLICIES),
-  outcome: z.literal('retired'),
-  deviceCertificates: DeviceCertificatesSchema,
-  replacedBy: z.optional(hex64),
-  deleteAfter: z.optional(z.string()),
-  receiptKey: z.string(),
-  executionId: z.string(),
-});
+export const CaRetiredDetailSchema = /* @__PURE__ */ define(() =>
+  z.object({
+    certificateId: hex64,
+    certificateArn: z.string(),
+    reason: z.string(),
+    /** What this retirement was claimed by: the same cause never publishes twice. */
+    cause: z.string(),
+    policy: z.enum(RETIRE_POLICIES),
+    outcome: z.literal('retired'),
+    deviceCertificates: DeviceCertificatesSchema,
+    replacedBy: z.optional(hex64),
+    deleteAfter: z.optional(z.string()),
+    receiptKey: z.string(),
+    executionId: z.string(),
+  }),
+);
 export type CaRetiredDetail = z.infer<typeof CaRetiredDetailSchema>;
 
 /** `CA Retired`: the contract's detail, nothing that is key or certificate material. */

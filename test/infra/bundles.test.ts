@@ -62,6 +62,23 @@ describe('the deployable bundles', () => {
       expect(readFileSync(file, 'utf8'), name).not.toContain('/thing-groups/updateThingGroupsForThing');
   });
 
+  it("keep only the schemas a function uses, so none builds another step's at init (ADR 0029)", () => {
+    const text = (name: string) => readFileSync(files[name] as string, 'utf8');
+    // Messages and enum values each found in one schema module's definitions only.
+    const reconcileCounts = 'deepChecked'; // ReconcileCountsSchema
+    const retireRequest = 'Object Deleted'; // S3ObjectDeletedSchema, what starts retire-ca
+    const ownership = 'verification-certificate'; // OwnershipSchema, part of LoadedCertificateSchema
+    expect(text('tagCa')).not.toContain(reconcileCounts);
+    expect(text('tagCa')).not.toContain(retireRequest);
+    expect(text('tagCa')).not.toContain(ownership);
+    expect(text('attachTemplate')).not.toContain(ownership);
+    expect(text('confirmDelete')).not.toContain(retireRequest);
+    // ...while the functions that parse them still carry them.
+    expect(text('reconcilePlan')).toContain(reconcileCounts);
+    expect(text('resolveRetire')).toContain(retireRequest);
+    expect(text('registerCa')).toContain(ownership);
+  });
+
   it('register a CA end to end (DEFAULT mode), write its receipt, and reconcile it', async () => {
     const ca = await makeCa();
     const code = stack.emulator.getRegistrationCode().registrationCode;
