@@ -26,7 +26,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
@@ -129,16 +129,23 @@ if (!registry[patched]) {
 
   const { getObject } = FilesystemStore.prototype;
   FilesystemStore.prototype.getObject = async function getObjectEmptyRange(bucket, key, options) {
-    if (options?.start !== undefined) {
-      // One stat, not a second metadata read (three file reads) on every ranged GET.
-      const size = await stat(this.getResourcePath(bucket, key, 'object')).then(
-        (stats) => stats.size,
-        () => undefined,
-      );
-      // start past the last byte: s3rver's own "range not satisfiable" path, hence 416.
-      if (size === 0) return getObject.call(this, bucket, key, { start: 1 });
+    if (options?.start === undefined) return getObject.call(this, bucket, key, options);
+    // The object's metadata (its size) is read once, here, and handed to s3rver's getObject, which
+    // would read it again: a ranged GET costs the same file reads as a whole one.
+    let metadata: Record<string, string>;
+    try {
+      metadata = await this.getMetadata(bucket, key);
+    } catch (error) {
+      // s3rver's getObject answers a missing object with null (NoSuchKey).
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
     }
-    return getObject.call(this, bucket, key, options);
+    const once = Object.create(this, {
+      getMetadata: { value: async () => metadata },
+    }) as typeof FilesystemStore.prototype;
+    // start past the last byte: s3rver's own "range not satisfiable" path, hence 416.
+    const range = Number(metadata['content-length']) === 0 ? { start: 1 } : options;
+    return getObject.call(once, bucket, key, range);
   };
 
   const { getSubresource, putSubresource, deleteSubresource } = FilesystemStore.prototype;

@@ -153,8 +153,25 @@ export const putEventsRequest = (
 /** Runs one integration call for the engine; one client per service and credentials, built on first use. */
 export class SdkIntegrations {
   private readonly clients = new Map<string, { send(command: unknown): Promise<unknown> }>();
+  /**
+   * Each service's SDK module, imported once: an `import()` per call, even of a module already
+   * loaded, is resolved again through the loader hooks (tsx's, on a thread of their own), which
+   * cost each Task ~0.5 ms and two more thread hand-offs.
+   */
+  private readonly modules = new Map<string, Promise<Record<string, unknown>>>();
 
   constructor(private readonly credentials?: IntegrationCredentials) {}
+
+  private commandsOf(service: string, spec: Service): Promise<Record<string, unknown>> {
+    let commands = this.modules.get(service);
+    if (!commands) {
+      commands = spec.commands();
+      // A failed import is not kept: the next call tries again, as before.
+      commands.catch(() => this.modules.delete(service));
+      this.modules.set(service, commands);
+    }
+    return commands;
+  }
 
   static supports(service: string): boolean {
     return service in SERVICES;
@@ -176,7 +193,7 @@ export class SdkIntegrations {
         'States.Runtime',
         `The local engine runs aws-sdk integrations for ${Object.keys(SERVICES).join(', ')} only, not ${service}.`,
       );
-    const commands = await spec.commands();
+    const commands = await this.commandsOf(service, spec);
     const Command = commands[`${pascal(action)}Command`] as (new (input: unknown) => unknown) | undefined;
     if (!Command) throw new IntegrationError('States.Runtime', `${service} has no action ${action}.`);
     const optimized = service === 'events' && action === 'putEvents';
