@@ -47,6 +47,10 @@ const CERTIFICATE_ID = /^(0x)?[a-fA-F0-9]+$/;
 
 export class CaCertificates {
   private sequence: number;
+  /** Bumped by every save and delete: the sorted listings below hold until it changes. */
+  private version = 0;
+  /** ListCACertificates' sorted (and filtered) records by query, so a listing of N CAs sorts once, not once a page. */
+  private readonly listings = new Map<string, { version: number; items: CaRecord[] }>();
 
   constructor(
     private readonly records: Map<string, CaRecord>,
@@ -68,6 +72,7 @@ export class CaCertificates {
   private save(record: CaRecord): void {
     this.context.track(this.store.put(record.certificateId, record));
     this.records.set(record.certificateId, record);
+    this.version++;
     this.context.onSaved(record);
   }
 
@@ -195,15 +200,21 @@ export class CaCertificates {
       throw iotError('CertificateStateException', 'An ACTIVE CA certificate cannot be deleted; set it INACTIVE first.');
     this.context.track(this.store.delete(certificateId));
     this.records.delete(certificateId);
+    this.version++;
     return {};
   }
 
   list(query: { pageSize?: string; marker?: string; isAscendingOrder?: string; templateName?: string }) {
     const pageSize = pageSizeOf(query.pageSize, 'pageSize');
     const ascending = query.isAscendingOrder === 'true';
-    let items = [...this.records.values()];
-    if (query.templateName) items = items.filter((ca) => ca.registrationConfig?.templateName === query.templateName);
-    items.sort((a, b) => (a.creationDate - b.creationDate || a.sequence - b.sequence) * (ascending ? 1 : -1));
+    const id = `${ascending}\n${query.templateName ?? ''}`;
+    let items = this.listings.get(id)?.version === this.version ? this.listings.get(id)?.items : undefined;
+    if (!items) {
+      items = [...this.records.values()];
+      if (query.templateName) items = items.filter((ca) => ca.registrationConfig?.templateName === query.templateName);
+      items.sort((a, b) => (a.creationDate - b.creationDate || a.sequence - b.sequence) * (ascending ? 1 : -1));
+      this.listings.set(id, { version: this.version, items });
+    }
     const { page, next } = pageOf(items, query.marker, pageSize);
     return {
       certificates: page.map((ca) => ({

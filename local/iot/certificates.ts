@@ -64,6 +64,10 @@ export const issuedBy = (device: X509Certificate, ca: X509Certificate): boolean 
 
 export class DeviceCertificates {
   private sequence: number;
+  /** Bumped by every save: the sorted listings below hold until it changes. */
+  private version = 0;
+  /** ListCertificatesByCA's sorted records by CA and order, so listing N certificates sorts once, not once a page. */
+  private readonly listings = new Map<string, { version: number; items: CertificateRecord[] }>();
 
   constructor(
     private readonly records: Map<string, CertificateRecord>,
@@ -87,6 +91,7 @@ export class DeviceCertificates {
   private save(record: CertificateRecord): void {
     this.context.track(this.store.put(record.certificateId, record));
     this.records.set(record.certificateId, record);
+    this.version++;
   }
 
   private get(certificateId: string): CertificateRecord {
@@ -195,9 +200,16 @@ export class DeviceCertificates {
     if (!CERTIFICATE_ID.test(caCertificateId))
       throw invalid(`The caCertificateId ${caCertificateId} is not 64 hexadecimal characters.`);
     const ascending = query.isAscendingOrder === 'true';
-    const items = [...this.records.values()]
-      .filter((record) => record.caCertificateId === caCertificateId)
-      .sort((a, b) => (a.creationDate - b.creationDate || a.sequence - b.sequence) * (ascending ? 1 : -1));
+    const id = `${ascending}\n${caCertificateId}`;
+    let items = this.listings.get(id)?.version === this.version ? this.listings.get(id)?.items : undefined;
+    if (!items) {
+      items = [...this.records.values()]
+        .filter((record) => record.caCertificateId === caCertificateId)
+        .sort((a, b) => (a.creationDate - b.creationDate || a.sequence - b.sequence) * (ascending ? 1 : -1));
+      // One listing per CA and order is kept: a run over many CAs does not hold them all.
+      if (this.listings.size > 16) this.listings.clear();
+      this.listings.set(id, { version: this.version, items });
+    }
     const { page, next } = pageOf(items, query.marker, pageSizeOf(query.pageSize, 'pageSize'));
     return {
       certificates: page.map((record) => ({

@@ -382,6 +382,53 @@ describe('ListCACertificates', () => {
       'InvalidRequestException',
     );
   });
+
+  it('shows a change made between two pages on the next page (the sorted listing is kept only until a write)', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const pki = await makeCa();
+      ids.push(
+        (await iot.send(new RegisterCACertificateCommand({ caCertificate: pki.pem, certificateMode: 'SNI_ONLY' })))
+          .certificateId as string,
+      );
+    }
+    const list = (marker?: string, templateName?: string) =>
+      iot.send(
+        new ListCACertificatesCommand({
+          pageSize: 2,
+          ascendingOrder: true,
+          ...(marker ? { marker } : {}),
+          ...(templateName ? { templateName } : {}),
+        }),
+      );
+    const first = await list();
+    expect(first.certificates?.map((c) => c.status)).toEqual(['INACTIVE', 'INACTIVE']);
+    await iot.send(new UpdateCACertificateCommand({ certificateId: ids[3], newStatus: 'ACTIVE' }));
+    const second = await list(first.nextMarker);
+    expect(second.certificates?.map((c) => [c.certificateId, c.status])).toEqual([
+      [ids[2], 'INACTIVE'],
+      [ids[3], 'ACTIVE'],
+    ]);
+    // A filtered listing taken before a CA joins the template shows it once it has.
+    await iot.send(
+      new CreateProvisioningTemplateCommand({
+        templateName: 'jitp',
+        templateBody: JITP_TEMPLATE_BODY,
+        provisioningRoleArn: ROLE,
+        type: 'JITP',
+      }),
+    );
+    expect((await list(undefined, 'jitp')).certificates).toEqual([]);
+    await iot.send(
+      new UpdateCACertificateCommand({ certificateId: ids[0], registrationConfig: { templateName: 'jitp' } }),
+    );
+    expect((await list(undefined, 'jitp')).certificates?.map((c) => c.certificateId)).toEqual([ids[0]]);
+    // A deleted CA leaves the listing.
+    await iot.send(new DeleteCACertificateCommand({ certificateId: ids[1] }));
+    const head = await list();
+    const all = [...(head.certificates ?? []), ...((await list(head.nextMarker)).certificates ?? [])];
+    expect(all.map((c) => c.certificateId)).toEqual([ids[0], ids[2], ids[3]]);
+  });
 });
 
 describe('tags', () => {
