@@ -45,7 +45,7 @@ import { type BusEvent, LocalBus, logFileName } from './events/bus.ts';
 import { startEventsServer } from './events/server.ts';
 import { type S3Record, s3ToEventBridge } from './events/s3.ts';
 import './events/s3-delete-objects.ts';
-import './s3rver-compat.ts';
+import { withoutRequestLog } from './s3rver-compat.ts';
 
 export { eventKey } from './events/s3.ts';
 
@@ -372,14 +372,16 @@ export class LocalStack {
       ...(options.onBusEvent ? { onEvent: options.onBusEvent } : {}),
     });
     const iot = await startIotServer(emulator, options.ports?.iot ?? 0, iotAuthorizer(iam.guard, LOCAL_PLACE));
-    const s3 = new S3rver({
-      address: '127.0.0.1',
-      port: options.ports?.s3 ?? 0,
-      silent: true,
-      directory: join(stateDir, 's3'),
-      configureBuckets: [{ name: LOCAL_BUCKET }],
-      vhostBuckets: false,
-    });
+    const s3 = withoutRequestLog(
+      new S3rver({
+        address: '127.0.0.1',
+        port: options.ports?.s3 ?? 0,
+        silent: true,
+        directory: join(stateDir, 's3'),
+        configureBuckets: [{ name: LOCAL_BUCKET }],
+        vhostBuckets: false,
+      }),
+    );
     // Each function signs with its own key; IAM is evaluated before s3rver authenticates and routes.
     for (const fn of Object.keys(app.functions)) {
       const { accessKeyId, secretAccessKey } = iam.identityOf(fn);

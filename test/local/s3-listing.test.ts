@@ -1,8 +1,10 @@
 /** The local S3's listings: S3's order, prefixes and pages, and every write or delete seen at once. */
 import { describe, expect, it } from 'vitest';
+import { createRequire } from 'node:module';
 import pMap from 'p-map';
 import { DeleteObjectCommand, ListObjectsV2Command, paginateListObjectsV2 } from '@aws-sdk/client-s3';
 import { useLocalStack } from '../fixtures/stack.ts';
+import { withoutRequestLog } from '../../local/s3rver-compat.ts';
 
 const local = useLocalStack();
 
@@ -63,4 +65,19 @@ describe('local S3 listings', () => {
     expect(afterDelete.IsTruncated).toBe(true);
     expect(afterDelete.Contents?.[1]?.Size).toBe(3);
   }, 120_000);
+});
+
+describe("s3rver's request log", () => {
+  it('is taken out of a silent server, and nothing else is', () => {
+    const S3rver = createRequire(import.meta.url)('s3rver') as new (
+      options: object,
+    ) => { middleware: Array<{ name?: string }> };
+    const server = new S3rver({ silent: true, directory: '/nonexistent-never-started' });
+    const before = server.middleware.map((middleware) => middleware.name);
+    expect(before).toContain('logger');
+    withoutRequestLog(server);
+    expect(server.middleware.map((middleware) => middleware.name)).toEqual(before.filter((name) => name !== 'logger'));
+    // A second call finds no logger: s3rver changed, so the patch says so instead of doing nothing.
+    expect(() => withoutRequestLog(server)).toThrow(/koa-logger/);
+  });
 });
