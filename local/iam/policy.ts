@@ -63,10 +63,27 @@ const variable = (inside: string, context: Context): string | undefined => {
 };
 
 /**
+ * Every request is judged against the same few policy strings: their patterns and compiled
+ * RegExps are kept (each cache bounded; a pattern with a variable is kept per resolved value).
+ * Compiling them anew for each request was most of the evaluator's time on the stack's main thread.
+ */
+const patterns = new Map<string, string>();
+const compiled = new Map<string, RegExp>();
+const remember = <T>(cache: Map<string, T>, key: string, value: T): T => {
+  if (cache.size >= 10_000) cache.clear();
+  cache.set(key, value);
+  return value;
+};
+
+/**
  * A policy string as the source of a RegExp: `*`/`?` as wildcards when `wildcards`, policy variables
  * resolved from `context` (`null`: the string takes none). `undefined` if a variable has no value.
  */
 const toPattern = (text: string, context: Context | null, wildcards: boolean): string | undefined => {
+  // Without a variable the pattern depends on the text alone: worked out once per policy string.
+  const constant = context === null || !text.includes('${');
+  const key = `${wildcards}\n${text}`;
+  if (constant && patterns.has(key)) return patterns.get(key);
   let source = '';
   for (const [token, inside] of text.matchAll(/\$\{([^}]*)\}|[*?]|[^$*?]+|\$/g)) {
     if (inside !== undefined && context !== null) {
@@ -76,11 +93,16 @@ const toPattern = (text: string, context: Context | null, wildcards: boolean): s
     } else if (wildcards && (token === '*' || token === '?')) source += token === '*' ? '.*' : '.';
     else source += escapeRegex(token);
   }
+  if (constant) remember(patterns, key, source);
   return source;
 };
 
-const test = (pattern: string | undefined, value: string, flags = ''): Outcome =>
-  pattern === undefined ? undefined : new RegExp(`^${pattern}$`, `s${flags}`).test(value);
+const test = (pattern: string | undefined, value: string, flags = ''): Outcome => {
+  if (pattern === undefined) return undefined;
+  const key = `${flags}\n${pattern}`;
+  const regex = compiled.get(key) ?? remember(compiled, key, new RegExp(`^${pattern}$`, `s${flags}`));
+  return regex.test(value);
+};
 
 /** The six parts of an ARN, the last one keeping its colons; `undefined` if it has fewer. */
 const arnParts = (arn: string): string[] | undefined => {
