@@ -162,7 +162,38 @@ describe('register-ca.asl.json', () => {
     expect(announce.Catch).toEqual([
       { ErrorEquals: ['States.ALL'], ResultPath: '$.announcementError', Next: 'NotAnnounced' },
     ]);
-    expect(definition.States.NotAnnounced).toMatchObject({ Type: 'Pass', End: true });
+  });
+
+  it('keeps an announcement Announce could not publish as a pending one for reconciliation (docs/adr/0030)', () => {
+    const notAnnounced = definition.States.NotAnnounced as State & { Parameters: Record<string, unknown> };
+    expect(notAnnounced.Type).toBe('Task');
+    expect(notAnnounced.Resource).toBe('arn:${Partition}:states:::aws-sdk:s3:putObject');
+    expect(notAnnounced.Parameters).toMatchObject({
+      'Bucket.$': '$.certificate.source.bucket',
+      'Key.$': "States.Format('${ResultsPrefix}notices/pending/{}.json', $$.Execution.Name)",
+      ContentType: 'application/json',
+      Body: { schema: 'iot-ca-pipeline/pending-notice@1', 'error.$': '$.announcementError' },
+    });
+    // Not `ResultPath: null`: serverless package drops a null from the deployed definition.
+    expect(notAnnounced).toMatchObject({ ResultSelector: { pending: true }, ResultPath: '$.announcement' });
+    expect(notAnnounced.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.pendingNoticeError', Next: 'AnnouncementLost' },
+    ]);
+    expect(notAnnounced.End).toBe(true);
+    // The execution succeeds either way: the CA is live and its receipt written.
+    expect(definition.States.AnnouncementLost).toMatchObject({ Type: 'Pass', End: true });
+    expect(JSON.stringify(definition.States.AnnouncementLost)).toContain('lost');
+  });
+
+  it('writes in the pending announcement exactly the event Announce sends: detail-type, resources and detail', () => {
+    const [entry] = (definition.States.Announce as State & { Parameters: { Entries: Array<Record<string, unknown>> } })
+      .Parameters.Entries as [Record<string, unknown>];
+    const body = (definition.States.NotAnnounced as State & { Parameters: { Body: Record<string, unknown> } })
+      .Parameters.Body;
+    expect(body['detailType.$']).toBe(entry['DetailType.$']);
+    expect(body['resources.$']).toBe(entry['Resources.$']);
+    expect(body.detail).toEqual(entry.Detail);
+    expect(Object.keys(body).sort()).toEqual(['detail', 'detailType.$', 'error.$', 'resources.$', 'schema']);
   });
 
   it('skips Configure only for a CA this run registered with its template and tags', () => {
@@ -193,6 +224,7 @@ describe('register-ca.asl.json', () => {
     expect(integrationTasks.map(([name]) => name).sort()).toEqual([
       'Activate',
       'Announce',
+      'NotAnnounced',
       'RecordResult',
       'RecordUnchanged',
     ]);
@@ -252,8 +284,9 @@ describe('register-ca.asl.json', () => {
 
   it('catches every error, business or not, into RecordFailure once, keeping the input under $.error', () => {
     for (const [name, , catcher] of tasks) {
-      // The receipts and the failure report end the flow; Announce catches to NotAnnounced.
-      if (['RecordResult', 'RecordUnchanged', 'RecordFailure', 'Announce'].includes(name)) continue;
+      // The receipts and the failure report end the flow; Announce catches to NotAnnounced, which
+      // catches to AnnouncementLost (the CA is registered either way).
+      if (['RecordResult', 'RecordUnchanged', 'RecordFailure', 'Announce', 'NotAnnounced'].includes(name)) continue;
       // A Task in a Parallel branch fails its Parallel state, which catches for it. A list of the
       // business errors before this catcher would change nothing at run time: the report names the
       // error and its remedy from errors.ts either way (test/reliability/bad-input.test.ts).

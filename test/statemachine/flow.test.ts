@@ -15,7 +15,7 @@ import {
   UpdateCACertificateCommand,
 } from '@aws-sdk/client-iot';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { CaDriftRepairedDetailSchema, CaRegisteredDetailSchema } from '../../functions/core/events.ts';
 import { loadApp } from '../../local/app.ts';
@@ -194,12 +194,41 @@ describe('register-ca on the local engine', () => {
   it('an announcement that cannot be published does not lose the receipt: the run ends in NotAnnounced', async () => {
     bus.on(PutEventsCommand).resolves({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'MalformedDetail' }] });
     objects.set('incoming/a.pem', { body: `${ca.pem}${verification.pem}` });
-    const record = await engine.run({ bucket: BUCKET, key: 'incoming/a.pem' });
+    const record = await engine.run({ bucket: BUCKET, key: 'incoming/a.pem' }, 'not-announced-run');
     expect(record.status).toBe('SUCCEEDED');
     expect(visited(record).slice(-2)).toEqual(['Announce', 'NotAnnounced']);
     const failures = record.events.filter((event) => event.type === 'StateFailed' && event.state?.name === 'Announce');
     expect(failures[0]?.Error).toBe('EventBridge.FailedEntry');
     expect(result('incoming/a.pem')).toMatchObject({ outcome: 'ACTIVE' });
+    // Nor the event (docs/adr/0030): kept, as Announce would have sent it, for reconciliation to publish.
+    const [entry] = bus.commandCalls(PutEventsCommand)[0]?.args[0].input.Entries ?? [];
+    const pending = JSON.parse(String(objects.get('results/notices/pending/not-announced-run.json')?.body));
+    const certificateId = inspectCaFile(ca.pem).certificateId;
+    expect(pending).toEqual({
+      schema: 'iot-ca-pipeline/pending-notice@1',
+      detailType: 'CA Registered',
+      resources: [`${ARN_PREFIX}${certificateId}`],
+      detail: detailOf(entry),
+      error: { Error: 'EventBridge.FailedEntry', Cause: expect.any(String) },
+    });
+    expect(pending.detail).toMatchObject({ certificateId, cause: expect.stringMatching(/^registered:/) });
+    expect(CaRegisteredDetailSchema.safeParse(pending.detail).success).toBe(true);
+  });
+
+  it('an announcement that can be neither published nor kept ends in AnnouncementLost, the run still succeeded', async () => {
+    bus.on(PutEventsCommand).resolves({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'MalformedDetail' }] });
+    const put = s3.on(PutObjectCommand);
+    put.callsFake((input: { Key: string; Body: string }) => {
+      if (input.Key.startsWith('results/notices/pending/')) throw awsError('AccessDenied', 403);
+      objects.set(input.Key, { body: input.Body });
+      return {};
+    });
+    objects.set('incoming/a.pem', { body: `${ca.pem}${verification.pem}` });
+    const record = await engine.run({ bucket: BUCKET, key: 'incoming/a.pem' });
+    expect(record.status).toBe('SUCCEEDED');
+    expect(visited(record).slice(-3)).toEqual(['Announce', 'NotAnnounced', 'AnnouncementLost']);
+    expect(result('incoming/a.pem')).toMatchObject({ outcome: 'ACTIVE' });
+    expect([...objects.keys()].filter((key) => key.includes('notices/pending/'))).toEqual([]);
   });
 
   it('an adopted CA is converged (template and tags side by side) before it is activated', async () => {
