@@ -187,6 +187,8 @@ export const reconcileText = (report: ReconcileReport, findings: Array<Record<st
         .map(([op, n]) => `${op} ${n}`)
         .join(', ') || 'none'
     })`,
+    // Pending announcements register-ca could not publish, published by this run (docs/adr/0030).
+    ...(report.announced ? [`announced: ${report.announced} pending CA Registered / CA Drift Repaired`] : []),
     ...findings.map(
       (finding) =>
         `  ${String(finding.kind).padEnd(9)} ${String(finding.key)}  ${finding.drift ? (finding.drift as string[]).join('; ') : (finding.reason ?? finding.error ?? (finding.daysLeft !== undefined ? `${finding.daysLeft} days left` : ''))}${finding.outcome ? ` (${String(finding.outcome)})` : ''}`,

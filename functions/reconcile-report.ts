@@ -6,6 +6,7 @@ import { CaExpiringDetailSchema, type PipelineEvent } from './core/events.ts';
 import type { Finding } from './core/reconcile.ts';
 import { createEventsClient } from './aws/events.ts';
 import { publishOncePerCause, transientOnly } from './aws/notices.ts';
+import { deliverPendingNotices, type PendingDelivery } from './aws/pending-notices.ts';
 import { logger } from './lambda/logger.ts';
 import { step } from './lambda/middleware.ts';
 import { addCounts } from './core/reconcile.ts';
@@ -88,8 +89,17 @@ const announceExpiring = async (deps: ReconcileReportDeps, event: ReconcileRepor
 };
 
 /**
- * Merges the passes into one report under results/reconcile/, one summary log line and metrics,
- * and announces the CAs that are expiring (once per expiry).
+ * The announcements register-ca could not publish (docs/adr/0030), delivered before the report is
+ * written so that it counts them; a transient failure waits until the report is written.
+ */
+const deliverPending = async (deps: ReconcileReportDeps, bucket: string): Promise<PendingDelivery> =>
+  deps.events
+    ? deliverPendingNotices({ s3: deps.s3, events: deps.events, bucket, resultsPrefix: deps.resultsPrefix })
+    : { delivered: 0, malformed: 0 };
+
+/**
+ * Delivers the pending announcements, merges the passes into one report under results/reconcile/,
+ * one summary log line and metrics, and announces the CAs that are expiring (once per expiry).
  */
 export const reconcileReport = async (
   deps: ReconcileReportDeps,
@@ -99,6 +109,7 @@ export const reconcileReport = async (
   const deep = event.deep ?? [];
   const counts = deep.reduce((sum, part) => addCounts(sum, part.counts), plan.counts);
   const iotCalls = mergeCalls([plan.iotCalls, ...deep.map((part) => part.iotCalls)]);
+  const pending = await deliverPending(deps, plan.bucket);
   const report: ReconcileReport = {
     schema: 'iot-ca-pipeline/reconcile@1',
     runId: plan.runId,
@@ -107,6 +118,7 @@ export const reconcileReport = async (
     iotCalls,
     iotCallsTotal: Object.values(iotCalls).reduce((sum, count) => sum + count, 0),
     findingsKey: plan.findingsKey,
+    announced: pending.delivered,
     ...(event.startTime ? { startedAt: event.startTime } : {}),
     finishedAt: (deps.now?.() ?? new Date()).toISOString(),
   };
@@ -114,10 +126,10 @@ export const reconcileReport = async (
   const summary = Object.entries(counts)
     .map(([name, value]) => `${name}=${value}`)
     .join(' ');
-  logger.info(`reconcile ${plan.deep ? 'deep' : 'shallow'}: ${summary} iotCalls=${report.iotCallsTotal}`, {
-    counts,
-    iotCalls,
-  });
+  logger.info(
+    `reconcile ${plan.deep ? 'deep' : 'shallow'}: ${summary} iotCalls=${report.iotCallsTotal} announced=${pending.delivered}`,
+    { counts, iotCalls, announced: pending.delivered, pendingMalformed: pending.malformed },
+  );
   deps.metrics.addMetric('CasExpiring', MetricUnit.Count, counts.expiring);
   deps.metrics.addMetric('CasRepaired', MetricUnit.Count, counts.repaired + counts.registered);
   deps.metrics.addMetric('CasOrphaned', MetricUnit.Count, counts.orphaned);
@@ -125,6 +137,8 @@ export const reconcileReport = async (
   deps.metrics.publishStoredMetrics();
   const announced = await announceExpiring(deps, event);
   if (announced > 0) logger.info('announced expiring CAs', { announced });
+  // The report is written: a transient failure of the pending announcements is retried now.
+  if (pending.failure !== undefined) transientOnly(pending.failure, 'pending announcements');
   return report;
 };
 

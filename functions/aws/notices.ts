@@ -3,6 +3,7 @@ import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/c
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { PipelineError, isPipelineError } from '../core/errors.ts';
 import type { PipelineEvent } from '../core/events.ts';
+import { noticesPrefixFor } from '../core/source.ts';
 import { logger } from '../lambda/logger.ts';
 import { publishEvents } from './events.ts';
 import { awsCall, awsErrorName } from './sdk-errors.ts';
@@ -24,7 +25,7 @@ export interface NoticeDeps {
 
 /** Where the marker of one cause lives: its SHA-256, so any cause text makes a valid key. */
 export const noticeKeyFor = (cause: string, resultsPrefix: string): string =>
-  `${resultsPrefix}notices/${createHash('sha256').update(cause).digest('hex')}.json`;
+  `${noticesPrefixFor(resultsPrefix)}${createHash('sha256').update(cause).digest('hex')}.json`;
 
 const causeOf = (event: PipelineEvent): string => {
   const cause = event.detail.cause;

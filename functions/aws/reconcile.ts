@@ -27,7 +27,7 @@ import {
 } from '../core/reconcile.ts';
 import { createS3Client, isMissingObject } from './s3.ts';
 import { retireExecutionName } from '../core/retire.ts';
-import { bareEtag, isCaKey, reconcilePrefixFor } from '../core/source.ts';
+import { bareEtag, isCaKey, noticesPrefixFor, reconcilePrefixFor } from '../core/source.ts';
 
 /**
  * The objects under a prefix, in key order: from after `startAfter`, and only those before
@@ -73,11 +73,12 @@ const pastFolder = (folder: string): string =>
 
 /**
  * The folders under the results prefix that hold the pipeline's own objects, not results, in key
- * order: notification markers (one per cause, ever), reconciliation's reports and snapshot (one
- * set per run). Both grow without bound, so they are listed around, not through.
+ * order: notification markers (one per cause, ever) with the pending announcements beneath them
+ * (notices/pending/, docs/adr/0030), reconciliation's reports and snapshot (one set per run). Both
+ * grow without bound, so they are listed around, not through: nothing under them is read as a receipt.
  */
 const ownFolders = (resultsPrefix: string): string[] =>
-  [`${resultsPrefix}notices/`, reconcilePrefixFor(resultsPrefix)].sort();
+  [noticesPrefixFor(resultsPrefix), reconcilePrefixFor(resultsPrefix)].sort();
 
 /** Where retire-ca writes each CA's retired receipt (and, deeper, its claims). */
 const retiredFolderFor = (resultsPrefix: string): string => `${resultsPrefix}retired/`;

@@ -172,6 +172,11 @@ export const ERROR_SPECS = {
     remedy:
       'EventBridge refused the event (the message names the code): check that the default bus exists and that no resource policy or quota blocks events:PutEvents from this role, then run the step again.',
   },
+  MalformedPendingNoticeError: {
+    kind: 'business',
+    remedy:
+      'A pending announcement under results/notices/pending/ is not one register-ca wrote (edited, or written by hand), so reconciliation leaves it in place and publishes nothing from it: fix it as the message says or delete it. The CA and its receipt are not affected.',
+  },
   // retire-ca (docs/adr/0025)
   InvalidRetirePolicyError: {
     kind: 'business',

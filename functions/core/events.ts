@@ -4,10 +4,10 @@
  * schemas/events/ (`npm run schemas`). Details never carry certificate bodies or key material.
  */
 import * as z from 'zod/mini';
-import { ERROR_SPECS, isTransientFailure, type PipelineErrorName } from './errors.ts';
+import { ERROR_SPECS, isTransientFailure, PipelineError, type PipelineErrorName } from './errors.ts';
 import type { FailureReport } from './results.ts';
 import { CaRetiredDetailSchema } from './retire.ts';
-import { hex64, ObjectRefSchema } from './schemas.ts';
+import { describeIssues, hex64, ObjectRefSchema } from './schemas.ts';
 import { define } from './define.ts';
 
 export { CaRetiredDetailSchema } from './retire.ts';
@@ -133,6 +133,51 @@ export const DETAIL_SCHEMAS = {
   'CA Drift Repaired': CaDriftRepairedDetailSchema,
   'CA Retired': CaRetiredDetailSchema,
 } as const satisfies Record<DetailType, z.core.$ZodType>;
+
+// ---- Pending announcements (docs/adr/0030) ----
+
+/** The schema tag of a pending announcement: the event Announce could not publish, kept for reconciliation. */
+export const PENDING_NOTICE_SCHEMA = 'iot-ca-pipeline/pending-notice@1';
+
+/**
+ * `results/notices/pending/<execution name>.json`, written by register-ca's NotAnnounced when
+ * Announce failed after its retries: the same detail-type, resources and detail as Announce's
+ * entry, and the error Announce caught. ReconcileReport publishes it once per cause and deletes it.
+ */
+export const PendingNoticeSchema = /* @__PURE__ */ define(() =>
+  z.object({
+    schema: z.literal(PENDING_NOTICE_SCHEMA),
+    detailType: z.enum(['CA Registered', 'CA Drift Repaired']),
+    resources: z.array(z.string()),
+    detail: z.record(z.string(), z.unknown()),
+    /** What Announce caught (Step Functions' Error and Cause): for the log, never published. */
+    error: z.optional(z.object({ Error: z.optional(z.string()), Cause: z.optional(z.string()) })),
+  }),
+);
+
+export type PendingNotice = z.infer<typeof PendingNoticeSchema>;
+
+/**
+ * The event a pending announcement holds, checked as a notice and its detail under its
+ * detail-type's schema; the detail is published as register-ca wrote it. Anything else throws
+ * MalformedPendingNoticeError (`key` names the object in the message).
+ */
+export const pendingNoticeEvent = (value: unknown, key: string): PipelineEvent => {
+  const notice = PendingNoticeSchema.safeParse(value);
+  if (!notice.success)
+    throw new PipelineError(
+      'MalformedPendingNoticeError',
+      `${key} is not a pending announcement: ${describeIssues(notice.error)}.`,
+    );
+  const { detailType, detail, resources } = notice.data;
+  const checked = DETAIL_SCHEMAS[detailType].safeParse(detail);
+  if (!checked.success)
+    throw new PipelineError(
+      'MalformedPendingNoticeError',
+      `${key} holds no valid "${detailType}" detail: ${describeIssues(checked.error)}.`,
+    );
+  return { detailType, detail, resources };
+};
 
 /**
  * business: the file, its options or the account's setup (the remedy says what to change);

@@ -300,6 +300,11 @@ export const ReconcileReportSchema = /* @__PURE__ */ define(() =>
     iotCalls,
     iotCallsTotal: z.number(),
     findingsKey: z.string(),
+    /**
+     * Pending announcements (CA Registered / CA Drift Repaired that register-ca could not publish,
+     * docs/adr/0030) this run published; absent in reports written before it existed.
+     */
+    announced: z.optional(z.number()),
     startedAt: z.optional(z.string()),
     finishedAt: z.string(),
   }),

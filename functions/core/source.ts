@@ -87,5 +87,13 @@ export const reconcilePrefixFor = (resultsPrefix: string): string => `${resultsP
 export const reconcileReportKeyFor = (runId: string, resultsPrefix: string): string =>
   `${reconcilePrefixFor(resultsPrefix)}${runId}.json`;
 
+/** Where the pipeline's notice markers live (one per cause, docs/adr/0028), beside its pending announcements. */
+export const noticesPrefixFor = (resultsPrefix: string): string => `${resultsPrefix}notices/`;
+/**
+ * Where register-ca's NotAnnounced keeps an announcement Announce could not publish,
+ * `results/notices/pending/<execution name>.json`, until reconciliation delivers it (docs/adr/0030).
+ */
+export const pendingNoticesPrefixFor = (resultsPrefix: string): string => `${noticesPrefixFor(resultsPrefix)}pending/`;
+
 /** S3 quotes ETags in some responses and not others; compare them bare. */
 export const bareEtag = (etag: string | undefined): string | undefined => etag?.replace(/^"|"$/g, '');

@@ -77,6 +77,10 @@ describe('the deployable bundles', () => {
     expect(text('reconcilePlan')).toContain(reconcileCounts);
     expect(text('resolveRetire')).toContain(retireRequest);
     expect(text('registerCa')).toContain(ownership);
+    // PendingNoticeSchema (docs/adr/0030) sits in core/events.ts beside what RecordFailure uses.
+    const pendingNotice = 'iot-ca-pipeline/pending-notice@1';
+    expect(text('recordResult')).not.toContain(pendingNotice);
+    expect(text('reconcileReport')).toContain(pendingNotice);
   });
 
   it('register a CA end to end (DEFAULT mode), write its receipt, and reconcile it', async () => {

@@ -255,7 +255,7 @@ describe('serverless package (offline)', () => {
         's3:PutObject',
         'states:StartExecution',
       ],
-      ReconcileReport: ['events:PutEvents', 's3:DeleteObject', 's3:GetObject', 's3:PutObject'],
+      ReconcileReport: ['events:PutEvents', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject'],
     };
     // retire-ca's steps (ADR 0025).
     Object.assign(expected, {
@@ -367,6 +367,18 @@ describe('serverless package (offline)', () => {
       expect(resourcesOf('events:PutEvents'), role).toEqual([bus]);
       expect(resourcesOf('s3:DeleteObject'), role).toEqual([{ 'Fn::Sub': '${CaBucket.Arn}/results/notices/*' }]);
     }
+  });
+
+  it('lets ReconcileReport list and read only the pending announcements, beside its own objects (docs/adr/0030)', () => {
+    const statements = policyStatements(resources.ReconcileReportRole as Resource);
+    const of = (action: string) => statements.filter((statement) => actions(statement).includes(action));
+    expect(of('s3:ListBucket').map((statement) => [statement.Resource, statement.Condition])).toEqual([
+      [{ 'Fn::GetAtt': ['CaBucket', 'Arn'] }, { StringLike: { 's3:prefix': ['results/notices/pending/*'] } }],
+    ]);
+    expect(of('s3:GetObject').flatMap((statement) => [statement.Resource].flat())).toEqual([
+      { 'Fn::Sub': '${CaBucket.Arn}/results/reconcile/*' },
+      { 'Fn::Sub': '${CaBucket.Arn}/results/notices/pending/*' },
+    ]);
   });
 
   it("sends the pipeline's events to its log group always, and to the topic only when notifyEmail is set", () => {

@@ -6,7 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { ListCACertificatesCommand, RegisterCACertificateCommand } from '@aws-sdk/client-iot';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import type { BusEvent } from '../../local/events/bus.ts';
+import type { ReconcileReport } from '../../functions/reconcile-report.ts';
 import type { Role } from '../../local/iam/roles.ts';
 import { withoutStatement } from '../../local/iam/roles.ts';
 import { makeCa, makeLeaf } from '../fixtures/pki.ts';
@@ -155,8 +157,26 @@ describe('a state machine role without the permission its SDK integration needs 
   });
 });
 
-describe('a state machine role that may not put events (docs/adr/0027)', () => {
-  const fixture = useLocalStack({ adjustRoles: without(['StateMachineRole', 'events:PutEvents']) });
+describe('a state machine role that may not put events (docs/adr/0027, 0030)', () => {
+  const published: BusEvent[] = [];
+  const fixture = useLocalStack({
+    adjustRoles: without(['StateMachineRole', 'events:PutEvents']),
+    onBusEvent: (event) => published.push(event),
+  });
+  const registered = () =>
+    published.filter((event) => event.source === 'iot-ca-pipeline' && event['detail-type'] === 'CA Registered');
+  const reconcile = async () => {
+    const record = await fixture.stack.reconcileEngine.start({ bucket: fixture.stack.bucket, deep: false }).done;
+    expect(record.status, record.cause).toBe('SUCCEEDED');
+    await fixture.stack.idle();
+    return (record.output as { report: ReconcileReport }).report;
+  };
+  const pendingKeys = async () =>
+    (
+      await fixture.s3.send(
+        new ListObjectsV2Command({ Bucket: fixture.stack.bucket, Prefix: 'results/notices/pending/' }),
+      )
+    ).Contents?.map((object) => object.Key) ?? [];
 
   it('still registers and records the CA: Announce fails with EventBridge.AccessDeniedException into NotAnnounced', async () => {
     const report = await dropCa(fixture, 'incoming/no-announce.pem');
@@ -166,7 +186,45 @@ describe('a state machine role that may not put events (docs/adr/0027)', () => {
     const failed = record?.events.filter((event) => event.type === 'StateFailed' && event.state?.name === 'Announce');
     expect(failed?.map((event) => event.Error)).toEqual(['EventBridge.AccessDeniedException']);
     expect(record?.events.some((event) => event.state?.name === 'NotAnnounced')).toBe(true);
+    expect(record?.events.some((event) => event.state?.name === 'AnnouncementLost')).toBe(false);
     expect(fixture.stack.iam.guard.denials.map((denial) => denial.action)).toEqual(['events:PutEvents']);
+  });
+
+  it('keeps the event, and the next reconciliation publishes it once, under ReconcileReportRole, and deletes it', async () => {
+    const [record] = fixture.stack.engine.list();
+    expect(registered()).toEqual([]);
+    // NotAnnounced wrote the pending announcement under the state machine's own role.
+    expect(await pendingKeys()).toEqual([`results/notices/pending/${record?.name}.json`]);
+
+    const first = await reconcile();
+    expect(first.announced).toBe(1);
+    const [event, ...more] = registered();
+    expect(more).toEqual([]);
+    expect(event?.detail).toMatchObject({
+      source: { key: 'incoming/no-announce.pem' },
+      trigger: 'upload',
+      executionId: record?.executionArn,
+      cause: expect.stringMatching(/^registered:/),
+    });
+    expect(event?.resources).toContain((event?.detail as { certificateArn?: string } | undefined)?.certificateArn);
+    expect(await pendingKeys()).toEqual([]);
+
+    const second = await reconcile();
+    expect(second.announced).toBe(0);
+    expect(registered()).toHaveLength(1);
+    // ListBucket on notices/pending/, GET and DELETE of the pending object: all allowed by serverless.yml.
+    expect(fixture.stack.iam.guard.denials.map((denial) => denial.action)).toEqual(['events:PutEvents']);
+  });
+
+  it('leaves a pending announcement that is not one in place, logged, and still reports', async () => {
+    const key = 'results/notices/pending/hand-written.json';
+    await fixture.s3.send(
+      new PutObjectCommand({ Bucket: fixture.stack.bucket, Key: key, Body: '{"schema":"something else"}' }),
+    );
+    const report = await reconcile();
+    expect(report.announced).toBe(0);
+    expect(await pendingKeys()).toEqual([key]);
+    expect(registered()).toHaveLength(1);
   });
 });
 
