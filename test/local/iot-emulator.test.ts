@@ -58,6 +58,18 @@ const registerDefault = async (pki: Pki) =>
       certificateMode: 'DEFAULT',
     }),
   );
+/** Registers `count` new SNI_ONLY CAs, one after another: their ids in creation order. */
+const registerSniOnly = async (count: number): Promise<string[]> => {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const pki = await makeCa();
+    ids.push(
+      (await iot.send(new RegisterCACertificateCommand({ caCertificate: pki.pem, certificateMode: 'SNI_ONLY' })))
+        .certificateId as string,
+    );
+  }
+  return ids;
+};
 const errorOf = (promise: Promise<unknown>) =>
   promise.then(
     () => expect.unreachable('expected an error'),
@@ -352,14 +364,7 @@ describe('ListCACertificates', () => {
         type: 'JITP',
       }),
     );
-    const ids: string[] = [];
-    for (let i = 0; i < 5; i++) {
-      const pki = await makeCa();
-      ids.push(
-        (await iot.send(new RegisterCACertificateCommand({ caCertificate: pki.pem, certificateMode: 'SNI_ONLY' })))
-          .certificateId as string,
-      );
-    }
+    const ids = await registerSniOnly(5);
     await iot.send(
       new UpdateCACertificateCommand({ certificateId: ids[1], registrationConfig: { templateName: 'jitp' } }),
     );
@@ -384,14 +389,7 @@ describe('ListCACertificates', () => {
   });
 
   it('shows a change made between two pages on the next page (the sorted listing is kept only until a write)', async () => {
-    const ids: string[] = [];
-    for (let i = 0; i < 4; i++) {
-      const pki = await makeCa();
-      ids.push(
-        (await iot.send(new RegisterCACertificateCommand({ caCertificate: pki.pem, certificateMode: 'SNI_ONLY' })))
-          .certificateId as string,
-      );
-    }
+    const ids = await registerSniOnly(4);
     const list = (marker?: string, templateName?: string) =>
       iot.send(
         new ListCACertificatesCommand({
@@ -497,10 +495,7 @@ describe('errors as AWS’s model gives them', () => {
   });
 
   it('hands out markers in AWS’s pattern and refuses one that is not', async () => {
-    for (let i = 0; i < 3; i++) {
-      const pki = await makeCa();
-      await iot.send(new RegisterCACertificateCommand({ caCertificate: pki.pem, certificateMode: 'SNI_ONLY' }));
-    }
+    await registerSniOnly(3);
     const page = await iot.send(new ListCACertificatesCommand({ pageSize: 1 }));
     expect(page.nextMarker).toMatch(/^[A-Za-z0-9+/]+={0,2}$/);
     expect(page.nextMarker?.length).toBeLessThanOrEqual(1024);
