@@ -58,6 +58,16 @@ const registerDefault = async (pki: Pki) =>
       certificateMode: 'DEFAULT',
     }),
   );
+/** The JITP template `jitp` the listing tests filter by. */
+const createJitpTemplate = () =>
+  iot.send(
+    new CreateProvisioningTemplateCommand({
+      templateName: 'jitp',
+      templateBody: JITP_TEMPLATE_BODY,
+      provisioningRoleArn: ROLE,
+      type: 'JITP',
+    }),
+  );
 /** Registers `count` new SNI_ONLY CAs, one after another: their ids in creation order. */
 const registerSniOnly = async (count: number): Promise<string[]> => {
   const ids: string[] = [];
@@ -356,14 +366,7 @@ describe('UpdateCACertificate, DeleteCACertificate and templates', () => {
 
 describe('ListCACertificates', () => {
   it('pages up to 250, in creation order either way, and filters by template', async () => {
-    await iot.send(
-      new CreateProvisioningTemplateCommand({
-        templateName: 'jitp',
-        templateBody: JITP_TEMPLATE_BODY,
-        provisioningRoleArn: ROLE,
-        type: 'JITP',
-      }),
-    );
+    await createJitpTemplate();
     const ids = await registerSniOnly(5);
     await iot.send(
       new UpdateCACertificateCommand({ certificateId: ids[1], registrationConfig: { templateName: 'jitp' } }),
@@ -408,14 +411,7 @@ describe('ListCACertificates', () => {
       [ids[3], 'ACTIVE'],
     ]);
     // A filtered listing taken before a CA joins the template shows it once it has.
-    await iot.send(
-      new CreateProvisioningTemplateCommand({
-        templateName: 'jitp',
-        templateBody: JITP_TEMPLATE_BODY,
-        provisioningRoleArn: ROLE,
-        type: 'JITP',
-      }),
-    );
+    await createJitpTemplate();
     expect((await list(undefined, 'jitp')).certificates).toEqual([]);
     await iot.send(
       new UpdateCACertificateCommand({ certificateId: ids[0], registrationConfig: { templateName: 'jitp' } }),
