@@ -147,7 +147,9 @@ export const coldStart = async (
       const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { env });
       return JSON.parse(stdout) as [number, number];
     };
-    log(`   floors: ${Object.keys(extra).join(', ')}; ${rounds} rounds of ${functionNames.length} fresh-process pairs`);
+    log(
+      `   floors: ${Object.keys(extra).join(', ')}; ${rounds} rounds of ${functionNames.length} functions, each in a fresh process beside its floor and the stack's floor`,
+    );
     // One pass to warm the file cache, not counted.
     for (const file of Object.values(files)) await initOnce(file);
     const series = () => new Map<string, number[]>(functionNames.map((name) => [name, []]));
