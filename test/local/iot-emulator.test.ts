@@ -347,20 +347,7 @@ describe('UpdateCACertificate, DeleteCACertificate and templates', () => {
         )
       ).name,
     ).toBe('InvalidRequestException');
-    expect(
-      (
-        await errorOf(
-          iot.send(
-            new CreateProvisioningTemplateCommand({
-              templateName: 'jitp',
-              templateBody: JITP_TEMPLATE_BODY,
-              provisioningRoleArn: ROLE,
-              type: 'JITP',
-            }),
-          ),
-        )
-      ).name,
-    ).toBe('ResourceAlreadyExistsException');
+    expect((await errorOf(createJitpTemplate())).name).toBe('ResourceAlreadyExistsException');
   });
 });
 
