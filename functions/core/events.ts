@@ -7,7 +7,7 @@ import * as z from 'zod/mini';
 import { ERROR_SPECS, isTransientFailure, PipelineError, type PipelineErrorName } from './errors.ts';
 import type { FailureReport } from './results.ts';
 import { CaRetiredDetailSchema } from './retire.ts';
-import { describeIssues, hex64, ObjectRefSchema } from './schemas.ts';
+import { describeIssues, hex64, ObjectRefSchema, TaskErrorSchema } from './schemas.ts';
 import { define } from './define.ts';
 
 export { CaRetiredDetailSchema } from './retire.ts';
@@ -151,7 +151,7 @@ export const PendingNoticeSchema = /* @__PURE__ */ define(() =>
     resources: z.array(z.string()),
     detail: z.record(z.string(), z.unknown()),
     /** What Announce caught (Step Functions' Error and Cause): for the log, never published. */
-    error: z.optional(z.object({ Error: z.optional(z.string()), Cause: z.optional(z.string()) })),
+    error: z.optional(TaskErrorSchema),
   }),
 );
 
