@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { checkCaCertificate, checkPossession } from './certificate-rules.ts';
 import { iotError, invalid, limitExceeded, notFound } from './errors.ts';
-import { pageOf, pageSizeOf } from './paging.ts';
+import { ListingCache, pageOf, pageSizeOf } from './paging.ts';
 import type { RecordStore } from './store.ts';
 import { type TagList, type Taggable, tagsOf, validateTags } from './tags.ts';
 import type { AccountContext, ProvisioningTemplates } from './templates.ts';
@@ -47,10 +47,8 @@ const CERTIFICATE_ID = /^(0x)?[a-fA-F0-9]+$/;
 
 export class CaCertificates {
   private sequence: number;
-  /** Bumped by every save and delete: the sorted listings below hold until it changes. */
-  private version = 0;
-  /** ListCACertificates' sorted (and filtered) records by query, so a listing of N CAs sorts once, not once a page. */
-  private readonly listings = new Map<string, { version: number; items: CaRecord[] }>();
+  /** ListCACertificates' sorted (and filtered) records by query, until the next save or delete. */
+  private readonly listings = new ListingCache<CaRecord>();
 
   constructor(
     private readonly records: Map<string, CaRecord>,
@@ -72,7 +70,7 @@ export class CaCertificates {
   private save(record: CaRecord): void {
     this.context.track(this.store.put(record.certificateId, record));
     this.records.set(record.certificateId, record);
-    this.version++;
+    this.listings.changed();
     this.context.onSaved(record);
   }
 
@@ -200,7 +198,7 @@ export class CaCertificates {
       throw iotError('CertificateStateException', 'An ACTIVE CA certificate cannot be deleted; set it INACTIVE first.');
     this.context.track(this.store.delete(certificateId));
     this.records.delete(certificateId);
-    this.version++;
+    this.listings.changed();
     return {};
   }
 
@@ -208,13 +206,11 @@ export class CaCertificates {
     const pageSize = pageSizeOf(query.pageSize, 'pageSize');
     const ascending = query.isAscendingOrder === 'true';
     const id = `${ascending}\n${query.templateName ?? ''}`;
-    let items = this.listings.get(id)?.version === this.version ? this.listings.get(id)?.items : undefined;
-    if (!items) {
-      items = [...this.records.values()];
-      if (query.templateName) items = items.filter((ca) => ca.registrationConfig?.templateName === query.templateName);
-      items.sort((a, b) => (a.creationDate - b.creationDate || a.sequence - b.sequence) * (ascending ? 1 : -1));
-      this.listings.set(id, { version: this.version, items });
-    }
+    const items = this.listings.get(id, () => {
+      let all = [...this.records.values()];
+      if (query.templateName) all = all.filter((ca) => ca.registrationConfig?.templateName === query.templateName);
+      return all.sort((a, b) => (a.creationDate - b.creationDate || a.sequence - b.sequence) * (ascending ? 1 : -1));
+    });
     const { page, next } = pageOf(items, query.marker, pageSize);
     return {
       certificates: page.map((ca) => ({

@@ -8,7 +8,7 @@
 import { createHash, randomUUID, X509Certificate } from 'node:crypto';
 import type { CaRecord } from './ca-certificates.ts';
 import { certificateInvalid, iotError, invalid, notFound } from './errors.ts';
-import { pageOf, pageSizeOf } from './paging.ts';
+import { ListingCache, pageOf, pageSizeOf } from './paging.ts';
 import type { RecordStore } from './store.ts';
 import type { AccountContext } from './templates.ts';
 
@@ -64,10 +64,8 @@ export const issuedBy = (device: X509Certificate, ca: X509Certificate): boolean 
 
 export class DeviceCertificates {
   private sequence: number;
-  /** Bumped by every save: the sorted listings below hold until it changes. */
-  private version = 0;
-  /** ListCertificatesByCA's sorted records by CA and order, so listing N certificates sorts once, not once a page. */
-  private readonly listings = new Map<string, { version: number; items: CertificateRecord[] }>();
+  /** ListCertificatesByCA's sorted records by CA and order, until the next save. */
+  private readonly listings = new ListingCache<CertificateRecord>();
 
   constructor(
     private readonly records: Map<string, CertificateRecord>,
@@ -91,7 +89,7 @@ export class DeviceCertificates {
   private save(record: CertificateRecord): void {
     this.context.track(this.store.put(record.certificateId, record));
     this.records.set(record.certificateId, record);
-    this.version++;
+    this.listings.changed();
   }
 
   private get(certificateId: string): CertificateRecord {
@@ -201,15 +199,11 @@ export class DeviceCertificates {
       throw invalid(`The caCertificateId ${caCertificateId} is not 64 hexadecimal characters.`);
     const ascending = query.isAscendingOrder === 'true';
     const id = `${ascending}\n${caCertificateId}`;
-    let items = this.listings.get(id)?.version === this.version ? this.listings.get(id)?.items : undefined;
-    if (!items) {
-      items = [...this.records.values()]
+    const items = this.listings.get(id, () =>
+      [...this.records.values()]
         .filter((record) => record.caCertificateId === caCertificateId)
-        .sort((a, b) => (a.creationDate - b.creationDate || a.sequence - b.sequence) * (ascending ? 1 : -1));
-      // One listing per CA and order is kept: a run over many CAs does not hold them all.
-      if (this.listings.size > 16) this.listings.clear();
-      this.listings.set(id, { version: this.version, items });
-    }
+        .sort((a, b) => (a.creationDate - b.creationDate || a.sequence - b.sequence) * (ascending ? 1 : -1)),
+    );
     const { page, next } = pageOf(items, query.marker, pageSizeOf(query.pageSize, 'pageSize'));
     return {
       certificates: page.map((record) => ({

@@ -42,3 +42,26 @@ export const pageSizeOf = (value: string | undefined, name: string): number => {
   if (!Number.isInteger(size) || size < 1 || size > 250) throw invalid(`${name} must be 1-250.`);
   return size;
 };
+
+/**
+ * Sorted listings kept until the records change, so paging through N records sorts them once,
+ * not once a page (it was O(N² log N) on the stack's main thread). The owner calls `changed()` on
+ * every write; a few listings (by query) are kept at a time.
+ */
+export class ListingCache<T> {
+  private readonly listings = new Map<string, T[]>();
+
+  changed(): void {
+    this.listings.clear();
+  }
+
+  get(query: string, build: () => T[]): T[] {
+    let items = this.listings.get(query);
+    if (!items) {
+      if (this.listings.size >= 16) this.listings.clear();
+      items = build();
+      this.listings.set(query, items);
+    }
+    return items;
+  }
+}
