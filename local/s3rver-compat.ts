@@ -6,9 +6,12 @@
  *    since 17) refuses: listing more than 1000 keys failed with a 500. The token is opaque and
  *    local, so for the 'des' algorithm alone the cipher becomes a pass-through. Nothing else can
  *    use DES here (OpenSSL refuses it).
- * 2. It writes an object in place, so a GET racing a PUT of the same key could read a truncated
- *    file; S3 readers see the old object or the new one, never a part. Objects are now written to
- *    a temporary file and renamed over the old one.
+ * 2. S3 readers see the old object or the new one, never a part; s3rver's could see a part. It
+ *    wrote an object in place (a GET racing a PUT read a truncated file), and a GET took the size
+ *    from a stat made before it opened the file (a PUT landing in between cut the new, longer
+ *    object to the old length: a receipt rewritten longer read as truncated JSON). Objects, their
+ *    metadata and MD5 files are now written beside and renamed over the old ones, and a GET takes
+ *    the size, the range and the bytes from the one file it opened.
  * 3. A ranged GET of an empty object answers 206 with a Content-Length of 1 and no body (the
  *    client sees an aborted response); S3 answers 416 InvalidRange, which is what it now does.
  *
@@ -29,7 +32,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
@@ -63,12 +66,10 @@ const FilesystemStore = require('s3rver/lib/stores/filesystem') as {
   };
 };
 
-const S3Object = require('s3rver/lib/models/object') as new (
-  bucket: string,
-  key: string,
-  content: null,
-  metadata: Record<string, string>,
-) => unknown;
+const S3Object = require('s3rver/lib/models/object') as {
+  new (bucket: string, key: string, content: Readable | null, metadata: Record<string, string>): unknown;
+  ALLOWED_METADATA: string[];
+};
 interface ListOptions {
   delimiter?: string;
   startAfter?: string;
@@ -77,6 +78,18 @@ interface ListOptions {
 }
 /** s3rver's file names: `<key>._S3rver_object` beside `._S3rver_metadata.json` and `._S3rver_object.md5`. */
 const OBJECT_SUFFIX = '._S3rver_object';
+
+/** Writes a file beside `path` and renames it over `path`: a reader sees the old file or the new one. */
+const writeAtomically = async (path: string, data: string): Promise<void> => {
+  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, path);
+  } catch (error) {
+    await rm(tmp, { force: true });
+    throw error;
+  }
+};
 
 /** Every object key under a bucket's folder, in S3's order (UTF-8 bytes). */
 const walkKeys = async (bucketPath: string): Promise<string[]> => {
@@ -130,25 +143,56 @@ if (!registry[patched]) {
       algorithm === 'des' ? passThrough() : (createDecipheriv as (...args: unknown[]) => unknown)(algorithm, ...rest),
   });
 
-  const { getObject } = FilesystemStore.prototype;
-  FilesystemStore.prototype.getObject = async function getObjectEmptyRange(bucket, key, options) {
-    if (options?.start === undefined) return getObject.call(this, bucket, key, options);
-    // The object's metadata (its size) is read once, here, and handed to s3rver's getObject, which
-    // would read it again: a ranged GET costs the same file reads as a whole one.
-    let metadata: Record<string, string>;
+  FilesystemStore.prototype.getObject = async function getObjectWhole(bucket, key, options) {
+    // The file is opened first and its size read from the open file, so the length, the range
+    // and the bytes are all of one version even if a write renames a new file in meanwhile.
+    let handle: FileHandle;
     try {
-      metadata = await this.getMetadata(bucket, key);
+      handle = await open(this.getResourcePath(bucket, key, 'object'), 'r');
     } catch (error) {
-      // s3rver's getObject answers a missing object with null (NoSuchKey).
+      // s3rver answers a missing object with null (NoSuchKey).
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw error;
     }
-    const once = Object.create(this, {
-      getMetadata: { value: async () => metadata },
-    }) as typeof FilesystemStore.prototype;
-    // start past the last byte: s3rver's own "range not satisfiable" path, hence 416.
-    const range = Number(metadata['content-length']) === 0 ? { start: 1 } : options;
-    return getObject.call(once, bucket, key, range);
+    try {
+      const stat = await handle.stat();
+      const metadata: Record<string, unknown> = {
+        ...(await this.getMetadata(bucket, key)),
+        'content-length': stat.size,
+        'last-modified': stat.mtime.toUTCString(),
+      };
+      const ranged = options?.start !== undefined || Boolean(options?.end);
+      // s3rver's range rules, and one more: any range of an empty object is unsatisfiable (416).
+      const start = ranged && stat.size === 0 ? 1 : options?.start || 0;
+      const end = Math.min(options?.end || Number.POSITIVE_INFINITY, Math.max(0, stat.size - 1));
+      const unsatisfiable = start < 0 || end < start;
+      const object = new S3Object(
+        bucket,
+        key,
+        unsatisfiable ? null : handle.createReadStream({ start, end }),
+        metadata as Record<string, string>,
+      ) as { range?: { start: number; end: number } };
+      if (ranged) object.range = { start, end };
+      if (unsatisfiable) await handle.close();
+      return object;
+    } catch (error) {
+      await handle.close();
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  };
+
+  // s3rver writes an object's metadata and MD5 files in place: a read racing the write could parse
+  // an empty file (a 500). Each is now written beside and renamed over the old one.
+  FilesystemStore.prototype.putMetadata = async function putMetadataAtomically(bucket, key, metadata, md5) {
+    // What s3rver keeps: the allowed headers and the user's x-amz-meta-* ones.
+    const json = Object.fromEntries(
+      Object.entries(metadata as Record<string, unknown>).filter(
+        ([name]) => S3Object.ALLOWED_METADATA.includes(name) || name.startsWith('x-amz-meta-'),
+      ),
+    );
+    if (md5) await writeAtomically(this.getResourcePath(bucket, key, 'object.md5'), md5);
+    await writeAtomically(this.getResourcePath(bucket, key, 'metadata.json'), JSON.stringify(json, null, 2));
   };
 
   const { getSubresource, putSubresource, deleteSubresource } = FilesystemStore.prototype;
