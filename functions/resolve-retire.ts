@@ -173,8 +173,9 @@ export const resolveRetire = async (
   const claim = await claimCause(deps.s3, bucket, claimKey, mine);
   if (claim.state === 'taken') {
     const owner = claim.owner ?? '(unknown)';
-    // ReleaseClaim runs only from a Catch: an owner stopped, timed out (or failed without
-    // releasing) keeps the claim for ever. Such a claim is taken over, if still the one read.
+    // ReleaseClaim runs only from a Catch before Deactivate: an owner stopped, timed out, or failed
+    // from Deactivate on (docs/adr/0031) keeps the claim. Such a claim is taken over, if still the
+    // one read.
     const status = await ownerStatus(deps.sfn, claim.owner);
     if (status === 'RUNNING')
       return end(

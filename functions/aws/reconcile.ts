@@ -87,7 +87,10 @@ const retiredFolderFor = (resultsPrefix: string): string => `${resultsPrefix}ret
 export interface ResultListing {
   /** Every result object RecordResult wrote (`results/<source key>.json`). */
   results: ListedObject[];
-  /** Each CA's retired receipt, `results/retired/<certificateId>.json` (claims aside), never read. */
+  /**
+   * What retire-ca wrote for each CA, never read: its retired receipt
+   * (`results/retired/<certificateId>.json`) and its claims (`results/retired/claims/<certificateId>/…`).
+   */
   retired: ListedObject[];
 }
 
@@ -98,8 +101,8 @@ export interface ResultListing {
  * (StartAfter), side by side, at most one request each more than the results need, however many
  * runs and notices came before. (A delimiter would do it too, but the local S3 drops a common
  * prefix holding only deeper folders.) retired/ holds one receipt per retired CA and a claim per
- * cause, as bounded as the receipts: it is listed with them and split off, so a retired receipt
- * is never read as a source's result (ADR 0020, docs/adr/0025).
+ * cause, as bounded as the receipts: it is listed with them and split off, so neither is ever read
+ * as a source's result (ADR 0020, docs/adr/0025).
  */
 export const listResultObjects = async (
   s3: S3Client,
@@ -118,7 +121,7 @@ export const listResultObjects = async (
   for (const object of listed) {
     if (!object.key.endsWith('.json')) continue;
     if (!object.key.startsWith(retiredFolder)) results.push(object);
-    else if (!object.key.slice(retiredFolder.length).includes('/')) retired.push(object);
+    else retired.push(object);
   }
   return { results, retired };
 };
@@ -178,12 +181,30 @@ export const readResult = async (
   return { etag: object.etag ?? listed.etag, result: summarizeResult(parseJson(object.text)) ?? null };
 };
 
+/**
+ * When retire-ca last wrote for each CA, by certificateId: its retired receipt, or a claim. A claim
+ * is written before Deactivate and kept when a step from Deactivate on fails (docs/adr/0031), so a
+ * CA deactivated by a retirement that failed before its receipt still reads as retired.
+ */
+export const lastRetireWrites = (retired: ListedObject[], resultsPrefix: string): Map<string, Date> => {
+  const retiredFolder = retiredFolderFor(resultsPrefix);
+  const written = new Map<string, Date>();
+  for (const object of retired) {
+    const [first, second] = object.key.slice(retiredFolder.length).split('/');
+    const certificateId = first === 'claims' ? second : first?.slice(0, -'.json'.length);
+    const earlier = certificateId ? written.get(certificateId) : undefined;
+    if (certificateId && object.lastModified && !(earlier && earlier >= object.lastModified))
+      written.set(certificateId, object.lastModified);
+  }
+  return written;
+};
+
 export interface ResultsRead {
   /** What each object's latest result says, by source key (orphan candidates included). */
   results: Map<string, ResultSummary>;
   /** When that result object was written (the listing's LastModified), by source key. */
   resultWritten: Map<string, Date>;
-  /** When each CA's retired receipt was written, by certificateId (listed, not read). */
+  /** When retire-ca last wrote a CA's retired receipt or a claim, by certificateId (listed, not read). */
   retiredWritten: Map<string, Date>;
   /** Result objects listed, and those read (new, replaced, or all of them when rebuilding). */
   listed: number;
@@ -234,11 +255,7 @@ export const readResults = async (s3: S3Client, bucket: string, resultsPrefix: s
     const source = snapshot.results[object.key]?.result?.source.key;
     if (source && object.lastModified) resultWritten.set(source, object.lastModified);
   }
-  const retiredFolder = retiredFolderFor(resultsPrefix);
-  const retiredWritten = new Map<string, Date>();
-  for (const object of retired)
-    if (object.lastModified)
-      retiredWritten.set(object.key.slice(retiredFolder.length, -'.json'.length), object.lastModified);
+  const retiredWritten = lastRetireWrites(retired, resultsPrefix);
   return {
     results: resultsBySource(snapshot),
     resultWritten,

@@ -266,7 +266,7 @@ describe('iam: false (iot-ca up --no-iam)', () => {
 describe('retire-ca under its roles (docs/adr/0025)', () => {
   const fixture = useLocalStack({ adjustRoles: without(['RecordRetiredRole', 'events:PutEvents']) });
 
-  it('retires with every other call allowed; a step denied fails with AccessDeniedError and gives its claim back', async () => {
+  it('retires with every other call allowed; a step denied after Deactivate fails with AccessDeniedError and keeps its claim', async () => {
     const ca = await makeCa();
     await fixture.put('incoming/retire-denied.pem', `${ca.pem}${(await makeLeaf(ca, `CN=${fixture.code}`)).pem}`);
     await fixture.settle();
@@ -285,7 +285,24 @@ describe('retire-ca under its roles (docs/adr/0025)', () => {
         new GetObjectCommand({ Bucket: fixture.stack.bucket, Key: `results/retired/${certificateId}.json` }),
       ),
     ).rejects.toMatchObject({ name: 'NoSuchKey' });
-    // ReleaseClaim (the state machine role's s3:DeleteObject) gave the cause back: the same request runs again.
+    // The CA is deactivated: the claim stays, as the mark of a retirement under way (docs/adr/0031).
+    expect(record.events.some((event) => event.state?.name === 'ReleaseClaim')).toBe(false);
+    const claims = await fixture.s3.send(
+      new ListObjectsV2Command({ Bucket: fixture.stack.bucket, Prefix: `results/retired/claims/${certificateId}/` }),
+    );
+    expect(claims.KeyCount).toBe(1);
+
+    // Reconciliation sees the claim in its listing and leaves the CA INACTIVE: no repair re-activates it.
+    const started = fixture.stack.engine.list().length;
+    const reconciled = await fixture.stack.reconcileEngine.run({ bucket: fixture.stack.bucket, deep: false });
+    expect(reconciled.status, reconciled.cause).toBe('SUCCEEDED');
+    await fixture.stack.idle();
+    const { report } = reconciled.output as { report: ReconcileReport };
+    expect(report.counts).toMatchObject({ retired: 1, repaired: 0 });
+    expect(fixture.stack.engine.list()).toHaveLength(started);
+    expect((await registeredCas(fixture))[0]?.status).toBe('INACTIVE');
+
+    // The same request runs again: its failed owner's claim is taken over.
     const again = await fixture.stack.retireEngine.run({ certificateId, reason: 'iam-test', requestId: 'r1' });
     expect(again.error).toBe('AccessDeniedError');
     expect(again.events.some((event) => event.state?.name === 'RecordRetired')).toBe(true);

@@ -402,7 +402,30 @@ describe('revocation', () => {
     expect(retiredEvents(id)).toHaveLength(1);
   });
 
-  it('a retirement that fails after announcing gives its claim back; rerun, it is not announced twice', async () => {
+  it('a retirement that fails before Deactivate gives its claim back: the CA stays ACTIVE, the rerun retires it', async () => {
+    const ca = await makeCa({ key: P256 });
+    const id = await drop('incoming/early-failure.pem', ca);
+    const engine = local.stack.retireEngine;
+    engine.beforeTask = (state) => {
+      if (state === 'ListDeviceCertificates') throw Object.assign(new Error('host lost'), { name: 'HostLost' });
+    };
+    const input = { certificateId: id, reason: 'manual', requestId: 'ticket-7' };
+    let first: ExecutionRecord;
+    try {
+      first = await retire(input);
+    } finally {
+      engine.beforeTask = undefined;
+    }
+    expect(first.status).toBe('FAILED');
+    expect(first.events.map((event) => event.state?.name)).toContain('ReleaseClaim');
+    expect(describe_(id).status).toBe('ACTIVE');
+    const second = await retire(input);
+    expect(second.status, second.cause).toBe('SUCCEEDED');
+    expect(describe_(id).status).toBe('INACTIVE');
+    expect(retiredEvents(id)).toHaveLength(1);
+  });
+
+  it('a retirement that fails after announcing keeps its claim; rerun, it takes it over and is not announced twice', async () => {
     const ca = await makeCa({ key: P256 });
     const id = await drop('incoming/rerun.pem', ca);
     await seedDevices(ca, 3);
@@ -418,7 +441,8 @@ describe('revocation', () => {
       engine.beforeTask = undefined;
     }
     expect(first.status).toBe('FAILED');
-    expect(first.events.map((event) => event.state?.name)).toContain('ReleaseClaim');
+    // Failed after Deactivate: the claim stays (docs/adr/0031), and the rerun takes it over.
+    expect(first.events.map((event) => event.state?.name)).not.toContain('ReleaseClaim');
     expect(retiredEvents(id)).toHaveLength(1);
     const second = await retire(input);
     expect(second.status, second.cause).toBe('SUCCEEDED');

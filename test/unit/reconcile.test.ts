@@ -16,6 +16,7 @@ import {
   type ResultSnapshot,
   type SnapshotEntry,
 } from '../../functions/core/reconcile.ts';
+import { lastRetireWrites } from '../../functions/aws/reconcile.ts';
 import { RESULT_SCHEMA, type FailureReport, type Receipt } from '../../functions/core/results.ts';
 
 const now = new Date('2026-11-28T00:00:00Z');
@@ -249,6 +250,39 @@ describe('planShallow', () => {
         { kind: 'orphan', key: 'gone.pem', certificateId: id(3), status: 'ACTIVE' },
       ]);
       expect(result.inSync.map((candidate) => candidate.key)).toEqual(['cancelled.pem']);
+    });
+
+    it("counts retire-ca's latest write per CA, its receipt or a claim (a failed retirement keeps its claim)", () => {
+      const object = (key: string, at: Date) => ({ key: `results/retired/${key}`, etag: 'e', lastModified: at });
+      const written = lastRetireWrites(
+        [
+          object(`${id(1)}.json`, t(1)),
+          object(`claims/${id(1)}/${'a'.repeat(40)}.json`, t(3)),
+          object(`claims/${id(1)}/${'b'.repeat(40)}.json`, t(2)),
+          object(`claims/${id(2)}/${'c'.repeat(40)}.json`, t(4)),
+          object(`${id(3)}.json`, t(5)),
+          object(`claims/${id(3)}/${'d'.repeat(40)}.json`, t(1)),
+        ],
+        'results/',
+      );
+      expect(written).toEqual(
+        new Map([
+          [id(1), t(3)],
+          [id(2), t(4)],
+          [id(3), t(5)],
+        ]),
+      );
+      // A CA deactivated by a retirement that failed before its receipt: left INACTIVE, not repaired.
+      const result = retiredPlan(
+        ['claimed.pem'],
+        [receipt('claimed.pem', id(2))],
+        [listed(id(2), 'INACTIVE')],
+        { 'claimed.pem': t(1) },
+        Object.fromEntries(written),
+      );
+      expect(result.findings).toEqual([
+        { kind: 'retired', key: 'claimed.pem', certificateId: id(2), status: 'INACTIVE', present: true },
+      ]);
     });
   });
 });
