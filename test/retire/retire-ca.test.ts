@@ -65,6 +65,18 @@ const retiredEvents = (id: string) =>
       event['detail-type'] === 'CA Retired' && (event.detail as { certificateId?: string }).certificateId === id,
   );
 const retire = (input: unknown, name?: string): Promise<ExecutionRecord> => local.stack.retireEngine.run(input, name);
+/** One retire-ca run whose Lambda host is lost as `state` starts. */
+const retireLosingHostAt = async (state: string, input: unknown): Promise<ExecutionRecord> => {
+  const engine = local.stack.retireEngine;
+  engine.beforeTask = (next) => {
+    if (next === state) throw Object.assign(new Error('host lost'), { name: 'HostLost' });
+  };
+  try {
+    return await retire(input);
+  } finally {
+    engine.beforeTask = undefined;
+  }
+};
 const deviceCerts = (caId: string) =>
   [
     ...(
@@ -405,17 +417,8 @@ describe('revocation', () => {
   it('a retirement that fails before Deactivate gives its claim back: the CA stays ACTIVE, the rerun retires it', async () => {
     const ca = await makeCa({ key: P256 });
     const id = await drop('incoming/early-failure.pem', ca);
-    const engine = local.stack.retireEngine;
-    engine.beforeTask = (state) => {
-      if (state === 'ListDeviceCertificates') throw Object.assign(new Error('host lost'), { name: 'HostLost' });
-    };
     const input = { certificateId: id, reason: 'manual', requestId: 'ticket-7' };
-    let first: ExecutionRecord;
-    try {
-      first = await retire(input);
-    } finally {
-      engine.beforeTask = undefined;
-    }
+    const first = await retireLosingHostAt('ListDeviceCertificates', input);
     expect(first.status).toBe('FAILED');
     expect(first.events.map((event) => event.state?.name)).toContain('ReleaseClaim');
     expect(describe_(id).status).toBe('ACTIVE');
@@ -429,17 +432,8 @@ describe('revocation', () => {
     const ca = await makeCa({ key: P256 });
     const id = await drop('incoming/rerun.pem', ca);
     await seedDevices(ca, 3);
-    const engine = local.stack.retireEngine;
-    engine.beforeTask = (state) => {
-      if (state === 'RevokeDeviceCertificates') throw Object.assign(new Error('host lost'), { name: 'HostLost' });
-    };
     const input = { certificateId: id, reason: 'compromised', revokeDevices: true, requestId: 'ticket-42' };
-    let first: ExecutionRecord;
-    try {
-      first = await retire(input);
-    } finally {
-      engine.beforeTask = undefined;
-    }
+    const first = await retireLosingHostAt('RevokeDeviceCertificates', input);
     expect(first.status).toBe('FAILED');
     // Failed after Deactivate: the claim stays (docs/adr/0031), and the rerun takes it over.
     expect(first.events.map((event) => event.state?.name)).not.toContain('ReleaseClaim');
