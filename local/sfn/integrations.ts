@@ -213,8 +213,11 @@ export class SdkIntegrations {
     const { $metadata: _metadata, ...rest } = (output ?? {}) as Record<string, unknown>;
     if (optimized && Number(rest.FailedEntryCount ?? 0) > 0)
       throw new IntegrationError('EventBridge.FailedEntry', JSON.stringify(rest));
-    // Step Functions hands back every member PascalCase, whatever the service's model says.
-    return recase(JSON.parse(JSON.stringify(rest)), pascal);
+    // Step Functions hands back every member PascalCase, whatever the service's model says. A
+    // service whose members are PascalCase already (S3) is handed back as it is: recasing would
+    // also rename the keys of its maps, which are data (HeadObject's Metadata: `certificateid`).
+    const plainOutput = JSON.parse(JSON.stringify(rest));
+    return spec.camelMembers ? recase(plainOutput, pascal) : plainOutput;
   }
 
   destroy(): void {

@@ -351,6 +351,8 @@ describe('serverless package (offline)', () => {
         { 'Fn::Sub': 'arn:${AWS::Partition}:iot:${AWS::Region}:${AWS::AccountId}:cacert/*' },
       ],
       [['s3:PutObject'], { 'Fn::Sub': '${CaBucket.Arn}/results/*' }],
+      // ReadReceipt's HeadObject of a receipt (docs/adr/0032).
+      [['s3:GetObject'], { 'Fn::Sub': '${CaBucket.Arn}/results/*' }],
       [
         ['events:PutEvents'],
         { 'Fn::Sub': 'arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default' },

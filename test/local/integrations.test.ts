@@ -14,6 +14,7 @@ import { ReceiptSchema, type LoadedCertificate, type RegisteredCa } from '../../
 import { inspectCaFile } from '../../functions/core/certificate.ts';
 import { StepTracker, type Step } from '../../cli/follow.ts';
 import type { ExecutionRecord } from '../../local/engine.ts';
+import { SdkIntegrations } from '../../local/sfn/integrations.ts';
 import { makeCa, makeLeaf } from '../fixtures/pki.ts';
 import { useLocalStack } from '../fixtures/stack.ts';
 
@@ -88,6 +89,23 @@ describe('the receipt, written by aws-sdk:s3:putObject', () => {
     expect(Date.parse(receipt.finishedAt)).toBeGreaterThanOrEqual((entered?.timestamp ?? 0) - 1);
     expect(Date.parse(receipt.finishedAt)).toBeLessThanOrEqual(Date.parse(record.stopDate as string));
     expect(Date.parse(receipt.startedAt as string)).toBeLessThanOrEqual(Date.parse(receipt.finishedAt));
+  });
+
+  it("carries the CA's id as metadata, which aws-sdk:s3:headObject hands back with its key as S3 gave it", async () => {
+    const { ca, record } = await dropDefault('incoming/integration/metadata.pem');
+    expect(record.status).toBe('SUCCEEDED');
+    const integrations = new SdkIntegrations(local.stack.iam.stateMachineIdentity('RegisterCaStateMachine'));
+    try {
+      const head = (await integrations.call('s3', 'headObject', {
+        Bucket: local.stack.bucket,
+        Key: 'results/incoming/integration/metadata.pem.json',
+      })) as { Metadata?: Record<string, string>; ContentType?: string };
+      // Members PascalCase, a map's keys untouched: what ReadReceipt's Choice reads (docs/adr/0032).
+      expect(head.Metadata).toEqual({ certificateid: inspectCaFile(ca.pem).certificateId });
+      expect(head.ContentType).toBe('application/json');
+    } finally {
+      integrations.destroy();
+    }
   });
 });
 

@@ -4,11 +4,20 @@
  * half-configured, and survives an IoT restart mid-run.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import type { BusEvent } from '../../local/events/bus.ts';
 import { useLocalStack } from '../fixtures/stack.ts';
 import { inspectCaFile } from '../../functions/core/certificate.ts';
 import { makeCa, makeLeaf, P256, type Pki } from '../fixtures/pki.ts';
 
-const local = useLocalStack();
+const published: BusEvent[] = [];
+const local = useLocalStack({ onBusEvent: (event) => published.push(event) });
+/** The `CA Registered` events published for one CA. */
+const registeredEvents = (pki: Pki) =>
+  published.filter(
+    (event) =>
+      event['detail-type'] === 'CA Registered' &&
+      (event.detail as { certificateId?: string }).certificateId === inspectCaFile(pki.pem).certificateId,
+  );
 const { put, settle } = local;
 afterEach(() => {
   local.stack.emulator.faults = {};
@@ -123,9 +132,13 @@ describe('under faults and load', () => {
       );
       if (preRegistered) expect(caOf(pki)?.status).toBe('INACTIVE');
       else converged(pki, key);
+      expect(registeredEvents(pki)).toEqual([]);
       const rerun = await local.stack.engine.run({ bucket: local.stack.bucket, key });
       expect(rerun.status).toBe('SUCCEEDED');
       converged(pki, key);
+      // The stopped run announced nothing, so the rerun does, once, whatever it found (docs/adr/0032).
+      await local.stack.idle();
+      expect(registeredEvents(pki)).toHaveLength(1);
     },
   );
 

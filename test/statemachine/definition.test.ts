@@ -125,7 +125,7 @@ describe('register-ca.asl.json', () => {
     expect(path.filter((step) => lambdaTasks.some(([task]) => task === step))).toHaveLength(3);
   });
 
-  it('announces only what changed: an adopted CA found converged, tags included, gets its receipt and no event', () => {
+  it('announces only what changed: an adopted CA found converged, tags included, and recorded before gets its receipt and no event', () => {
     const changed = definition.States.Changed as State & { Choices: Array<Record<string, unknown>> };
     expect(changed.Choices).toEqual([
       {
@@ -133,10 +133,33 @@ describe('register-ca.asl.json', () => {
           { Variable: '$.registered.converged', BooleanEquals: true },
           { Variable: '$.configuration.tagChanges', NumericEquals: 0 },
         ],
-        Next: 'RecordUnchanged',
+        Next: 'ReadReceipt',
       },
     ]);
     expect(changed.Default).toBe('RecordResult');
+    // Recorded before: its receipt's metadata names this CA (docs/adr/0032). Anything else, a
+    // failure to read included, announces.
+    expect(definition.States.ReadReceipt).toMatchObject({
+      Resource: 'arn:${Partition}:states:::aws-sdk:s3:headObject',
+      Parameters: { 'Key.$': "States.Format('${ResultsPrefix}{}.json', $.certificate.source.key)" },
+      ResultPath: '$.recorded',
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.recordedError', Next: 'RecordResult' }],
+      Next: 'AlreadyRecorded',
+    });
+    const recorded = definition.States.AlreadyRecorded as State & { Choices: Array<Record<string, unknown>> };
+    expect(recorded.Choices).toEqual([
+      {
+        And: [
+          { Variable: '$.recorded.Metadata.certificateid', IsPresent: true },
+          { Variable: '$.recorded.Metadata.certificateid', StringEqualsPath: '$.registered.certificateId' },
+        ],
+        Next: 'RecordUnchanged',
+      },
+    ]);
+    expect(recorded.Default).toBe('RecordResult');
+    expect(
+      (definition.States.RecordResult as State & { Parameters: Record<string, unknown> }).Parameters,
+    ).toMatchObject({ Metadata: { 'certificateid.$': '$.registered.certificateId' } });
     const { Comment: _a, Next: _next, ...recordResult } = definition.States.RecordResult as State & { Comment: string };
     const {
       Comment: _b,
@@ -225,6 +248,7 @@ describe('register-ca.asl.json', () => {
       'Activate',
       'Announce',
       'NotAnnounced',
+      'ReadReceipt',
       'RecordResult',
       'RecordUnchanged',
     ]);
@@ -285,8 +309,12 @@ describe('register-ca.asl.json', () => {
   it('catches every error, business or not, into RecordFailure once, keeping the input under $.error', () => {
     for (const [name, , catcher] of tasks) {
       // The receipts and the failure report end the flow; Announce catches to NotAnnounced, which
-      // catches to AnnouncementLost (the CA is registered either way).
-      if (['RecordResult', 'RecordUnchanged', 'RecordFailure', 'Announce', 'NotAnnounced'].includes(name)) continue;
+      // catches to AnnouncementLost (the CA is registered either way); ReadReceipt's failure
+      // announces (its own test).
+      if (
+        ['RecordResult', 'RecordUnchanged', 'RecordFailure', 'Announce', 'NotAnnounced', 'ReadReceipt'].includes(name)
+      )
+        continue;
       // A Task in a Parallel branch fails its Parallel state, which catches for it. A list of the
       // business errors before this catcher would change nothing at run time: the report names the
       // error and its remedy from errors.ts either way (test/reliability/bad-input.test.ts).

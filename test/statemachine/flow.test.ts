@@ -152,24 +152,57 @@ describe('register-ca on the local engine', () => {
     expect(entry?.Resources?.[0]).toBe(receipt.certificateArn);
   });
 
-  it('a CA registered already as it should be (a duplicate delivery) gets its receipt, and no second announcement', async () => {
+  /**
+   * incoming/a.pem's CA registered already, ACTIVE on its template, and one run of it; from then
+   * on it carries exactly the tags a run wants, so the next run finds it converged.
+   */
+  const runOnConvergedCa = async (): Promise<ExecutionRecord> => {
     registeredAlready({ status: 'ACTIVE', autoRegistrationStatus: 'ENABLE' }, 'iot-ca-test-jitp');
     objects.set('incoming/a.pem', { body: `${ca.pem}${verification.pem}` });
-    // The tags it carries are exactly those the run wants.
     const first = await engine.run({ bucket: BUCKET, key: 'incoming/a.pem' });
     const wanted = iot.commandCalls(TagResourceCommand)[0]?.args[0].input.tags ?? [];
     iot.on(ListTagsForResourceCommand).resolves({ tags: wanted });
+    return first;
+  };
+
+  it('a CA registered already as it should be (a duplicate delivery) gets its receipt, and no second announcement', async () => {
+    const first = await runOnConvergedCa();
     bus.resetHistory();
     const record = await engine.run({ bucket: BUCKET, key: 'incoming/a.pem' });
     expect(first.status).toBe('SUCCEEDED');
     expect(record.status).toBe('SUCCEEDED');
-    expect(visited(record).slice(-3)).toEqual(['Activate', 'Changed', 'RecordUnchanged']);
+    expect(visited(record).slice(-5)).toEqual([
+      'Activate',
+      'Changed',
+      'ReadReceipt',
+      'AlreadyRecorded',
+      'RecordUnchanged',
+    ]);
     expect(published()).toEqual([]);
     expect(result('incoming/a.pem')).toMatchObject({
       outcome: 'ACTIVE',
       adopted: true,
       executionId: record.executionArn,
     });
+  });
+
+  it('a CA left live and whole but unrecorded (its run stopped after RegisterCa) is announced by the next run, once', async () => {
+    const first = await runOnConvergedCa();
+    // The state a stopped run leaves: the CA as it should be, no receipt, nothing published.
+    objects.delete('results/incoming/a.pem.json');
+    bus.resetHistory();
+    const record = await engine.run({ bucket: BUCKET, key: 'incoming/a.pem' });
+    expect(first.status).toBe('SUCCEEDED');
+    expect(record.status).toBe('SUCCEEDED');
+    expect(visited(record).slice(-5)).toEqual(['Activate', 'Changed', 'ReadReceipt', 'RecordResult', 'Announce']);
+    const [entry, ...more] = published();
+    expect(more).toEqual([]);
+    expect(entry?.DetailType).toBe('CA Registered');
+    expect(detailOf(entry)).toMatchObject({ certificateId: inspectCaFile(ca.pem).certificateId, adopted: true });
+    // Recorded now: one more delivery changes nothing and announces nothing.
+    bus.resetHistory();
+    expect((await engine.run({ bucket: BUCKET, key: 'incoming/a.pem' })).status).toBe('SUCCEEDED');
+    expect(published()).toEqual([]);
   });
 
   it('a run reconciliation started on drift announces CA Drift Repaired with the drift', async () => {
