@@ -1,6 +1,7 @@
 import type { IoTClient } from '@aws-sdk/client-iot';
 import { createIotClient } from './aws/iot.ts';
-import { listCertificatesByCa, revokeCertificate, throttled } from './aws/retire.ts';
+import { certificatePagesByCa, revokeCertificate, throttled } from './aws/retire.ts';
+import { awsErrorName } from './aws/sdk-errors.ts';
 import { step } from './lambda/middleware.ts';
 import { readRetireConfig } from './lambda/config.ts';
 import { logger } from './lambda/logger.ts';
@@ -19,10 +20,13 @@ export interface RevokeDeps {
 }
 
 /**
- * One bounded pass of revocation: lists the CA's device certificates again (what an earlier pass
- * or a crashed one revoked shows REVOKED and is skipped), then UpdateCertificate REVOKED for the
- * others, one at a time under the quota, until the time budget is spent. `remaining` tells the
- * state machine's loop to run another pass.
+ * One bounded pass of revocation: lists the CA's device certificates a page at a time from where
+ * the last pass stopped (`marker`), and sets each one not REVOKED to REVOKED with UpdateCertificate,
+ * one at a time under the quota, until the time budget is spent. A pass that stops returns the
+ * marker of the page it was on, so the next lists that page again (what this one revoked there
+ * shows REVOKED and is skipped) and goes on, rather than listing every page before it again. A
+ * crashed pass is retried with the same marker; a marker IoT no longer takes restarts the listing
+ * from the first page. `remaining` tells the state machine's loop to run another pass.
  */
 export const revokeDeviceCertificates = async (
   deps: RevokeDeps,
@@ -30,24 +34,40 @@ export const revokeDeviceCertificates = async (
 ): Promise<RevokeProgress> => {
   const now = deps.now ?? Date.now;
   const deadline = now() + deps.budgetMs;
-  const listed = await listCertificatesByCa(deps.iot, event.certificateId, deps.tps);
-  const toRevoke = listed.filter((certificate) => certificate.status !== 'REVOKED');
   const revoke = throttled(deps.tps, (certificateId: string) => revokeCertificate(deps.iot, certificateId));
   let revoked = event.revoked ?? 0;
   let refused = 0;
   let done = 0;
+  let listed = 0;
   // At least a second's worth of calls a pass, however long the listing took: the loop always advances.
   const minimum = Math.max(1, Math.ceil(deps.tps));
-  for (const certificate of toRevoke) {
-    if (now() >= deadline && done >= minimum) break;
-    const outcome = await revoke(certificate.certificateId);
-    done += 1;
-    if (outcome === 'revoked') revoked += 1;
-    if (outcome === 'refused') refused += 1;
+  const progress = (marker: string | undefined | null): RevokeProgress => {
+    const remaining = marker !== null;
+    logger.info('revocation pass', { listed, revokedThisPass: done - refused, refused, remaining });
+    return { revoked, remaining, listed, refused, marker: marker ?? null };
+  };
+  const pass = async (from: string | undefined): Promise<RevokeProgress> => {
+    for await (const page of certificatePagesByCa(deps.iot, event.certificateId, deps.tps, from)) {
+      listed += page.certificates.length;
+      for (const certificate of page.certificates) {
+        if (certificate.status === 'REVOKED') continue;
+        if (now() >= deadline && done >= minimum) return progress(page.marker);
+        const outcome = await revoke(certificate.certificateId);
+        done += 1;
+        if (outcome === 'revoked') revoked += 1;
+        if (outcome === 'refused') refused += 1;
+      }
+    }
+    return progress(null);
+  };
+  const from = event.marker ?? undefined;
+  try {
+    return await pass(from);
+  } catch (error) {
+    if (from === undefined || awsErrorName(error) !== 'InvalidRequestException' || listed > 0) throw error;
+    logger.warn('revocation marker refused: listing again from the first page', { errorName: awsErrorName(error) });
+    return pass(undefined);
   }
-  const remaining = done < toRevoke.length;
-  logger.info('revocation pass', { listed: listed.length, revokedThisPass: done - refused, refused, remaining });
-  return { revoked, remaining, listed: listed.length, refused };
 };
 
 const config = readRetireConfig();

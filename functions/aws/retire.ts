@@ -165,27 +165,53 @@ export interface ListedCertificate {
 export const throttled = <A extends unknown[], R>(tps: number, fn: (...args: A) => Promise<R>) =>
   pThrottle({ limit: 1, interval: Math.max(1, Math.floor(1000 / tps)) })(fn);
 
+/** One page of a CA's device certificates, with the marker that lists it and the one after it. */
+export interface CertificatePage {
+  /** The marker this page was listed with (none for the first): listing it again starts here. */
+  marker: string | undefined;
+  certificates: ListedCertificate[];
+}
+
 /**
- * Every device certificate the CA signed that IoT has registered: ListCertificatesByCA, 250 a
- * page, each page under `tps`.
+ * The device certificates the CA signed that IoT has registered, a page at a time from `marker`
+ * (the first page without one): ListCertificatesByCA, 250 a page, each page under `tps`.
  */
+export async function* certificatePagesByCa(
+  iot: IoTClient,
+  caCertificateId: string,
+  tps: number,
+  marker?: string,
+): AsyncGenerator<CertificatePage> {
+  const pages = paginateListCertificatesByCA(
+    { client: iot, pageSize: 250, ...(marker ? { startingToken: marker } : {}) },
+    { caCertificateId },
+  );
+  const iterator = awsPages('ListCertificatesByCA', pages)[Symbol.asyncIterator]();
+  const nextPage = throttled(tps, () => iterator.next());
+  let start = marker;
+  for (;;) {
+    const next = await nextPage();
+    if (next.done) return;
+    yield {
+      marker: start,
+      certificates: (next.value.certificates ?? []).flatMap((certificate) =>
+        certificate.certificateId
+          ? [{ certificateId: certificate.certificateId, status: certificate.status ?? 'INACTIVE' }]
+          : [],
+      ),
+    };
+    start = next.value.nextMarker;
+  }
+}
+
+/** Every device certificate the CA signed that IoT has registered, all pages. */
 export const listCertificatesByCa = async (
   iot: IoTClient,
   caCertificateId: string,
   tps: number,
 ): Promise<ListedCertificate[]> => {
   const certificates: ListedCertificate[] = [];
-  const pages = paginateListCertificatesByCA({ client: iot, pageSize: 250 }, { caCertificateId });
-  const iterator = awsPages('ListCertificatesByCA', pages)[Symbol.asyncIterator]();
-  const nextPage = throttled(tps, () => iterator.next());
-  for (;;) {
-    const next = await nextPage();
-    if (next.done) break;
-    for (const certificate of next.value.certificates ?? []) {
-      if (certificate.certificateId)
-        certificates.push({ certificateId: certificate.certificateId, status: certificate.status ?? 'INACTIVE' });
-    }
-  }
+  for await (const page of certificatePagesByCa(iot, caCertificateId, tps)) certificates.push(...page.certificates);
   return certificates;
 };
 

@@ -294,6 +294,8 @@ export const RevokeDeviceCertificatesInputSchema = /* @__PURE__ */ define(() =>
     certificateId: hex64,
     /** Revoked by earlier invocations of this execution (the loop carries it). */
     revoked: z.optional(z.number()),
+    /** Where the previous invocation stopped listing (its page's marker); none: the first page. */
+    marker: z.optional(z.nullable(z.string())),
   }),
 );
 export const RevokeDeviceCertificatesOutputSchema = /* @__PURE__ */ define(() =>
@@ -302,10 +304,12 @@ export const RevokeDeviceCertificatesOutputSchema = /* @__PURE__ */ define(() =>
     revoked: z.number(),
     /** True when the invocation stopped at its time budget: the loop runs it again. */
     remaining: z.boolean(),
-    /** What the listing of this invocation found (before its revocations). */
+    /** The device certificates this invocation listed (the pages from its marker to where it stopped). */
     listed: z.number(),
     /** Refused by IoT (e.g. PENDING_TRANSFER): left as they are, named in the receipt's count. */
     refused: z.number(),
+    /** Where the next invocation lists from: the page this one stopped on; null when done. */
+    marker: z.optional(z.nullable(z.string())),
   }),
 );
 export type RevokeProgress = z.infer<typeof RevokeDeviceCertificatesOutputSchema>;

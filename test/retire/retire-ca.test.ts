@@ -445,6 +445,46 @@ describe('revocation', () => {
     expect(await receiptOf(id)).toMatchObject({ cause: 'request:ticket-42', revoked: { count: 3, complete: true } });
   });
 
+  it('a pass that stops goes on from the page it stopped on, not the first; a marker IoT refuses lists from the start', async () => {
+    const ca = await makeCa({ key: P256 });
+    const id = await drop('incoming/pages.pem', ca);
+    await seedDevices(ca, 260);
+    const iot = new IoTClient({});
+    let updates = 0;
+    let listings = 0;
+    iot.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'UpdateCertificateCommand') updates += 1;
+        if (context.commandName === 'ListCertificatesByCACommand') listings += 1;
+        return next(args);
+      },
+      { step: 'initialize', name: 'count' },
+    );
+    // The budget runs out after 252 revocations: the whole first page (250) and 2 of the second.
+    let checks = 0;
+    const now = () => (checks++ <= 252 ? 0 : Number.MAX_SAFE_INTEGER);
+    const first = await revokeDeviceCertificates({ iot, tps: TPS, budgetMs: 60_000, now }, { certificateId: id });
+    expect(first).toMatchObject({ revoked: 252, remaining: true, listed: 260, marker: expect.any(String) });
+    // The next pass lists the second page only, skips the 2 revoked there and revokes the rest.
+    const second = await revokeDeviceCertificates(
+      { iot, tps: TPS, budgetMs: 60_000 },
+      { certificateId: id, revoked: first.revoked, marker: first.marker },
+    );
+    expect(second).toMatchObject({ revoked: 260, remaining: false, listed: 10, marker: null });
+    expect(updates).toBe(260);
+    // Three pages listed in all: two by the first pass, one by the second (it was four).
+    expect(listings).toBe(3);
+    expect(deviceCerts(id).every((cert) => cert.status === 'REVOKED')).toBe(true);
+    // A marker IoT no longer takes (InvalidRequestException): listed again from the first page.
+    const again = await revokeDeviceCertificates(
+      { iot, tps: TPS, budgetMs: 60_000 },
+      { certificateId: id, revoked: 260, marker: 'bm90IGEgbWFya2Vy!' },
+    );
+    expect(again).toMatchObject({ revoked: 260, remaining: false, listed: 260 });
+    expect(updates).toBe(260);
+    iot.destroy();
+  });
+
   it('a pass that crashes mid-way is resumed by the next: each certificate revoked once', async () => {
     const ca = await makeCa({ key: P256 });
     const id = await drop('incoming/crash.pem', ca);
