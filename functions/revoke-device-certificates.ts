@@ -36,29 +36,37 @@ export const revokeDeviceCertificates = async (
   const deadline = now() + deps.budgetMs;
   const revoke = throttled(deps.tps, (certificateId: string) => revokeCertificate(deps.iot, certificateId));
   let revoked = event.revoked ?? 0;
-  let refused = 0;
+  let refused = event.refused ?? 0;
   let done = 0;
   let listed = 0;
   // At least a second's worth of calls a pass, however long the listing took: the loop always advances.
   const minimum = Math.max(1, Math.ceil(deps.tps));
-  const progress = (marker: string | undefined | null): RevokeProgress => {
-    const remaining = marker !== null;
-    logger.info('revocation pass', { listed, revokedThisPass: done - refused, refused, remaining });
+  const progress = (remaining: boolean, marker?: string): RevokeProgress => {
+    logger.info('revocation pass', { listed, attempted: done, revoked, refused, remaining });
     return { revoked, remaining, listed, refused, marker: marker ?? null };
   };
   const pass = async (from: string | undefined): Promise<RevokeProgress> => {
     for await (const page of certificatePagesByCa(deps.iot, event.certificateId, deps.tps, from)) {
       listed += page.certificates.length;
+      // A page's refusals count once, when a pass has been through the whole page: one that stops
+      // part-way leaves them to the next, which lists the page again.
+      let refusedHere = 0;
       for (const certificate of page.certificates) {
         if (certificate.status === 'REVOKED') continue;
-        if (now() >= deadline && done >= minimum) return progress(page.marker);
+        // IoT refuses to change the status of a certificate pending transfer: counted, not asked.
+        if (certificate.status === 'PENDING_TRANSFER') {
+          refusedHere += 1;
+          continue;
+        }
+        if (now() >= deadline && done >= minimum) return progress(true, page.marker);
         const outcome = await revoke(certificate.certificateId);
         done += 1;
         if (outcome === 'revoked') revoked += 1;
-        if (outcome === 'refused') refused += 1;
+        if (outcome === 'refused') refusedHere += 1;
       }
+      refused += refusedHere;
     }
-    return progress(null);
+    return progress(false);
   };
   const from = event.marker ?? undefined;
   try {

@@ -294,6 +294,8 @@ export const RevokeDeviceCertificatesInputSchema = /* @__PURE__ */ define(() =>
     certificateId: hex64,
     /** Revoked by earlier invocations of this execution (the loop carries it). */
     revoked: z.optional(z.number()),
+    /** Refused by IoT on the pages earlier invocations went through (the loop carries it). */
+    refused: z.optional(z.number()),
     /** Where the previous invocation stopped listing (its page's marker); none: the first page. */
     marker: z.optional(z.nullable(z.string())),
   }),
@@ -306,9 +308,12 @@ export const RevokeDeviceCertificatesOutputSchema = /* @__PURE__ */ define(() =>
     remaining: z.boolean(),
     /** The device certificates this invocation listed (the pages from its marker to where it stopped). */
     listed: z.number(),
-    /** Refused by IoT (e.g. PENDING_TRANSFER): left as they are, named in the receipt's count. */
+    /**
+     * Refused by IoT (PENDING_TRANSFER) on the pages this execution has been through, each counted
+     * once: left as they are, named in the receipt's count.
+     */
     refused: z.number(),
-    /** Where the next invocation lists from: the page this one stopped on; null when done. */
+    /** Where the next invocation lists from: the page this one stopped on (null: the first page). */
     marker: z.optional(z.nullable(z.string())),
   }),
 );

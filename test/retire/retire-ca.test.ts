@@ -85,11 +85,16 @@ const deviceCerts = (caId: string) =>
       }
     ).records.values(),
   ].filter((record) => record.caCertificateId === caId);
-/** `count` device certificates of `ca`, registered ACTIVE as JITP would have left them. */
-const seedDevices = async (ca: Pki, count: number) => {
+/**
+ * `count` device certificates of `ca`, registered ACTIVE as JITP would have left them, or then
+ * put in transfer to another account (PENDING_TRANSFER: IoT refuses to change their status).
+ */
+const seedDevices = async (ca: Pki, count: number, status: 'ACTIVE' | 'PENDING_TRANSFER' = 'ACTIVE') => {
+  const certificates = local.stack.emulator.devices.certificates;
   for (let i = 0; i < count; i++) {
     const leaf = await makeLeaf(ca, `CN=device-${i}`);
-    local.stack.emulator.devices.certificates.register({}, { certificatePem: leaf.pem, status: 'ACTIVE' });
+    const { certificateId } = certificates.register({}, { certificatePem: leaf.pem, status: 'ACTIVE' });
+    if (status !== 'ACTIVE') certificates.setStatus(certificateId, status);
   }
 };
 const tag = (id: string, tags: Record<string, string>) =>
@@ -397,19 +402,24 @@ describe('delete-after started by request (retire, rotate: the object stays)', (
 });
 
 describe('revocation', () => {
-  it('revokeDevices: every device certificate REVOKED under the UpdateCertificate quota, counted in the receipt', async () => {
+  it('revokeDevices: every device certificate REVOKED under the UpdateCertificate quota, those IoT refuses counted, in the receipt', async () => {
     const ca = await makeCa({ key: P256 });
     const id = await drop('incoming/revoke.pem', ca);
     await seedDevices(ca, 60);
+    await seedDevices(ca, 2, 'PENDING_TRANSFER');
     const before = throttled('UpdateCertificate');
     const record = await retire({ certificateId: id, reason: 'compromised', revokeDevices: true });
     expect(record.status, record.cause).toBe('SUCCEEDED');
-    expect(deviceCerts(id).every((cert) => cert.status === 'REVOKED')).toBe(true);
+    expect(
+      deviceCerts(id)
+        .filter((cert) => cert.status !== 'REVOKED')
+        .map((cert) => cert.status),
+    ).toEqual(['PENDING_TRANSFER', 'PENDING_TRANSFER']);
     expect(throttled('UpdateCertificate') - before).toBe(0);
     expect(await receiptOf(id)).toMatchObject({
       outcome: 'retired',
-      deviceCertificates: { total: 60, byStatus: { ACTIVE: 60 } },
-      revoked: { count: 60, refused: 0, complete: true },
+      deviceCertificates: { total: 62, byStatus: { ACTIVE: 60, PENDING_TRANSFER: 2 } },
+      revoked: { count: 60, refused: 2, complete: true },
     });
     expect(retiredEvents(id)).toHaveLength(1);
   });
@@ -448,7 +458,9 @@ describe('revocation', () => {
   it('a pass that stops goes on from the page it stopped on, not the first; a marker IoT refuses lists from the start', async () => {
     const ca = await makeCa({ key: P256 });
     const id = await drop('incoming/pages.pem', ca);
-    await seedDevices(ca, 260);
+    // 260 over two pages, 3 of them pending transfer: IoT would refuse to revoke those.
+    await seedDevices(ca, 257);
+    await seedDevices(ca, 3, 'PENDING_TRANSFER');
     const iot = new IoTClient({});
     let updates = 0;
     let listings = 0;
@@ -460,28 +472,29 @@ describe('revocation', () => {
       },
       { step: 'initialize', name: 'count' },
     );
-    // The budget runs out after 252 revocations: the whole first page (250) and 2 of the second.
+    // The budget runs out after 252 revocations: a whole page and part of the second.
     let checks = 0;
     const now = () => (checks++ <= 252 ? 0 : Number.MAX_SAFE_INTEGER);
     const first = await revokeDeviceCertificates({ iot, tps: TPS, budgetMs: 60_000, now }, { certificateId: id });
     expect(first).toMatchObject({ revoked: 252, remaining: true, listed: 260, marker: expect.any(String) });
-    // The next pass lists the second page only, skips the 2 revoked there and revokes the rest.
+    // The next pass lists the second page only, skips what is revoked there and revokes the rest.
     const second = await revokeDeviceCertificates(
       { iot, tps: TPS, budgetMs: 60_000 },
-      { certificateId: id, revoked: first.revoked, marker: first.marker },
+      { certificateId: id, revoked: first.revoked, refused: first.refused, marker: first.marker },
     );
-    expect(second).toMatchObject({ revoked: 260, remaining: false, listed: 10, marker: null });
-    expect(updates).toBe(260);
+    // Each pending transfer counted once, whichever page it was on; never asked.
+    expect(second).toMatchObject({ revoked: 257, refused: 3, remaining: false, listed: 10, marker: null });
+    expect(updates).toBe(257);
     // Three pages listed in all: two by the first pass, one by the second (it was four).
     expect(listings).toBe(3);
-    expect(deviceCerts(id).every((cert) => cert.status === 'REVOKED')).toBe(true);
+    expect(deviceCerts(id).filter((cert) => cert.status !== 'REVOKED')).toHaveLength(3);
     // A marker IoT no longer takes (InvalidRequestException): listed again from the first page.
     const again = await revokeDeviceCertificates(
       { iot, tps: TPS, budgetMs: 60_000 },
-      { certificateId: id, revoked: 260, marker: 'bm90IGEgbWFya2Vy!' },
+      { certificateId: id, revoked: 257, marker: 'bm90IGEgbWFya2Vy!' },
     );
-    expect(again).toMatchObject({ revoked: 260, remaining: false, listed: 260 });
-    expect(updates).toBe(260);
+    expect(again).toMatchObject({ revoked: 257, refused: 3, remaining: false, listed: 260 });
+    expect(updates).toBe(257);
     iot.destroy();
   });
 
