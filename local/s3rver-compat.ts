@@ -19,11 +19,8 @@
  * - Every request read the bucket's CORS and website configuration files from disk (two failed
  *   reads when, as here, there are none). Bucket-level configuration is now kept in memory once
  *   read, and forgotten when s3rver writes or deletes it.
- * - Every page of a listing walked the bucket's folders again from the start, with a synchronous
- *   stat of each file (three per object), to skip to where the page starts: listing N keys took
- *   N/1000 walks of N objects. The bucket's sorted keys are now kept once walked (readdir only),
- *   until the next write or delete in the bucket, and a page starts at a binary search. Keys come
- *   in S3's order (UTF-8 bytes), which the per-folder walk did not give ("a/x" came before "a").
+ * - Every page of a listing walked the bucket's folders again from the start: s3rver-listing.ts
+ *   keeps each bucket's sorted keys instead (installed here, after the write patches).
  * - It logs every request through koa-logger even when `silent` (the text is built, coloured and
  *   handed to a silent winston transport): about 0.5 ms of the shared main thread per request.
  *   `withoutRequestLog` takes that middleware out of a silent server.
@@ -32,52 +29,17 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { type FileHandle, mkdir, open, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import './s3-conditional.ts';
+import { cacheListings } from './s3rver-listing.ts';
+import { FilesystemStore, S3Object } from './s3rver-store.ts';
 
 const require = createRequire(import.meta.url);
 const crypto = require('node:crypto') as typeof import('node:crypto');
-const FilesystemStore = require('s3rver/lib/stores/filesystem') as {
-  prototype: {
-    getResourcePath(bucket: string, key: string, resource: string): string;
-    putMetadata(bucket: string, key: string, metadata: unknown, md5: string): Promise<void>;
-    putObject(object: {
-      bucket: string;
-      key: string;
-      content: Buffer | Readable;
-      metadata: unknown;
-    }): Promise<{ size: number; md5: string }>;
-    getBucketPath(bucket: string): string;
-    getMetadata(bucket: string, key: string): Promise<Record<string, string>>;
-    listObjects(bucket: string, options: ListOptions): Promise<unknown>;
-    deleteObject(bucket: string, key: string): Promise<void>;
-    copyObject(...args: unknown[]): Promise<unknown>;
-    putBucket(bucket: string): Promise<unknown>;
-    deleteBucket(bucket: string): Promise<unknown>;
-    reset(): void;
-    getObject(bucket: string, key: string, options?: { start?: number; end?: number }): Promise<unknown>;
-    getSubresource(bucket: string, key: string | undefined, type: string): Promise<unknown>;
-    putSubresource(bucket: string, key: string | undefined, resource: { type: string }): Promise<void>;
-    deleteSubresource(bucket: string, key: string | undefined, type: string): Promise<void>;
-  };
-};
-
-const S3Object = require('s3rver/lib/models/object') as {
-  new (bucket: string, key: string, content: Readable | null, metadata: Record<string, string>): unknown;
-  ALLOWED_METADATA: string[];
-};
-interface ListOptions {
-  delimiter?: string;
-  startAfter?: string;
-  prefix?: string;
-  maxKeys?: number;
-}
-/** s3rver's file names: `<key>._S3rver_object` beside `._S3rver_metadata.json` and `._S3rver_object.md5`. */
-const OBJECT_SUFFIX = '._S3rver_object';
 
 /** Writes a file beside `path` and renames it over `path`: a reader sees the old file or the new one. */
 const writeAtomically = async (path: string, data: string): Promise<void> => {
@@ -89,40 +51,6 @@ const writeAtomically = async (path: string, data: string): Promise<void> => {
     await rm(tmp, { force: true });
     throw error;
   }
-};
-
-/** Every object key under a bucket's folder, in S3's order (UTF-8 bytes). */
-const walkKeys = async (bucketPath: string): Promise<string[]> => {
-  const keys: string[] = [];
-  const visit = async (dir: string, prefix: string): Promise<void> => {
-    const entries = await readdir(dir, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return [];
-      throw error;
-    });
-    for (const entry of entries) {
-      if (entry.isDirectory()) await visit(join(dir, entry.name), `${prefix}${entry.name}/`);
-      else if (entry.name.endsWith(OBJECT_SUFFIX)) keys.push(prefix + entry.name.slice(0, -OBJECT_SUFFIX.length));
-    }
-  };
-  await visit(bucketPath, '');
-  return keys
-    .map((key) => ({ key, bytes: Buffer.from(key) }))
-    .sort((a, b) => Buffer.compare(a.bytes, b.bytes))
-    .map(({ key }) => key);
-};
-
-/** The first index whose key sorts after `target` (or at it, `inclusive`), in UTF-8 byte order. */
-const searchKeys = (keys: string[], target: string, inclusive = false): number => {
-  const bytes = Buffer.from(target);
-  let low = 0;
-  let high = keys.length;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    const order = Buffer.compare(Buffer.from(keys[mid] as string), bytes);
-    if (order < 0 || (order === 0 && !inclusive)) low = mid + 1;
-    else high = mid;
-  }
-  return low;
 };
 
 const patched = Symbol.for('iot-ca.s3rver-compat');
@@ -255,100 +183,7 @@ if (!registry[patched]) {
     return { size, md5: digest };
   };
 
-  // The listing cache: a bucket's sorted keys, valid while its generation is unchanged. A write or
-  // delete bumps the generation when it has finished, so a walk that overlapped it is not kept.
-  const listings = new WeakMap<object, Map<string, { generation: number; keys: Promise<string[]> }>>();
-  const generations = new WeakMap<object, Map<string, number>>();
-  const generationOf = (store: object, bucket: string): number => generations.get(store)?.get(bucket) ?? 0;
-  const changed = (store: object, bucket?: string) => {
-    const byBucket = generations.get(store) ?? new Map<string, number>();
-    generations.set(store, byBucket);
-    if (bucket === undefined) {
-      for (const name of byBucket.keys()) byBucket.set(name, (byBucket.get(name) ?? 0) + 1);
-      listings.delete(store);
-    } else {
-      byBucket.set(bucket, generationOf(store, bucket) + 1);
-      listings.get(store)?.delete(bucket);
-    }
-  };
-  const sortedKeys = function (this: { getBucketPath(bucket: string): string }, bucket: string) {
-    const cache = listings.get(this) ?? new Map<string, { generation: number; keys: Promise<string[]> }>();
-    listings.set(this, cache);
-    const generation = generationOf(this, bucket);
-    const cached = cache.get(bucket);
-    if (cached && cached.generation === generation) return cached.keys;
-    const keys = walkKeys(this.getBucketPath(bucket));
-    const forget = () => {
-      if (cache.get(bucket)?.keys === keys) cache.delete(bucket);
-    };
-    keys.then(() => {
-      if (generationOf(this, bucket) !== generation) forget();
-    }, forget);
-    cache.set(bucket, { generation, keys });
-    return keys;
-  };
-
-  FilesystemStore.prototype.listObjects = async function listObjectsFromSortedKeys(bucket, options) {
-    const { delimiter = '', startAfter = '', prefix = '', maxKeys = Number.POSITIVE_INFINITY } = options;
-    const all = await sortedKeys.call(this, bucket);
-    const commonPrefixes = new Set<string>();
-    const keys: string[] = [];
-    let isTruncated = false;
-    // Keys are sorted: the page starts after startAfter and at the prefix, and ends with the prefix.
-    for (let i = Math.max(searchKeys(all, startAfter), searchKeys(all, prefix, true)); i < all.length; i++) {
-      const key = all[i] as string;
-      if (!key.startsWith(prefix)) break;
-      if (delimiter) {
-        const at = key.indexOf(delimiter, prefix.length);
-        if (at !== -1) {
-          // s3rver's rule, kept: common prefixes are gathered, only keys count towards maxKeys.
-          commonPrefixes.add(key.slice(0, at + delimiter.length));
-          continue;
-        }
-      }
-      if (keys.length < maxKeys) keys.push(key);
-      else {
-        isTruncated = true;
-        break;
-      }
-    }
-    const metadata = await Promise.all(
-      keys.map((key) =>
-        this.getMetadata(bucket, key).catch((error: NodeJS.ErrnoException) => {
-          if (error.code === 'ENOENT') return undefined;
-          throw error;
-        }),
-      ),
-    );
-    return {
-      objects: keys.flatMap((key, n) => (metadata[n] ? [new S3Object(bucket, key, null, metadata[n])] : [])),
-      commonPrefixes: [...commonPrefixes].sort(),
-      isTruncated,
-    };
-  };
-
-  const bumping = <A extends unknown[], R>(
-    method: (this: object, ...args: A) => Promise<R>,
-    bucketOf: (...args: A) => string | undefined,
-  ) =>
-    async function (this: object, ...args: A): Promise<R> {
-      try {
-        return await method.apply(this, args);
-      } finally {
-        changed(this, bucketOf(...args));
-      }
-    };
-  const store = FilesystemStore.prototype;
-  store.putObject = bumping(store.putObject, (object) => object.bucket);
-  store.deleteObject = bumping(store.deleteObject, (bucket) => bucket);
-  store.copyObject = bumping(store.copyObject, (...args) => String(args[2]));
-  store.putBucket = bumping(store.putBucket, (bucket) => bucket);
-  store.deleteBucket = bumping(store.deleteBucket, (bucket) => bucket);
-  const { reset } = store;
-  store.reset = function resetUncached(this: object) {
-    reset.call(this);
-    changed(this);
-  };
+  cacheListings(FilesystemStore.prototype);
 }
 
 /**
