@@ -68,7 +68,8 @@ export const revokeDeviceCertificates = async (
     }
     return progress(false);
   };
-  const from = event.marker ?? undefined;
+  // The loop starts with "" (the Framework's file loader drops a null from the deployed definition).
+  const from = event.marker || undefined;
   try {
     return await pass(from);
   } catch (error) {

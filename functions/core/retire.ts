@@ -296,7 +296,7 @@ export const RevokeDeviceCertificatesInputSchema = /* @__PURE__ */ define(() =>
     revoked: z.optional(z.number()),
     /** Refused by IoT on the pages earlier invocations went through (the loop carries it). */
     refused: z.optional(z.number()),
-    /** Where the previous invocation stopped listing (its page's marker); none: the first page. */
+    /** Where the previous invocation stopped listing (its page's marker); none, null or "": the first page. */
     marker: z.optional(z.nullable(z.string())),
   }),
 );
