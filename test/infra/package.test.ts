@@ -13,6 +13,7 @@ type Resource = { Type: string; Properties: Record<string, any>; DependsOn?: unk
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
 
 let out: string;
+let scratch: string;
 let resources: Record<string, Resource>;
 let packageLog: string;
 
@@ -26,9 +27,12 @@ const roleOf = (fn: Resource): string => fn.Properties.Role['Fn::GetAtt'][0];
 
 beforeAll(async () => {
   out = mkdtempSync(join(tmpdir(), 'iot-ca-package-'));
+  // serverless-esbuild leaves a temporary folder per function behind: they go with this test's own.
+  scratch = mkdtempSync(join(tmpdir(), 'iot-ca-package-tmp-'));
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: out,
+    TMPDIR: scratch,
     SLS_TELEMETRY_DISABLED: '1',
     SLS_NOTIFICATIONS_MODE: 'off',
     AWS_CONFIG_FILE: join(out, 'none'),
@@ -42,7 +46,10 @@ beforeAll(async () => {
   packageLog = `${stdout}${stderr}`;
   resources = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')).Resources;
 }, 300_000);
-afterAll(() => rmSync(out, { recursive: true, force: true }));
+afterAll(() => {
+  rmSync(out, { recursive: true, force: true });
+  rmSync(scratch, { recursive: true, force: true });
+});
 
 describe('serverless package (offline)', () => {
   it('packages without AWS credentials', () => {
