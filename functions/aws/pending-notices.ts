@@ -4,13 +4,13 @@
  * `<results>notices/pending/<execution name>.json`. ReconcileReport delivers them: each is
  * published once per cause (docs/adr/0028), then deleted.
  */
-import { DeleteObjectCommand, GetObjectCommand, paginateListObjectsV2, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, paginateListObjectsV2 } from '@aws-sdk/client-s3';
 import { isPipelineError, PipelineError } from '../core/errors.ts';
 import { pendingNoticeEvent, type PipelineEvent } from '../core/events.ts';
 import { pendingNoticesPrefixFor } from '../core/source.ts';
 import { logger } from '../lambda/logger.ts';
 import { type NoticeDeps, publishOncePerCause } from './notices.ts';
-import { isMissingObject } from './s3.ts';
+import { findJson, putJson } from './s3.ts';
 import { awsCall, awsErrorName, awsPages } from './sdk-errors.ts';
 
 /** What one delivery pass did. */
@@ -35,28 +35,17 @@ export const listPendingNotices = async (deps: NoticeDeps): Promise<string[]> =>
   return keys;
 };
 
-/** One pending announcement as text and as the event it holds; undefined when it is gone (delivered by another run). */
+/** One pending announcement as JSON and as the event it holds; undefined when it is gone (delivered by another run). */
 const readPendingNotice = async (
   deps: NoticeDeps,
   key: string,
-): Promise<{ text: string; event: PipelineEvent } | undefined> => {
-  let text: string;
-  try {
-    const response = await awsCall('GetObject', () =>
-      deps.s3.send(new GetObjectCommand({ Bucket: deps.bucket, Key: key })),
-    );
-    text = (await response.Body?.transformToString()) ?? '';
-  } catch (error) {
-    if (isMissingObject(error)) return undefined;
-    throw error;
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new PipelineError('MalformedPendingNoticeError', `${key} is not JSON.`);
-  }
-  return { text, event: pendingNoticeEvent(value, key) };
+): Promise<{ value: unknown; event: PipelineEvent } | undefined> => {
+  const value = await findJson<unknown>(deps.s3, deps.bucket, key).catch((error: unknown) => {
+    throw error instanceof SyntaxError
+      ? new PipelineError('MalformedPendingNoticeError', `${key} is not JSON.`)
+      : error;
+  });
+  return value === undefined ? undefined : { value, event: pendingNoticeEvent(value, key) };
 };
 
 const deletePendingNotice = async (deps: NoticeDeps, key: string): Promise<void> => {
@@ -67,10 +56,8 @@ const deletePendingNotice = async (deps: NoticeDeps, key: string): Promise<void>
  * Writes a pending announcement back after its publish failed: a run that found the cause claimed
  * (by this one, in flight) may have deleted it meanwhile. Best effort: logged if it fails too.
  */
-const restorePendingNotice = async (deps: NoticeDeps, key: string, text: string): Promise<void> => {
-  await awsCall('PutObject', () =>
-    deps.s3.send(new PutObjectCommand({ Bucket: deps.bucket, Key: key, Body: text, ContentType: 'application/json' })),
-  ).catch((error: unknown) =>
+const restorePendingNotice = async (deps: NoticeDeps, key: string, value: unknown): Promise<void> => {
+  await putJson(deps.s3, deps.bucket, key, value).catch((error: unknown) =>
     logger.error('could not restore a pending announcement after a failed publish', {
       key,
       errorName: awsErrorName(error),
@@ -118,7 +105,7 @@ export const deliverPendingNotices = async (deps: NoticeDeps): Promise<PendingDe
     try {
       result.delivered += (await publishOncePerCause(deps, [pending.event])).length;
     } catch (error) {
-      await restorePendingNotice(deps, key, pending.text);
+      await restorePendingNotice(deps, key, pending.value);
       if (isTransient(error)) return { ...result, failure: error };
       logger.error('pending announcement not published, left in place', { key, ...errorFields(error) });
       continue;
