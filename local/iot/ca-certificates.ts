@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { checkCaCertificate, checkPossession } from './certificate-rules.ts';
 import { iotError, invalid, limitExceeded, notFound } from './errors.ts';
-import { ListingCache, pageOf, pageSizeOf } from './paging.ts';
+import { inCreationOrder, ListingCache, pageOf, pageSizeOf } from './paging.ts';
 import type { RecordStore } from './store.ts';
 import { type TagList, type Taggable, tagsOf, validateTags } from './tags.ts';
 import type { AccountContext, ProvisioningTemplates } from './templates.ts';
@@ -209,7 +209,7 @@ export class CaCertificates {
     const items = this.listings.get(id, () => {
       let all = [...this.records.values()];
       if (query.templateName) all = all.filter((ca) => ca.registrationConfig?.templateName === query.templateName);
-      return all.sort((a, b) => (a.creationDate - b.creationDate || a.sequence - b.sequence) * (ascending ? 1 : -1));
+      return all.sort(inCreationOrder(ascending));
     });
     const { page, next } = pageOf(items, query.marker, pageSize);
     return {

@@ -8,7 +8,7 @@
 import { createHash, randomUUID, X509Certificate } from 'node:crypto';
 import type { CaRecord } from './ca-certificates.ts';
 import { certificateInvalid, iotError, invalid, notFound } from './errors.ts';
-import { ListingCache, pageOf, pageSizeOf } from './paging.ts';
+import { inCreationOrder, ListingCache, pageOf, pageSizeOf } from './paging.ts';
 import type { RecordStore } from './store.ts';
 import type { AccountContext } from './templates.ts';
 
@@ -202,7 +202,7 @@ export class DeviceCertificates {
     const items = this.listings.get(id, () =>
       [...this.records.values()]
         .filter((record) => record.caCertificateId === caCertificateId)
-        .sort((a, b) => (a.creationDate - b.creationDate || a.sequence - b.sequence) * (ascending ? 1 : -1)),
+        .sort(inCreationOrder(ascending)),
     );
     const { page, next } = pageOf(items, query.marker, pageSizeOf(query.pageSize, 'pageSize'));
     return {

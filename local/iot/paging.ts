@@ -43,6 +43,12 @@ export const pageSizeOf = (value: string | undefined, name: string): number => {
   return size;
 };
 
+/** AWS's listing order for records: by creation date (then by arrival), newest first unless `ascending`. */
+export const inCreationOrder =
+  (ascending: boolean) =>
+  (a: { creationDate: number; sequence: number }, b: { creationDate: number; sequence: number }): number =>
+    (a.creationDate - b.creationDate || a.sequence - b.sequence) * (ascending ? 1 : -1);
+
 /**
  * Sorted listings kept until the records change, so paging through N records sorts them once,
  * not once a page (it was O(N² log N) on the stack's main thread). The owner calls `changed()` on
